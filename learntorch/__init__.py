@@ -2,3 +2,5 @@ __version__ = "0.0.1"
 # The public namespace: `import learntorch as torch` sees what PyTorch's top level offers.
 # Kept by hand (nbdev only updates the version line); every name comes from a notebook's module.
 from .tensors import *
+from .ops import *
+from . import cuda
