@@ -4,3 +4,5 @@ __version__ = "0.0.1"
 from .tensors import *
 from .ops import *
 from . import cuda
+from .autograd import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode)
+from . import autograd

@@ -17,7 +17,7 @@ __all__ = ['subtract', 'multiply', 'divide', 'true_divide', 'eq', 'ne', 'lt', 'l
            'masked_fill', 'masked_select', 'flip', 'tril', 'triu', 'roll', 'equal', 'isclose', 'allclose', 'bernoulli',
            'normal', 'multinomial']
 
-# %% ../nbs/01_ops.ipynb #03377776
+# %% ../nbs/01_ops.ipynb #7b44b59a
 import builtins, math
 from collections import namedtuple
 import numpy as np
@@ -25,7 +25,7 @@ from .tensors import *
 from .tensors import (_wrap, _view_of, _finish, _norm_dim, _check_dtype, _original, _bump_version, _overlap_error,
                                 _dtype_of_np, _dtype_of_scalar, _rng, _size_arg, _shape_args)
 
-# %% ../nbs/01_ops.ipynb #6e28c8d1
+# %% ../nbs/01_ops.ipynb #32b58bf5
 def _category(d): return 2 if d.is_floating_point else (0 if d is bool else 1)
 
 def promote_types(type1, type2):
@@ -60,7 +60,7 @@ def can_cast(from_, to):
     "Whether an in-place operation may store a `from_` result into a `to` tensor (no float->int, no number->bool)."
     return _category(from_) <= _category(to)
 
-# %% ../nbs/01_ops.ipynb #1680f3f4
+# %% ../nbs/01_ops.ipynb #cd6c92ef
 def _check_same_device(a, b):
     if type(a) is not type(b):
         da, db = (Tensor.device.fget(_wrap(x)) for x in (a, b))
@@ -96,7 +96,7 @@ def _operands(x, y):
     xp = array_module((x if isinstance(x, Tensor) else y)._array)
     return _operand_array(x, d, xp), _operand_array(y, d, xp), d
 
-# %% ../nbs/01_ops.ipynb #f35407cd
+# %% ../nbs/01_ops.ipynb #95e7dbd1
 def broadcast_shapes(*shapes):
     "The shape that `shapes` broadcast to, or PyTorch's error naming the first mismatching dimension."
     ndim = builtins.max((len(s) for s in shapes), default=0)
@@ -117,7 +117,7 @@ def _broadcast_error(*arrays):
     except RuntimeError as e: return e
     return RuntimeError("shapes cannot be broadcast together")
 
-# %% ../nbs/01_ops.ipynb #767f463a
+# %% ../nbs/01_ops.ipynb #ef8559b1
 def _as_array(r):
     "numpy returns scalars for 0-d results; make them 0-d arrays again."
     return r if type(r) is not np.float32 and type(r) is not np.float64 and not isinstance(r, np.generic) else np.asarray(r)
@@ -139,7 +139,7 @@ def _write_out(out, r, inputs):
     _bump_version(out)
     return out
 
-# %% ../nbs/01_ops.ipynb #e9614d90
+# %% ../nbs/01_ops.ipynb #fc58c729
 def _elementwise(ufunc, a, b):
     "Apply a numpy/cupy binary ufunc, translating a broadcasting failure into PyTorch's error."
     try: return ufunc(a, b)
@@ -239,7 +239,7 @@ def atan2(input, other, *, out=None):
 
 subtract, multiply, divide, true_divide = sub, mul, div, div
 
-# %% ../nbs/01_ops.ipynb #41757b50
+# %% ../nbs/01_ops.ipynb #95c51488
 def _comparison(name, ufunc_name, doc):
     def compare(input, other, *, out=None):
         a, b, d = _operands(input, other)
@@ -279,7 +279,7 @@ def logical_not(input, *, out=None):
     "Elementwise logical not, as a bool tensor."
     return _result(array_module(input._array).logical_not(input._array), 'logical_not', (input,), None, out)
 
-# %% ../nbs/01_ops.ipynb #e3dc9ef7
+# %% ../nbs/01_ops.ipynb #769bf263
 def _unary(name, compute, doc, floating=True):
     "Make the function `name` (and its method and in-place twin) from `compute(xp, array)`."
     def op(input, *, out=None):
@@ -347,7 +347,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
     r = array_module(input._array).nan_to_num(input._array, nan=nan, posinf=posinf, neginf=neginf)
     return _result(r, 'nan_to_num', (input,), None, out)
 
-# %% ../nbs/01_ops.ipynb #822af70b
+# %% ../nbs/01_ops.ipynb #d1c625b6
 def clamp(input, min=None, max=None, *, out=None):
     "Limit every element to `[min, max]` (either bound may be omitted)."
     if min is None and max is None: raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
@@ -380,7 +380,7 @@ def nonzero(input, *, as_tuple=False):
     if as_tuple: return tuple(_wrap(i.astype(np.int64)) for i in idx)
     return _wrap(array_module(input._array).stack(idx, axis=1).astype(np.int64))
 
-# %% ../nbs/01_ops.ipynb #fe324ba0
+# %% ../nbs/01_ops.ipynb #176ff3c8
 _numbers = (builtins.int, builtins.float, builtins.bool, np.generic)
 
 def _reflected(f, name):
@@ -418,12 +418,14 @@ for _alias, _f in [('subtract', sub), ('multiply', mul), ('divide', div), ('true
                    ('greater_equal', ge), ('less_equal', le), ('not_equal', ne)]:
     setattr(Tensor, _alias, _f)
 
-@patch_tensor
-def where(self, condition, y):
+def _where_method(self, condition, y):
     "`torch.where(condition, self, y)`: note the method's argument order."
-    return globals()['where'](condition, self, y)
+    return where(condition, self, y)
 
-# %% ../nbs/01_ops.ipynb #8a369aec
+_where_method.__name__ = 'where'   # a `def where` here would hide the function `where` above
+patch_tensor(_where_method)
+
+# %% ../nbs/01_ops.ipynb #66e76448
 def _check_inplace_result(self, d, shape):
     if not can_cast(d, self.dtype):
         raise RuntimeError(f"result type {d._legacy_name} can't be cast to the desired output type {self.dtype._legacy_name}")
@@ -446,7 +448,6 @@ def _inplace(self, fn, *args, **kwargs):
         _check_inplace_result(self, result.dtype, result._array.shape)
         _store(self, result._array)
         self.grad_fn, self._requires_grad = result.grad_fn, result._requires_grad
-        hooks.rebase(self, result)
         return self
     result = fn(self, *args, **kwargs)
     _check_inplace_result(self, result.dtype, result._array.shape)
@@ -547,7 +548,7 @@ Tensor.__imul__ = lambda self, other: self.mul_(other)
 Tensor.__itruediv__ = lambda self, other: self.div_(other)
 Tensor.__ipow__ = lambda self, other: self.pow_(other)
 
-# %% ../nbs/01_ops.ipynb #4a801585
+# %% ../nbs/01_ops.ipynb #b991bcb5
 def _dims(dim, ndim):
     "`dim` (None, an int or a sequence) as None or a tuple of non-negative axes."
     if dim is None: return None
@@ -668,7 +669,7 @@ def cumprod(input, dim, *, dtype=None, out=None):
     r = array_module(a).cumprod(a, axis=_norm_dim(dim, a.ndim), dtype=d.np) if a.ndim else a.astype(d.np)
     return _result(r, 'cumprod', (input,), _norm_dim(dim, a.ndim), out)
 
-# %% ../nbs/01_ops.ipynb #df961eea
+# %% ../nbs/01_ops.ipynb #f9ea112c
 def _return_type(name, fields):
     "A named tuple class that prints like PyTorch's `torch.return_types.<name>`."
     base = namedtuple(name, fields)
@@ -764,7 +765,7 @@ for _f in [sum, prod, mean, var, std, norm, logsumexp, all, any, cumsum, cumprod
            argsort, topk]:
     patch_tensor(_f)
 
-# %% ../nbs/01_ops.ipynb #f6408dbc
+# %% ../nbs/01_ops.ipynb #666c74d6
 _c_type_names = {'float32': 'float', 'float64': 'double', 'float16': 'c10::Half', 'int64': 'long int', 'int32': 'int',
                  'int16': 'short int', 'int8': 'signed char', 'uint8': 'unsigned char', 'bool': 'bool'}
 
@@ -839,7 +840,7 @@ for _f in [matmul, mm, bmm, mv, dot, outer]: patch_tensor(_f)
 Tensor.__matmul__ = matmul
 Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
 
-# %% ../nbs/01_ops.ipynb #d3990ff5
+# %% ../nbs/01_ops.ipynb #6dfc3116
 def _tensor_list(tensors, name):
     if not isinstance(tensors, (list, tuple)) or len(tensors) == 0:
         raise ValueError(f"torch.{name}(): expected a non-empty list of Tensors")
@@ -878,7 +879,10 @@ def stack(tensors, dim=0, *, out=None):
         if t.shape != tensors[0].shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(tensors[0].shape)} at entry 0 and {list(t.shape)} at entry {i}")
     d = _norm_dim(dim, tensors[0].ndim + 1)
-    return cat([t.unsqueeze(d) for t in tensors], d, out=out)
+    dt = result_type(*tensors)
+    arrays = [t._array if t._array.dtype == dt.np else t._array.astype(dt.np) for t in tensors]
+    for x in arrays[1:]: _check_same_device(arrays[0], x)
+    return _result(array_module(arrays[0]).stack(arrays, axis=d), 'stack', tuple(tensors), d, out)
 
 def _narrow_pieces(input, sizes, dim, op):
     "Views of consecutive pieces of `input` along `dim` with the given sizes."
@@ -930,7 +934,7 @@ def vstack(tensors, *, out=None):
 
 for _f in [split, chunk, unbind, narrow]: patch_tensor(_f)
 
-# %% ../nbs/01_ops.ipynb #02777ef3
+# %% ../nbs/01_ops.ipynb #a642ec81
 def _index_array(index, name='index'):
     if not isinstance(index, Tensor) or index._array.dtype != np.int64:
         got = index.dtype._legacy_name if isinstance(index, Tensor) else type(index).__name__
@@ -1033,7 +1037,7 @@ def masked_fill_(self, mask, value):
     "In place: set `value` wherever `mask` is true."
     return _inplace(self, masked_fill, mask, value)
 
-# %% ../nbs/01_ops.ipynb #87fe0afc
+# %% ../nbs/01_ops.ipynb #40fa107c
 def bernoulli(input, p=None, *, generator=None, out=None):
     "0/1 samples: 1 with probability `input` (or `p`) at each position."
     probs = input.detach().cpu()._array if p is None else p

@@ -12,12 +12,12 @@ __all__ = ['bool', 'uint8', 'int8', 'int16', 'int32', 'int64', 'float16', 'float
            'set_printoptions', 'reshape', 'transpose', 't', 'permute', 'squeeze', 'unsqueeze', 'flatten', 'unflatten',
            'clone', 'numel', 'detach']
 
-# %% ../nbs/00_tensor.ipynb #8be5043e
+# %% ../nbs/00_tensor.ipynb #560bcd59
 import math, numbers, json, warnings
 from collections import namedtuple
 import numpy as np
 
-# %% ../nbs/00_tensor.ipynb #949fb2f1
+# %% ../nbs/00_tensor.ipynb #6ca580d3
 def _load_cupy():
     "Import cupy if it is installed and a GPU is present; else return None."
     try:
@@ -39,7 +39,7 @@ def array_module(array):
     if type(array) is np.ndarray: return np
     return cupy_module().get_array_module(array)
 
-# %% ../nbs/00_tensor.ipynb #5c2e53b4
+# %% ../nbs/00_tensor.ipynb #1f846932
 class dtype:
     "A tensor element type, such as `learntorch.float32`; `.np` is the numpy dtype that stores it."
     def __init__(self, name, np_dtype, legacy_name):
@@ -68,7 +68,7 @@ _dtype_of_np = {d.np: d for d in _all_dtypes}
 
 def _dtype_named(name): return globals()[name]
 
-# %% ../nbs/00_tensor.ipynb #e49408ef
+# %% ../nbs/00_tensor.ipynb #df72d359
 import builtins
 _default_dtype = float32
 
@@ -83,7 +83,7 @@ def set_default_dtype(d):
         raise TypeError("only floating-point types are supported as the default type")
     _default_dtype = d
 
-# %% ../nbs/00_tensor.ipynb #22d3f4b2
+# %% ../nbs/00_tensor.ipynb #81e2b4ed
 _python_type_dtypes = {builtins.bool: bool, builtins.int: int64, builtins.float: float64}
 
 def _check_dtype(d, fn='tensor'):
@@ -99,7 +99,7 @@ def _dtype_of_array(a):
     names = 'float64, float32, float16, int64, int32, int16, int8, uint8, and bool'
     raise TypeError(f"can't convert np.ndarray of type numpy.{a.dtype.type.__name__}. The only supported types are: {names}.")
 
-# %% ../nbs/00_tensor.ipynb #da1f290a
+# %% ../nbs/00_tensor.ipynb #9390ee27
 _device_types = ('cpu', 'cuda', 'mps', 'meta')
 
 class device:
@@ -130,7 +130,7 @@ def _device_of(array):
     if type(array) is np.ndarray: return _cpu
     return device('cuda', array.device.id)
 
-# %% ../nbs/00_tensor.ipynb #1194902b
+# %% ../nbs/00_tensor.ipynb #fdc47553
 def _array_to_device(array, dev):
     "`array` on device `dev` (a copy only when it has to move)."
     if dev is None: return array
@@ -147,7 +147,7 @@ def _as_device(d):
     "Turn a device argument (str, int, device or None) into a `device` or None."
     return d if d is None or isinstance(d, device) else device(d)
 
-# %% ../nbs/00_tensor.ipynb #20808fcf
+# %% ../nbs/00_tensor.ipynb #da1f2212
 class Size(tuple):
     "A tensor's shape: a tuple of ints that prints as `torch.Size([...])`."
     def __repr__(self): return f'torch.Size({list(self)})'
@@ -158,7 +158,7 @@ class Size(tuple):
         "The number of elements a tensor of this shape holds."
         return math.prod(self)
 
-# %% ../nbs/00_tensor.ipynb #1cf5eee9
+# %% ../nbs/00_tensor.ipynb #a68a4df1
 _new = object.__new__
 
 def _wrap(array, requires_grad=False, cls=None):
@@ -183,7 +183,7 @@ def _view_of(base, array):
 class Tensor:
     "A multidimensional array with a dtype, a device and autograd metadata."
     __slots__ = ('_array', '_requires_grad', 'grad', 'grad_fn', '_base', '_version_count',
-                 '_hooks', '_retains_grad', '__weakref__')
+                 '_hooks', '_retains_grad', '_output_nr', '__weakref__')  # `_output_nr` is set only on multi-output results
     __array_priority__ = 1000  # numpy defers to our operators: `np_array + tensor` gives a Tensor
 
     def __init__(self, *args, device=None):
@@ -196,14 +196,16 @@ class Tensor:
         self._requires_grad, self.grad, self.grad_fn, self._base = False, None, None, None
         self._version_count, self._hooks, self._retains_grad = 0, None, False
 
-# %% ../nbs/00_tensor.ipynb #108216dc
+# %% ../nbs/00_tensor.ipynb #19f551b6
 def patch_tensor(f):
     "Add `f` to `Tensor` under its own name, refusing to replace a method that already exists."
-    if f.__name__ in Tensor.__dict__: raise AttributeError(f"Tensor.{f.__name__} already exists")
+    old = Tensor.__dict__.get(f.__name__)
+    if old is not None and f.__module__ != '__main__' and getattr(old, '__module__', None) != f.__module__:
+        raise AttributeError(f"Tensor.{f.__name__} already exists (defined in {old.__module__})")
     setattr(Tensor, f.__name__, f)
     return f
 
-# %% ../nbs/00_tensor.ipynb #bb8d287c
+# %% ../nbs/00_tensor.ipynb #fd64770d
 @patch_tensor
 def size(self, dim=None):
     "The shape as a `Size`, or the length of dimension `dim`."
@@ -252,7 +254,7 @@ Tensor.itemsize = property(lambda self: self._array.itemsize, doc="Bytes per ele
 Tensor.is_floating_point = lambda self: self.dtype.is_floating_point
 Tensor.is_complex = lambda self: False
 
-# %% ../nbs/00_tensor.ipynb #1fff4ad6
+# %% ../nbs/00_tensor.ipynb #dba52488
 def _norm_dim(dim, ndim):
     "`dim` as a non-negative index into `ndim` dimensions (a 0-d tensor accepts 0 and -1)."
     n = max(ndim, 1)
@@ -260,7 +262,7 @@ def _norm_dim(dim, ndim):
         raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n-1}], but got {dim})")
     return dim % n
 
-# %% ../nbs/00_tensor.ipynb #0e176050
+# %% ../nbs/00_tensor.ipynb #6d250686
 def _get_requires_grad(self): return self._requires_grad
 
 def _set_requires_grad(self, flag):
@@ -295,7 +297,7 @@ def _bump_version(t):
     "Record that `t`'s memory changed in place."
     (t._base if t._base is not None else t)._version_count += 1
 
-# %% ../nbs/00_tensor.ipynb #23b57ddb
+# %% ../nbs/00_tensor.ipynb #6afa6d89
 @patch_tensor
 def item(self):
     "The value of a one-element tensor as a Python number."
@@ -322,7 +324,7 @@ def __array__(self, dtype=None, copy=None):
     a = self.numpy()
     return a if dtype is None else a.astype(dtype)
 
-# %% ../nbs/00_tensor.ipynb #9c009f32
+# %% ../nbs/00_tensor.ipynb #a220a1c5
 def _ragged_error(data):
     "Find where nested lists stop being rectangular and raise PyTorch's ValueError."
     def shape_of(x): return len(x) if isinstance(x, (list, tuple)) else None
@@ -373,7 +375,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     array = _array_from_data(data, _check_dtype(dtype, 'tensor'))
     return _wrap(_array_to_device(array, _as_device(device))).requires_grad_(requires_grad)
 
-# %% ../nbs/00_tensor.ipynb #73cffe07
+# %% ../nbs/00_tensor.ipynb #d1b3c8e3
 def from_numpy(ndarray):
     "A tensor sharing memory with the numpy array `ndarray`."
     if not isinstance(ndarray, np.ndarray):
@@ -393,7 +395,7 @@ def as_tensor(data, dtype=None, device=None):
         return from_numpy(data)
     return tensor(data, dtype=dtype, device=device)
 
-# %% ../nbs/00_tensor.ipynb #5414be0e
+# %% ../nbs/00_tensor.ipynb #d1aeb1c7
 def _size_arg(args, fn='zeros', size=None):
     "Read a size given as ints, one tuple/list/Size, or the `size=` keyword, checking it like PyTorch."
     if size is not None: args = (size,)
@@ -438,7 +440,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
     d = _check_dtype(dtype, 'full') or _dtype_of_scalar(fill_value)
     return _new_tensor(np.full(_size_arg((size,), 'full'), fill_value, d.np), device, requires_grad)
 
-# %% ../nbs/00_tensor.ipynb #0fb78539
+# %% ../nbs/00_tensor.ipynb #647ad2d2
 def arange(start=0, end=None, step=1, *, out=None, dtype=None, device=None, requires_grad=False):
     "Values from `start` up to (not including) `end`, `step` apart."
     if end is None: start, end = 0, start
@@ -463,7 +465,7 @@ def eye(n, m=None, *, out=None, dtype=None, device=None, requires_grad=False):
     d = _check_dtype(dtype, 'eye') or get_default_dtype()
     return _new_tensor(np.eye(n, n if m is None else m, dtype=d.np), device, requires_grad)
 
-# %% ../nbs/00_tensor.ipynb #54c79d51
+# %% ../nbs/00_tensor.ipynb #63d29418
 _default_seed = 67280421310721  # PyTorch's default seed: a fresh process is reproducible too
 
 class Generator:
@@ -511,7 +513,7 @@ def initial_seed():
 def get_rng_state(): return default_generator.get_state()
 def set_rng_state(state): default_generator.set_state(state)
 
-# %% ../nbs/00_tensor.ipynb #6ee91eb7
+# %% ../nbs/00_tensor.ipynb #426c5625
 def _rng(generator): return (generator or default_generator)._rng
 
 def _float_dtype_arg(dtype, fn):
@@ -546,7 +548,7 @@ def randperm(n, *, generator=None, out=None, dtype=None, device=None, requires_g
     d = _check_dtype(dtype, 'randperm') or int64
     return _new_tensor(_rng(generator).permutation(n).astype(d.np), device, requires_grad)
 
-# %% ../nbs/00_tensor.ipynb #13ee607d
+# %% ../nbs/00_tensor.ipynb #0ecf42f1
 def _like(fn, input, dtype, device, requires_grad, *args, **kw):
     "Call creation function `fn` with `input`'s shape, dtype and device unless overridden."
     return fn(*args, input.shape, dtype=dtype or input.dtype, device=device or input.device,
@@ -608,7 +610,7 @@ def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=Fals
     "`fill_value` everywhere, shape `size`, this tensor's dtype and device."
     return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
-# %% ../nbs/00_tensor.ipynb #0c044ba8
+# %% ../nbs/00_tensor.ipynb #f15576eb
 class _PrintOptions:
     precision, threshold, edgeitems, linewidth, sci_mode = 4, 1000, 3, 80, None
 
@@ -660,7 +662,7 @@ class _Formatter:
         else: s = f'{value:.{p}f}'
         return (self.max_width - len(s)) * ' ' + s
 
-# %% ../nbs/00_tensor.ipynb #6d8c3bcb
+# %% ../nbs/00_tensor.ipynb #a3b899f4
 def _summarized(a):
     "Only the edge items of a large array, the ones a summarised print shows."
     e = _print_opts.edgeitems
@@ -725,7 +727,7 @@ def __format__(self, spec):
     if self._array.ndim == 0 and spec: return self.item().__format__(spec)
     return object.__format__(repr(self), spec)
 
-# %% ../nbs/00_tensor.ipynb #f941bee5
+# %% ../nbs/00_tensor.ipynb #aea1c285
 def _index_key(key):
     "Translate a PyTorch index into a numpy one; also report whether it selects a view."
     if not isinstance(key, tuple): key = (key,)
@@ -758,7 +760,7 @@ def __getitem__(self, key):
     out = _view_of(self, array) if is_view else _wrap(array)
     return _finish(out, 'getitem', (self,), key)
 
-# %% ../nbs/00_tensor.ipynb #882d061b
+# %% ../nbs/00_tensor.ipynb #ba7e3a9b
 class _Hooks:
     "The places where notebook 02 plugs autograd in; until then operations are not recorded."
     record = None                                   # record(out, op, inputs, args): add `out` to the graph
@@ -768,10 +770,15 @@ hooks = _Hooks()
 
 def _original(t, copy=False):
     "A stand-in for `t` as it is before an in-place change: its values (copied if asked) and its history."
-    o = _wrap(t._array.copy() if copy else t._array, t._requires_grad)
-    o.grad_fn = t.grad_fn
     if t.grad_fn is None and t._requires_grad:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    base = t._base
+    if base is not None and base._requires_grad and base._array is not t._array:
+        if base.grad_fn is None: raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+        raise RuntimeError("learntorch does not support in-place changes to a view of a tensor that requires grad; "
+                           "change the whole tensor instead, or build the result out of place (e.g. with torch.where)")
+    o = _wrap(t._array.copy() if copy else t._array, t._requires_grad)
+    o.grad_fn = t.grad_fn
     return o
 
 def _finish(out, op, inputs, args=None):
@@ -815,7 +822,7 @@ def _overlap_error():
     return RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a single memory "
                         "location. Please clone() the tensor before performing the operation.")
 
-# %% ../nbs/00_tensor.ipynb #9c07d91e
+# %% ../nbs/00_tensor.ipynb #6f4ffaf3
 def _infer_shape(shape, numel):
     "Replace a -1 in `shape` so the total is `numel`, checking the element count."
     shape = list(_size_arg(shape, 'view') if not any(s == -1 for s in shape) else shape)
@@ -851,8 +858,8 @@ def reshape(self, *shape):
     "A tensor with the new shape: a view when possible, otherwise a copy."
     new_shape = _infer_shape(_shape_args(shape), self._array.size)
     array = self._array.reshape(new_shape)
-    out = _view_of(self, array) if np.shares_memory(array, self._array) else _wrap(array)
-    return _finish(out, 'view', (self,), new_shape)
+    if np.shares_memory(array, self._array): return _finish(_view_of(self, array), 'view', (self,), new_shape)
+    return _finish(_wrap(array), 'reshape_copy', (self,), new_shape)
 
 @patch_tensor
 def view_as(self, other):
@@ -878,7 +885,7 @@ def unflatten(self, dim, sizes):
     d = _norm_dim(dim, self.ndim)
     return self.view(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
 
-# %% ../nbs/00_tensor.ipynb #135109b8
+# %% ../nbs/00_tensor.ipynb #99e0bdb1
 @patch_tensor
 def transpose(self, dim0, dim1):
     "Swap dimensions `dim0` and `dim1` (a view)."
@@ -919,7 +926,7 @@ def squeeze(self, dim=None):
         dims = dim if isinstance(dim, (tuple, list)) else (dim,)
         drop = tuple(d for d in (_norm_dim(d, n) for d in dims) if n and shape[d] == 1)
     array = self._array.reshape(tuple(s for i, s in enumerate(shape) if i not in drop))
-    return _finish(_view_of(self, array), 'squeeze', (self,), shape)
+    return _finish(_view_of(self, array), 'squeeze', (self,), (shape, dim))
 
 @patch_tensor
 def unsqueeze(self, dim):
@@ -962,10 +969,10 @@ def clone(self, memory_format=None):
     "A copy with its own memory (autograd still connects it to this tensor)."
     return _finish(_wrap(self._array.copy()), 'clone', (self,))
 
-# %% ../nbs/00_tensor.ipynb #52674d5b
+# %% ../nbs/00_tensor.ipynb #2e79b5f9
 _all_ = ['reshape', 'transpose', 't', 'permute', 'squeeze', 'unsqueeze', 'flatten', 'unflatten', 'clone', 'numel', 'detach']
 
-# %% ../nbs/00_tensor.ipynb #8f81dbe1
+# %% ../nbs/00_tensor.ipynb #e4f92d01
 @patch_tensor
 def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False):
     "This tensor converted to another dtype and/or device: `to(dtype)`, `to(device)`, `to(other)`, `to(device, dtype)`."
@@ -1021,7 +1028,7 @@ def type_as(self, other):
     "This tensor converted to `other`'s dtype."
     return self.to(other.dtype)
 
-# %% ../nbs/00_tensor.ipynb #3ea85cf0
+# %% ../nbs/00_tensor.ipynb #395ecaa1
 @patch_tensor
 def __len__(self):
     "The size of the first dimension."
