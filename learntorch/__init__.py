@@ -6,3 +6,4 @@ from .ops import *
 from . import cuda
 from .autograd import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode)
 from . import autograd
+from . import nn
