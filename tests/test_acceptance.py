@@ -1,0 +1,35 @@
+"""The seed acceptance scripts (../shared/acceptance, beside this repository), each run in its own subprocess with
+`torch` aliased to `learntorch`. Grouped by the issue that makes them pass; scripts of later issues are expected
+failures (not strict) until their notebook lands."""
+import subprocess, sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / 'shared'
+RUNNER = SHARED / 'acceptance' / 'run.py'
+
+BY_ISSUE = {  # issue: (scripts, reason they may still fail or None when they must pass)
+    3: (['seed001_tensors.py'], None),
+    4: (['seed000_tensors.py', 'seed001_autograd.py', 'seed002_tensor_ops.py', 'seed003_tensor_ops.py'],
+        'needs autograd (notebook 02)'),
+}
+
+
+def _params():
+    out = []
+    for issue, (scripts, reason) in BY_ISSUE.items():
+        marks = [pytest.mark.xfail(strict=False, reason=reason)] if reason else []
+        out += [pytest.param(s, id=f'issue{issue}-{s}', marks=marks) for s in scripts]
+    return out
+
+
+@pytest.mark.skipif(not RUNNER.exists(), reason=f'acceptance scripts not found at {RUNNER} (shared/ beside the repo)')
+@pytest.mark.parametrize('script', _params())
+def test_acceptance_script(script):
+    "run.py reports PASS for the script (it ran to its final `OK <name>` line)."
+    p = subprocess.run([sys.executable, str(RUNNER), '--impl', 'learntorch', '--python', sys.executable, script],
+                       capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert p.returncode == 0, f'{script} failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}'
+    assert f'PASS {script}' in p.stdout
