@@ -1,0 +1,165 @@
+"""The built course site, opened page by page in a real browser.
+
+Build the site first with `.venv/bin/python docs/build.py` (.ci/run does). The test serves docs/_build/html on
+127.0.0.1, drives Debian's headless Chromium over the DevTools protocol (a websocket speaking JSON), and checks on
+every page: no console errors, no request to another host, math typeset, every image loaded, every link within
+the site answering 200 (and its #anchor existing). It also tries the search page and saves screenshots of the
+home page and the first notebook in docs/_build/screenshots/.
+"""
+import functools, http.server, json, re, shutil, subprocess, threading, time, urllib.request
+from base64 import b64decode
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+import pytest
+
+SITE = Path(__file__).resolve().parent.parent/'docs'/'_build'/'html'
+SHOTS = SITE.parent/'screenshots'
+CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
+FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+         '--disable-component-update', '--disable-sync', '--no-first-run', '--remote-debugging-port=0']
+
+pytestmark = pytest.mark.skipif(not (SITE/'index.html').is_file(),
+                                reason=f'the site is not built ({SITE} missing): run .venv/bin/python docs/build.py')
+
+def site_pages():
+    "Every HTML page of the built site, as paths relative to its root."
+    if not SITE.is_dir(): return ['index.html']   # a placeholder: the module is skipped anyway
+    return sorted(p.relative_to(SITE).as_posix() for p in SITE.rglob('*.html')
+                  if p.relative_to(SITE).parts[0] not in ('_static', '_sources'))
+
+PAGES = site_pages()
+NOTEBOOK = next((p for p in PAGES if re.match(r'\d\d_.*\.html$', p)), None)   # the first course notebook
+SCREENSHOTS = {'index.html': 'home.png', NOTEBOOK: 'notebook.png'}
+
+
+class Tab:
+    "One browser tab, driven over the DevTools protocol: send a command, keep the events that arrive meanwhile."
+    def __init__(self, ws_url):
+        import websocket   # the websocket-client package
+        self.ws, self.last_id, self.events = websocket.create_connection(ws_url, timeout=60), 0, []
+
+    def send(self, method, **params):
+        self.last_id += 1
+        self.ws.send(json.dumps({'id': self.last_id, 'method': method, 'params': params}))
+        while True:
+            msg = json.loads(self.ws.recv())
+            if msg.get('id') == self.last_id:
+                if 'error' in msg: raise RuntimeError(f'{method}: {msg["error"]}')
+                return msg['result']
+            self.events.append(msg)
+
+    def wait_for(self, event, timeout=30):
+        "Read messages until `event` arrives."
+        end = time.time() + timeout
+        while not any(e.get('method') == event for e in self.events):
+            if time.time() > end: raise TimeoutError(f'no {event} within {timeout}s')
+            self.events.append(json.loads(self.ws.recv()))
+
+    def js(self, expression):
+        "The value of a JavaScript expression in the page (awaited, if it is a promise)."
+        r = self.send('Runtime.evaluate', expression=expression, awaitPromise=True, returnByValue=True)
+        if 'exceptionDetails' in r: raise RuntimeError(f'{expression}: {r["exceptionDetails"]}')
+        return r['result'].get('value')
+
+    def open(self, url):
+        "Load `url`, wait for it and its math, and return the events it caused."
+        self.events = []
+        self.send('Page.navigate', url=url)
+        self.wait_for('Page.loadEventFired')
+        self.js('window.MathJax?.startup?.promise ?? true')   # MathJax typesets after the load event
+        return self.events
+
+
+@pytest.fixture(scope='module')
+def server():
+    "The built site served over HTTP on 127.0.0.1 (a free port), for as long as the tests run."
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args): pass
+    handler = functools.partial(Quiet, directory=str(SITE))
+    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f'http://127.0.0.1:{httpd.server_address[1]}'
+    httpd.shutdown()
+
+@pytest.fixture(scope='module')
+def tab(tmp_path_factory):
+    "A tab of a fresh headless Chromium (its own profile folder), closed after the tests."
+    assert Path(CHROMIUM).is_file(), f'{CHROMIUM} is missing: apt-get install chromium'
+    profile = tmp_path_factory.mktemp('chromium-profile')
+    browser = subprocess.Popen([CHROMIUM, *FLAGS, f'--user-data-dir={profile}', 'about:blank'],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port_file, end = profile/'DevToolsActivePort', time.time() + 60   # Chromium writes its port here
+        while not port_file.is_file() or not port_file.read_text().strip():
+            assert browser.poll() is None and time.time() < end, 'Chromium did not start'
+            time.sleep(0.2)
+        port = port_file.read_text().split()[0]
+        with urllib.request.urlopen(urllib.request.Request(f'http://127.0.0.1:{port}/json/new', method='PUT')) as r:
+            t = Tab(json.load(r)['webSocketDebuggerUrl'])
+        for domain in ('Page', 'Runtime', 'Log', 'Network'): t.send(f'{domain}.enable')
+        t.send('Emulation.setDeviceMetricsOverride', width=1280, height=900, deviceScaleFactor=1, mobile=False)
+        yield t
+    finally:
+        browser.terminate()
+        browser.wait(30)
+
+@functools.lru_cache(maxsize=None)
+def fetch(url):
+    "Status and text of a page of the site (cached: many pages share the same links)."
+    try:
+        with urllib.request.urlopen(url) as r: return r.status, r.read().decode('utf-8', 'replace')
+    except urllib.error.HTTPError as e: return e.code, ''
+
+
+@pytest.mark.parametrize('page', PAGES)
+def test_page(tab, server, page):
+    events = tab.open(f'{server}/{page}')
+    # no console errors, no uncaught exceptions, no failed loads (Chromium logs those as errors too)
+    errors = [f"{e['params']['entry']['text']} ({e['params']['entry'].get('url', '')})" for e in events
+              if e['method'] == 'Log.entryAdded' and e['params']['entry']['level'] == 'error']
+    errors += [str(e['params']['args']) for e in events
+               if e['method'] == 'Runtime.consoleAPICalled' and e['params']['type'] == 'error']
+    errors += [e['params']['exceptionDetails']['text'] for e in events if e['method'] == 'Runtime.exceptionThrown']
+    assert not errors, f'console errors on {page}: {errors}'
+    # nothing comes from another host: no CDN, no fonts, no trackers
+    urls = [e['params']['request']['url'] for e in events if e['method'] == 'Network.requestWillBeSent']
+    foreign = [u for u in urls if urlsplit(u).scheme in ('http', 'https') and not u.startswith(server + '/')]
+    assert not foreign, f'{page} requested other hosts: {foreign}'
+    # math is typeset: each math element holds MathJax's output, and no raw \( or \[ is left in the prose
+    assert tab.js("[...document.querySelectorAll('.math')].every(m => m.querySelector('mjx-container'))")
+    text = tab.js("(() => { const b = document.body.cloneNode(true);"
+                  " b.querySelectorAll('pre, code, script, style').forEach(e => e.remove()); return b.innerText })()")
+    assert '\\(' not in text and '\\[' not in text, f'raw LaTeX on {page}'
+    # every image loaded (decode() fails for a broken one)
+    broken = tab.js("Promise.all([...document.images].map(i => { i.loading = 'eager';"
+                    " return i.decode().then(() => null, () => i.src) })).then(r => r.filter(Boolean))")
+    assert not broken, f'broken images on {page}: {broken}'
+    # every link within the site answers 200, and its #anchor exists in the target page
+    hrefs = tab.js("[...document.querySelectorAll('a[href]')].map(a => a.href)")
+    for href in {h for h in hrefs if h.startswith(server + '/')}:
+        url, _, anchor = href.partition('#')
+        status, html = fetch(url)
+        assert status == 200, f'{page} links to {href}: HTTP {status}'
+        if anchor and url.endswith('.html'):
+            assert re.search(f'id="{re.escape(unquote(anchor))}"', html), f'{page} links to missing anchor {href}'
+    if page in SCREENSHOTS:
+        SHOTS.mkdir(exist_ok=True)
+        (SHOTS/SCREENSHOTS[page]).write_bytes(b64decode(tab.send('Page.captureScreenshot', format='png')['data']))
+
+def test_search(tab, server):
+    "The search page finds the course's first notebook when asked for 'tensor'."
+    tab.open(f'{server}/search.html?q=tensor')
+    found = tab.js("new Promise(done => { let n = 0; const poll = () => {"   # until 'Search finished, found ...'
+                   " if (document.querySelector('.search-summary')?.innerText || ++n > 100)"
+                   "   done([...document.querySelectorAll('#search-results li a')].map(a => a.href));"
+                   " else setTimeout(poll, 100) }; poll() })")
+    assert found and any(NOTEBOOK in h for h in found), f'search for "tensor" found {found}'
+
+def test_math_served_by_the_site(tab, server):
+    "Some page has math (the home page does), and there MathJax 3, loaded from the site itself, typesets it."
+    page = next((p for p in PAGES if 'class="math' in (SITE/p).read_text(encoding='utf-8')), None)
+    assert page, 'no page of the site has math, so MathJax is never checked'
+    tab.open(f'{server}/{page}')
+    assert tab.js("MathJax.version").startswith('3.')
+    assert tab.js("[...document.scripts].some(s => s.src.startsWith(location.origin + '/_static/mathjax/'))")
+    assert tab.js("document.querySelectorAll('mjx-container').length") > 0
