@@ -81,7 +81,7 @@ def api_page(modname, nb, modules):
     page = [f'# `{modname}`\n', f'```{{eval-rst}}\n.. automodule:: {modname}\n```\n']
     if nb: page.append(f'Built in the notebook {nb.link(up="../")}.\n')
     if any(homes.values()):
-        page += ['| name | |', '|---|---|']
+        page += ['| name | summary |', '|---|---|']
         page += [f'| {{py:obj}}`~{homes[n]}.{n}` | {summary(o)} |' for n, o in objs if homes[n]]
     if ours: page.append('\n```{eval-rst}\n' + '\n'.join(directive(f'{modname}.{n}', o) for n, o in ours) + '```\n')
     return '\n'.join(page)
