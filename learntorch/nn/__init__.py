@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['functional', 'init', 'Parameter', 'Module', 'patch_module', 'Sequential', 'ModuleList', 'ModuleDict', 'gather']
 
-# %% ../../nbs/03_module.ipynb #612eaa75
+# %% ../../nbs/03_module.ipynb #6e6d8575
 import sys, types, itertools
 from collections import OrderedDict, namedtuple
 from ..tensors import Tensor, tensor, empty, zeros, ones, randn, float16, float32, float64, _wrap
 from ..autograd import no_grad
 
-# %% ../../nbs/03_module.ipynb #e4c99f7b
+# %% ../../nbs/03_module.ipynb #2f3134f6
 class Parameter(Tensor):
     "A tensor that is a module's weight: requires grad by default and is registered when assigned to a `Module`."
     def __new__(cls, data=None, requires_grad=True):
@@ -21,7 +21,7 @@ class Parameter(Tensor):
     def __repr__(self): return 'Parameter containing:\n' + super().__repr__()
     def __reduce_ex__(self, proto): return (Parameter, (self.detach(), self.requires_grad))
 
-# %% ../../nbs/03_module.ipynb #28633c45
+# %% ../../nbs/03_module.ipynb #8bc5e14e
 class Module:
     "Base class of all neural-network layers and models: registers parameters, buffers and sub-modules."
     training = True
@@ -116,7 +116,7 @@ def patch_module(f):
     setattr(Module, f.__name__, f)
     return f
 
-# %% ../../nbs/03_module.ipynb #97e87ca9
+# %% ../../nbs/03_module.ipynb #b0d91eda
 def _forward_unimplemented(self, *input):
     raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
@@ -156,7 +156,7 @@ def register_forward_pre_hook(self, hook):
 
 Module.__call__ = _call
 
-# %% ../../nbs/03_module.ipynb #a043e66b
+# %% ../../nbs/03_module.ipynb #afe997b9
 @patch_module
 def named_modules(self, memo=None, prefix='', remove_duplicate=True):
     "Yield `(path, module)` for this module and every module below it."
@@ -225,7 +225,7 @@ def get_submodule(self, target):
         module = module._modules[part]
     return module
 
-# %% ../../nbs/03_module.ipynb #3f5d518b
+# %% ../../nbs/03_module.ipynb #87ed00b1
 @patch_module
 def train(self, mode=True):
     "Set training mode (or evaluation mode with `mode=False`) on this module and all below it."
@@ -299,7 +299,7 @@ def _float_converter(d):
 
 Module.float, Module.double, Module.half = _float_converter(float32), _float_converter(float64), _float_converter(float16)
 
-# %% ../../nbs/03_module.ipynb #185b91de
+# %% ../../nbs/03_module.ipynb #f95135d5
 class _IncompatibleKeys(namedtuple('IncompatibleKeys', ['missing_keys', 'unexpected_keys'])):
     "What `load_state_dict` found: keys the model wanted but did not get, and keys it got but did not want."
     def __repr__(self):
@@ -348,7 +348,7 @@ def load_state_dict(self, state_dict, strict=True, assign=False):
         raise RuntimeError('Error(s) in loading state_dict for {}:\n\t{}'.format(self._get_name(), '\n\t'.join(errors)))
     return _IncompatibleKeys(missing, unexpected)
 
-# %% ../../nbs/03_module.ipynb #91351ec1
+# %% ../../nbs/03_module.ipynb #9aac6f02
 def _addindent(text, spaces):
     "Indent every line but the first by `spaces`."
     lines = text.split('\n')
@@ -371,12 +371,13 @@ def _module_repr(self):
         else: text += '\n  ' + '\n  '.join(lines) + '\n'
     return text + ')'
 
-def __dir__(self):
+def _module_dir(self):
+    "Attribute names for tab completion, including registered parameters, buffers and sub-modules."
     return sorted(set(object.__dir__(self)) | set(self._parameters) | set(self._buffers) | set(self._modules))
 
-Module.__repr__, Module.__dir__ = _module_repr, __dir__
+Module.__repr__, Module.__dir__ = _module_repr, _module_dir   # (a module-level `__dir__` would become this module's own dir())
 
-# %% ../../nbs/03_module.ipynb #f28b8372
+# %% ../../nbs/03_module.ipynb #cded0b54
 class Sequential(Module):
     "Modules applied one after the other."
     def __init__(self, *args):
@@ -467,7 +468,7 @@ class ModuleDict(Module):
         for k, m in (modules.items() if isinstance(modules, dict) else modules): self[k] = m
     def forward(self, *args): raise NotImplementedError("ModuleDict has no forward: index it in your own forward")
 
-# %% ../../nbs/03_module.ipynb #5e6e4cfd
+# %% ../../nbs/03_module.ipynb #dfbb82ef
 def _namespace(name, doc):
     "An importable, initially empty namespace module `learntorch.nn.<name>`."
     full = f'learntorch.nn.{name}'
