@@ -20,7 +20,7 @@ __all__ = ['RsubBackward1', 'DivBackward2', 'DivBackward3', 'MulBackward0_recipr
            'ScatterAddBackward0', 'IndexSelectBackward0', 'MaskedFillBackward0', 'backward', 'grad', 'Variable',
            'FunctionCtx', 'BackwardCFunction', 'Function', 'GradcheckError', 'gradcheck', 'gradgradcheck']
 
-# %% ../nbs/02_autograd.ipynb #c2f2ddbf
+# %% ../nbs/02_autograd.ipynb #51616f77
 import builtins, math, weakref
 import numpy as np
 from .tensors import *
@@ -28,7 +28,7 @@ from .tensors import _wrap, _view_of, _index_key, hooks
 from .ops import *
 from .ops import _add_at
 
-# %% ../nbs/02_autograd.ipynb #78587fa3
+# %% ../nbs/02_autograd.ipynb #de65c153
 class _GradMode:
     "Whether operations are being recorded for autograd (a process-wide switch)."
     enabled = True
@@ -75,7 +75,7 @@ class set_grad_enabled(_GradModeContext):
     def __enter__(self): return self
     def __exit__(self, *exc): _GradMode.enabled = self._prev
 
-# %% ../nbs/02_autograd.ipynb #d7896732
+# %% ../nbs/02_autograd.ipynb #9ea3d2e3
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after they have already "
           "been freed). Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). "
           "Specify retain_graph=True if you need to backward through the graph a second time or if you need to access "
@@ -148,7 +148,7 @@ class _RemovableHandle:
     def remove(self):
         if self._hook in self._list: self._list.remove(self._hook)
 
-# %% ../nbs/02_autograd.ipynb #f0d5d429
+# %% ../nbs/02_autograd.ipynb #0d91d5a3
 class AccumulateGrad(Node):
     "The node of a leaf tensor: adds the incoming gradient into `variable.grad`."
     def __init__(self, variable):
@@ -171,7 +171,7 @@ def _edge(x):
         if x._requires_grad: return (_accumulator(x), 0)
     return (None, 0)
 
-# %% ../nbs/02_autograd.ipynb #df1b61e3
+# %% ../nbs/02_autograd.ipynb #2cf751d1
 _formulas = {}
 
 def formula(*ops):
@@ -205,7 +205,7 @@ def _recording(tensors):
 
 hooks.record, hooks.recording = _record, _recording
 
-# %% ../nbs/02_autograd.ipynb #fbfb0369
+# %% ../nbs/02_autograd.ipynb #6d59c02b
 def _sum_to(grad, shape):
     "Sum `grad` over the dimensions that broadcasting added or stretched, giving `shape` (None for number inputs)."
     if shape is None or grad is None: return None
@@ -221,7 +221,7 @@ def _renamed(cls, name):
     "The same formula under another PyTorch name (e.g. `RsubBackward1` for `2 - x`)."
     return type(name, (cls,), {})
 
-# %% ../nbs/02_autograd.ipynb #deb6e0f9
+# %% ../nbs/02_autograd.ipynb #33430384
 @formula('add')
 class AddBackward0(Node):
     def setup(self, inputs, alpha, out): self.shapes, self.alpha = (_shape(inputs[0]), _shape(inputs[1])), alpha
@@ -342,7 +342,7 @@ class RemainderBackward0(Node):
 FmodBackward0 = _renamed(RemainderBackward0, 'FmodBackward0')
 _formulas['fmod'] = FmodBackward0
 
-# %% ../nbs/02_autograd.ipynb #37efb1ca
+# %% ../nbs/02_autograd.ipynb #c79acf73
 class _Unary(Node):
     "An elementwise function of one tensor: `derivative(x, y)` gives dy/dx from the input and the result."
     uses_output = False
@@ -391,7 +391,7 @@ for _op, _name in [('sign', 'SignBackward0'), ('floor', 'FloorBackward0'), ('cei
                    ('round', 'RoundBackward0'), ('trunc', 'TruncBackward0')]:
     _formulas[_op] = _renamed(_ZeroGrad, _name)
 
-# %% ../nbs/02_autograd.ipynb #fd8d7593
+# %% ../nbs/02_autograd.ipynb #a503d4ae
 class ClampBackward1(Node):
     "clamp with number bounds"
     def setup(self, inputs, args, out): self.save(inputs[0]); self.bounds = inputs[1:]
@@ -429,7 +429,7 @@ class WhereBackward0(Node):
         z = zeros_like(g)
         return None, _sum_to(where(c, g, z), self.shapes[1]), _sum_to(where(c, z, g), self.shapes[2])
 
-# %% ../nbs/02_autograd.ipynb #26e11b17
+# %% ../nbs/02_autograd.ipynb #1fcc0b57
 def _unreduce(g, shape, dims, keepdim):
     "Expand gradient `g` of a reduction over `dims` back to the input `shape`."
     if dims is None: return g.reshape((1,) * len(shape)).expand(shape) if shape else g
@@ -568,7 +568,7 @@ class _SelectAlongDim(Node):
 for _op, _name in [('max_dim', 'MaxBackward0'), ('min_dim', 'MinBackward0'), ('sort', 'SortBackward0'), ('topk', 'TopkBackward0')]:
     _formulas[_op] = _renamed(_SelectAlongDim, _name)
 
-# %% ../nbs/02_autograd.ipynb #39e3cd15
+# %% ../nbs/02_autograd.ipynb #66e63fdd
 class MmBackward0(Node):
     def setup(self, inputs, args, out):
         a, b = inputs
@@ -603,7 +603,7 @@ SqueezeBackward4, UnsafeViewBackward0 = _renamed(MmBackward0, 'SqueezeBackward4'
 BmmBackward0 = _renamed(MmBackward0, 'BmmBackward0')
 _formulas['matmul'], _formulas['bmm'] = _matmul_formula, BmmBackward0
 
-# %% ../nbs/02_autograd.ipynb #def0783c
+# %% ../nbs/02_autograd.ipynb #be1ace32
 class ViewBackward0(Node):
     def setup(self, inputs, args, out): self.shape = inputs[0].shape
     def backward(self, g): return (g.reshape(self.shape),)
@@ -767,7 +767,7 @@ class MaskedFillBackward0(Node):
         gv = sum(where(self.mask, g, z)) if self.value_shape is not None else None
         return where(self.mask, z, g), gv
 
-# %% ../nbs/02_autograd.ipynb #bfb29cac
+# %% ../nbs/02_autograd.ipynb #a5a31035
 def _topological_counts(roots):
     "For every node reachable from `roots`, the number of edges leading into it."
     counts, stack, seen = {}, list(roots), set(roots)
@@ -816,7 +816,7 @@ def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
             counts[child] -= 1
             if counts[child] == 0: ready.append(child)
 
-# %% ../nbs/02_autograd.ipynb #154e8f75
+# %% ../nbs/02_autograd.ipynb #7b9103a9
 def _accumulate(leaf, grad):
     "Add `grad` into `leaf.grad`, running the leaf's hooks first."
     if leaf._hooks:
@@ -832,7 +832,7 @@ def _accumulate(leaf, grad):
     else:
         leaf.grad.add_(grad.detach())
 
-# %% ../nbs/02_autograd.ipynb #ce9dbff8
+# %% ../nbs/02_autograd.ipynb #b8f5baeb
 def _roots_and_seeds(tensors, grad_tensors, fn_name='backward'):
     tensors = (tensors,) if isinstance(tensors, Tensor) else tuple(tensors)
     if grad_tensors is None: grad_tensors = (None,) * len(tensors)
@@ -871,7 +871,7 @@ def _backward_method(self, gradient=None, retain_graph=None, create_graph=False,
 _backward_method.__name__ = 'backward'   # a `def backward` here would hide the function `backward` above
 patch_tensor(_backward_method)
 
-# %% ../nbs/02_autograd.ipynb #684da83c
+# %% ../nbs/02_autograd.ipynb #b32d42a7
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True, allow_unused=None,
          is_grads_batched=False, materialize_grads=False):
     "The gradients of `outputs` with respect to `inputs`, returned as a tuple (leaves' `.grad` untouched)."
@@ -896,7 +896,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         results.append(g)
     return tuple(results)
 
-# %% ../nbs/02_autograd.ipynb #f6dba702
+# %% ../nbs/02_autograd.ipynb #4a611de7
 @patch_tensor
 def register_hook(self, hook):
     "Call `hook(grad)` whenever this tensor's gradient is computed; a returned tensor replaces the gradient."
@@ -936,7 +936,7 @@ def Variable(data, requires_grad=False, volatile=False):
     "The pre-0.4 wrapper, kept so old code runs: tensors carry `requires_grad` themselves now."
     return data.requires_grad_(requires_grad) if isinstance(data, Tensor) else tensor(data, requires_grad=requires_grad)
 
-# %% ../nbs/02_autograd.ipynb #a63069ae
+# %% ../nbs/02_autograd.ipynb #0c8c933b
 class FunctionCtx(Node):
     "The `ctx` of a custom Function (and its graph node): saves tensors and flags for the backward step."
     def save_for_backward(self, *tensors):
@@ -992,7 +992,7 @@ class Function:
             ctx._output_likes = [zeros_like(o) if isinstance(o, Tensor) else None for o in outs]
         return outs[0] if single else tuple(outs)
 
-# %% ../nbs/02_autograd.ipynb #a7c86e6c
+# %% ../nbs/02_autograd.ipynb #e7a34e2d
 class _IndexGrad(Function):
     "Scatter-add `g` into zeros of `shape` at `key` (the backward of indexing); its own backward indexes again."
     @staticmethod
@@ -1015,7 +1015,7 @@ def _index_grad(g, key, shape):
             return out
     return _IndexGrad.apply(g, key, shape)
 
-# %% ../nbs/02_autograd.ipynb #86670ae5
+# %% ../nbs/02_autograd.ipynb #0bfacf67
 class GradcheckError(RuntimeError):
     "Raised by `gradcheck` when analytical and numerical gradients disagree."
 
