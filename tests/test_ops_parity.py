@@ -398,7 +398,7 @@ def reduction(dtypes=ALL, dim='opt', tuples=True, keepdim=True, extra=None, **kw
 op('sum', lambda T, a, kw: T.sum(a, **kw), reduction(), tol=30, grad=True)
 op('sum_dtype', lambda T, a, kw: a.sum(**kw), reduction(extra=dict(dtype=dtype_names(('float64', 'int64', 'float32')))),
    needs='Tensor.sum', tol=30, grad=True)
-op('mean', lambda T, a, kw: T.mean(a, **kw), reduction(), tol=30, grad=True)
+op('mean', lambda T, a, kw: T.mean(a, **kw), reduction(FLOATS + ('int64',)), tol=30, grad=True)
 op('prod', lambda T, a, kw: T.prod(a, **kw), reduction(tuples=False, lo=-2, hi=2), tol=30, grad=True)
 op('max_all', lambda T, a: T.max(a), one(specials=True, min_side=1), needs='max', grad=True)
 op('min_all', lambda T, a: a.min(), one(specials=True, min_side=1), needs='Tensor.min', grad=True)
@@ -593,7 +593,7 @@ op('bool_arithmetic_errors', lambda T, a, b, name: BOOL_ERRORS[name](T, a, b),
    then(tensors(2, shapes_=st.just(((2,), (2,))), dtypes=('bool',)), lambda a, b: st.tuples(st.sampled_from(sorted(BOOL_ERRORS))))
    .map(lambda t: (t[0], t[1].astype(np.float32), t[2])), needs='sub neg relu')
 op('mul_', lambda T, a, b: a.mul_(b), inplace_pair(), needs='Tensor.mul_', inplace=True)
-op('div_', lambda T, a, b: a.div_(b), inplace_pair(nonzero=True), needs='Tensor.div_', inplace=True)
+op('div_', lambda T, a, b: a.div_(b), inplace_pair(FLOATS + ('int64',), nonzero=True), needs='Tensor.div_', inplace=True)
 op('pow_', lambda T, a, b: a.pow_(b), inplace_pair(lo=0, hi=3), needs='Tensor.pow_', inplace=True)
 op('scalar_inplace', lambda T, a, s: (a.add_(s), a.mul_(s), a.sub_(s)), with_scalar(NUMERIC, ('int', 'float')), needs='Tensor.add_ Tensor.mul_ Tensor.sub_',
    inplace=True)

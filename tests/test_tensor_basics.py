@@ -150,7 +150,7 @@ def printable_arrays(draw):
     if dtype in FLOATS:
         k = draw(st.integers(-12, 4 if dtype == 'float16' else 12))
         a = draw(arrays(dtype, shape, -10.0 ** k, 10.0 ** k, specials=draw(st.booleans())))
-        if draw(st.booleans()): a = np.round(a)  # whole numbers print in int mode
+        if draw(st.booleans()): a = np.asarray(np.round(a))  # whole numbers print in int mode
         return a
     return draw(arrays(dtype, shape, -10 ** draw(st.integers(0, 9)), 10 ** draw(st.integers(0, 9))))
 
