@@ -17,15 +17,15 @@ __all__ = ['subtract', 'multiply', 'divide', 'true_divide', 'eq', 'ne', 'lt', 'l
            'masked_fill', 'masked_select', 'flip', 'tril', 'triu', 'roll', 'equal', 'isclose', 'allclose', 'bernoulli',
            'normal', 'multinomial']
 
-# %% ../nbs/01_ops.ipynb #4ebb1dbf
+# %% ../nbs/01_ops.ipynb #aa8e6b8a
 import builtins, math
 from collections import namedtuple
 import numpy as np
 from .tensors import *
-from .tensors import (_wrap, _view_of, _finish, _norm_dim, _check_dtype, _original, _bump_version, _overlap_error,
+from .tensors import (_wrap, _view_of, _finish, _norm_dim, _check_dtype, _original, _bump_version, _overlap_error, _checked_scalar,
                                 _dtype_of_np, _dtype_of_scalar, _rng, _size_arg, _shape_args)
 
-# %% ../nbs/01_ops.ipynb #0f333198
+# %% ../nbs/01_ops.ipynb #737e0b46
 def _category(d): return 2 if d.is_floating_point else (0 if d is bool else 1)
 
 def promote_types(type1, type2):
@@ -60,7 +60,7 @@ def can_cast(from_, to):
     "Whether an in-place operation may store a `from_` result into a `to` tensor (no float->int, no number->bool)."
     return _category(from_) <= _category(to)
 
-# %% ../nbs/01_ops.ipynb #f2d7cdb1
+# %% ../nbs/01_ops.ipynb #ed5f4b4c
 def _check_same_device(a, b):
     if type(a) is not type(b):
         da, db = (Tensor.device.fget(_wrap(x)) for x in (a, b))
@@ -96,7 +96,7 @@ def _operands(x, y):
     xp = array_module((x if isinstance(x, Tensor) else y)._array)
     return _operand_array(x, d, xp), _operand_array(y, d, xp), d
 
-# %% ../nbs/01_ops.ipynb #804012be
+# %% ../nbs/01_ops.ipynb #671d44d4
 def broadcast_shapes(*shapes):
     "The shape that `shapes` broadcast to, or PyTorch's error naming the first mismatching dimension."
     ndim = builtins.max((len(s) for s in shapes), default=0)
@@ -117,7 +117,7 @@ def _broadcast_error(*arrays):
     except RuntimeError as e: return e
     return RuntimeError("shapes cannot be broadcast together")
 
-# %% ../nbs/01_ops.ipynb #ca327ea5
+# %% ../nbs/01_ops.ipynb #310c505c
 def _as_array(r):
     "numpy returns scalars for 0-d results; make them 0-d arrays again."
     return r if type(r) is not np.float32 and type(r) is not np.float64 and not isinstance(r, np.generic) else np.asarray(r)
@@ -125,8 +125,11 @@ def _as_array(r):
 def _result(r, op, inputs, args=None, out=None):
     "Wrap array `r`, the result of `op` on `inputs`, as a tensor (or write it into `out`) and let autograd record it."
     if type(r) is not np.ndarray: r = _as_array(r)
-    if out is None: return _finish(_wrap(r), op, inputs, args)
-    return _write_out(out, r, inputs)
+    if out is not None: return _write_out(out, r, inputs)
+    t = _wrap(r)
+    record = hooks.record                 # `_finish`, inlined: this is the hottest path in the library
+    if record is not None: record(t, op, inputs, args)
+    return t
 
 def _write_out(out, r, inputs):
     if hooks.recording(inputs):
@@ -139,7 +142,7 @@ def _write_out(out, r, inputs):
     _bump_version(out)
     return out
 
-# %% ../nbs/01_ops.ipynb #9215f0af
+# %% ../nbs/01_ops.ipynb #0c7140e5
 def _elementwise(ufunc, a, b):
     "Apply a numpy/cupy binary ufunc, translating a broadcasting failure into PyTorch's error."
     try: return ufunc(a, b)
@@ -150,14 +153,16 @@ def _scaled(b, alpha, d, xp):
     if alpha == 1: return b
     if not d.is_floating_point and isinstance(alpha, builtins.float):
         raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
-    return xp.multiply(b, alpha)
+    return xp.multiply(b, _operand_array(alpha, d, xp)).astype(d.np, copy=False)
 
 def add(input, other, *, alpha=1, out=None):
     "`input + alpha * other`, elementwise, broadcasting."
     a, b, d = _operands(input, other)
     xp = _xp2(a, b)
     if alpha != 1: b = _scaled(b, alpha, d, xp)
-    return _result(_elementwise(xp.add, a, b), 'add', (input, other), alpha, out)
+    try: r = xp.add(a, b)
+    except ValueError: raise _broadcast_error(a, b) from None
+    return _result(r, 'add', (input, other), alpha, out)
 
 def sub(input, other, *, alpha=1, out=None):
     "`input - alpha * other`, elementwise, broadcasting."
@@ -170,28 +175,36 @@ def sub(input, other, *, alpha=1, out=None):
 def mul(input, other, *, out=None):
     "`input * other`, elementwise, broadcasting."
     a, b, d = _operands(input, other)
-    r = _elementwise(_xp2(a, b).multiply, a, b)
+    try: r = _xp2(a, b).multiply(a, b)
+    except ValueError: raise _broadcast_error(a, b) from None
     return _result(r, 'mul', (input, other), None, out)
 
-def _floating(a, b, d):
-    "Promote integer operands to the default float dtype, for operations that always produce floats."
-    if d.is_floating_point: return (a, b), d
-    f = get_default_dtype()
-    return tuple(x.astype(f.np) if hasattr(x, 'astype') else x for x in (a, b)), f
+def _float_operands(x, y):
+    "Operands converted straight to a floating dtype (true division of integers gives floats, not wrapped integers)."
+    d = result_type(x, y)
+    if not d.is_floating_point: d = get_default_dtype()
+    xp = array_module((x if isinstance(x, Tensor) else y)._array)
+    return _operand_array(x, d, xp), _operand_array(y, d, xp), xp
+
+def _check_integer_division(a, b, d):
+    "Integer division by zero is an error in PyTorch (floats give inf or nan instead)."
+    if d.is_floating_point or getattr(a, 'size', 1) == 0 or getattr(b, 'size', 1) == 0: return
+    if builtins.bool((b == 0).any() if hasattr(b, 'any') else b == 0): raise RuntimeError("ZeroDivisionError")
 
 def div(input, other, *, rounding_mode=None, out=None):
     "`input / other`: true division, or rounded with `rounding_mode='trunc'` or `'floor'`."
+    if rounding_mode not in (None, 'trunc', 'floor'):
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+    if rounding_mode is None:
+        a, b, xp = _float_operands(input, other)
+        with np.errstate(divide='ignore', invalid='ignore'): r = _elementwise(xp.true_divide, a, b)
+        return _result(r, 'div', (input, other), rounding_mode, out)
     a, b, d = _operands(input, other)
     xp = _xp2(a, b)
+    _check_integer_division(a, b, d)
     with np.errstate(divide='ignore', invalid='ignore'):
-        if rounding_mode is None:
-            (a, b), d = _floating(a, b, d)
-            r = _elementwise(xp.true_divide, a, b)
-        elif rounding_mode == 'floor': r = _elementwise(xp.floor_divide, a, b)
-        elif rounding_mode == 'trunc':
-            r = _elementwise(xp.true_divide, a, b)
-            r = xp.trunc(r).astype(d.np)
-        else: raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+        if rounding_mode == 'floor': r = _elementwise(xp.floor_divide, a, b)
+        else: r = xp.trunc(_elementwise(xp.true_divide, a, b)).astype(d.np)
     return _result(r, 'div', (input, other), rounding_mode, out)
 
 def floor_divide(input, other, *, out=None):
@@ -202,12 +215,14 @@ def remainder(input, other, *, out=None):
     "`input % other` with the sign of `other`, as Python's `%`."
     a, b, d = _operands(input, other)
     xp = _xp2(a, b)
+    _check_integer_division(a, b, d)
     with np.errstate(divide='ignore', invalid='ignore'): r = _elementwise(xp.remainder, a, b)
     return _result(r, 'remainder', (input, other), None, out)
 
 def fmod(input, other, *, out=None):
     "The remainder with the sign of `input`, as C's `fmod`."
     a, b, d = _operands(input, other)
+    _check_integer_division(a, b, d)
     with np.errstate(divide='ignore', invalid='ignore'): r = _elementwise(_xp2(a, b).fmod, a, b)
     return _result(r, 'fmod', (input, other), None, out)
 
@@ -215,11 +230,23 @@ def pow(input, exponent, *, out=None):
     "`input ** exponent`, elementwise; either may be a number."
     a, b, d = _operands(input, exponent)
     xp = _xp2(a, b)
-    try:
-        with np.errstate(divide='ignore', invalid='ignore', over='ignore'):
-            r = xp.square(a) if type(b) is builtins.int and b == 2 and isinstance(input, Tensor) else _elementwise(xp.power, a, b)
-    except ValueError as e: raise RuntimeError(str(e)) from None
+    if d is bool and isinstance(exponent, Tensor): raise NotImplementedError('"pow" not implemented for \'Bool\'')
+    if not d.is_floating_point and not isinstance(exponent, Tensor) and b < 0:
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+    with np.errstate(divide='ignore', invalid='ignore', over='ignore'):
+        if type(b) is builtins.int and b == 2 and isinstance(input, Tensor): r = xp.square(a)
+        elif not d.is_floating_point and isinstance(exponent, Tensor): r = _integer_power(xp, a, b)
+        else: r = _elementwise(xp.power, a, b)
+    if r.dtype != d.np: r = r.astype(d.np)
     return _result(r, 'pow', (input, exponent), None, out)
+
+def _integer_power(xp, a, b):
+    "Integer powers where negative exponents give 1/a**k truncated: 1 for a = 1, ±1 for a = -1, 0 otherwise."
+    negative = b < 0
+    r = _elementwise(xp.power, a, xp.where(negative, 0, b))
+    if not negative.any(): return r
+    flips = xp.where(b % 2 == 0, 1, -1)
+    return xp.where(negative, xp.where(a == 1, 1, xp.where(a == -1, flips, 0)), r).astype(r.dtype)
 
 def maximum(input, other, *, out=None):
     "The larger of each pair of elements (NaN wins)."
@@ -233,13 +260,12 @@ def minimum(input, other, *, out=None):
 
 def atan2(input, other, *, out=None):
     "The angle of the point (other, input), elementwise."
-    a, b, d = _operands(input, other)
-    (a, b), d = _floating(a, b, d)
-    return _result(_elementwise(_xp2(a, b).arctan2, a, b), 'atan2', (input, other), None, out)
+    a, b, xp = _float_operands(input, other)
+    return _result(_elementwise(xp.arctan2, a, b), 'atan2', (input, other), None, out)
 
 subtract, multiply, divide, true_divide = sub, mul, div, div
 
-# %% ../nbs/01_ops.ipynb #71d36ab7
+# %% ../nbs/01_ops.ipynb #2865dd63
 def _comparison(name, ufunc_name, doc):
     def compare(input, other, *, out=None):
         a, b, d = _operands(input, other)
@@ -279,7 +305,7 @@ def logical_not(input, *, out=None):
     "Elementwise logical not, as a bool tensor."
     return _result(array_module(input._array).logical_not(input._array), 'logical_not', (input,), None, out)
 
-# %% ../nbs/01_ops.ipynb #fb856804
+# %% ../nbs/01_ops.ipynb #f5cc028b
 def _unary(name, compute, doc, floating=True):
     "Make the function `name` (and its method and in-place twin) from `compute(xp, array)`."
     def op(input, *, out=None):
@@ -347,7 +373,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
     r = array_module(input._array).nan_to_num(input._array, nan=nan, posinf=posinf, neginf=neginf)
     return _result(r, 'nan_to_num', (input,), None, out)
 
-# %% ../nbs/01_ops.ipynb #545277b5
+# %% ../nbs/01_ops.ipynb #9eba8b10
 def clamp(input, min=None, max=None, *, out=None):
     "Limit every element to `[min, max]` (either bound may be omitted)."
     if min is None and max is None: raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
@@ -376,11 +402,14 @@ def where(condition, input=None, other=None, *, out=None):
 
 def nonzero(input, *, as_tuple=False):
     "The indices of the non-zero elements: one row per element, or a tuple of index tensors."
-    idx = array_module(input._array).nonzero(input._array)
+    a = input._array
+    xp = array_module(a)
+    idx = xp.nonzero(a.reshape(1) if a.ndim == 0 else a)
     if as_tuple: return tuple(_wrap(i.astype(np.int64)) for i in idx)
-    return _wrap(array_module(input._array).stack(idx, axis=1).astype(np.int64))
+    rows = xp.stack(idx, axis=1).astype(np.int64)
+    return _wrap(rows[:, :0] if a.ndim == 0 else rows)       # a 0-d tensor has no dimensions to index
 
-# %% ../nbs/01_ops.ipynb #42aa9a6a
+# %% ../nbs/01_ops.ipynb #eac3f146
 _numbers = (builtins.int, builtins.float, builtins.bool, np.generic)
 
 def _reflected(f, name):
@@ -406,7 +435,12 @@ for _f, _names in [(add, ('add', '__radd__')), (sub, ('sub', '__sub__')), (mul, 
 for _f, _n in [(sub, '__rsub__'), (div, '__rtruediv__'), (floor_divide, '__rfloordiv__'), (remainder, '__rmod__'), (pow, '__rpow__')]:
     setattr(Tensor, _n, _reflected(_f, _n))
 Tensor.__add__, Tensor.__mul__ = add, mul     # the hottest operators skip the wrapper; `_operands` rejects odd operands itself
-Tensor.__neg__, Tensor.__abs__, Tensor.__invert__, Tensor.__pos__ = neg, abs, bitwise_not, lambda self: self
+def _positive(self):
+    "Unary `+x`: the tensor itself (not defined for bool tensors)."
+    if self.dtype is bool: raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return self
+
+Tensor.__neg__, Tensor.__abs__, Tensor.__invert__, Tensor.__pos__ = neg, abs, bitwise_not, _positive
 
 for _f in [fmod, maximum, minimum, atan2, logical_and, logical_or, logical_xor, bitwise_not, logical_not, exp, exp2,
            expm1, log, log2, log10, log1p, sqrt, rsqrt, sin, cos, tan, asin, acos, atan, sinh, cosh, tanh, sigmoid,
@@ -425,7 +459,7 @@ def _where_method(self, condition, y):
 _where_method.__name__ = 'where'   # a `def where` here would hide the function `where` above
 patch_tensor(_where_method)
 
-# %% ../nbs/01_ops.ipynb #8f9eb237
+# %% ../nbs/01_ops.ipynb #a6827706
 def _check_inplace_result(self, d, shape):
     if not can_cast(d, self.dtype):
         raise RuntimeError(f"result type {d._legacy_name} can't be cast to the desired output type {self.dtype._legacy_name}")
@@ -516,6 +550,8 @@ def copy_(self, src, non_blocking=False):
     if hooks.recording((self, src)): return _inplace(self, lambda old, s: s.to(old.dtype).expand(old.shape) + 0 * old, src)
     a = src._array if isinstance(src, Tensor) else src
     if isinstance(src, Tensor) and type(a) is not type(self._array): a = src.to(self.device)._array
+    if isinstance(src, Tensor) and src.shape != self.shape and broadcast_shapes(self.shape, src.shape) != self.shape:
+        raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape {list(broadcast_shapes(self.shape, src.shape))}")
     try: self._array[...] = a
     except ValueError as e:
         if 'read-only' in str(e): raise _overlap_error() from None
@@ -527,6 +563,7 @@ def copy_(self, src, non_blocking=False):
 def fill_(self, value):
     "In place: set every element to `value`."
     if hooks.recording((self, value)): return _inplace(self, lambda old, v: zeros_like(old) + v, value)
+    if not isinstance(value, Tensor): value = _checked_scalar(value, self.dtype)
     return _store(self, value._array if isinstance(value, Tensor) else value)
 
 @patch_tensor
@@ -548,7 +585,7 @@ Tensor.__imul__ = lambda self, other: self.mul_(other)
 Tensor.__itruediv__ = lambda self, other: self.div_(other)
 Tensor.__ipow__ = lambda self, other: self.pow_(other)
 
-# %% ../nbs/01_ops.ipynb #a813f8f9
+# %% ../nbs/01_ops.ipynb #682294d7
 def _dims(dim, ndim):
     "`dim` (None, an int or a sequence) as None or a tuple of non-negative axes."
     if dim is None: return None
@@ -626,6 +663,8 @@ def norm(input, p='fro', dim=None, keepdim=False, dtype=None):
     a, dims = input._array, _dims(dim, input.ndim)
     xp = array_module(a)
     axes = _reduce_axes(a, dims)
+    if p in (math.inf, -math.inf) and a.size == 0:
+        raise RuntimeError("linalg.vector_norm cannot compute the inf norm on an empty tensor because the operation does not have an identity")
     if p in ('fro', 2, 2.0): r = xp.sqrt(xp.sum(a * a, axis=axes, keepdims=keepdim))
     elif p == math.inf: r = xp.max(xp.abs(a), axis=axes, keepdims=keepdim)
     elif p == -math.inf: r = xp.min(xp.abs(a), axis=axes, keepdims=keepdim)
@@ -648,14 +687,16 @@ def logsumexp(input, dim, keepdim=False, *, out=None):
     return _result(r, 'logsumexp', (input,), (dims, keepdim), out)
 
 def all(input, dim=None, keepdim=False, *, out=None):
-    "Whether all elements (along `dim`) are true."
+    "Whether all elements (along `dim`) are true (a uint8 input gives uint8, as in PyTorch)."
     a = input._array
-    return _result(array_module(a).all(a, axis=_reduce_axes(a, _dims(dim, a.ndim)), keepdims=keepdim), 'all', (input,), None, out)
+    r = array_module(a).all(a, axis=_reduce_axes(a, _dims(dim, a.ndim)), keepdims=keepdim)
+    return _result(_as_array(r).astype(a.dtype if a.dtype == np.uint8 else np.bool_), 'all', (input,), None, out)
 
 def any(input, dim=None, keepdim=False, *, out=None):
-    "Whether any element (along `dim`) is true."
+    "Whether any element (along `dim`) is true (a uint8 input gives uint8, as in PyTorch)."
     a = input._array
-    return _result(array_module(a).any(a, axis=_reduce_axes(a, _dims(dim, a.ndim)), keepdims=keepdim), 'any', (input,), None, out)
+    r = array_module(a).any(a, axis=_reduce_axes(a, _dims(dim, a.ndim)), keepdims=keepdim)
+    return _result(_as_array(r).astype(a.dtype if a.dtype == np.uint8 else np.bool_), 'any', (input,), None, out)
 
 def cumsum(input, dim, *, dtype=None, out=None):
     "Running sums along `dim`."
@@ -669,7 +710,7 @@ def cumprod(input, dim, *, dtype=None, out=None):
     r = array_module(a).cumprod(a, axis=_norm_dim(dim, a.ndim), dtype=d.np) if a.ndim else a.astype(d.np)
     return _result(r, 'cumprod', (input,), _norm_dim(dim, a.ndim), out)
 
-# %% ../nbs/01_ops.ipynb #c7ebcedf
+# %% ../nbs/01_ops.ipynb #f50952ad
 def _return_type(name, fields):
     "A named tuple class that prints like PyTorch's `torch.return_types.<name>`."
     base = namedtuple(name, fields)
@@ -693,6 +734,7 @@ def _extreme(input, dim, keepdim, out, name, other_fn):
             raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.")
         return _result((xp.max if name == 'max' else xp.min)(a), name, (input,), None)
     d = _norm_dim(dim, a.ndim)
+    if a.ndim and a.shape[d] == 0: raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
     if a.ndim == 0: idx = xp.zeros((), np.int64)
     else: idx = (xp.argmax if name == 'max' else xp.argmin)(a, axis=d, keepdims=True)
     values = xp.take_along_axis(a, idx, axis=d) if a.ndim else a.copy()
@@ -712,27 +754,46 @@ def amax(input, dim=(), keepdim=False, *, out=None):
     "The largest values along `dim` (all dimensions by default)."
     a = input._array
     dims = _dims(dim, a.ndim)
+    _check_nonempty(a, dims, 'amax')
     return _result(array_module(a).max(a, axis=_reduce_axes(a, dims), keepdims=keepdim), 'amax', (input,), (dims, keepdim), out)
 
 def amin(input, dim=(), keepdim=False, *, out=None):
     "The smallest values along `dim` (all dimensions by default)."
     a = input._array
     dims = _dims(dim, a.ndim)
+    _check_nonempty(a, dims, 'amin')
     return _result(array_module(a).min(a, axis=_reduce_axes(a, dims), keepdims=keepdim), 'amin', (input,), (dims, keepdim), out)
+
+def _check_nonempty(a, dims, name):
+    "Reductions without an identity (max, min) need something to reduce."
+    if dims is None:
+        if a.size == 0:
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.")
+        return
+    for d in dims:
+        if a.ndim and a.shape[d] == 0: raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+
+def _arg_extreme(input, dim, keepdim, name):
+    "argmax/argmin: the index of the first extreme element, over everything or along `dim`."
+    a = input._array
+    if a.dtype == np.bool_: raise RuntimeError(f"{name}(): does not support bool input")
+    xp = array_module(a)
+    find = xp.argmax if name == 'argmax' else xp.argmin
+    if dim is None:
+        if a.size == 0: raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+        return _wrap(xp.asarray(find(a), dtype=np.int64).reshape((1,) * a.ndim if keepdim else ()))
+    d = _norm_dim(dim, a.ndim)
+    if a.ndim == 0: return _wrap(xp.zeros((), np.int64))
+    if a.shape[d] == 0: raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    return _wrap(_as_array(find(a, axis=d, keepdims=keepdim)).astype(np.int64))
 
 def argmax(input, dim=None, keepdim=False):
     "The index of the largest element (in the flattened tensor, or along `dim`)."
-    a = input._array
-    xp = array_module(a)
-    if dim is None: return _wrap(xp.asarray(xp.argmax(a), dtype=np.int64).reshape((1,) * a.ndim if keepdim else ()))
-    return _wrap(xp.argmax(a, axis=_norm_dim(dim, a.ndim), keepdims=keepdim).astype(np.int64) if a.ndim else xp.zeros((), np.int64))
+    return _arg_extreme(input, dim, keepdim, 'argmax')
 
 def argmin(input, dim=None, keepdim=False):
     "The index of the smallest element (in the flattened tensor, or along `dim`)."
-    a = input._array
-    xp = array_module(a)
-    if dim is None: return _wrap(xp.asarray(xp.argmin(a), dtype=np.int64).reshape((1,) * a.ndim if keepdim else ()))
-    return _wrap(xp.argmin(a, axis=_norm_dim(dim, a.ndim), keepdims=keepdim).astype(np.int64) if a.ndim else xp.zeros((), np.int64))
+    return _arg_extreme(input, dim, keepdim, 'argmin')
 
 def sort(input, dim=-1, descending=False, stable=False, *, out=None):
     "Values sorted along `dim`, with the indices they came from."
@@ -740,8 +801,10 @@ def sort(input, dim=-1, descending=False, stable=False, *, out=None):
     xp = array_module(a)
     d = _norm_dim(dim, a.ndim)
     if a.ndim == 0: idx = xp.zeros((), np.int64)
-    else: idx = xp.argsort(-a if descending and a.dtype.kind in 'fi' else a, axis=d, kind='stable')
-    if descending and a.dtype.kind not in 'fi' and a.ndim: idx = xp.flip(idx, axis=d)
+    elif not descending: idx = xp.argsort(a, axis=d, kind='stable')
+    else:   # sort the reversed array ascending, then reverse: descending order, equal elements still in original order
+        n = a.shape[d]
+        idx = (n - 1) - xp.flip(xp.argsort(xp.flip(a, axis=d), axis=d, kind='stable'), axis=d)
     values = xp.take_along_axis(a, idx, axis=d) if a.ndim else a.copy()
     indices = _wrap(idx.astype(np.int64))
     return return_types.sort(_finish(_wrap(values), 'sort', (input,), (d, indices)), indices)
@@ -765,17 +828,19 @@ for _f in [sum, prod, mean, var, std, norm, logsumexp, all, any, cumsum, cumprod
            argsort, topk]:
     patch_tensor(_f)
 
-# %% ../nbs/01_ops.ipynb #159cd7ba
-_c_type_names = {'float32': 'float', 'float64': 'double', 'float16': 'c10::Half', 'int64': 'long int', 'int32': 'int',
+# %% ../nbs/01_ops.ipynb #45a90645
+_blas_type_names = {'float32': 'float', 'float64': 'double', 'float16': 'c10::Half', 'int64': 'long int', 'int32': 'int',
                  'int16': 'short int', 'int8': 'signed char', 'uint8': 'unsigned char', 'bool': 'bool'}
 
 def _same_dtype(a, b):
     if a.dtype != b.dtype:
-        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_c_type_names[a.dtype.name]} != {_c_type_names[b.dtype.name]}")
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_blas_type_names[a.dtype.name]} != {_blas_type_names[b.dtype.name]}")
     _check_same_device(a, b)
 
 def _mat_error(a, b):
     "PyTorch's message for a shape mismatch in a matrix product."
+    if a.ndim == 2 and b.ndim == 1:
+        return RuntimeError(f"size mismatch, got input ({a.shape[0]}), mat ({a.shape[0]}x{a.shape[1]}), vec ({b.shape[0]})")
     if a.ndim == 1 and b.ndim == 1:
         return RuntimeError(f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src [{b.shape[0]}] to have the same "
                             f"number of elements, but got {a.shape[0]} and {b.shape[0]} elements respectively")
@@ -789,11 +854,12 @@ def matmul(input, other, *, out=None):
     "The matrix product `input @ other`, with vector promotion and batch broadcasting."
     if not isinstance(other, Tensor): raise TypeError(f"matmul(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
     a, b = input._array, other._array
-    _same_dtype(a, b)
-    if a.ndim == 0 or b.ndim == 0:
-        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {a.ndim}D and {b.ndim}D")
-    try: r = array_module(a).matmul(a, b)
-    except ValueError: raise _mat_error(a, b) from None
+    if a.dtype != b.dtype or type(a) is not type(b): _same_dtype(a, b)
+    try: r = (np if type(a) is np.ndarray else array_module(a)).matmul(a, b)
+    except ValueError:
+        if a.ndim == 0 or b.ndim == 0:
+            raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {a.ndim}D and {b.ndim}D") from None
+        raise _mat_error(a, b) from None
     return _result(r, 'matmul', (input, other), None, out)
 
 def mm(input, mat2, *, out=None):
@@ -840,7 +906,7 @@ for _f in [matmul, mm, bmm, mv, dot, outer]: patch_tensor(_f)
 Tensor.__matmul__ = matmul
 Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
 
-# %% ../nbs/01_ops.ipynb #e44f3ddd
+# %% ../nbs/01_ops.ipynb #cddd7dc9
 def _tensor_list(tensors, name):
     if not isinstance(tensors, (list, tuple)) or len(tensors) == 0:
         raise ValueError(f"torch.{name}(): expected a non-empty list of Tensors")
@@ -874,6 +940,7 @@ concat = concatenate = cat
 
 def stack(tensors, dim=0, *, out=None):
     "Join same-shaped tensors along a new dimension `dim`."
+    if isinstance(tensors, (list, tuple)) and len(tensors) == 0: raise RuntimeError("stack expects a non-empty TensorList")
     tensors = _tensor_list(tensors, 'stack')
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
@@ -909,8 +976,9 @@ def split(tensor, split_size_or_sections, dim=0):
 
 def chunk(input, chunks, dim=0):
     "Split into `chunks` views of (nearly) equal size along `dim`."
-    if chunks <= 0: raise RuntimeError("chunk expects `chunks` to be greater than 0, got: 0")
+    if chunks <= 0: raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     n = input.shape[_norm_dim(dim, input.ndim)]
+    if n == 0: return _narrow_pieces(input, [0] * chunks, _norm_dim(dim, input.ndim), 'split')
     return split(input, builtins.max(math.ceil(n / chunks), 1), dim)
 
 def unbind(input, dim=0):
@@ -934,7 +1002,7 @@ def vstack(tensors, *, out=None):
 
 for _f in [split, chunk, unbind, narrow]: patch_tensor(_f)
 
-# %% ../nbs/01_ops.ipynb #04a1232e
+# %% ../nbs/01_ops.ipynb #bb135f78
 def _index_array(index, name='index'):
     if not isinstance(index, Tensor) or index._array.dtype != np.int64:
         got = index.dtype._legacy_name if isinstance(index, Tensor) else type(index).__name__
@@ -978,8 +1046,10 @@ def masked_fill(input, mask, value):
     if mask.dtype is not bool: raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}")
     a = input._array
     v = value._array if isinstance(value, Tensor) else value
-    r = array_module(a).where(mask._array, array_module(a).asarray(v).astype(a.dtype), a)
-    if r.shape != a.shape: raise RuntimeError(f"masked_fill: mask of shape {list(mask.shape)} does not broadcast to {list(a.shape)}")
+    xp = array_module(a)
+    if not isinstance(value, Tensor): v = _checked_scalar(value, input.dtype)
+    try: r = xp.where(mask._array, xp.asarray(v).astype(a.dtype), a)
+    except ValueError: raise _broadcast_error(a, mask._array) from None
     return _result(r, 'masked_fill', (input, value if isinstance(value, Tensor) else None), mask)
 
 def masked_select(input, mask):
@@ -1023,7 +1093,7 @@ def equal(input, other):
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     "Elementwise `|input - other| <= atol + rtol * |other|`."
     a, b, d = _operands(input, other)
-    return _wrap(array_module(a).isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return _wrap(_as_array(_xp2(a, b).isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)))
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     "True if all elements are close (see `isclose`)."
@@ -1037,7 +1107,7 @@ def masked_fill_(self, mask, value):
     "In place: set `value` wherever `mask` is true."
     return _inplace(self, masked_fill, mask, value)
 
-# %% ../nbs/01_ops.ipynb #42d6370e
+# %% ../nbs/01_ops.ipynb #03aa26c2
 def bernoulli(input, p=None, *, generator=None, out=None):
     "0/1 samples: 1 with probability `input` (or `p`) at each position."
     probs = input.detach().cpu()._array if p is None else p

@@ -12,12 +12,12 @@ __all__ = ['bool', 'uint8', 'int8', 'int16', 'int32', 'int64', 'float16', 'float
            'set_printoptions', 'reshape', 'transpose', 't', 'permute', 'squeeze', 'unsqueeze', 'flatten', 'unflatten',
            'clone', 'numel', 'detach']
 
-# %% ../nbs/00_tensor.ipynb #560bcd59
+# %% ../nbs/00_tensor.ipynb #d10fd945
 import math, numbers, json, warnings
 from collections import namedtuple
 import numpy as np
 
-# %% ../nbs/00_tensor.ipynb #6ca580d3
+# %% ../nbs/00_tensor.ipynb #df8271a7
 def _load_cupy():
     "Import cupy if it is installed and a GPU is present; else return None."
     try:
@@ -39,7 +39,7 @@ def array_module(array):
     if type(array) is np.ndarray: return np
     return cupy_module().get_array_module(array)
 
-# %% ../nbs/00_tensor.ipynb #1f846932
+# %% ../nbs/00_tensor.ipynb #5dffc2a1
 class dtype:
     "A tensor element type, such as `learntorch.float32`; `.np` is the numpy dtype that stores it."
     def __init__(self, name, np_dtype, legacy_name):
@@ -68,7 +68,7 @@ _dtype_of_np = {d.np: d for d in _all_dtypes}
 
 def _dtype_named(name): return globals()[name]
 
-# %% ../nbs/00_tensor.ipynb #df72d359
+# %% ../nbs/00_tensor.ipynb #9065b9d3
 import builtins
 _default_dtype = float32
 
@@ -83,7 +83,7 @@ def set_default_dtype(d):
         raise TypeError("only floating-point types are supported as the default type")
     _default_dtype = d
 
-# %% ../nbs/00_tensor.ipynb #81e2b4ed
+# %% ../nbs/00_tensor.ipynb #721f8a97
 _python_type_dtypes = {builtins.bool: bool, builtins.int: int64, builtins.float: float64}
 
 def _check_dtype(d, fn='tensor'):
@@ -99,7 +99,25 @@ def _dtype_of_array(a):
     names = 'float64, float32, float16, int64, int32, int16, int8, uint8, and bool'
     raise TypeError(f"can't convert np.ndarray of type numpy.{a.dtype.type.__name__}. The only supported types are: {names}.")
 
-# %% ../nbs/00_tensor.ipynb #9390ee27
+# %% ../nbs/00_tensor.ipynb #19143a3a
+_c_type_names = {'bool': 'bool', 'uint8': 'uint8_t', 'int8': 'int8_t', 'int16': 'int16_t', 'int32': 'int', 'int64': 'int64_t',
+                 'float16': 'c10::Half', 'float32': 'float', 'float64': 'double'}
+
+def _checked_scalar(value, d):
+    "Python number `value` as a 0-d numpy array of dtype `d`, refusing values out of the dtype's range like PyTorch."
+    if isinstance(value, np.generic): value = value.item()
+    overflow = False
+    if d is bool or isinstance(value, builtins.bool): pass
+    elif d.is_floating_point: overflow = math.isfinite(value) and builtins.abs(value) > np.finfo(d.np).max
+    else:
+        info = np.iinfo(d.np)
+        if isinstance(value, builtins.float): overflow = math.isnan(value) or not info.min <= value <= info.max
+        elif info.min == 0: overflow = not -info.max <= value <= info.max        # negatives wrap into unsigned types
+        else: overflow = not info.min <= value <= info.max
+    if overflow: raise RuntimeError(f"value cannot be converted to type {_c_type_names[d.name]} without overflow")
+    return np.array(value).astype(d.np)
+
+# %% ../nbs/00_tensor.ipynb #d6f2e59d
 _device_types = ('cpu', 'cuda', 'mps', 'meta')
 
 class device:
@@ -127,10 +145,10 @@ _cpu = device('cpu')
 
 def _device_of(array):
     "The device an array lives on."
-    if type(array) is np.ndarray: return _cpu
+    if type(array) is np.ndarray or isinstance(array, np.generic): return _cpu
     return device('cuda', array.device.id)
 
-# %% ../nbs/00_tensor.ipynb #fdc47553
+# %% ../nbs/00_tensor.ipynb #7541f814
 def _array_to_device(array, dev):
     "`array` on device `dev` (a copy only when it has to move)."
     if dev is None: return array
@@ -147,7 +165,7 @@ def _as_device(d):
     "Turn a device argument (str, int, device or None) into a `device` or None."
     return d if d is None or isinstance(d, device) else device(d)
 
-# %% ../nbs/00_tensor.ipynb #da1f2212
+# %% ../nbs/00_tensor.ipynb #b606fc13
 class Size(tuple):
     "A tensor's shape: a tuple of ints that prints as `torch.Size([...])`."
     def __repr__(self): return f'torch.Size({list(self)})'
@@ -158,7 +176,7 @@ class Size(tuple):
         "The number of elements a tensor of this shape holds."
         return math.prod(self)
 
-# %% ../nbs/00_tensor.ipynb #a68a4df1
+# %% ../nbs/00_tensor.ipynb #c0700de8
 _new = object.__new__
 
 def _wrap(array, requires_grad=False, cls=None):
@@ -196,7 +214,7 @@ class Tensor:
         self._requires_grad, self.grad, self.grad_fn, self._base = False, None, None, None
         self._version_count, self._hooks, self._retains_grad = 0, None, False
 
-# %% ../nbs/00_tensor.ipynb #19f551b6
+# %% ../nbs/00_tensor.ipynb #aac3e826
 def patch_tensor(f):
     "Add `f` to `Tensor` under its own name, refusing to replace a method that already exists."
     old = Tensor.__dict__.get(f.__name__)
@@ -205,7 +223,7 @@ def patch_tensor(f):
     setattr(Tensor, f.__name__, f)
     return f
 
-# %% ../nbs/00_tensor.ipynb #fd64770d
+# %% ../nbs/00_tensor.ipynb #45b26267
 @patch_tensor
 def size(self, dim=None):
     "The shape as a `Size`, or the length of dimension `dim`."
@@ -254,7 +272,7 @@ Tensor.itemsize = property(lambda self: self._array.itemsize, doc="Bytes per ele
 Tensor.is_floating_point = lambda self: self.dtype.is_floating_point
 Tensor.is_complex = lambda self: False
 
-# %% ../nbs/00_tensor.ipynb #dba52488
+# %% ../nbs/00_tensor.ipynb #dc8c1a1c
 def _norm_dim(dim, ndim):
     "`dim` as a non-negative index into `ndim` dimensions (a 0-d tensor accepts 0 and -1)."
     n = max(ndim, 1)
@@ -262,7 +280,7 @@ def _norm_dim(dim, ndim):
         raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n-1}], but got {dim})")
     return dim % n
 
-# %% ../nbs/00_tensor.ipynb #6d250686
+# %% ../nbs/00_tensor.ipynb #dc8839d8
 def _get_requires_grad(self): return self._requires_grad
 
 def _set_requires_grad(self, flag):
@@ -289,7 +307,7 @@ def detach(self):
     "A tensor sharing this one's memory, with no autograd history."
     return _view_of(self, self._array)
 
-def _get_data(self): return self.detach()
+def _get_data(self): return _wrap(self._array)   # unlike detach(), `.data` has its own version counter
 def _set_data(self, other): self._array = other._array
 Tensor.data = property(_get_data, _set_data, doc="The tensor's values without autograd history (shares memory).")
 
@@ -297,7 +315,7 @@ def _bump_version(t):
     "Record that `t`'s memory changed in place."
     (t._base if t._base is not None else t)._version_count += 1
 
-# %% ../nbs/00_tensor.ipynb #6afa6d89
+# %% ../nbs/00_tensor.ipynb #70eccf4a
 @patch_tensor
 def item(self):
     "The value of a one-element tensor as a Python number."
@@ -324,13 +342,14 @@ def __array__(self, dtype=None, copy=None):
     a = self.numpy()
     return a if dtype is None else a.astype(dtype)
 
-# %% ../nbs/00_tensor.ipynb #a220a1c5
+# %% ../nbs/00_tensor.ipynb #26888f30
 def _ragged_error(data):
     "Find where nested lists stop being rectangular and raise PyTorch's ValueError."
     def shape_of(x): return len(x) if isinstance(x, (list, tuple)) else None
     level = [data]
     for d in range(64):
         lens = {shape_of(x) for x in level}
+        if len(lens) > 1 and None in lens: raise TypeError("not a sequence")
         if len(lens) > 1:
             expected = shape_of(level[0])
             got = next(shape_of(x) for x in level if shape_of(x) != expected)
@@ -343,19 +362,36 @@ def _array_from_data(data, dtype=None):
     "A new numpy array holding `data`, with PyTorch's dtype inference; `dtype` converts."
     if isinstance(data, Tensor): array = data._array.copy()
     elif isinstance(data, np.ndarray): array = data.copy(); _dtype_of_array(array)
-    elif isinstance(data, (str, bytes, dict, set)) or data is None:
+    elif data is None: raise RuntimeError("Could not infer dtype of NoneType")
+    elif isinstance(data, (str, bytes, dict, set)):
         raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
     else:
         try: array = np.array(data)
         except ValueError: _ragged_error(data)
         if array.dtype.kind in 'US' or (array.dtype.kind == 'O'):
-            raise TypeError(f"new(): invalid data type '{type(_first_leaf(data)).__name__}'")
+            if array.dtype.kind == 'O': _ragged_error(data)
+            raise TypeError(f"new(): invalid data type '{type(_first_non_number(data)).__name__}'")
         if array.dtype.kind == 'c': raise TypeError("learntorch does not support complex tensors")
-        if array.dtype == np.float64 and not _has_numpy_floats(data): array = array.astype(get_default_dtype().np)
+        if dtype is not None: pass                   # converted below, straight from the values
+        elif array.dtype == np.float64 and not _has_numpy_floats(data): array = array.astype(get_default_dtype().np)
         elif array.dtype.kind in 'iu' and array.dtype != np.uint8: array = array.astype(np.int64)
         else: _dtype_of_array(array)
-    if dtype is not None and array.dtype != dtype.np: array = array.astype(dtype.np)
+    if dtype is not None and array.dtype != dtype.np:
+        if dtype.np.kind in 'iu' and array.dtype.kind in 'iu' and array.size and not isinstance(data, (Tensor, np.ndarray)):
+            info = np.iinfo(dtype.np)
+            if array.min() < info.min or array.max() > info.max:
+                raise RuntimeError(f"value cannot be converted to type {dtype.name} without overflow")
+        array = array.astype(dtype.np)
     return array
+
+def _first_non_number(data):
+    "The first leaf of nested lists that is not a number (what PyTorch names in its error)."
+    stack = [data]
+    while stack:
+        x = stack.pop(0)
+        if isinstance(x, (list, tuple)): stack[:0] = list(x)
+        elif not isinstance(x, (numbers.Number, np.generic)): return x
+    return data
 
 def _first_leaf(data):
     while isinstance(data, (list, tuple)) and len(data): data = data[0]
@@ -375,7 +411,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     array = _array_from_data(data, _check_dtype(dtype, 'tensor'))
     return _wrap(_array_to_device(array, _as_device(device))).requires_grad_(requires_grad)
 
-# %% ../nbs/00_tensor.ipynb #d1b3c8e3
+# %% ../nbs/00_tensor.ipynb #185f786e
 def from_numpy(ndarray):
     "A tensor sharing memory with the numpy array `ndarray`."
     if not isinstance(ndarray, np.ndarray):
@@ -395,17 +431,22 @@ def as_tensor(data, dtype=None, device=None):
         return from_numpy(data)
     return tensor(data, dtype=dtype, device=device)
 
-# %% ../nbs/00_tensor.ipynb #d1aeb1c7
+# %% ../nbs/00_tensor.ipynb #a526486d
 def _size_arg(args, fn='zeros', size=None):
     "Read a size given as ints, one tuple/list/Size, or the `size=` keyword, checking it like PyTorch."
     if size is not None: args = (size,)
-    if len(args) == 1 and isinstance(args[0], (tuple, list)): args = tuple(args[0])
+    one_sequence = len(args) == 1 and isinstance(args[0], (tuple, list))
+    if one_sequence: args = tuple(args[0])
     for i, s in enumerate(args):
-        if isinstance(s, Tensor) and s.ndim == 0 and s.dtype.is_floating_point is False: s = s.item()
+        if isinstance(s, Tensor) and s.ndim == 0 and not s.dtype.is_floating_point: s = s.item()
         if not isinstance(s, (builtins.int, np.integer)) or isinstance(s, builtins.bool):
-            raise TypeError(f"{fn}(): argument 'size' (position 1) must be tuple of ints, but found element of type {type(s).__name__} at pos {i}")
+            if one_sequence: raise TypeError(f"{fn}(): argument 'size' (position 1) must be tuple of ints, but found element of type {type(s).__name__} at pos {i}")
+            if len(args) == 1: raise TypeError(f"{fn}(): argument 'size' (position 1) must be tuple of ints, not {type(s).__name__}")
+            raise TypeError(f"{fn}(): argument 'size' failed to unpack the object at pos {i + 1} with error \"type must be tuple of ints,but got {type(s).__name__}\"")
     shape = tuple(builtins.int(s) for s in args)
-    if any(s < 0 for s in shape): raise RuntimeError(f"Trying to create tensor with negative dimension {min(shape)}: {list(shape)}")
+    if any(s < 0 for s in shape):
+        if fn == 'zeros': raise RuntimeError("zeros: Dimension size must be non-negative.")
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(shape)}: {list(shape)}")
     return shape
 
 def _new_tensor(array, device, requires_grad):
@@ -438,15 +479,16 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
     "A tensor with shape `size` filled with `fill_value`; the dtype follows the value's type."
     if isinstance(fill_value, Tensor): fill_value = fill_value.item()
     d = _check_dtype(dtype, 'full') or _dtype_of_scalar(fill_value)
+    fill_value = _checked_scalar(fill_value, d)
     return _new_tensor(np.full(_size_arg((size,), 'full'), fill_value, d.np), device, requires_grad)
 
-# %% ../nbs/00_tensor.ipynb #647ad2d2
+# %% ../nbs/00_tensor.ipynb #d8e7b54a
 def arange(start=0, end=None, step=1, *, out=None, dtype=None, device=None, requires_grad=False):
     "Values from `start` up to (not including) `end`, `step` apart."
     if end is None: start, end = 0, start
     start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if step == 0: raise RuntimeError("step must be nonzero")
-    if (end - start) * step < 0: raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+    if (end - start) * step < 0: raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     all_int = all(isinstance(v, (builtins.int, np.integer)) for v in (start, end, step))
     d = _check_dtype(dtype, 'arange') or (int64 if all_int else get_default_dtype())
     n = max(math.ceil((end - start) / step), 0)
@@ -457,15 +499,23 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, device=None, requ
 def linspace(start, end, steps, *, out=None, dtype=None, device=None, requires_grad=False):
     "`steps` values evenly spaced from `start` to `end`, both included."
     d = _check_dtype(dtype, 'linspace') or get_default_dtype()
-    if steps < 0: raise RuntimeError("linspace(): number of steps must be non-negative")
-    return _new_tensor(np.linspace(start, end, steps, dtype=np.float64).astype(d.np), device, requires_grad)
+    if steps < 0: raise RuntimeError("number of steps must be non-negative")
+    if steps == 1: return _new_tensor(np.full(1, start, d.np), device, requires_grad)
+    # PyTorch's formula: a step in the output precision, counted from the start for the first half and back from
+    # the end for the second, each product-and-sum rounded once (float64 here, a fused multiply-add there).
+    if not d.is_floating_point: start, end = builtins.int(start), builtins.int(end)   # integer linspace starts from integers
+    f = d.np.type if d.is_floating_point else np.float64
+    step = np.float64(f((f(end) - f(start)) / f(builtins.max(steps - 1, 1))))
+    i = np.arange(steps, dtype=np.float64)
+    values = np.where(i < steps // 2, np.float64(f(start)) + step * i, np.float64(f(end)) - step * (steps - 1 - i))
+    return _new_tensor(values.astype(d.np), device, requires_grad)
 
 def eye(n, m=None, *, out=None, dtype=None, device=None, requires_grad=False):
     "A 2-d tensor with ones on the diagonal and zeros elsewhere."
     d = _check_dtype(dtype, 'eye') or get_default_dtype()
     return _new_tensor(np.eye(n, n if m is None else m, dtype=d.np), device, requires_grad)
 
-# %% ../nbs/00_tensor.ipynb #63d29418
+# %% ../nbs/00_tensor.ipynb #89a772d9
 _default_seed = 67280421310721  # PyTorch's default seed: a fresh process is reproducible too
 
 class Generator:
@@ -513,7 +563,7 @@ def initial_seed():
 def get_rng_state(): return default_generator.get_state()
 def set_rng_state(state): default_generator.set_state(state)
 
-# %% ../nbs/00_tensor.ipynb #426c5625
+# %% ../nbs/00_tensor.ipynb #2efa1b4e
 def _rng(generator): return (generator or default_generator)._rng
 
 def _float_dtype_arg(dtype, fn):
@@ -548,7 +598,7 @@ def randperm(n, *, generator=None, out=None, dtype=None, device=None, requires_g
     d = _check_dtype(dtype, 'randperm') or int64
     return _new_tensor(_rng(generator).permutation(n).astype(d.np), device, requires_grad)
 
-# %% ../nbs/00_tensor.ipynb #0ecf42f1
+# %% ../nbs/00_tensor.ipynb #8be1f9c4
 def _like(fn, input, dtype, device, requires_grad, *args, **kw):
     "Call creation function `fn` with `input`'s shape, dtype and device unless overridden."
     return fn(*args, input.shape, dtype=dtype or input.dtype, device=device or input.device,
@@ -610,7 +660,7 @@ def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=Fals
     "`fill_value` everywhere, shape `size`, this tensor's dtype and device."
     return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
-# %% ../nbs/00_tensor.ipynb #f15576eb
+# %% ../nbs/00_tensor.ipynb #e0d93862
 class _PrintOptions:
     precision, threshold, edgeitems, linewidth, sci_mode = 4, 1000, 3, 80, None
 
@@ -662,7 +712,7 @@ class _Formatter:
         else: s = f'{value:.{p}f}'
         return (self.max_width - len(s)) * ' ' + s
 
-# %% ../nbs/00_tensor.ipynb #a3b899f4
+# %% ../nbs/00_tensor.ipynb #973e8c5d
 def _summarized(a):
     "Only the edge items of a large array, the ones a summarised print shows."
     e = _print_opts.edgeitems
@@ -723,17 +773,18 @@ Tensor.__repr__ = _tensor_repr
 
 @patch_tensor
 def __format__(self, spec):
-    "0-d tensors format like their Python number (`f'{loss:.3f}'`); others like their repr."
-    if self._array.ndim == 0 and spec: return self.item().__format__(spec)
+    "0-d tensors format like their Python number (`f'{loss:.3f}'`, and `f'{loss}'` too); others like their repr."
+    if self._array.ndim == 0 and type(self) is Tensor: return self.item().__format__(spec)
     return object.__format__(repr(self), spec)
 
-# %% ../nbs/00_tensor.ipynb #aea1c285
+# %% ../nbs/00_tensor.ipynb #43075fd2
 def _index_key(key):
     "Translate a PyTorch index into a numpy one; also report whether it selects a view."
     if not isinstance(key, tuple): key = (key,)
     out, is_view = [], True
     for k in key:
         if isinstance(k, Tensor):
+            if k.dtype.is_floating_point: raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             if k.ndim == 0 and k.dtype not in (bool, uint8): k = k.item()
             else: k, is_view = k._array, False
         elif isinstance(k, slice):
@@ -748,19 +799,39 @@ def _index_key(key):
     return tuple(out), is_view
 
 def _index_error(e):
-    return IndexError(str(e).replace('axis', 'dimension').replace('boolean index did not match indexed array along dimension',
-                                                                       'The shape of the mask does not match the indexed tensor along dimension'))
+    return IndexError(str(e).replace('axis', 'dimension'))
+
+def _is_mask(k): return isinstance(k, np.ndarray) and k.dtype == np.bool_
+
+def _check_index(shape, key):
+    "Raise PyTorch's error for indexing a tensor of `shape` with numpy key `key` (called when numpy refused it)."
+    if len(shape) == 0 and builtins.any(k is not None and k is not Ellipsis for k in key):
+        raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
+    used = builtins.sum(k.ndim if _is_mask(k) else 0 if k is None or k is Ellipsis else 1 for k in key)
+    if used > len(shape): raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
+    pos = 0
+    for k in key:
+        if k is Ellipsis: break            # (a mask after `...` keeps numpy's message)
+        if _is_mask(k):
+            for i, size in enumerate(k.shape):
+                if shape[pos + i] != size:
+                    raise IndexError(f"The shape of the mask {list(k.shape)} at index {i} does not match the shape of the "
+                                     f"indexed tensor {list(shape)} at index {pos + i}")
+            pos += k.ndim
+        elif k is not None: pos += 1
 
 @patch_tensor
 def __getitem__(self, key):
     "Select with integers, slices, `None`, `...`, index tensors or boolean masks."
     numpy_key, is_view = _index_key(key)
     try: array = self._array[numpy_key]
-    except IndexError as e: raise _index_error(e) from None
+    except IndexError as e:
+        _check_index(self._array.shape, numpy_key)
+        raise _index_error(e) from None
     out = _view_of(self, array) if is_view else _wrap(array)
     return _finish(out, 'getitem', (self,), key)
 
-# %% ../nbs/00_tensor.ipynb #ba7e3a9b
+# %% ../nbs/00_tensor.ipynb #9c5a92c7
 class _Hooks:
     "The places where notebook 02 plugs autograd in; until then operations are not recorded."
     record = None                                   # record(out, op, inputs, args): add `out` to the graph
@@ -793,6 +864,7 @@ def _value_array(value, like):
         if value._array is not like and type(value._array) is not type(like):
             raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, {_device_of(like)} and {value.device}!")
         return value._array
+    if isinstance(value, (builtins.int, builtins.float)): return _checked_scalar(value, _dtype_of_np[like.dtype])
     return value
 
 def _setitem_broadcast_error(value, shape):
@@ -808,10 +880,15 @@ def _setitem_broadcast_error(value, shape):
 @patch_tensor
 def __setitem__(self, key, value):
     "Write `value` (a tensor or number, broadcast) into the selected elements, in place."
-    numpy_key, _ = _index_key(key)
+    numpy_key, is_view = _index_key(key)
+    if not is_view and isinstance(value, Tensor) and value.ndim and value._array.dtype != self._array.dtype:
+        raise RuntimeError(f"Index put requires the source and destination dtypes match, got {self.dtype._legacy_name} "
+                           f"for the destination and {value.dtype._legacy_name} for the source.")
     old = _original(self) if hooks.recording((self, value)) else None
     try: self._array[numpy_key] = _value_array(value, self._array)
-    except IndexError as e: raise _index_error(e) from None
+    except IndexError as e:
+        _check_index(self._array.shape, numpy_key)
+        raise _index_error(e) from None
     except ValueError as e:
         if 'read-only' in str(e): raise _overlap_error() from None
         raise _setitem_broadcast_error(value, self._array[numpy_key].shape) from None
@@ -822,7 +899,7 @@ def _overlap_error():
     return RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a single memory "
                         "location. Please clone() the tensor before performing the operation.")
 
-# %% ../nbs/00_tensor.ipynb #6f4ffaf3
+# %% ../nbs/00_tensor.ipynb #58d92ad9
 def _infer_shape(shape, numel):
     "Replace a -1 in `shape` so the total is `numel`, checking the element count."
     shape = list(_size_arg(shape, 'view') if not any(s == -1 for s in shape) else shape)
@@ -851,6 +928,10 @@ def view(self, *shape):
 @patch_tensor
 def _view_dtype(self, d):
     "The same bytes read as another dtype."
+    old, new = self._array.itemsize, d.itemsize
+    if new > old and (self.ndim == 0 or self.shape[-1] % (new // old)):
+        raise RuntimeError(f"self.size(-1) must be divisible by {new // old} to view {self.dtype._legacy_name} as "
+                           f"{d._legacy_name} (different element sizes), but got {self.shape[-1] if self.ndim else 1}")
     return _view_of(self, self._array.view(d.np))
 
 @patch_tensor
@@ -876,6 +957,8 @@ def flatten(self, start_dim=0, end_dim=-1):
     "Merge dimensions `start_dim`..`end_dim` into one."
     if self._array.ndim == 0: return self.reshape(1)
     s, e = _norm_dim(start_dim, self.ndim), _norm_dim(end_dim, self.ndim)
+    if s > e: raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if s == e: return self
     shape = self.shape
     return self.reshape(shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
 
@@ -883,9 +966,15 @@ def flatten(self, start_dim=0, end_dim=-1):
 def unflatten(self, dim, sizes):
     "Split dimension `dim` into `sizes`."
     d = _norm_dim(dim, self.ndim)
+    sizes = list(sizes)
+    if -1 in sizes:
+        rest = math.prod(s for s in sizes if s != -1)
+        if rest: sizes[sizes.index(-1)] = self.shape[d] // rest
+    if math.prod(sizes) != self.shape[d]:
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {d} ({self.shape[d]}) in the input tensor")
     return self.view(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
 
-# %% ../nbs/00_tensor.ipynb #99e0bdb1
+# %% ../nbs/00_tensor.ipynb #6e67392b
 @patch_tensor
 def transpose(self, dim0, dim1):
     "Swap dimensions `dim0` and `dim1` (a view)."
@@ -915,7 +1004,12 @@ def permute(self, *dims):
     return _finish(_view_of(self, self._array.transpose(dims)), 'permute', (self,), dims)
 
 Tensor.T = property(lambda self: self.permute(tuple(range(self.ndim - 1, -1, -1))), doc="All dimensions reversed.")
-Tensor.mT = property(lambda self: self.transpose(-2, -1), doc="The last two dimensions swapped.")
+def _mT(self):
+    if self.ndim == 0: return self
+    if self.ndim == 1: raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. Got 1-D tensor.")
+    return self.transpose(-2, -1)
+
+Tensor.mT = property(_mT, doc="The last two dimensions swapped.")
 
 @patch_tensor
 def squeeze(self, dim=None):
@@ -969,10 +1063,10 @@ def clone(self, memory_format=None):
     "A copy with its own memory (autograd still connects it to this tensor)."
     return _finish(_wrap(self._array.copy()), 'clone', (self,))
 
-# %% ../nbs/00_tensor.ipynb #2e79b5f9
+# %% ../nbs/00_tensor.ipynb #802328d0
 _all_ = ['reshape', 'transpose', 't', 'permute', 'squeeze', 'unsqueeze', 'flatten', 'unflatten', 'clone', 'numel', 'detach']
 
-# %% ../nbs/00_tensor.ipynb #e4f92d01
+# %% ../nbs/00_tensor.ipynb #8d2c87bb
 @patch_tensor
 def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False):
     "This tensor converted to another dtype and/or device: `to(dtype)`, `to(device)`, `to(other)`, `to(device, dtype)`."
@@ -1028,7 +1122,7 @@ def type_as(self, other):
     "This tensor converted to `other`'s dtype."
     return self.to(other.dtype)
 
-# %% ../nbs/00_tensor.ipynb #395ecaa1
+# %% ../nbs/00_tensor.ipynb #bd0b91d8
 @patch_tensor
 def __len__(self):
     "The size of the first dimension."
@@ -1044,13 +1138,18 @@ def __iter__(self):
 @patch_tensor
 def __bool__(self):
     "Truth value of a one-element tensor."
-    if self._array.size != 1: raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+    if self._array.size != 1:
+        raise RuntimeError(f"Boolean value of Tensor with {'no values' if self._array.size == 0 else 'more than one value'} is ambiguous")
     return builtins.bool(self._array.item())
 
+def _one_element(t):
+    if t._array.size != 1: raise ValueError("only one element tensors can be converted to Python scalars")
+    return t._array.item()
+
 @patch_tensor
-def __float__(self): return builtins.float(self.item())
+def __float__(self): return builtins.float(_one_element(self))
 @patch_tensor
-def __int__(self): return builtins.int(self.item())
+def __int__(self): return builtins.int(_one_element(self))
 
 @patch_tensor
 def __index__(self):
