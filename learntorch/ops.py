@@ -17,7 +17,7 @@ __all__ = ['subtract', 'multiply', 'divide', 'true_divide', 'eq', 'ne', 'lt', 'l
            'masked_fill', 'masked_select', 'flip', 'tril', 'triu', 'roll', 'equal', 'isclose', 'allclose', 'bernoulli',
            'normal', 'multinomial']
 
-# %% ../nbs/01_ops.ipynb #aa8e6b8a
+# %% ../nbs/01_ops.ipynb #ecf300cd
 import builtins, math
 from collections import namedtuple
 import numpy as np
@@ -25,7 +25,7 @@ from .tensors import *
 from .tensors import (_wrap, _view_of, _finish, _norm_dim, _check_dtype, _original, _bump_version, _overlap_error, _checked_scalar,
                                 _dtype_of_np, _dtype_of_scalar, _rng, _size_arg, _shape_args)
 
-# %% ../nbs/01_ops.ipynb #737e0b46
+# %% ../nbs/01_ops.ipynb #24de4d43
 def _category(d): return 2 if d.is_floating_point else (0 if d is bool else 1)
 
 def promote_types(type1, type2):
@@ -60,7 +60,7 @@ def can_cast(from_, to):
     "Whether an in-place operation may store a `from_` result into a `to` tensor (no float->int, no number->bool)."
     return _category(from_) <= _category(to)
 
-# %% ../nbs/01_ops.ipynb #ed5f4b4c
+# %% ../nbs/01_ops.ipynb #60f64048
 def _check_same_device(a, b):
     if type(a) is not type(b):
         da, db = (Tensor.device.fget(_wrap(x)) for x in (a, b))
@@ -80,6 +80,10 @@ def _operand_array(x, d, xp):
     if d.is_floating_point or d is int64 or d is bool: return x   # numpy's weak scalars already give dtype d
     return _scalar_array(x, d, xp)                               # e.g. int8: 1000 must wrap around, not overflow
 
+def _back_to(r, d):
+    "Round a result computed in float32 back to half precision (see `_operands`)."
+    return r.astype(np.float16) if d is float16 and r.dtype != np.float16 else r
+
 def _xp2(a, b):
     "The array module of two operands, at least one of them an array."
     return np if type(a) is np.ndarray or type(b) is np.ndarray else array_module(a if hasattr(a, 'device') else b)
@@ -94,9 +98,12 @@ def _operands(x, y):
         raise TypeError(f"expected a tensor operand, got {type(x).__name__} and {type(y).__name__}")
     d = result_type(x, y)
     xp = array_module((x if isinstance(x, Tensor) else y)._array)
+    if d is float16 and (type(x) is builtins.float or type(y) is builtins.float):
+        # PyTorch computes half-precision arithmetic in float32 without first rounding the Python number to half
+        return _operand_array(x, float32, xp), _operand_array(y, float32, xp), d
     return _operand_array(x, d, xp), _operand_array(y, d, xp), d
 
-# %% ../nbs/01_ops.ipynb #671d44d4
+# %% ../nbs/01_ops.ipynb #a834474f
 def broadcast_shapes(*shapes):
     "The shape that `shapes` broadcast to, or PyTorch's error naming the first mismatching dimension."
     ndim = builtins.max((len(s) for s in shapes), default=0)
@@ -117,7 +124,7 @@ def _broadcast_error(*arrays):
     except RuntimeError as e: return e
     return RuntimeError("shapes cannot be broadcast together")
 
-# %% ../nbs/01_ops.ipynb #310c505c
+# %% ../nbs/01_ops.ipynb #110308e4
 def _as_array(r):
     "numpy returns scalars for 0-d results; make them 0-d arrays again."
     return r if type(r) is not np.float32 and type(r) is not np.float64 and not isinstance(r, np.generic) else np.asarray(r)
@@ -142,7 +149,7 @@ def _write_out(out, r, inputs):
     _bump_version(out)
     return out
 
-# %% ../nbs/01_ops.ipynb #0c7140e5
+# %% ../nbs/01_ops.ipynb #92dc81d8
 def _elementwise(ufunc, a, b):
     "Apply a numpy/cupy binary ufunc, translating a broadcasting failure into PyTorch's error."
     try: return ufunc(a, b)
@@ -162,28 +169,35 @@ def add(input, other, *, alpha=1, out=None):
     if alpha != 1: b = _scaled(b, alpha, d, xp)
     try: r = xp.add(a, b)
     except ValueError: raise _broadcast_error(a, b) from None
-    return _result(r, 'add', (input, other), alpha, out)
+    return _result(_back_to(r, d), 'add', (input, other), alpha, out)
 
 def sub(input, other, *, alpha=1, out=None):
     "`input - alpha * other`, elementwise, broadcasting."
     a, b, d = _operands(input, other)
-    if d is bool: raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.")
+    bools = [isinstance(x, Tensor) and x.dtype is bool for x in (input, other)]
+    if builtins.all(bools):
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.")
+    if builtins.any(bools):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, "
+                           "use the `~` or `logical_not()` operator instead.")
     xp = _xp2(a, b)
     r = _elementwise(xp.subtract, a, _scaled(b, alpha, d, xp))
-    return _result(r, 'sub', (input, other), alpha, out)
+    return _result(_back_to(r, d), 'sub', (input, other), alpha, out)
 
 def mul(input, other, *, out=None):
     "`input * other`, elementwise, broadcasting."
     a, b, d = _operands(input, other)
     try: r = _xp2(a, b).multiply(a, b)
     except ValueError: raise _broadcast_error(a, b) from None
-    return _result(r, 'mul', (input, other), None, out)
+    return _result(_back_to(r, d), 'mul', (input, other), None, out)
 
 def _float_operands(x, y):
     "Operands converted straight to a floating dtype (true division of integers gives floats, not wrapped integers)."
     d = result_type(x, y)
     if not d.is_floating_point: d = get_default_dtype()
     xp = array_module((x if isinstance(x, Tensor) else y)._array)
+    if d is float16 and (type(x) is builtins.float or type(y) is builtins.float):   # see `_operands`
+        return _operand_array(x, float32, xp), _operand_array(y, float32, xp), xp
     return _operand_array(x, d, xp), _operand_array(y, d, xp), xp
 
 def _check_integer_division(a, b, d):
@@ -198,6 +212,7 @@ def div(input, other, *, rounding_mode=None, out=None):
     if rounding_mode is None:
         a, b, xp = _float_operands(input, other)
         with np.errstate(divide='ignore', invalid='ignore'): r = _elementwise(xp.true_divide, a, b)
+        if r.dtype == np.float32 and result_type(input, other) is float16: r = r.astype(np.float16)
         return _result(r, 'div', (input, other), rounding_mode, out)
     a, b, d = _operands(input, other)
     xp = _xp2(a, b)
@@ -205,7 +220,7 @@ def div(input, other, *, rounding_mode=None, out=None):
     with np.errstate(divide='ignore', invalid='ignore'):
         if rounding_mode == 'floor': r = _elementwise(xp.floor_divide, a, b)
         else: r = xp.trunc(_elementwise(xp.true_divide, a, b)).astype(d.np)
-    return _result(r, 'div', (input, other), rounding_mode, out)
+    return _result(_back_to(r, d), 'div', (input, other), rounding_mode, out)
 
 def floor_divide(input, other, *, out=None):
     "`input // other`: division rounded down."
@@ -217,21 +232,21 @@ def remainder(input, other, *, out=None):
     xp = _xp2(a, b)
     _check_integer_division(a, b, d)
     with np.errstate(divide='ignore', invalid='ignore'): r = _elementwise(xp.remainder, a, b)
-    return _result(r, 'remainder', (input, other), None, out)
+    return _result(_back_to(r, d), 'remainder', (input, other), None, out)
 
 def fmod(input, other, *, out=None):
     "The remainder with the sign of `input`, as C's `fmod`."
     a, b, d = _operands(input, other)
     _check_integer_division(a, b, d)
     with np.errstate(divide='ignore', invalid='ignore'): r = _elementwise(_xp2(a, b).fmod, a, b)
-    return _result(r, 'fmod', (input, other), None, out)
+    return _result(_back_to(r, d), 'fmod', (input, other), None, out)
 
 def pow(input, exponent, *, out=None):
     "`input ** exponent`, elementwise; either may be a number."
     a, b, d = _operands(input, exponent)
     xp = _xp2(a, b)
     if d is bool and isinstance(exponent, Tensor): raise NotImplementedError('"pow" not implemented for \'Bool\'')
-    if not d.is_floating_point and not isinstance(exponent, Tensor) and b < 0:
+    if not d.is_floating_point and not isinstance(exponent, Tensor) and exponent < 0:
         raise RuntimeError("Integers to negative integer powers are not allowed.")
     with np.errstate(divide='ignore', invalid='ignore', over='ignore'):
         if type(b) is builtins.int and b == 2 and isinstance(input, Tensor): r = xp.square(a)
@@ -251,12 +266,12 @@ def _integer_power(xp, a, b):
 def maximum(input, other, *, out=None):
     "The larger of each pair of elements (NaN wins)."
     a, b, d = _operands(input, other)
-    return _result(_elementwise(_xp2(a, b).maximum, a, b), 'maximum', (input, other), None, out)
+    return _result(_back_to(_elementwise(_xp2(a, b).maximum, a, b), d), 'maximum', (input, other), None, out)
 
 def minimum(input, other, *, out=None):
     "The smaller of each pair of elements (NaN wins)."
     a, b, d = _operands(input, other)
-    return _result(_elementwise(_xp2(a, b).minimum, a, b), 'minimum', (input, other), None, out)
+    return _result(_back_to(_elementwise(_xp2(a, b).minimum, a, b), d), 'minimum', (input, other), None, out)
 
 def atan2(input, other, *, out=None):
     "The angle of the point (other, input), elementwise."
@@ -265,7 +280,7 @@ def atan2(input, other, *, out=None):
 
 subtract, multiply, divide, true_divide = sub, mul, div, div
 
-# %% ../nbs/01_ops.ipynb #2865dd63
+# %% ../nbs/01_ops.ipynb #893ac002
 def _comparison(name, ufunc_name, doc):
     def compare(input, other, *, out=None):
         a, b, d = _operands(input, other)
@@ -305,7 +320,7 @@ def logical_not(input, *, out=None):
     "Elementwise logical not, as a bool tensor."
     return _result(array_module(input._array).logical_not(input._array), 'logical_not', (input,), None, out)
 
-# %% ../nbs/01_ops.ipynb #f5cc028b
+# %% ../nbs/01_ops.ipynb #a813b8b4
 def _unary(name, compute, doc, floating=True):
     "Make the function `name` (and its method and in-place twin) from `compute(xp, array)`."
     def op(input, *, out=None):
@@ -350,13 +365,19 @@ sigmoid = _unary('sigmoid', _sigmoid, "The logistic function `1 / (1 + exp(-x))`
 reciprocal = _unary('reciprocal', lambda xp, a: 1 / a, "`1 / x`.")
 neg = _unary('neg', _neg, "`-x`.", floating=False)
 abs = _unary('abs', lambda xp, a: xp.abs(a), "Absolute value.", floating=False)
-sign = _unary('sign', lambda xp, a: xp.sign(a), "-1, 0 or 1 by the sign of each element.", floating=False)
+sign = _unary('sign', lambda xp, a: a.copy() if a.dtype == np.bool_ else
+              xp.where(xp.isnan(a), 0, xp.sign(a)).astype(a.dtype) if a.dtype.kind == 'f' else xp.sign(a),
+              "-1, 0 or 1 by the sign of each element (0 for NaN, as in PyTorch).", floating=False)
 floor = _unary('floor', lambda xp, a: xp.floor(a) if a.dtype.kind == 'f' else a.copy(), "Round down to an integer value.", floating=False)
 ceil = _unary('ceil', lambda xp, a: xp.ceil(a) if a.dtype.kind == 'f' else a.copy(), "Round up to an integer value.", floating=False)
 trunc = _unary('trunc', lambda xp, a: xp.trunc(a) if a.dtype.kind == 'f' else a.copy(), "Round towards zero.", floating=False)
 frac = _unary('frac', lambda xp, a: a - xp.trunc(a), "The fractional part, `x - trunc(x)`.")
 square = _unary('square', lambda xp, a: xp.square(a.astype(np.int64) if a.dtype == np.bool_ else a), "`x * x`.", floating=False)
-relu = _unary('relu', lambda xp, a: xp.maximum(a, a.dtype.type(0)), "`max(x, 0)`: the rectified linear unit.", floating=False)
+def _relu(xp, a):
+    if a.dtype == np.bool_: raise RuntimeError("Boolean inputs not supported for relu")
+    return xp.maximum(a, a.dtype.type(0))
+
+relu = _unary('relu', _relu, "`max(x, 0)`: the rectified linear unit.", floating=False)
 isnan = _unary('isnan', lambda xp, a: xp.isnan(a), "Which elements are NaN.", floating=False)
 isinf = _unary('isinf', lambda xp, a: xp.isinf(a), "Which elements are plus or minus infinity.", floating=False)
 isfinite = _unary('isfinite', lambda xp, a: xp.isfinite(a), "Which elements are neither infinite nor NaN.", floating=False)
@@ -373,7 +394,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
     r = array_module(input._array).nan_to_num(input._array, nan=nan, posinf=posinf, neginf=neginf)
     return _result(r, 'nan_to_num', (input,), None, out)
 
-# %% ../nbs/01_ops.ipynb #9eba8b10
+# %% ../nbs/01_ops.ipynb #529bbe0f
 def clamp(input, min=None, max=None, *, out=None):
     "Limit every element to `[min, max]` (either bound may be omitted)."
     if min is None and max is None: raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
@@ -409,7 +430,7 @@ def nonzero(input, *, as_tuple=False):
     rows = xp.stack(idx, axis=1).astype(np.int64)
     return _wrap(rows[:, :0] if a.ndim == 0 else rows)       # a 0-d tensor has no dimensions to index
 
-# %% ../nbs/01_ops.ipynb #eac3f146
+# %% ../nbs/01_ops.ipynb #033ebbb8
 _numbers = (builtins.int, builtins.float, builtins.bool, np.generic)
 
 def _reflected(f, name):
@@ -459,7 +480,7 @@ def _where_method(self, condition, y):
 _where_method.__name__ = 'where'   # a `def where` here would hide the function `where` above
 patch_tensor(_where_method)
 
-# %% ../nbs/01_ops.ipynb #a6827706
+# %% ../nbs/01_ops.ipynb #79d792e4
 def _check_inplace_result(self, d, shape):
     if not can_cast(d, self.dtype):
         raise RuntimeError(f"result type {d._legacy_name} can't be cast to the desired output type {self.dtype._legacy_name}")
@@ -477,6 +498,9 @@ def _store(self, r):
 
 def _inplace(self, fn, *args, **kwargs):
     "Run `fn(self, *args)` and store the result in self: the pattern behind every `op_` method."
+    if args and isinstance(args[0], Tensor) and args[0].shape != self.shape:
+        shape = broadcast_shapes(self.shape, args[0].shape)
+        if shape != self.shape: raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape {list(shape)}")
     if hooks.recording((self,) + args):
         result = fn(_original(self, copy=True), *args, **kwargs)
         _check_inplace_result(self, result.dtype, result._array.shape)
@@ -585,7 +609,7 @@ Tensor.__imul__ = lambda self, other: self.mul_(other)
 Tensor.__itruediv__ = lambda self, other: self.div_(other)
 Tensor.__ipow__ = lambda self, other: self.pow_(other)
 
-# %% ../nbs/01_ops.ipynb #682294d7
+# %% ../nbs/01_ops.ipynb #15529e6e
 def _dims(dim, ndim):
     "`dim` (None, an int or a sequence) as None or a tuple of non-negative axes."
     if dim is None: return None
@@ -663,7 +687,7 @@ def norm(input, p='fro', dim=None, keepdim=False, dtype=None):
     a, dims = input._array, _dims(dim, input.ndim)
     xp = array_module(a)
     axes = _reduce_axes(a, dims)
-    if p in (math.inf, -math.inf) and a.size == 0:
+    if p in (math.inf, -math.inf) and a.size == 0 and (dims is None or builtins.any(a.shape[d] == 0 for d in dims)):
         raise RuntimeError("linalg.vector_norm cannot compute the inf norm on an empty tensor because the operation does not have an identity")
     if p in ('fro', 2, 2.0): r = xp.sqrt(xp.sum(a * a, axis=axes, keepdims=keepdim))
     elif p == math.inf: r = xp.max(xp.abs(a), axis=axes, keepdims=keepdim)
@@ -710,7 +734,7 @@ def cumprod(input, dim, *, dtype=None, out=None):
     r = array_module(a).cumprod(a, axis=_norm_dim(dim, a.ndim), dtype=d.np) if a.ndim else a.astype(d.np)
     return _result(r, 'cumprod', (input,), _norm_dim(dim, a.ndim), out)
 
-# %% ../nbs/01_ops.ipynb #f50952ad
+# %% ../nbs/01_ops.ipynb #6039de88
 def _return_type(name, fields):
     "A named tuple class that prints like PyTorch's `torch.return_types.<name>`."
     base = namedtuple(name, fields)
@@ -828,7 +852,7 @@ for _f in [sum, prod, mean, var, std, norm, logsumexp, all, any, cumsum, cumprod
            argsort, topk]:
     patch_tensor(_f)
 
-# %% ../nbs/01_ops.ipynb #45a90645
+# %% ../nbs/01_ops.ipynb #80f5b1ec
 _blas_type_names = {'float32': 'float', 'float64': 'double', 'float16': 'c10::Half', 'int64': 'long int', 'int32': 'int',
                  'int16': 'short int', 'int8': 'signed char', 'uint8': 'unsigned char', 'bool': 'bool'}
 
@@ -906,7 +930,7 @@ for _f in [matmul, mm, bmm, mv, dot, outer]: patch_tensor(_f)
 Tensor.__matmul__ = matmul
 Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
 
-# %% ../nbs/01_ops.ipynb #cddd7dc9
+# %% ../nbs/01_ops.ipynb #0beaab4c
 def _tensor_list(tensors, name):
     if not isinstance(tensors, (list, tuple)) or len(tensors) == 0:
         raise ValueError(f"torch.{name}(): expected a non-empty list of Tensors")
@@ -1002,7 +1026,7 @@ def vstack(tensors, *, out=None):
 
 for _f in [split, chunk, unbind, narrow]: patch_tensor(_f)
 
-# %% ../nbs/01_ops.ipynb #bb135f78
+# %% ../nbs/01_ops.ipynb #b1c8ce5e
 def _index_array(index, name='index'):
     if not isinstance(index, Tensor) or index._array.dtype != np.int64:
         got = index.dtype._legacy_name if isinstance(index, Tensor) else type(index).__name__
@@ -1061,6 +1085,7 @@ def masked_select(input, mask):
 
 def flip(input, dims):
     "A copy with the order of elements reversed along `dims`."
+    if isinstance(dims, (list, tuple)) and len(dims) == 0: return _result(input._array.copy(), 'flip', (input,), ())
     dims = _dims(dims if isinstance(dims, (list, tuple)) else (dims,), input.ndim)
     return _result(array_module(input._array).flip(input._array, axis=dims).copy(), 'flip', (input,), dims)
 
@@ -1081,7 +1106,7 @@ def roll(input, shifts, dims=None):
 @patch_tensor
 def repeat(self, *sizes):
     "Tile the tensor `sizes[i]` times along each dimension (new leading dimensions are added as needed)."
-    sizes = _shape_args(sizes)
+    sizes = _shape_args(sizes, 'repeat')
     if len(sizes) < self.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
     return _result(array_module(self._array).tile(self._array, sizes), 'repeat', (self,), (tuple(sizes), self.shape))
@@ -1107,7 +1132,7 @@ def masked_fill_(self, mask, value):
     "In place: set `value` wherever `mask` is true."
     return _inplace(self, masked_fill, mask, value)
 
-# %% ../nbs/01_ops.ipynb #03aa26c2
+# %% ../nbs/01_ops.ipynb #e09950bb
 def bernoulli(input, p=None, *, generator=None, out=None):
     "0/1 samples: 1 with probability `input` (or `p`) at each position."
     probs = input.detach().cpu()._array if p is None else p
