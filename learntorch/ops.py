@@ -17,7 +17,7 @@ __all__ = ['subtract', 'multiply', 'divide', 'true_divide', 'eq', 'ne', 'lt', 'l
            'masked_fill', 'masked_select', 'flip', 'tril', 'triu', 'roll', 'equal', 'isclose', 'allclose', 'bernoulli',
            'normal', 'multinomial']
 
-# %% ../nbs/01_ops.ipynb #ecf300cd
+# %% ../nbs/01_ops.ipynb #438500da
 import builtins, math
 from collections import namedtuple
 import numpy as np
@@ -25,7 +25,7 @@ from .tensors import *
 from .tensors import (_wrap, _view_of, _finish, _norm_dim, _check_dtype, _original, _bump_version, _overlap_error, _checked_scalar,
                                 _dtype_of_np, _dtype_of_scalar, _rng, _size_arg, _shape_args)
 
-# %% ../nbs/01_ops.ipynb #24de4d43
+# %% ../nbs/01_ops.ipynb #6170cb09
 def _category(d): return 2 if d.is_floating_point else (0 if d is bool else 1)
 
 def promote_types(type1, type2):
@@ -60,7 +60,7 @@ def can_cast(from_, to):
     "Whether an in-place operation may store a `from_` result into a `to` tensor (no float->int, no number->bool)."
     return _category(from_) <= _category(to)
 
-# %% ../nbs/01_ops.ipynb #60f64048
+# %% ../nbs/01_ops.ipynb #6cd2ac2f
 def _check_same_device(a, b):
     if type(a) is not type(b):
         da, db = (Tensor.device.fget(_wrap(x)) for x in (a, b))
@@ -103,7 +103,7 @@ def _operands(x, y):
         return _operand_array(x, float32, xp), _operand_array(y, float32, xp), d
     return _operand_array(x, d, xp), _operand_array(y, d, xp), d
 
-# %% ../nbs/01_ops.ipynb #a834474f
+# %% ../nbs/01_ops.ipynb #65a73d86
 def broadcast_shapes(*shapes):
     "The shape that `shapes` broadcast to, or PyTorch's error naming the first mismatching dimension."
     ndim = builtins.max((len(s) for s in shapes), default=0)
@@ -124,7 +124,7 @@ def _broadcast_error(*arrays):
     except RuntimeError as e: return e
     return RuntimeError("shapes cannot be broadcast together")
 
-# %% ../nbs/01_ops.ipynb #110308e4
+# %% ../nbs/01_ops.ipynb #2f59c121
 def _as_array(r):
     "numpy returns scalars for 0-d results; make them 0-d arrays again."
     return r if type(r) is not np.float32 and type(r) is not np.float64 and not isinstance(r, np.generic) else np.asarray(r)
@@ -149,7 +149,7 @@ def _write_out(out, r, inputs):
     _bump_version(out)
     return out
 
-# %% ../nbs/01_ops.ipynb #92dc81d8
+# %% ../nbs/01_ops.ipynb #63426f14
 def _elementwise(ufunc, a, b):
     "Apply a numpy/cupy binary ufunc, translating a broadcasting failure into PyTorch's error."
     try: return ufunc(a, b)
@@ -174,7 +174,7 @@ def add(input, other, *, alpha=1, out=None):
 def sub(input, other, *, alpha=1, out=None):
     "`input - alpha * other`, elementwise, broadcasting."
     a, b, d = _operands(input, other)
-    bools = [isinstance(x, Tensor) and x.dtype is bool for x in (input, other)]
+    bools = [isinstance(x, builtins.bool) or isinstance(x, Tensor) and x.dtype is bool for x in (input, other)]
     if builtins.all(bools):
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.")
     if builtins.any(bools):
@@ -280,7 +280,7 @@ def atan2(input, other, *, out=None):
 
 subtract, multiply, divide, true_divide = sub, mul, div, div
 
-# %% ../nbs/01_ops.ipynb #893ac002
+# %% ../nbs/01_ops.ipynb #856960cb
 def _comparison(name, ufunc_name, doc):
     def compare(input, other, *, out=None):
         a, b, d = _operands(input, other)
@@ -320,7 +320,7 @@ def logical_not(input, *, out=None):
     "Elementwise logical not, as a bool tensor."
     return _result(array_module(input._array).logical_not(input._array), 'logical_not', (input,), None, out)
 
-# %% ../nbs/01_ops.ipynb #a813b8b4
+# %% ../nbs/01_ops.ipynb #1917d5bf
 def _unary(name, compute, doc, floating=True):
     "Make the function `name` (and its method and in-place twin) from `compute(xp, array)`."
     def op(input, *, out=None):
@@ -394,7 +394,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
     r = array_module(input._array).nan_to_num(input._array, nan=nan, posinf=posinf, neginf=neginf)
     return _result(r, 'nan_to_num', (input,), None, out)
 
-# %% ../nbs/01_ops.ipynb #529bbe0f
+# %% ../nbs/01_ops.ipynb #a4b9b17a
 def clamp(input, min=None, max=None, *, out=None):
     "Limit every element to `[min, max]` (either bound may be omitted)."
     if min is None and max is None: raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
@@ -430,7 +430,7 @@ def nonzero(input, *, as_tuple=False):
     rows = xp.stack(idx, axis=1).astype(np.int64)
     return _wrap(rows[:, :0] if a.ndim == 0 else rows)       # a 0-d tensor has no dimensions to index
 
-# %% ../nbs/01_ops.ipynb #033ebbb8
+# %% ../nbs/01_ops.ipynb #a611ef3b
 _numbers = (builtins.int, builtins.float, builtins.bool, np.generic)
 
 def _reflected(f, name):
@@ -480,7 +480,7 @@ def _where_method(self, condition, y):
 _where_method.__name__ = 'where'   # a `def where` here would hide the function `where` above
 patch_tensor(_where_method)
 
-# %% ../nbs/01_ops.ipynb #79d792e4
+# %% ../nbs/01_ops.ipynb #294a0fa4
 def _check_inplace_result(self, d, shape):
     if not can_cast(d, self.dtype):
         raise RuntimeError(f"result type {d._legacy_name} can't be cast to the desired output type {self.dtype._legacy_name}")
@@ -609,7 +609,7 @@ Tensor.__imul__ = lambda self, other: self.mul_(other)
 Tensor.__itruediv__ = lambda self, other: self.div_(other)
 Tensor.__ipow__ = lambda self, other: self.pow_(other)
 
-# %% ../nbs/01_ops.ipynb #15529e6e
+# %% ../nbs/01_ops.ipynb #fe70a890
 def _dims(dim, ndim):
     "`dim` (None, an int or a sequence) as None or a tuple of non-negative axes."
     if dim is None: return None
@@ -734,7 +734,7 @@ def cumprod(input, dim, *, dtype=None, out=None):
     r = array_module(a).cumprod(a, axis=_norm_dim(dim, a.ndim), dtype=d.np) if a.ndim else a.astype(d.np)
     return _result(r, 'cumprod', (input,), _norm_dim(dim, a.ndim), out)
 
-# %% ../nbs/01_ops.ipynb #6039de88
+# %% ../nbs/01_ops.ipynb #a54fe66a
 def _return_type(name, fields):
     "A named tuple class that prints like PyTorch's `torch.return_types.<name>`."
     base = namedtuple(name, fields)
@@ -852,7 +852,7 @@ for _f in [sum, prod, mean, var, std, norm, logsumexp, all, any, cumsum, cumprod
            argsort, topk]:
     patch_tensor(_f)
 
-# %% ../nbs/01_ops.ipynb #80f5b1ec
+# %% ../nbs/01_ops.ipynb #9c695231
 _blas_type_names = {'float32': 'float', 'float64': 'double', 'float16': 'c10::Half', 'int64': 'long int', 'int32': 'int',
                  'int16': 'short int', 'int8': 'signed char', 'uint8': 'unsigned char', 'bool': 'bool'}
 
@@ -930,7 +930,7 @@ for _f in [matmul, mm, bmm, mv, dot, outer]: patch_tensor(_f)
 Tensor.__matmul__ = matmul
 Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
 
-# %% ../nbs/01_ops.ipynb #0beaab4c
+# %% ../nbs/01_ops.ipynb #388bf46a
 def _tensor_list(tensors, name):
     if not isinstance(tensors, (list, tuple)) or len(tensors) == 0:
         raise ValueError(f"torch.{name}(): expected a non-empty list of Tensors")
@@ -1026,7 +1026,7 @@ def vstack(tensors, *, out=None):
 
 for _f in [split, chunk, unbind, narrow]: patch_tensor(_f)
 
-# %% ../nbs/01_ops.ipynb #b1c8ce5e
+# %% ../nbs/01_ops.ipynb #d9fba28a
 def _index_array(index, name='index'):
     if not isinstance(index, Tensor) or index._array.dtype != np.int64:
         got = index.dtype._legacy_name if isinstance(index, Tensor) else type(index).__name__
@@ -1132,7 +1132,7 @@ def masked_fill_(self, mask, value):
     "In place: set `value` wherever `mask` is true."
     return _inplace(self, masked_fill, mask, value)
 
-# %% ../nbs/01_ops.ipynb #e09950bb
+# %% ../nbs/01_ops.ipynb #3094b4ba
 def bernoulli(input, p=None, *, generator=None, out=None):
     "0/1 samples: 1 with probability `input` (or `p`) at each position."
     probs = input.detach().cpu()._array if p is None else p

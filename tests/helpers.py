@@ -47,8 +47,8 @@ def shape_broadcasting_to(draw, shape):
     return tuple(1 if draw(st.booleans()) else s for s in shape[len(shape) - k:])
 
 # ---------------------------------------------------------------------------------------------------------- values
-def elements(dtype, lo=-10, hi=10, specials=False, nonzero=False):
-    "Values of `dtype` in [lo, hi]; `specials` mixes in nan, +-inf and -0.0 for floats; `nonzero` drops 0."
+def elements(dtype, lo=-10, hi=10, specials=False, nonzero=False, min_abs=0.0):
+    "Values of `dtype` in [lo, hi]; `specials` mixes in nan, +-inf and -0.0 for floats; `nonzero` drops 0; floats below `min_abs` in size are dropped."
     if dtype == 'bool': s = st.just(True) if nonzero else st.booleans()
     elif dtype in INTS:
         info = np.iinfo(dtype)
@@ -59,6 +59,7 @@ def elements(dtype, lo=-10, hi=10, specials=False, nonzero=False):
         s = st.floats(lo, hi, width={'float16': 16, 'float32': 32, 'float64': 64}[dtype],
                       allow_nan=False, allow_infinity=False, allow_subnormal=False)
         if nonzero: s = s.filter(lambda v: v != 0)
+        if min_abs: s = s.filter(lambda v: builtins.abs(v) >= min_abs)
         if specials: s = st.one_of(s, st.sampled_from([math.nan, math.inf, -math.inf, -0.0]))
     return s
 
@@ -70,9 +71,9 @@ def _representable(x, dtype, direction):
     return float(v)
 
 
-def arrays(dtype, shape, lo=-10, hi=10, specials=False, nonzero=False, unique=False):
+def arrays(dtype, shape, lo=-10, hi=10, specials=False, nonzero=False, unique=False, min_abs=0.0):
     "numpy arrays of `dtype` and `shape` (a shape or a strategy) with bounded values."
-    return hnp.arrays(np.dtype(dtype), shape, elements=elements(dtype, lo, hi, specials, nonzero), unique=unique)
+    return hnp.arrays(np.dtype(dtype), shape, elements=elements(dtype, lo, hi, specials, nonzero, min_abs), unique=unique)
 
 
 def scalars(kinds=('int', 'float', 'bool'), lo=-5, hi=5, nonzero=False):
@@ -112,7 +113,7 @@ def fresh(a):
 # ---------------------------------------------------------------------------------------------------------- arguments
 @st.composite
 def tensors(draw, n=1, dtypes=FLOATS, lo=-10, hi=10, specials=False, nonzero=(), shapes_=None, same_dtype=False,
-            noncontig=True, unique=False, **shape_kw):
+            noncontig=True, unique=False, min_abs=0.0, **shape_kw):
     """A tuple of `n` numpy arrays (they become tensors in `compare`) with broadcastable shapes.
     `dtypes` are drawn independently per array unless `same_dtype`; `nonzero` lists the positions whose values avoid 0;
     `shapes_` overrides the shapes strategy (it must draw a tuple of `n` shapes)."""
@@ -121,7 +122,7 @@ def tensors(draw, n=1, dtypes=FLOATS, lo=-10, hi=10, specials=False, nonzero=(),
     dts = [first if same_dtype or i == 0 else draw(st.sampled_from(dtypes)) for i in range(n)]
     out = []
     for i, (d, s) in enumerate(zip(dts, shps)):
-        a = draw(arrays(d, s, lo, hi, specials, nonzero=i in nonzero, unique=unique))
+        a = draw(arrays(d, s, lo, hi, specials, nonzero=i in nonzero, unique=unique, min_abs=min_abs if i in nonzero else 0.0))
         out.append(draw(layouts(a)) if noncontig else a)
     return tuple(out)
 
