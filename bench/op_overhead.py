@@ -26,5 +26,22 @@ def binary(shape, op):
 OPS = {'a + b': lambda a, b: a + b, 'a * b': lambda a, b: a * b, 'a @ b': lambda a, b: a @ b}
 CASES = [Case(f'{name} ({label})', binary(shape, op)) for label, shape in SHAPES.items() for name, op in OPS.items()]
 
+
+def forward_backward(shape, op):
+    "Record `op` on inputs that require grad, reduce to a scalar, run backward (gradients reset each step)."
+    def setup(T):
+        a, b = (x.requires_grad_() for x in inputs(T, shape))
+        def step():
+            a.grad = b.grad = None
+            op(a, b).sum().backward()
+        return step
+    return setup
+
+
+GRAD_OPS = {'(a + b).sum()': lambda a, b: a + b, '(a * b).sum()': lambda a, b: a * b,
+            '(a @ b).sum()': lambda a, b: a @ b, '(a * b + a).tanh().sum()': lambda a, b: (a * b + a).tanh()}
+CASES += [Case(f'fwd+bwd {name} ({label})', forward_backward(shape, op))
+          for label, shape in SHAPES.items() for name, op in GRAD_OPS.items()]
+
 if __name__ == '__main__':
     run(CASES, 'op overhead')

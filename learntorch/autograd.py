@@ -20,15 +20,15 @@ __all__ = ['RsubBackward1', 'DivBackward2', 'DivBackward3', 'MulBackward0_recipr
            'ScatterAddBackward0', 'IndexSelectBackward0', 'MaskedFillBackward0', 'backward', 'grad', 'Variable',
            'FunctionCtx', 'BackwardCFunction', 'Function', 'GradcheckError', 'gradcheck', 'gradgradcheck']
 
-# %% ../nbs/02_autograd.ipynb #51616f77
+# %% ../nbs/02_autograd.ipynb #e5f43ab0
 import builtins, math, weakref
 import numpy as np
 from .tensors import *
-from .tensors import _wrap, _view_of, _index_key, hooks
+from .tensors import _wrap, _view_of, _index_key, _dtype_of_np, _broadcast_view, hooks
 from .ops import *
 from .ops import _add_at
 
-# %% ../nbs/02_autograd.ipynb #de65c153
+# %% ../nbs/02_autograd.ipynb #dd2b59ad
 class _GradMode:
     "Whether operations are being recorded for autograd (a process-wide switch)."
     enabled = True
@@ -75,7 +75,7 @@ class set_grad_enabled(_GradModeContext):
     def __enter__(self): return self
     def __exit__(self, *exc): _GradMode.enabled = self._prev
 
-# %% ../nbs/02_autograd.ipynb #9ea3d2e3
+# %% ../nbs/02_autograd.ipynb #149a7a81
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after they have already "
           "been freed). Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). "
           "Specify retain_graph=True if you need to backward through the graph a second time or if you need to access "
@@ -83,9 +83,8 @@ _FREED = ("Trying to backward through the graph a second time (or directly acces
 
 class Node:
     "One step of the backward graph: turns the gradient of an operation's output into gradients of its inputs."
-    _num_outputs = 1
-    def __init__(self):
-        self.next_functions, self._saved, self._versions, self._freed, self._pre_hooks = (), (), (), False, None
+    # Defaults live on the class, so creating a node (once per recorded operation) costs almost nothing.
+    next_functions, _saved, _versions, _freed, _pre_hooks, _input_dtypes, _num_outputs = (), (), (), False, None, None, 1
 
     def name(self):
         "The node's class name, such as `MulBackward0`."
@@ -96,7 +95,8 @@ class Node:
     def save(self, *values):
         "Keep `values` (tensors, numbers, None or `_SavedOutput`s) and the tensors' current versions for the backward step."
         self._saved = values
-        self._versions = tuple(v._version if isinstance(v, Tensor) else None for v in values)
+        self._versions = tuple([(v._base if v._base is not None else v)._version_count if isinstance(v, Tensor) else None
+                                for v in values])
 
     @property
     def saved_tensors(self):
@@ -148,20 +148,18 @@ class _RemovableHandle:
     def remove(self):
         if self._hook in self._list: self._list.remove(self._hook)
 
-# %% ../nbs/02_autograd.ipynb #0d91d5a3
+# %% ../nbs/02_autograd.ipynb #33c60241
 class AccumulateGrad(Node):
     "The node of a leaf tensor: adds the incoming gradient into `variable.grad`."
-    def __init__(self, variable):
-        super().__init__()
-        self.variable = variable
-
-_accumulators = weakref.WeakValueDictionary()
+    def __init__(self, variable): self.variable = variable
 
 def _accumulator(leaf):
-    "The `AccumulateGrad` node of `leaf`, created on first use."
-    node = _accumulators.get(id(leaf))
-    if node is None or node.variable is not leaf:
-        node = _accumulators[id(leaf)] = AccumulateGrad(leaf)
+    "The `AccumulateGrad` node of `leaf`, created on first use (the leaf keeps only a weak reference to it)."
+    ref = leaf._grad_accumulator
+    node = ref() if ref is not None else None
+    if node is None:
+        node = AccumulateGrad(leaf)
+        leaf._grad_accumulator = weakref.ref(node)
     return node
 
 def _edge(x):
@@ -171,7 +169,7 @@ def _edge(x):
         if x._requires_grad: return (_accumulator(x), 0)
     return (None, 0)
 
-# %% ../nbs/02_autograd.ipynb #2cf751d1
+# %% ../nbs/02_autograd.ipynb #fc617db9
 _formulas = {}
 
 def formula(*ops):
@@ -191,8 +189,16 @@ def _record(out, op, inputs, args):
     if cls is None: return
     if not isinstance(cls, type): cls = cls(inputs, args)
     node = cls()
-    node.next_functions = tuple([_edge(x) for x in inputs])
-    node._input_dtypes = tuple([x.dtype if isinstance(x, Tensor) else None for x in inputs])
+    edges, dtypes = [], []
+    for x in inputs:                       # `_edge`, inlined: this runs for every recorded operation
+        if isinstance(x, Tensor):
+            dtypes.append(x._array.dtype)
+            if x.grad_fn is not None: edges.append((x.grad_fn, getattr(x, '_output_nr', 0)) if x.grad_fn._num_outputs > 1 else (x.grad_fn, 0))
+            elif x._requires_grad: edges.append((_accumulator(x), 0))
+            else: edges.append((None, 0))
+        else:
+            dtypes.append(None); edges.append((None, 0))
+    node.next_functions, node._input_dtypes = tuple(edges), tuple(dtypes)
     node.setup(inputs, args, out)
     out.grad_fn, out._requires_grad = node, True
 
@@ -205,7 +211,7 @@ def _recording(tensors):
 
 hooks.record, hooks.recording = _record, _recording
 
-# %% ../nbs/02_autograd.ipynb #6d59c02b
+# %% ../nbs/02_autograd.ipynb #d207336e
 def _sum_to(grad, shape):
     "Sum `grad` over the dimensions that broadcasting added or stretched, giving `shape` (None for number inputs)."
     if shape is None or grad is None: return None
@@ -221,7 +227,7 @@ def _renamed(cls, name):
     "The same formula under another PyTorch name (e.g. `RsubBackward1` for `2 - x`)."
     return type(name, (cls,), {})
 
-# %% ../nbs/02_autograd.ipynb #33430384
+# %% ../nbs/02_autograd.ipynb #53caa9ad
 @formula('add')
 class AddBackward0(Node):
     def setup(self, inputs, alpha, out): self.shapes, self.alpha = (_shape(inputs[0]), _shape(inputs[1])), alpha
@@ -342,7 +348,7 @@ class RemainderBackward0(Node):
 FmodBackward0 = _renamed(RemainderBackward0, 'FmodBackward0')
 _formulas['fmod'] = FmodBackward0
 
-# %% ../nbs/02_autograd.ipynb #c79acf73
+# %% ../nbs/02_autograd.ipynb #7f4ff339
 class _Unary(Node):
     "An elementwise function of one tensor: `derivative(x, y)` gives dy/dx from the input and the result."
     uses_output = False
@@ -391,7 +397,7 @@ for _op, _name in [('sign', 'SignBackward0'), ('floor', 'FloorBackward0'), ('cei
                    ('round', 'RoundBackward0'), ('trunc', 'TruncBackward0')]:
     _formulas[_op] = _renamed(_ZeroGrad, _name)
 
-# %% ../nbs/02_autograd.ipynb #a503d4ae
+# %% ../nbs/02_autograd.ipynb #007de8d8
 class ClampBackward1(Node):
     "clamp with number bounds"
     def setup(self, inputs, args, out): self.save(inputs[0]); self.bounds = inputs[1:]
@@ -429,9 +435,14 @@ class WhereBackward0(Node):
         z = zeros_like(g)
         return None, _sum_to(where(c, g, z), self.shapes[1]), _sum_to(where(c, z, g), self.shapes[2])
 
-# %% ../nbs/02_autograd.ipynb #1fcc0b57
+# %% ../nbs/02_autograd.ipynb #b68ee1a5
 def _unreduce(g, shape, dims, keepdim):
     "Expand gradient `g` of a reduction over `dims` back to the input `shape`."
+    if not _GradMode.enabled:             # a plain backward pass: skip the bookkeeping of tensor operations
+        a = g._array
+        if dims is None: a = a.reshape((1,) * len(shape))
+        elif not keepdim: a = a.reshape(tuple(1 if i in dims else s for i, s in enumerate(shape)))
+        return _wrap(_broadcast_view(a, tuple(shape)))
     if dims is None: return g.reshape((1,) * len(shape)).expand(shape) if shape else g
     if not keepdim:
         for d in sorted(dims): g = g.unsqueeze(d)
@@ -568,7 +579,7 @@ class _SelectAlongDim(Node):
 for _op, _name in [('max_dim', 'MaxBackward0'), ('min_dim', 'MinBackward0'), ('sort', 'SortBackward0'), ('topk', 'TopkBackward0')]:
     _formulas[_op] = _renamed(_SelectAlongDim, _name)
 
-# %% ../nbs/02_autograd.ipynb #66e63fdd
+# %% ../nbs/02_autograd.ipynb #dbb23d1d
 class MmBackward0(Node):
     def setup(self, inputs, args, out):
         a, b = inputs
@@ -603,7 +614,7 @@ SqueezeBackward4, UnsafeViewBackward0 = _renamed(MmBackward0, 'SqueezeBackward4'
 BmmBackward0 = _renamed(MmBackward0, 'BmmBackward0')
 _formulas['matmul'], _formulas['bmm'] = _matmul_formula, BmmBackward0
 
-# %% ../nbs/02_autograd.ipynb #be1ace32
+# %% ../nbs/02_autograd.ipynb #5e37d9ed
 class ViewBackward0(Node):
     def setup(self, inputs, args, out): self.shape = inputs[0].shape
     def backward(self, g): return (g.reshape(self.shape),)
@@ -767,7 +778,7 @@ class MaskedFillBackward0(Node):
         gv = sum(where(self.mask, g, z)) if self.value_shape is not None else None
         return where(self.mask, z, g), gv
 
-# %% ../nbs/02_autograd.ipynb #a5a31035
+# %% ../nbs/02_autograd.ipynb #366ce0e3
 def _topological_counts(roots):
     "For every node reachable from `roots`, the number of edges leading into it."
     counts, stack, seen = {}, list(roots), set(roots)
@@ -795,28 +806,29 @@ def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
     ready = [n for n in dict.fromkeys(n for n, _ in roots) if counts.get(n, 0) == 0]
     while ready:
         node = ready.pop()
-        grads = buffers.pop(node, [None] * node._num_outputs)
+        grads = buffers.pop(node, None) or [None] * node._num_outputs
         if node._pre_hooks:
             for hook in node._pre_hooks:
                 new = hook(grads)
                 if new is not None: grads = list(new)
         if capture is not None and node in capture: capture[node] = grads[0]
-        if isinstance(node, AccumulateGrad):
+        if node.__class__ is AccumulateGrad:
             if accumulate and grads[0] is not None: _accumulate(node.variable, grads[0])
             continue
-        if builtins.all(g is None for g in grads): results = (None,) * len(node.next_functions)
+        if grads.count(None) == len(grads): results = (None,) * len(node.next_functions)   # nothing arrived
         else: results = node.apply(grads)
         if not retain_graph: node.release()
-        dtypes = getattr(node, '_input_dtypes', None)
-        for i, ((child, index), g) in enumerate(zip(node.next_functions, results)):
+        dtypes = node._input_dtypes
+        for i, (child, index) in enumerate(node.next_functions):
             if child is None: continue
+            g = results[i]
             if g is not None:
-                if dtypes is not None and dtypes[i] is not None and g.dtype is not dtypes[i]: g = g.to(dtypes[i])
+                if dtypes is not None and dtypes[i] is not None and g._array.dtype != dtypes[i]: g = g.to(_dtype_of_np[dtypes[i]])
                 _add_grad(buffers, child, index, g)
             counts[child] -= 1
             if counts[child] == 0: ready.append(child)
 
-# %% ../nbs/02_autograd.ipynb #7b9103a9
+# %% ../nbs/02_autograd.ipynb #c559d180
 def _accumulate(leaf, grad):
     "Add `grad` into `leaf.grad`, running the leaf's hooks first."
     if leaf._hooks:
@@ -832,7 +844,7 @@ def _accumulate(leaf, grad):
     else:
         leaf.grad.add_(grad.detach())
 
-# %% ../nbs/02_autograd.ipynb #b8f5baeb
+# %% ../nbs/02_autograd.ipynb #116bcc82
 def _roots_and_seeds(tensors, grad_tensors, fn_name='backward'):
     tensors = (tensors,) if isinstance(tensors, Tensor) else tuple(tensors)
     if grad_tensors is None: grad_tensors = (None,) * len(tensors)
@@ -842,8 +854,8 @@ def _roots_and_seeds(tensors, grad_tensors, fn_name='backward'):
         if not t._requires_grad:
             raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
         if g is None:
-            if t.numel() != 1: raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = ones_like(t)
+            if t._array.size != 1: raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            g = _wrap(array_module(t._array).ones(t._array.shape, t._array.dtype))
         elif not isinstance(g, Tensor): g = tensor(g, dtype=t.dtype, device=t.device)
         elif g.shape != t.shape:
             if g.numel() == 1 and t.numel() == 1: g = g.reshape(t.shape)
@@ -871,7 +883,7 @@ def _backward_method(self, gradient=None, retain_graph=None, create_graph=False,
 _backward_method.__name__ = 'backward'   # a `def backward` here would hide the function `backward` above
 patch_tensor(_backward_method)
 
-# %% ../nbs/02_autograd.ipynb #b32d42a7
+# %% ../nbs/02_autograd.ipynb #876ed0f3
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True, allow_unused=None,
          is_grads_batched=False, materialize_grads=False):
     "The gradients of `outputs` with respect to `inputs`, returned as a tuple (leaves' `.grad` untouched)."
@@ -896,7 +908,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         results.append(g)
     return tuple(results)
 
-# %% ../nbs/02_autograd.ipynb #4a611de7
+# %% ../nbs/02_autograd.ipynb #a4b2def9
 @patch_tensor
 def register_hook(self, hook):
     "Call `hook(grad)` whenever this tensor's gradient is computed; a returned tensor replaces the gradient."
@@ -936,7 +948,7 @@ def Variable(data, requires_grad=False, volatile=False):
     "The pre-0.4 wrapper, kept so old code runs: tensors carry `requires_grad` themselves now."
     return data.requires_grad_(requires_grad) if isinstance(data, Tensor) else tensor(data, requires_grad=requires_grad)
 
-# %% ../nbs/02_autograd.ipynb #0c8c933b
+# %% ../nbs/02_autograd.ipynb #f0051783
 class FunctionCtx(Node):
     "The `ctx` of a custom Function (and its graph node): saves tensors and flags for the backward step."
     def save_for_backward(self, *tensors):
@@ -981,7 +993,7 @@ class Function:
         outs = [outputs] if single else list(outputs)
         if _GradMode.enabled and builtins.any(ctx.needs_input_grad):
             ctx.next_functions = tuple(_edge(a) for a in args)
-            ctx._input_dtypes = tuple(a.dtype if isinstance(a, Tensor) else None for a in args)
+            ctx._input_dtypes = tuple(a._array.dtype if isinstance(a, Tensor) else None for a in args)
             ctx._num_outputs = len(outs)
             skip = getattr(ctx, 'non_differentiable', set())
             for i, o in enumerate(outs):
@@ -992,7 +1004,7 @@ class Function:
             ctx._output_likes = [zeros_like(o) if isinstance(o, Tensor) else None for o in outs]
         return outs[0] if single else tuple(outs)
 
-# %% ../nbs/02_autograd.ipynb #e7a34e2d
+# %% ../nbs/02_autograd.ipynb #66cf1c27
 class _IndexGrad(Function):
     "Scatter-add `g` into zeros of `shape` at `key` (the backward of indexing); its own backward indexes again."
     @staticmethod
@@ -1015,7 +1027,7 @@ def _index_grad(g, key, shape):
             return out
     return _IndexGrad.apply(g, key, shape)
 
-# %% ../nbs/02_autograd.ipynb #0bfacf67
+# %% ../nbs/02_autograd.ipynb #5273c451
 class GradcheckError(RuntimeError):
     "Raised by `gradcheck` when analytical and numerical gradients disagree."
 

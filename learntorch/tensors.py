@@ -12,12 +12,12 @@ __all__ = ['bool', 'uint8', 'int8', 'int16', 'int32', 'int64', 'float16', 'float
            'set_printoptions', 'reshape', 'transpose', 't', 'permute', 'squeeze', 'unsqueeze', 'flatten', 'unflatten',
            'clone', 'numel', 'detach']
 
-# %% ../nbs/00_tensor.ipynb #03781064
+# %% ../nbs/00_tensor.ipynb #d6f4d66e
 import math, numbers, json, warnings
 from collections import namedtuple
 import numpy as np
 
-# %% ../nbs/00_tensor.ipynb #60ad9844
+# %% ../nbs/00_tensor.ipynb #50765a9a
 def _load_cupy():
     "Import cupy if it is installed and a GPU is present; else return None."
     try:
@@ -39,7 +39,7 @@ def array_module(array):
     if type(array) is np.ndarray: return np
     return cupy_module().get_array_module(array)
 
-# %% ../nbs/00_tensor.ipynb #09fbb8d7
+# %% ../nbs/00_tensor.ipynb #9f3a2d63
 class dtype:
     "A tensor element type, such as `learntorch.float32`; `.np` is the numpy dtype that stores it."
     def __init__(self, name, np_dtype, legacy_name):
@@ -68,7 +68,7 @@ _dtype_of_np = {d.np: d for d in _all_dtypes}
 
 def _dtype_named(name): return globals()[name]
 
-# %% ../nbs/00_tensor.ipynb #a57856fe
+# %% ../nbs/00_tensor.ipynb #61ab63ab
 import builtins
 _default_dtype = float32
 
@@ -83,7 +83,7 @@ def set_default_dtype(d):
         raise TypeError("only floating-point types are supported as the default type")
     _default_dtype = d
 
-# %% ../nbs/00_tensor.ipynb #f4616a63
+# %% ../nbs/00_tensor.ipynb #a88875a5
 _python_type_dtypes = {builtins.bool: bool, builtins.int: int64, builtins.float: float64}
 
 def _check_dtype(d, fn='tensor'):
@@ -99,7 +99,7 @@ def _dtype_of_array(a):
     names = 'float64, float32, float16, int64, int32, int16, int8, uint8, and bool'
     raise TypeError(f"can't convert np.ndarray of type numpy.{a.dtype.type.__name__}. The only supported types are: {names}.")
 
-# %% ../nbs/00_tensor.ipynb #872eeda5
+# %% ../nbs/00_tensor.ipynb #fc964f11
 _c_type_names = {'bool': 'bool', 'uint8': 'uint8_t', 'int8': 'int8_t', 'int16': 'int16_t', 'int32': 'int', 'int64': 'int64_t',
                  'float16': 'c10::Half', 'float32': 'float', 'float64': 'double'}
 
@@ -117,7 +117,7 @@ def _checked_scalar(value, d):
     if overflow: raise RuntimeError(f"value cannot be converted to type {_c_type_names[d.name]} without overflow")
     return np.array(value).astype(d.np)
 
-# %% ../nbs/00_tensor.ipynb #c6aca86d
+# %% ../nbs/00_tensor.ipynb #c5949e40
 _device_types = ('cpu', 'cuda', 'mps', 'meta')
 
 class device:
@@ -148,7 +148,7 @@ def _device_of(array):
     if type(array) is np.ndarray or isinstance(array, np.generic): return _cpu
     return device('cuda', array.device.id)
 
-# %% ../nbs/00_tensor.ipynb #5bc1d334
+# %% ../nbs/00_tensor.ipynb #839c0cfd
 def _array_to_device(array, dev):
     "`array` on device `dev` (a copy only when it has to move)."
     if dev is None: return array
@@ -165,7 +165,7 @@ def _as_device(d):
     "Turn a device argument (str, int, device or None) into a `device` or None."
     return d if d is None or isinstance(d, device) else device(d)
 
-# %% ../nbs/00_tensor.ipynb #a38191c5
+# %% ../nbs/00_tensor.ipynb #de54e9fd
 class Size(tuple):
     "A tensor's shape: a tuple of ints that prints as `torch.Size([...])`."
     def __repr__(self): return f'torch.Size({list(self)})'
@@ -176,7 +176,7 @@ class Size(tuple):
         "The number of elements a tensor of this shape holds."
         return math.prod(self)
 
-# %% ../nbs/00_tensor.ipynb #d60cf99b
+# %% ../nbs/00_tensor.ipynb #784248b4
 _new = object.__new__
 
 def _wrap(array, requires_grad=False, cls=None):
@@ -190,6 +190,7 @@ def _wrap(array, requires_grad=False, cls=None):
     t._version_count = 0
     t._hooks = None
     t._retains_grad = False
+    t._grad_accumulator = None
     return t
 
 def _view_of(base, array):
@@ -200,8 +201,8 @@ def _view_of(base, array):
 
 class Tensor:
     "A multidimensional array with a dtype, a device and autograd metadata."
-    __slots__ = ('_array', '_requires_grad', 'grad', 'grad_fn', '_base', '_version_count',
-                 '_hooks', '_retains_grad', '_output_nr', '__weakref__')  # `_output_nr` is set only on multi-output results
+    __slots__ = ('_array', '_requires_grad', 'grad', 'grad_fn', '_base', '_version_count', '_hooks', '_retains_grad',
+                 '_grad_accumulator', '_output_nr', '__weakref__')  # `_output_nr` is set only on multi-output results
     __array_priority__ = 1000  # numpy defers to our operators: `np_array + tensor` gives a Tensor
 
     def __init__(self, *args, device=None):
@@ -212,9 +213,9 @@ class Tensor:
             array = np.zeros(_size_arg(args, 'Tensor'), dtype=get_default_dtype().np)
         self._array = _array_to_device(array, _as_device(device))
         self._requires_grad, self.grad, self.grad_fn, self._base = False, None, None, None
-        self._version_count, self._hooks, self._retains_grad = 0, None, False
+        self._version_count, self._hooks, self._retains_grad, self._grad_accumulator = 0, None, False, None
 
-# %% ../nbs/00_tensor.ipynb #487f844b
+# %% ../nbs/00_tensor.ipynb #9ae4f636
 def patch_tensor(f):
     "Add `f` to `Tensor` under its own name, refusing to replace a method that already exists."
     old = Tensor.__dict__.get(f.__name__)
@@ -223,7 +224,7 @@ def patch_tensor(f):
     setattr(Tensor, f.__name__, f)
     return f
 
-# %% ../nbs/00_tensor.ipynb #2e80d241
+# %% ../nbs/00_tensor.ipynb #c962c627
 @patch_tensor
 def size(self, dim=None):
     "The shape as a `Size`, or the length of dimension `dim`."
@@ -272,7 +273,7 @@ Tensor.itemsize = property(lambda self: self._array.itemsize, doc="Bytes per ele
 Tensor.is_floating_point = lambda self: self.dtype.is_floating_point
 Tensor.is_complex = lambda self: False
 
-# %% ../nbs/00_tensor.ipynb #3a1702fc
+# %% ../nbs/00_tensor.ipynb #66b457a6
 def _norm_dim(dim, ndim):
     "`dim` as a non-negative index into `ndim` dimensions (a 0-d tensor accepts 0 and -1)."
     n = max(ndim, 1)
@@ -280,7 +281,7 @@ def _norm_dim(dim, ndim):
         raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n-1}], but got {dim})")
     return dim % n
 
-# %% ../nbs/00_tensor.ipynb #95c8adb6
+# %% ../nbs/00_tensor.ipynb #91a24330
 def _get_requires_grad(self): return self._requires_grad
 
 def _set_requires_grad(self, flag):
@@ -315,7 +316,7 @@ def _bump_version(t):
     "Record that `t`'s memory changed in place."
     (t._base if t._base is not None else t)._version_count += 1
 
-# %% ../nbs/00_tensor.ipynb #8f545dd1
+# %% ../nbs/00_tensor.ipynb #cc28655c
 @patch_tensor
 def item(self):
     "The value of a one-element tensor as a Python number."
@@ -342,7 +343,7 @@ def __array__(self, dtype=None, copy=None):
     a = self.numpy()
     return a if dtype is None else a.astype(dtype)
 
-# %% ../nbs/00_tensor.ipynb #eed37ee6
+# %% ../nbs/00_tensor.ipynb #9fef3e4b
 def _ragged_error(data):
     "Find where nested lists stop being rectangular and raise PyTorch's ValueError."
     def shape_of(x): return len(x) if isinstance(x, (list, tuple)) else None
@@ -412,7 +413,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     array = _array_from_data(data, _check_dtype(dtype, 'tensor'))
     return _wrap(_array_to_device(array, _as_device(device))).requires_grad_(requires_grad)
 
-# %% ../nbs/00_tensor.ipynb #5323acfe
+# %% ../nbs/00_tensor.ipynb #24b6987f
 def from_numpy(ndarray):
     "A tensor sharing memory with the numpy array `ndarray`."
     if not isinstance(ndarray, np.ndarray):
@@ -432,7 +433,7 @@ def as_tensor(data, dtype=None, device=None):
         return from_numpy(data)
     return tensor(data, dtype=dtype, device=device)
 
-# %% ../nbs/00_tensor.ipynb #f9fa7ca6
+# %% ../nbs/00_tensor.ipynb #8e20ecf6
 def _size_arg(args, fn='zeros', size=None):
     "Read a size given as ints, one tuple/list/Size, or the `size=` keyword, checking it like PyTorch."
     if size is not None: args = (size,)
@@ -484,7 +485,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
     fill_value = _checked_scalar(fill_value, d)
     return _new_tensor(np.full(_size_arg((size,), 'full'), fill_value, d.np), device, requires_grad)
 
-# %% ../nbs/00_tensor.ipynb #bbea8320
+# %% ../nbs/00_tensor.ipynb #b78e7b24
 def arange(start=0, end=None, step=1, *, out=None, dtype=None, device=None, requires_grad=False):
     "Values from `start` up to (not including) `end`, `step` apart."
     if end is None: start, end = 0, start
@@ -517,7 +518,7 @@ def eye(n, m=None, *, out=None, dtype=None, device=None, requires_grad=False):
     d = _check_dtype(dtype, 'eye') or get_default_dtype()
     return _new_tensor(np.eye(n, n if m is None else m, dtype=d.np), device, requires_grad)
 
-# %% ../nbs/00_tensor.ipynb #3ad153a1
+# %% ../nbs/00_tensor.ipynb #4d61f2b5
 _default_seed = 67280421310721  # PyTorch's default seed: a fresh process is reproducible too
 
 class Generator:
@@ -565,7 +566,7 @@ def initial_seed():
 def get_rng_state(): return default_generator.get_state()
 def set_rng_state(state): default_generator.set_state(state)
 
-# %% ../nbs/00_tensor.ipynb #355dc339
+# %% ../nbs/00_tensor.ipynb #382850c3
 def _rng(generator): return (generator or default_generator)._rng
 
 def _float_dtype_arg(dtype, fn):
@@ -600,7 +601,7 @@ def randperm(n, *, generator=None, out=None, dtype=None, device=None, requires_g
     d = _check_dtype(dtype, 'randperm') or int64
     return _new_tensor(_rng(generator).permutation(n).astype(d.np), device, requires_grad)
 
-# %% ../nbs/00_tensor.ipynb #fa45fa49
+# %% ../nbs/00_tensor.ipynb #4a1f7c47
 def _like(fn, input, dtype, device, requires_grad, *args, **kw):
     "Call creation function `fn` with `input`'s shape, dtype and device unless overridden."
     return fn(*args, input.shape, dtype=dtype or input.dtype, device=device or input.device,
@@ -662,7 +663,7 @@ def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=Fals
     "`fill_value` everywhere, shape `size`, this tensor's dtype and device."
     return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
-# %% ../nbs/00_tensor.ipynb #4f7ff3df
+# %% ../nbs/00_tensor.ipynb #d3b07acd
 class _PrintOptions:
     precision, threshold, edgeitems, linewidth, sci_mode = 4, 1000, 3, 80, None
 
@@ -714,7 +715,7 @@ class _Formatter:
         else: s = f'{value:.{p}f}'
         return (self.max_width - len(s)) * ' ' + s
 
-# %% ../nbs/00_tensor.ipynb #08ca0c13
+# %% ../nbs/00_tensor.ipynb #10dd97a5
 def _summarized(a):
     "Only the edge items of a large array, the ones a summarised print shows."
     e = _print_opts.edgeitems
@@ -779,7 +780,7 @@ def __format__(self, spec):
     if self._array.ndim == 0 and type(self) is Tensor: return self.item().__format__(spec)
     return object.__format__(repr(self), spec)
 
-# %% ../nbs/00_tensor.ipynb #ddfc6b2f
+# %% ../nbs/00_tensor.ipynb #5ac04347
 def _index_key(key):
     "Translate a PyTorch index into a numpy one; also report whether it selects a view."
     if not isinstance(key, tuple): key = (key,)
@@ -836,7 +837,7 @@ def __getitem__(self, key):
     out = _view_of(self, array) if is_view else _wrap(array)
     return _finish(out, 'getitem', (self,), key)
 
-# %% ../nbs/00_tensor.ipynb #507b9c53
+# %% ../nbs/00_tensor.ipynb #aac81189
 class _Hooks:
     "The places where notebook 02 plugs autograd in; until then operations are not recorded."
     record = None                                   # record(out, op, inputs, args): add `out` to the graph
@@ -905,7 +906,7 @@ def _overlap_error():
     return RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a single memory "
                         "location. Please clone() the tensor before performing the operation.")
 
-# %% ../nbs/00_tensor.ipynb #78a34953
+# %% ../nbs/00_tensor.ipynb #ddbfbf19
 def _infer_shape(shape, numel):
     "Replace a -1 in `shape` so the total is `numel`, checking the element count."
     shape = list(_size_arg((tuple(shape),), 'view') if not any(s == -1 for s in shape) else shape)
@@ -982,7 +983,7 @@ def unflatten(self, dim, sizes):
         raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {d} ({self.shape[d]}) in the input tensor")
     return self.view(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
 
-# %% ../nbs/00_tensor.ipynb #c38dc3a8
+# %% ../nbs/00_tensor.ipynb #82608698
 @patch_tensor
 def transpose(self, dim0, dim1):
     "Swap dimensions `dim0` and `dim1` (a view)."
@@ -1056,8 +1057,16 @@ def expand(self, *sizes):
         elif s != want and s != 1:
             raise RuntimeError(f"The expanded size of the tensor ({want}) must match the existing size ({s}) at non-singleton "
                                f"dimension {lead + i}.  Target sizes: {list(sizes)}.  Tensor sizes: {list(shape)}")
-    xp = array_module(self._array)
-    return _finish(_view_of(self, xp.broadcast_to(self._array, tuple(target))), 'expand', (self,), shape)
+    return _finish(_view_of(self, _broadcast_view(self._array, tuple(target))), 'expand', (self,), shape)
+
+def _broadcast_view(a, shape):
+    "A read-only view of array `a` stretched to `shape` (stride 0 along the repeated dimensions)."
+    if type(a) is not np.ndarray or not a.flags.c_contiguous: return array_module(a).broadcast_to(a, shape)
+    lead = len(shape) - a.ndim
+    strides = (0,) * lead + tuple(0 if n == 1 and m != 1 else st for n, m, st in zip(a.shape, shape[lead:], a.strides))
+    view = np.ndarray(shape, a.dtype, buffer=a, strides=strides)   # much faster than np.broadcast_to for small arrays
+    view.flags.writeable = False
+    return view
 
 @patch_tensor
 def expand_as(self, other):
@@ -1075,10 +1084,10 @@ def clone(self, memory_format=None):
     "A copy with its own memory (autograd still connects it to this tensor)."
     return _finish(_wrap(self._array.copy()), 'clone', (self,))
 
-# %% ../nbs/00_tensor.ipynb #e7c7c6c9
+# %% ../nbs/00_tensor.ipynb #1f26019c
 _all_ = ['reshape', 'transpose', 't', 'permute', 'squeeze', 'unsqueeze', 'flatten', 'unflatten', 'clone', 'numel', 'detach']
 
-# %% ../nbs/00_tensor.ipynb #e9751250
+# %% ../nbs/00_tensor.ipynb #8991c65d
 @patch_tensor
 def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False):
     "This tensor converted to another dtype and/or device: `to(dtype)`, `to(device)`, `to(other)`, `to(device, dtype)`."
@@ -1134,7 +1143,7 @@ def type_as(self, other):
     "This tensor converted to `other`'s dtype."
     return self.to(other.dtype)
 
-# %% ../nbs/00_tensor.ipynb #aeb634db
+# %% ../nbs/00_tensor.ipynb #3bb73d87
 @patch_tensor
 def __len__(self):
     "The size of the first dimension."
