@@ -20,7 +20,7 @@ __all__ = ['RsubBackward1', 'DivBackward2', 'DivBackward3', 'MulBackward0_recipr
            'ScatterAddBackward0', 'IndexSelectBackward0', 'MaskedFillBackward0', 'backward', 'grad', 'Variable',
            'FunctionCtx', 'BackwardCFunction', 'Function', 'GradcheckError', 'gradcheck', 'gradgradcheck']
 
-# %% ../nbs/02_autograd.ipynb #e5f43ab0
+# %% ../nbs/02_autograd.ipynb #7c46b635
 import builtins, math, weakref
 import numpy as np
 from .tensors import *
@@ -28,14 +28,20 @@ from .tensors import _wrap, _view_of, _index_key, _dtype_of_np, _broadcast_view,
 from .ops import *
 from .ops import _add_at
 
-# %% ../nbs/02_autograd.ipynb #dd2b59ad
+# %% ../nbs/02_autograd.ipynb #93786aa3
 class _GradMode:
-    "Whether operations are being recorded for autograd (a process-wide switch)."
+    "Whether operations are being recorded for autograd (a process-wide switch), and the function that records them."
     enabled = True
+    recorder = None      # `_record`, defined below
 
 def is_grad_enabled():
     "True while operations are recorded for autograd."
     return _GradMode.enabled
+
+def _set_grad_mode(flag):
+    "Switch recording on or off. Off, the recording hook of notebook 00 is removed, so operations pay nothing for autograd."
+    _GradMode.enabled = flag
+    hooks.record = _GradMode.recorder if flag else None
 
 class _GradModeContext:
     "Base for the grad-mode switches: a context manager that is also a decorator."
@@ -51,9 +57,9 @@ class _GradModeContext:
         return wrapper
     def __enter__(self):
         self._prev = _GradMode.enabled
-        _GradMode.enabled = self._mode
+        _set_grad_mode(self._mode)
         return self
-    def __exit__(self, *exc): _GradMode.enabled = self._prev
+    def __exit__(self, *exc): _set_grad_mode(self._prev)
 
 class no_grad(_GradModeContext):
     "Turn recording off inside a `with` block or a decorated function."
@@ -71,11 +77,11 @@ class set_grad_enabled(_GradModeContext):
     "Turn recording on or off: at once when called, and back to the previous mode when used as a context manager."
     def __init__(self, mode):
         self._prev, self._mode = _GradMode.enabled, builtins.bool(mode)
-        _GradMode.enabled = self._mode
+        _set_grad_mode(self._mode)
     def __enter__(self): return self
-    def __exit__(self, *exc): _GradMode.enabled = self._prev
+    def __exit__(self, *exc): _set_grad_mode(self._prev)
 
-# %% ../nbs/02_autograd.ipynb #149a7a81
+# %% ../nbs/02_autograd.ipynb #1ae67abe
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after they have already "
           "been freed). Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). "
           "Specify retain_graph=True if you need to backward through the graph a second time or if you need to access "
@@ -148,7 +154,7 @@ class _RemovableHandle:
     def remove(self):
         if self._hook in self._list: self._list.remove(self._hook)
 
-# %% ../nbs/02_autograd.ipynb #33c60241
+# %% ../nbs/02_autograd.ipynb #915fe5fd
 class AccumulateGrad(Node):
     "The node of a leaf tensor: adds the incoming gradient into `variable.grad`."
     def __init__(self, variable): self.variable = variable
@@ -169,7 +175,7 @@ def _edge(x):
         if x._requires_grad: return (_accumulator(x), 0)
     return (None, 0)
 
-# %% ../nbs/02_autograd.ipynb #fc617db9
+# %% ../nbs/02_autograd.ipynb #183f215e
 _formulas = {}
 
 def formula(*ops):
@@ -209,9 +215,11 @@ def _recording(tensors):
         if isinstance(x, Tensor) and x._requires_grad: return True
     return False
 
-hooks.record, hooks.recording = _record, _recording
+hooks.recording = _recording
+_GradMode.recorder = _record
+_set_grad_mode(True)
 
-# %% ../nbs/02_autograd.ipynb #d207336e
+# %% ../nbs/02_autograd.ipynb #605c83c7
 def _sum_to(grad, shape):
     "Sum `grad` over the dimensions that broadcasting added or stretched, giving `shape` (None for number inputs)."
     if shape is None or grad is None: return None
@@ -227,7 +235,7 @@ def _renamed(cls, name):
     "The same formula under another PyTorch name (e.g. `RsubBackward1` for `2 - x`)."
     return type(name, (cls,), {})
 
-# %% ../nbs/02_autograd.ipynb #53caa9ad
+# %% ../nbs/02_autograd.ipynb #f60d28e2
 @formula('add')
 class AddBackward0(Node):
     def setup(self, inputs, alpha, out): self.shapes, self.alpha = (_shape(inputs[0]), _shape(inputs[1])), alpha
@@ -348,7 +356,7 @@ class RemainderBackward0(Node):
 FmodBackward0 = _renamed(RemainderBackward0, 'FmodBackward0')
 _formulas['fmod'] = FmodBackward0
 
-# %% ../nbs/02_autograd.ipynb #7f4ff339
+# %% ../nbs/02_autograd.ipynb #d4799d90
 class _Unary(Node):
     "An elementwise function of one tensor: `derivative(x, y)` gives dy/dx from the input and the result."
     uses_output = False
@@ -397,7 +405,7 @@ for _op, _name in [('sign', 'SignBackward0'), ('floor', 'FloorBackward0'), ('cei
                    ('round', 'RoundBackward0'), ('trunc', 'TruncBackward0')]:
     _formulas[_op] = _renamed(_ZeroGrad, _name)
 
-# %% ../nbs/02_autograd.ipynb #007de8d8
+# %% ../nbs/02_autograd.ipynb #8dc30a8c
 class ClampBackward1(Node):
     "clamp with number bounds"
     def setup(self, inputs, args, out): self.save(inputs[0]); self.bounds = inputs[1:]
@@ -435,7 +443,7 @@ class WhereBackward0(Node):
         z = zeros_like(g)
         return None, _sum_to(where(c, g, z), self.shapes[1]), _sum_to(where(c, z, g), self.shapes[2])
 
-# %% ../nbs/02_autograd.ipynb #b68ee1a5
+# %% ../nbs/02_autograd.ipynb #2ea68fc4
 def _unreduce(g, shape, dims, keepdim):
     "Expand gradient `g` of a reduction over `dims` back to the input `shape`."
     if not _GradMode.enabled:             # a plain backward pass: skip the bookkeeping of tensor operations
@@ -579,7 +587,7 @@ class _SelectAlongDim(Node):
 for _op, _name in [('max_dim', 'MaxBackward0'), ('min_dim', 'MinBackward0'), ('sort', 'SortBackward0'), ('topk', 'TopkBackward0')]:
     _formulas[_op] = _renamed(_SelectAlongDim, _name)
 
-# %% ../nbs/02_autograd.ipynb #dbb23d1d
+# %% ../nbs/02_autograd.ipynb #cd055c29
 class MmBackward0(Node):
     def setup(self, inputs, args, out):
         a, b = inputs
@@ -614,7 +622,7 @@ SqueezeBackward4, UnsafeViewBackward0 = _renamed(MmBackward0, 'SqueezeBackward4'
 BmmBackward0 = _renamed(MmBackward0, 'BmmBackward0')
 _formulas['matmul'], _formulas['bmm'] = _matmul_formula, BmmBackward0
 
-# %% ../nbs/02_autograd.ipynb #5e37d9ed
+# %% ../nbs/02_autograd.ipynb #8dc9d4f6
 class ViewBackward0(Node):
     def setup(self, inputs, args, out): self.shape = inputs[0].shape
     def backward(self, g): return (g.reshape(self.shape),)
@@ -778,7 +786,7 @@ class MaskedFillBackward0(Node):
         gv = sum(where(self.mask, g, z)) if self.value_shape is not None else None
         return where(self.mask, z, g), gv
 
-# %% ../nbs/02_autograd.ipynb #366ce0e3
+# %% ../nbs/02_autograd.ipynb #8405f958
 def _topological_counts(roots):
     "For every node reachable from `roots`, the number of edges leading into it."
     counts, stack, seen = {}, list(roots), set(roots)
@@ -828,7 +836,7 @@ def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
             counts[child] -= 1
             if counts[child] == 0: ready.append(child)
 
-# %% ../nbs/02_autograd.ipynb #c559d180
+# %% ../nbs/02_autograd.ipynb #f02300dc
 def _accumulate(leaf, grad):
     "Add `grad` into `leaf.grad`, running the leaf's hooks first."
     if leaf._hooks:
@@ -844,7 +852,7 @@ def _accumulate(leaf, grad):
     else:
         leaf.grad.add_(grad.detach())
 
-# %% ../nbs/02_autograd.ipynb #116bcc82
+# %% ../nbs/02_autograd.ipynb #2cee1f0b
 def _roots_and_seeds(tensors, grad_tensors, fn_name='backward'):
     tensors = (tensors,) if isinstance(tensors, Tensor) else tuple(tensors)
     if grad_tensors is None: grad_tensors = (None,) * len(tensors)
@@ -883,7 +891,7 @@ def _backward_method(self, gradient=None, retain_graph=None, create_graph=False,
 _backward_method.__name__ = 'backward'   # a `def backward` here would hide the function `backward` above
 patch_tensor(_backward_method)
 
-# %% ../nbs/02_autograd.ipynb #876ed0f3
+# %% ../nbs/02_autograd.ipynb #6bba3ef3
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True, allow_unused=None,
          is_grads_batched=False, materialize_grads=False):
     "The gradients of `outputs` with respect to `inputs`, returned as a tuple (leaves' `.grad` untouched)."
@@ -908,7 +916,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         results.append(g)
     return tuple(results)
 
-# %% ../nbs/02_autograd.ipynb #a4b2def9
+# %% ../nbs/02_autograd.ipynb #42ee1b5a
 @patch_tensor
 def register_hook(self, hook):
     "Call `hook(grad)` whenever this tensor's gradient is computed; a returned tensor replaces the gradient."
@@ -948,7 +956,7 @@ def Variable(data, requires_grad=False, volatile=False):
     "The pre-0.4 wrapper, kept so old code runs: tensors carry `requires_grad` themselves now."
     return data.requires_grad_(requires_grad) if isinstance(data, Tensor) else tensor(data, requires_grad=requires_grad)
 
-# %% ../nbs/02_autograd.ipynb #f0051783
+# %% ../nbs/02_autograd.ipynb #c31d4c76
 class FunctionCtx(Node):
     "The `ctx` of a custom Function (and its graph node): saves tensors and flags for the backward step."
     def save_for_backward(self, *tensors):
@@ -1004,7 +1012,7 @@ class Function:
             ctx._output_likes = [zeros_like(o) if isinstance(o, Tensor) else None for o in outs]
         return outs[0] if single else tuple(outs)
 
-# %% ../nbs/02_autograd.ipynb #66cf1c27
+# %% ../nbs/02_autograd.ipynb #bff8e0cc
 class _IndexGrad(Function):
     "Scatter-add `g` into zeros of `shape` at `key` (the backward of indexing); its own backward indexes again."
     @staticmethod
@@ -1027,7 +1035,7 @@ def _index_grad(g, key, shape):
             return out
     return _IndexGrad.apply(g, key, shape)
 
-# %% ../nbs/02_autograd.ipynb #5273c451
+# %% ../nbs/02_autograd.ipynb #83e2d884
 class GradcheckError(RuntimeError):
     "Raised by `gradcheck` when analytical and numerical gradients disagree."
 
