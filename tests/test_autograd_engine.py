@@ -10,7 +10,36 @@ import numpy as np
 import pytest
 
 import learntorch
-from helpers import assert_same
+
+
+pytestmark = pytest.mark.filterwarnings(      # PyTorch's advice about patterns these tests use on purpose
+    'ignore:The .grad attribute of a Tensor that is not a leaf:UserWarning',
+    'ignore:Using backward.. with create_graph=True:UserWarning')
+
+TOLERANCES = {'float64': (1e-9, 1e-12), 'float32': (1e-5, 1e-6), 'float16': (1e-3, 1e-3)}   # (rtol, atol), times `tol`
+
+
+def assert_match(lt, th, where='result', tol=1):
+    "learntorch's record `lt` equals PyTorch's `th`: tensors (shape, dtype, values), dtypes, sequences, plain values."
+    import torch
+    if isinstance(th, torch.Tensor):
+        assert isinstance(lt, learntorch.Tensor), f'{where}: expected a Tensor, got {type(lt).__name__}: {lt!r}'
+        assert tuple(lt.shape) == tuple(th.shape), f'{where}: shape {tuple(lt.shape)} != PyTorch {tuple(th.shape)}'
+        assert str(lt.dtype) == str(th.dtype), f'{where}: dtype {lt.dtype} != PyTorch {th.dtype}'
+        a, b = lt.detach().numpy(), th.detach().numpy()
+        if b.dtype.kind == 'f':
+            rtol, atol = TOLERANCES[b.dtype.name]
+            np.testing.assert_allclose(a.astype(np.float64), b.astype(np.float64), rtol=rtol * tol, atol=atol * tol,
+                                       equal_nan=True, err_msg=f'{where}: values differ (learntorch first, PyTorch second)')
+        else: assert np.array_equal(a, b), f'{where}: {a.tolist()} != PyTorch {b.tolist()}'
+    elif isinstance(th, torch.dtype): assert str(lt) == str(th), f'{where}: {lt} != PyTorch {th}'
+    elif isinstance(th, (tuple, list)):
+        assert isinstance(lt, (tuple, list)) and len(lt) == len(th), f'{where}: {lt!r} != PyTorch {th!r}'
+        for i, (a, b) in enumerate(zip(lt, th)): assert_match(a, b, f'{where}[{i}]', tol)
+    elif isinstance(th, float) and not isinstance(th, bool):
+        assert isinstance(lt, float) and (math.isclose(lt, th, rel_tol=1e-6 * tol, abs_tol=1e-9 * tol) or
+                                          (math.isnan(lt) and math.isnan(th))), f'{where}: {lt!r} != PyTorch {th!r}'
+    else: assert type(lt) is type(th) and lt == th, f'{where}: {lt!r} != PyTorch {th!r}'
 
 
 @pytest.fixture(scope='module')
@@ -35,7 +64,7 @@ def both(torch, fn):
 def same(torch, fn, tol=1):
     "Run scenario `fn(T)` in both libraries and check the records agree (tensors, numbers, strings, nesting)."
     lt, th = both(torch, fn)
-    assert_same(lt, th, fn.__name__, tol)
+    assert_match(lt, th, fn.__name__, tol)
     return lt
 
 
@@ -662,7 +691,7 @@ def test_mlp_hessian_vector_product_gelu_loose(torch):
         grads = T.autograd.grad(loss, params, create_graph=True)
         gv = sum((g * T.tensor(v)).sum() for g, v in zip(grads, vs))
         return [g.detach() for g in grads], list(T.autograd.grad(gv, params))
-    same(torch, fn, tol=1e3)
+    same(torch, fn, tol=1e5)      # rtol 1e-4, atol 1e-7: the erf approximation (error < 1.5e-7) shows at ~1e-7
 
 
 def test_double_backward_of_input_gradient(torch):
@@ -974,6 +1003,43 @@ def test_inplace_then_saved_output_needed(torch):
         y.exp_()
         y.sum().backward()
     same_error(torch, fn, upto='one of the variables needed for gradient computation has been modified by an inplace operation')
+
+
+VIEW_INPLACE_LIMITATION = pytest.mark.xfail(strict=True, raises=RuntimeError, reason=
+    "documented learntorch limitation (tensors.py `_original`): an in-place change to a view of a tensor that requires "
+    "grad raises 'learntorch does not support in-place changes to a view of a tensor that requires grad' instead of "
+    "rebasing the view's history (PyTorch's CopySlices)")
+
+
+@VIEW_INPLACE_LIMITATION
+def test_inplace_on_view_of_non_leaf(torch):
+    def fn(T):
+        x = t(T, [1., 2., 3.], True)
+        y = x * 1
+        y[:2].mul_(x[1:])
+        y.sum().backward()
+        return x.grad, type(y.grad_fn).__name__
+    same(torch, fn)
+
+
+@VIEW_INPLACE_LIMITATION
+def test_inplace_add_on_slice_of_non_leaf(torch):
+    def fn(T):
+        x = t(T, [[1., 2.], [3., 4.]], True)
+        y = x.exp()
+        v = y[:, 0]
+        v += 1
+        y.sum().backward()
+        return x.grad
+    same(torch, fn)
+
+
+def test_inplace_on_view_limitation_message():
+    "The limitation above fails loudly, never with a silently wrong gradient."
+    x = learntorch.tensor([1., 2., 3.], requires_grad=True)
+    y = x * 1
+    with pytest.raises(RuntimeError, match='does not support in-place changes to a view'):
+        y[:2].mul_(2)
 
 
 # ======================================================================================================= deep graphs
