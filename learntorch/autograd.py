@@ -4,31 +4,33 @@
 
 # %% auto #0
 __all__ = ['RsubBackward1', 'DivBackward2', 'DivBackward3', 'MulBackward0_reciprocal', 'MinimumBackward0', 'FmodBackward0',
-           'SumBackward1', 'MeanBackward1', 'ProdBackward1', 'MinBackward1', 'AminBackward0', 'DotBackward0',
-           'MvBackward0', 'SqueezeBackward4', 'UnsafeViewBackward0', 'BmmBackward0', 'UnsafeViewBackward0_reshape',
+           'RemainderBackward1', 'FmodBackward1', 'SumBackward1', 'MeanBackward1', 'ProdBackward1', 'MinBackward1',
+           'AminBackward0', 'DotBackward0', 'MvBackward0', 'SqueezeBackward4', 'UnsafeViewBackward0', 'BmmBackward0',
+           'TransposeBackward0_matmul', 'CloneBackward0_matmul', 'UnsafeViewBackward0_reshape', 'ReshapeAliasBackward0',
            'SqueezeBackward1', 'SqueezeBackward2', 'TriuBackward0', 'SplitWithSizesBackward0', 'SelectBackward0',
-           'SliceBackward0', 'UnsqueezeBackward0_index', 'AliasBackward0', 'is_grad_enabled', 'no_grad', 'enable_grad',
-           'inference_mode', 'set_grad_enabled', 'Node', 'AccumulateGrad', 'formula', 'AddBackward0', 'SubBackward0',
-           'MulBackward0', 'DivBackward0', 'PowBackward0', 'PowBackward1', 'PowBackward2', 'MaximumBackward0',
-           'Atan2Backward0', 'RemainderBackward0', 'ClampBackward1', 'ClampBackward0', 'any_tensor', 'WhereBackward0',
-           'SumBackward0', 'MeanBackward0', 'ProdBackward0', 'VarBackward0', 'StdBackward0',
-           'LinalgVectorNormBackward0', 'LogsumexpBackward0', 'CumsumBackward0', 'CumprodBackward0', 'MaxBackward1',
-           'AmaxBackward0', 'MmBackward0', 'ViewBackward0', 'TransposeBackward0', 'TBackward0', 'PermuteBackward0',
-           'SqueezeBackward0', 'UnsqueezeBackward0', 'ExpandBackward0', 'CloneBackward0', 'ToCopyBackward0',
-           'FlipBackward0', 'RollBackward0', 'TrilBackward0', 'RepeatBackward0', 'CatBackward0', 'StackBackward0',
-           'SplitBackward0', 'UnbindBackward0', 'IndexBackward0', 'CopySlices', 'GatherBackward0',
-           'ScatterAddBackward0', 'IndexSelectBackward0', 'MaskedFillBackward0', 'backward', 'grad', 'Variable',
-           'FunctionCtx', 'BackwardCFunction', 'Function', 'GradcheckError', 'gradcheck', 'gradgradcheck']
+           'SliceBackward0', 'UnsqueezeBackward0_index', 'AliasBackward0', 'IndexPutBackward0', 'FillBackward3',
+           'CopyBackwards', 'is_grad_enabled', 'no_grad', 'enable_grad', 'inference_mode', 'set_grad_enabled', 'Node',
+           'AccumulateGrad', 'formula', 'AddBackward0', 'SubBackward0', 'MulBackward0', 'DivBackward0', 'PowBackward0',
+           'PowBackward1', 'PowBackward2', 'MaximumBackward0', 'Atan2Backward0', 'RemainderBackward0', 'ClampBackward1',
+           'ClampBackward0', 'any_tensor', 'WhereBackward0', 'SumBackward0', 'MeanBackward0', 'ProdBackward0',
+           'VarBackward0', 'StdBackward0', 'LinalgVectorNormBackward0', 'LogsumexpBackward0', 'CumsumBackward0',
+           'CumprodBackward0', 'MaxBackward1', 'AmaxBackward0', 'MmBackward0', 'ViewBackward0', 'TransposeBackward0',
+           'TBackward0', 'PermuteBackward0', 'SqueezeBackward0', 'UnsqueezeBackward0', 'ExpandBackward0',
+           'CloneBackward0', 'ToCopyBackward0', 'FlipBackward0', 'RollBackward0', 'TrilBackward0', 'RepeatBackward0',
+           'CatBackward0', 'StackBackward0', 'SplitBackward0', 'UnbindBackward0', 'IndexBackward0', 'CopySlices',
+           'GatherBackward0', 'ScatterAddBackward0', 'IndexSelectBackward0', 'MaskedFillBackward0',
+           'MaskedFillBackward1', 'backward', 'grad', 'Variable', 'FunctionCtx', 'BackwardCFunction', 'Function',
+           'GradcheckError', 'gradcheck', 'gradgradcheck']
 
-# %% ../nbs/02_autograd.ipynb #7c46b635
-import builtins, math, weakref
+# %% ../nbs/02_autograd.ipynb #3ab30a29
+import builtins, math, re, weakref
 import numpy as np
 from .tensors import *
 from .tensors import _wrap, _view_of, _index_key, _dtype_of_np, _broadcast_view, hooks
 from .ops import *
 from .ops import _add_at
 
-# %% ../nbs/02_autograd.ipynb #93786aa3
+# %% ../nbs/02_autograd.ipynb #b2200497
 class _GradMode:
     "Whether operations are being recorded for autograd (a process-wide switch), and the function that records them."
     enabled = True
@@ -80,8 +82,11 @@ class set_grad_enabled(_GradModeContext):
         _set_grad_mode(self._mode)
     def __enter__(self): return self
     def __exit__(self, *exc): _set_grad_mode(self._prev)
+    def __call__(self, func):
+        _set_grad_mode(self._prev)            # used as a decorator, it must not change the mode at definition time
+        return super().__call__(func)
 
-# %% ../nbs/02_autograd.ipynb #1ae67abe
+# %% ../nbs/02_autograd.ipynb #aa19af83
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after they have already "
           "been freed). Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). "
           "Specify retain_graph=True if you need to backward through the graph a second time or if you need to access "
@@ -91,6 +96,7 @@ class Node:
     "One step of the backward graph: turns the gradient of an operation's output into gradients of its inputs."
     # Defaults live on the class, so creating a node (once per recorded operation) costs almost nothing.
     next_functions, _saved, _versions, _freed, _pre_hooks, _input_dtypes, _num_outputs = (), (), (), False, None, None, 1
+    differentiable = None   # a formula may pick the inputs that get edges (e.g. `where`'s condition gets none)
 
     def name(self):
         "The node's class name, such as `MulBackward0`."
@@ -110,8 +116,8 @@ class Node:
         if self._freed: raise RuntimeError(_FREED)
         result = []
         for v, version in zip(self._saved, self._versions):
-            if isinstance(v, _SavedOutput): v = v.unpack(self.name())
-            elif version is not None and v._version != version: raise _modified_error(v, version, self.name())
+            if isinstance(v, _SavedOutput): v = v.unpack(self)
+            elif version is not None and v._version != version: raise _modified_error(v, version, v.grad_fn)
             result.append(v)
         return tuple(result)
 
@@ -131,11 +137,13 @@ class Node:
         self._pre_hooks.append(hook)
         return _RemovableHandle(self._pre_hooks, hook)
 
-def _modified_error(t, version, node_name):
+def _modified_error(t, version, producer):
+    "PyTorch's error for a saved tensor changed in place; `producer` names where it came from (its node, or None for a leaf)."
+    made_by = 'a leaf Variable' if producer is None else f"output 0 of {re.sub(r'Backward[0-9]*$', '', producer.name())}"
     return RuntimeError("one of the variables needed for gradient computation has been modified by an inplace operation: "
-                        f"[{t.type()} {list(t.shape)}], which is output 0 of {node_name}, is at version {t._version}; "
-                        f"expected version {version} instead. Hint: the backtrace further above can point to the operation "
-                        "that failed to compute its gradient. The variable in question was changed in there or anywhere later. Good luck!")
+                        f"[{t.type()} {list(t.shape)}], which is {made_by}, is at version {t._version}; expected version "
+                        f"{version} instead. Hint: enable anomaly detection to find the operation that failed to compute its "
+                        "gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).")
 
 class _SavedOutput:
     "A node's own output, saved without a reference cycle (output -> node -> output): the array, plus a weak link for the version check."
@@ -143,9 +151,9 @@ class _SavedOutput:
     def __init__(self, out):
         owner = out._base if out._base is not None else out
         self.array, self.owner, self.version = out._array, weakref.ref(owner), owner._version_count
-    def unpack(self, node_name):
+    def unpack(self, node):
         owner = self.owner()
-        if owner is not None and owner._version_count != self.version: raise _modified_error(owner, self.version, node_name)
+        if owner is not None and owner._version_count != self.version: raise _modified_error(owner, self.version, node)
         return _wrap(self.array)
 
 class _RemovableHandle:
@@ -154,7 +162,7 @@ class _RemovableHandle:
     def remove(self):
         if self._hook in self._list: self._list.remove(self._hook)
 
-# %% ../nbs/02_autograd.ipynb #915fe5fd
+# %% ../nbs/02_autograd.ipynb #2d2e2f74
 class AccumulateGrad(Node):
     "The node of a leaf tensor: adds the incoming gradient into `variable.grad`."
     def __init__(self, variable): self.variable = variable
@@ -175,7 +183,7 @@ def _edge(x):
         if x._requires_grad: return (_accumulator(x), 0)
     return (None, 0)
 
-# %% ../nbs/02_autograd.ipynb #183f215e
+# %% ../nbs/02_autograd.ipynb #5229d1a3
 _formulas = {}
 
 def formula(*ops):
@@ -196,7 +204,7 @@ def _record(out, op, inputs, args):
     if not isinstance(cls, type): cls = cls(inputs, args)
     node = cls()
     edges, dtypes = [], []
-    for x in inputs:                       # `_edge`, inlined: this runs for every recorded operation
+    for x in (inputs if cls.differentiable is None else cls.differentiable(inputs)):   # `_edge`, inlined: a hot loop
         if isinstance(x, Tensor):
             dtypes.append(x._array.dtype)
             if x.grad_fn is not None: edges.append((x.grad_fn, getattr(x, '_output_nr', 0)) if x.grad_fn._num_outputs > 1 else (x.grad_fn, 0))
@@ -206,7 +214,10 @@ def _record(out, op, inputs, args):
             dtypes.append(None); edges.append((None, 0))
     node.next_functions, node._input_dtypes = tuple(edges), tuple(dtypes)
     node.setup(inputs, args, out)
-    out.grad_fn, out._requires_grad = node, True
+    if type(out) is tuple:                 # one node for several results (split, unbind): each knows its output number
+        node._num_outputs = len(out)
+        for i, o in enumerate(out): o.grad_fn, o._requires_grad, o._output_nr = node, True, i
+    else: out.grad_fn, out._requires_grad = node, True
 
 def _recording(tensors):
     "Would an operation on `tensors` be recorded?"
@@ -219,7 +230,7 @@ hooks.recording = _recording
 _GradMode.recorder = _record
 _set_grad_mode(True)
 
-# %% ../nbs/02_autograd.ipynb #605c83c7
+# %% ../nbs/02_autograd.ipynb #b80dfba1
 def _sum_to(grad, shape):
     "Sum `grad` over the dimensions that broadcasting added or stretched, giving `shape` (None for number inputs)."
     if shape is None or grad is None: return None
@@ -235,7 +246,7 @@ def _renamed(cls, name):
     "The same formula under another PyTorch name (e.g. `RsubBackward1` for `2 - x`)."
     return type(name, (cls,), {})
 
-# %% ../nbs/02_autograd.ipynb #f60d28e2
+# %% ../nbs/02_autograd.ipynb #6d199d65
 @formula('add')
 class AddBackward0(Node):
     def setup(self, inputs, alpha, out): self.shapes, self.alpha = (_shape(inputs[0]), _shape(inputs[1])), alpha
@@ -349,14 +360,16 @@ class RemainderBackward0(Node):
         self.save(a if isinstance(b, Tensor) else None, b if isinstance(b, Tensor) else None)
     def backward(self, g):
         a, b = self.saved_tensors
-        rounding = floor if self.name() == 'RemainderBackward0' else trunc
+        rounding = floor if self.name().startswith('Remainder') else trunc
         gb = _sum_to(-g * rounding(a / b), self.shapes[1]) if b is not None else None
         return _sum_to(g, self.shapes[0]), gb
 
 FmodBackward0 = _renamed(RemainderBackward0, 'FmodBackward0')
-_formulas['fmod'] = FmodBackward0
+RemainderBackward1, FmodBackward1 = _renamed(RemainderBackward0, 'RemainderBackward1'), _renamed(RemainderBackward0, 'FmodBackward1')
+_formulas['remainder'] = lambda inputs, args: RemainderBackward1 if isinstance(inputs[1], Tensor) else RemainderBackward0
+_formulas['fmod'] = lambda inputs, args: FmodBackward1 if isinstance(inputs[1], Tensor) else FmodBackward0
 
-# %% ../nbs/02_autograd.ipynb #d4799d90
+# %% ../nbs/02_autograd.ipynb #14c765b9
 class _Unary(Node):
     "An elementwise function of one tensor: `derivative(x, y)` gives dy/dx from the input and the result."
     uses_output = False
@@ -405,31 +418,32 @@ for _op, _name in [('sign', 'SignBackward0'), ('floor', 'FloorBackward0'), ('cei
                    ('round', 'RoundBackward0'), ('trunc', 'TruncBackward0')]:
     _formulas[_op] = _renamed(_ZeroGrad, _name)
 
-# %% ../nbs/02_autograd.ipynb #8dc30a8c
+# %% ../nbs/02_autograd.ipynb #6161f684
 class ClampBackward1(Node):
-    "clamp with number bounds"
+    "clamp with number bounds: the gradient passes where the input was inside them"
+    differentiable = staticmethod(lambda inputs: inputs[:1])
     def setup(self, inputs, args, out): self.save(inputs[0]); self.bounds = inputs[1:]
     def backward(self, g):
         (x,), (lo, hi) = self.saved_tensors, self.bounds
         keep = ones_like(x, dtype=bool)
         if lo is not None: keep = keep & (x >= lo)
         if hi is not None: keep = keep & (x <= hi)
-        return where(keep, g, zeros_like(g)), None, None
+        return (where(keep, g, zeros_like(g)),)
 
 class ClampBackward0(Node):
-    "clamp with tensor bounds: the bounds get gradients where they were chosen"
+    "clamp with tensor bounds: each bound gets the gradient where it was chosen (with `min > max`, `max` wins)"
     def setup(self, inputs, args, out):
         self.save(*[x if isinstance(x, Tensor) else None for x in inputs]); self.shapes = tuple(_shape(x) for x in inputs)
     def backward(self, g):
         x, lo, hi = self.saved_tensors
-        below = (x < lo) if lo is not None else zeros_like(x, dtype=bool)
-        above = (x > hi) if hi is not None else zeros_like(x, dtype=bool)
-        if hi is not None and lo is not None: below = below & ~(lo > hi)
         z = zeros_like(g)
-        gx = where(below | above, z, g)
-        glo = _sum_to(where(below, g, z), self.shapes[1]) if lo is not None else None
-        ghi = _sum_to(where(above & ~below, g, z), self.shapes[2]) if hi is not None else None
-        return gx, glo, ghi
+        keep = ones_like(g, dtype=bool)
+        if lo is not None: keep = keep & (x >= lo)
+        if hi is not None: keep = keep & (x <= hi)
+        glo = ghi = None
+        if lo is not None: glo = _sum_to(where((x < lo) & (lo < hi) if hi is not None else (x < lo), g, z), self.shapes[1])
+        if hi is not None: ghi = _sum_to(where((x > hi) | (hi < lo) if lo is not None else (x > hi), g, z), self.shapes[2])
+        return _sum_to(where(keep, g, z), self.shapes[0]), glo, ghi
 
 _formulas['clamp'] = lambda inputs, args: ClampBackward0 if any_tensor(inputs[1:]) else ClampBackward1
 
@@ -437,15 +451,17 @@ def any_tensor(xs): return builtins.any(isinstance(x, Tensor) for x in xs)
 
 @formula('where')
 class WhereBackward0(Node):
+    differentiable = staticmethod(lambda inputs: inputs[1:])   # the condition gets no edge
     def setup(self, inputs, args, out): self.save(inputs[0]); self.shapes = tuple(_shape(x) for x in inputs)
     def backward(self, g):
         (c,) = self.saved_tensors
         z = zeros_like(g)
-        return None, _sum_to(where(c, g, z), self.shapes[1]), _sum_to(where(c, z, g), self.shapes[2])
+        return _sum_to(where(c, g, z), self.shapes[1]), _sum_to(where(c, z, g), self.shapes[2])
 
-# %% ../nbs/02_autograd.ipynb #2ea68fc4
+# %% ../nbs/02_autograd.ipynb #597be3d9
 def _unreduce(g, shape, dims, keepdim):
     "Expand gradient `g` of a reduction over `dims` back to the input `shape`."
+    if len(shape) == 0: return g.reshape(())          # reducing a 0-d tensor changes nothing
     if not _GradMode.enabled:             # a plain backward pass: skip the bookkeeping of tensor operations
         a = g._array
         if dims is None: a = a.reshape((1,) * len(shape))
@@ -457,7 +473,8 @@ def _unreduce(g, shape, dims, keepdim):
     return g.expand(shape)
 
 def _count(shape, dims):
-    return math.prod(shape) if dims is None else math.prod(shape[d] for d in dims)
+    "How many elements a reduction over `dims` combines."
+    return math.prod(shape) if dims is None or not shape else math.prod(shape[d] for d in dims)
 
 class SumBackward0(Node):
     def setup(self, inputs, args, out): self.shape, (self.dims, self.keepdim) = inputs[0].shape, args
@@ -477,7 +494,8 @@ class ProdBackward0(Node):
     def setup(self, inputs, args, out): self.save(inputs[0]); self.dims, self.keepdim = args
     def backward(self, g):
         (x,) = self.saved_tensors
-        if self.dims is None:
+        if self.dims is None or x.ndim == 0:
+            if x.ndim == 0: return (g.reshape(()),)
             flat = x.reshape(-1)
             return (_unreduce(g, x.shape, None, False) * _others_product(flat, 0).reshape(x.shape),)
         d = self.dims[0]
@@ -511,7 +529,9 @@ class StdBackward0(Node):
         if is_grad_enabled(): y = std(x, self.dims, keepdim=self.keepdim, correction=self.correction)
         n = _count(x.shape, self.dims)
         centred = x - mean(x, self.dims, keepdim=True)
-        return (_unreduce(g / y, x.shape, self.dims, self.keepdim) * centred / ((n - self.correction) if n > self.correction else math.nan),)
+        safe_y = where(y == 0, ones_like(y), y)             # where the spread is 0, PyTorch defines the gradient as 0
+        scaled = where(y == 0, zeros_like(g), g / safe_y)
+        return (_unreduce(scaled, x.shape, self.dims, self.keepdim) * centred / ((n - self.correction) if n > self.correction else math.nan),)
 
 @formula('norm')
 class LinalgVectorNormBackward0(Node):
@@ -540,16 +560,26 @@ class LogsumexpBackward0(Node):
 @formula('cumsum')
 class CumsumBackward0(Node):
     def setup(self, inputs, args, out): self.dim = args
-    def backward(self, g): return (flip(cumsum(flip(g, (self.dim,)), self.dim), (self.dim,)),)
+    def backward(self, g):
+        if g.ndim == 0: return (g,)
+        return (flip(cumsum(flip(g, (self.dim,)), self.dim), (self.dim,)),)
 
 @formula('cumprod')
 class CumprodBackward0(Node):
-    "d(cumprod)_j / dx_i = cumprod_j / x_i for j >= i (inputs must be non-zero)."
+    """d y_j / d x_i = (x_0 ⋯ x_{i-1}) (x_{i+1} ⋯ x_j) for j ≥ i. Built from products, never dividing by x,
+    so zeros are fine: Q[i, j] = x_{i+1} ⋯ x_j is a cumprod along the rows of a matrix that holds x_k right of the diagonal."""
     def setup(self, inputs, args, out): self.save(inputs[0]); self.dim = args
     def backward(self, g):
         (x,) = self.saved_tensors
-        y, d = cumprod(x, self.dim), self.dim
-        return (flip(cumsum(flip(g * y, (d,)), d), (d,)) / x,)
+        if x.ndim == 0: return (g,)
+        d, n = self.dim, x.shape[self.dim]
+        xl, gl = x.transpose(d, -1), g.transpose(d, -1)                      # work along the last dimension
+        right = ones(n, n, dtype=bool, device=x.device).triu(1)              # k > i
+        q = cumprod(where(right, xl.unsqueeze(-2).expand(*xl.shape[:-1], n, n), ones_like(xl).unsqueeze(-2)), -1)
+        upper = ones(n, n, dtype=bool, device=x.device).triu()               # j >= i
+        inner = (where(upper, q, zeros_like(q)) * gl.unsqueeze(-2)).sum(-1)  # Σ_{j≥i} g_j Q[i, j]
+        before = cat([ones_like(narrow(xl, -1, 0, 1)), cumprod(narrow(xl, -1, 0, n - 1), -1)], -1) if n > 1 else ones_like(xl)
+        return ((before * inner).transpose(d, -1),)
 
 class MaxBackward1(Node):
     "max/min over all elements: the gradient is shared evenly by the elements equal to the result"
@@ -587,7 +617,7 @@ class _SelectAlongDim(Node):
 for _op, _name in [('max_dim', 'MaxBackward0'), ('min_dim', 'MinBackward0'), ('sort', 'SortBackward0'), ('topk', 'TopkBackward0')]:
     _formulas[_op] = _renamed(_SelectAlongDim, _name)
 
-# %% ../nbs/02_autograd.ipynb #cd055c29
+# %% ../nbs/02_autograd.ipynb #7893f982
 class MmBackward0(Node):
     def setup(self, inputs, args, out):
         a, b = inputs
@@ -612,23 +642,42 @@ class MmBackward0(Node):
             gb = _sum_to(gb.squeeze(-1) if len(sb) == 1 else gb, sb)
         return ga, gb
 
+def _should_fold(a, b):
+    "PyTorch's choice to fold the batch of the larger operand into one matrix product (decides the node's name)."
+    larger_first = a.ndim >= b.ndim
+    big, small_ndim = (a if larger_first else b), (b.ndim if larger_first else a.ndim)
+    if not (big.ndim >= 3 and small_ndim <= 2): return False
+    if big._requires_grad: return True
+    if a.ndim == 2: return False
+    if big.numel() == 0: return True
+    shape, strides = big.shape, list(big.stride())
+    if not larger_first: strides[-1], strides[-2] = strides[-2], strides[-1]; shape = shape[:-2] + (shape[-1], shape[-2])
+    return all(strides[i] == strides[i + 1] * shape[i + 1] for i in range(big.ndim - 2))
+
 def _matmul_formula(inputs, args):
-    na, nb = inputs[0].ndim, inputs[1].ndim
-    if na == 2 and nb == 2: return MmBackward0
-    return {(1, 1): DotBackward0, (2, 1): MvBackward0, (1, 2): SqueezeBackward4}.get((na, nb), UnsafeViewBackward0)
+    "The node PyTorch's matmul ends with, which depends on the ranks (and on how it folds batches)."
+    a, b = inputs
+    na, nb = a.ndim, b.ndim
+    if na <= 2 and nb <= 2:
+        return {(1, 1): DotBackward0, (2, 1): MvBackward0, (1, 2): SqueezeBackward4, (2, 2): MmBackward0}[(na, nb)]
+    if nb > na and na == 2 and _should_fold(a, b):   # computed as (b.mT @ a.mT).mT, made contiguous
+        return TransposeBackward0_matmul if a.shape[0] == 1 or b.shape[-1] == 1 else CloneBackward0_matmul
+    return UnsafeViewBackward0
 
 DotBackward0, MvBackward0 = _renamed(MmBackward0, 'DotBackward0'), _renamed(MmBackward0, 'MvBackward0')
 SqueezeBackward4, UnsafeViewBackward0 = _renamed(MmBackward0, 'SqueezeBackward4'), _renamed(MmBackward0, 'UnsafeViewBackward0')
 BmmBackward0 = _renamed(MmBackward0, 'BmmBackward0')
+TransposeBackward0_matmul, CloneBackward0_matmul = _renamed(MmBackward0, 'TransposeBackward0'), _renamed(MmBackward0, 'CloneBackward0')
 _formulas['matmul'], _formulas['bmm'] = _matmul_formula, BmmBackward0
 
-# %% ../nbs/02_autograd.ipynb #8dc9d4f6
+# %% ../nbs/02_autograd.ipynb #1c676008
 class ViewBackward0(Node):
     def setup(self, inputs, args, out): self.shape = inputs[0].shape
     def backward(self, g): return (g.reshape(self.shape),)
 
 UnsafeViewBackward0_reshape = _renamed(ViewBackward0, 'UnsafeViewBackward0')
-_formulas['view'], _formulas['reshape_copy'] = ViewBackward0, UnsafeViewBackward0_reshape
+ReshapeAliasBackward0 = _renamed(ViewBackward0, 'ReshapeAliasBackward0')
+_formulas['view'], _formulas['reshape_copy'], _formulas['reshape_alias'] = ViewBackward0, UnsafeViewBackward0_reshape, ReshapeAliasBackward0
 
 @formula('transpose')
 class TransposeBackward0(Node):
@@ -643,7 +692,7 @@ class TBackward0(Node):
 @formula('permute')
 class PermuteBackward0(Node):
     def setup(self, inputs, args, out): self.inverse = tuple(np.argsort(args))
-    def backward(self, g): return (g.permute(*self.inverse),)
+    def backward(self, g): return (g.permute(self.inverse),)
 
 class SqueezeBackward0(ViewBackward0): pass
 SqueezeBackward1, SqueezeBackward2 = _renamed(SqueezeBackward0, 'SqueezeBackward1'), _renamed(SqueezeBackward0, 'SqueezeBackward2')
@@ -705,8 +754,13 @@ class RepeatBackward0(Node):
 
 @formula('cat')
 class CatBackward0(Node):
-    def setup(self, inputs, args, out): self.dim, self.sizes = args, [x.shape[args] for x in inputs]
-    def backward(self, g): return split(g, self.sizes, self.dim)
+    "Each input gets its slice of the gradient (the legacy empty 1-d inputs that cat skips get empty gradients)."
+    def setup(self, inputs, args, out):
+        self.dim, self.skipped = args
+        self.sizes = [x.shape[self.dim] for x, s in zip(inputs, self.skipped) if not s]
+    def backward(self, g):
+        pieces = iter(split(g, self.sizes, self.dim))
+        return tuple(zeros(0, dtype=g.dtype, device=g.device) if s else next(pieces) for s in self.skipped)
 
 @formula('stack')
 class StackBackward0(Node):
@@ -714,19 +768,27 @@ class StackBackward0(Node):
     def backward(self, g): return unbind(g, self.dim)
 
 class SplitBackward0(Node):
-    "One piece of a split: its gradient goes to its slice of a zero tensor shaped like the input."
-    def setup(self, inputs, args, out): self.shape, (self.dim, self.start, self.stop) = inputs[0].shape, args
-    def backward(self, g):
-        key = (slice(None),) * self.dim + (slice(self.start, self.stop),)
-        return (_index_grad(g, key, self.shape),)
+    "All the pieces of a split share one node: their gradients (zeros for unused pieces) are joined back together."
+    def setup(self, inputs, args, out): self.shape, (self.dim, self.sizes) = inputs[0].shape, args
+    def apply(self, grads):
+        g0 = next(g for g in grads if g is not None)
+        parts = [g if g is not None else zeros(s, dtype=g0.dtype, device=g0.device) for g, s in zip(grads, self._piece_shapes())]
+        return (cat(parts, self.dim),)
+    def _piece_shapes(self):
+        shape = list(self.shape)
+        return [tuple(shape[:self.dim] + [n] + shape[self.dim + 1:]) for n in self.sizes]
 
 SplitWithSizesBackward0 = _renamed(SplitBackward0, 'SplitWithSizesBackward0')
 _formulas['split'], _formulas['split_with_sizes'] = SplitBackward0, SplitWithSizesBackward0
 
 @formula('unbind')
 class UnbindBackward0(Node):
-    def setup(self, inputs, args, out): self.shape, (self.dim, self.index) = inputs[0].shape, args
-    def backward(self, g): return (_index_grad(g, (slice(None),) * self.dim + (self.index,), self.shape),)
+    "All the slices of an unbind share one node: their gradients (zeros for unused ones) are stacked back."
+    def setup(self, inputs, args, out): self.shape, self.dim = inputs[0].shape, args
+    def apply(self, grads):
+        g0 = next(g for g in grads if g is not None)
+        slice_shape = self.shape[:self.dim] + self.shape[self.dim + 1:]
+        return (stack([g if g is not None else zeros(slice_shape, dtype=g0.dtype, device=g0.device) for g in grads], self.dim),)
 
 class IndexBackward0(Node):
     "Indexing: scatter-add the gradient into zeros of the input's shape at the indexed positions."
@@ -738,14 +800,17 @@ UnsqueezeBackward0_index = _renamed(IndexBackward0, 'UnsqueezeBackward0')
 AliasBackward0 = _renamed(IndexBackward0, 'AliasBackward0')
 
 def _getitem_formula(inputs, key):
-    "Name the indexing node as PyTorch does: advanced indexing, integer selection, slicing or unsqueezing."
+    "Name the indexing node after the last step PyTorch applies: index tensors last, else the last select/slice/unsqueeze."
+    if isinstance(key, slice): return SliceBackward0
     parts = key if isinstance(key, tuple) else (key,)
     if builtins.any(isinstance(k, (Tensor, list, np.ndarray, builtins.bool)) and not (isinstance(k, Tensor) and k.ndim == 0) for k in parts):
         return IndexBackward0
-    if builtins.any(isinstance(k, (builtins.int, np.integer, Tensor)) for k in parts): return SelectBackward0
-    if builtins.any(isinstance(k, slice) for k in parts): return SliceBackward0
-    if builtins.any(k is None for k in parts): return UnsqueezeBackward0_index
-    return AliasBackward0
+    last = AliasBackward0
+    for k in parts:
+        if isinstance(k, (builtins.int, np.integer, Tensor)): last = SelectBackward0
+        elif k is None: last = UnsqueezeBackward0_index
+        elif isinstance(k, slice) and k != slice(None): last = SliceBackward0
+    return last
 
 _formulas['getitem'] = _getitem_formula
 
@@ -759,7 +824,21 @@ class CopySlices(Node):
         gv = _sum_to(g[self.key], self.value_shape) if self.value_shape is not None else None
         return g * keep, gv
 
-_formulas['setitem'] = CopySlices
+def _whole(key):
+    "Whether an index selects the whole tensor (only `:` and `...`), so assignment writes the tensor itself."
+    parts = key if isinstance(key, tuple) else (key,)
+    return builtins.all(k is Ellipsis or k == slice(None) for k in parts if not isinstance(k, (Tensor, np.ndarray, list)))\
+           and not builtins.any(isinstance(k, (Tensor, np.ndarray, list)) for k in parts)
+
+def _setitem_formula(inputs, key):
+    "`x[key] = v` in PyTorch: index_put for index tensors, fill/copy for the whole tensor, else a copy into a view."
+    parts = key if isinstance(key, tuple) else (key,)
+    if builtins.any(isinstance(k, (np.ndarray, list)) or (isinstance(k, Tensor) and k.ndim > 0) for k in parts): return IndexPutBackward0
+    if _whole(key): return CopyBackwards if isinstance(inputs[1], Tensor) and inputs[1].ndim else FillBackward3
+    return CopySlices
+
+IndexPutBackward0, FillBackward3, CopyBackwards = (_renamed(CopySlices, n) for n in ('IndexPutBackward0', 'FillBackward3', 'CopyBackwards'))
+_formulas['setitem'] = _setitem_formula
 
 @formula('gather')
 class GatherBackward0(Node):
@@ -778,15 +857,22 @@ class IndexSelectBackward0(Node):
         key = (slice(None),) * self.dim + (self.index.reshape(-1),)
         return (_index_grad(g, key, self.shape),)
 
-@formula('masked_fill')
 class MaskedFillBackward0(Node):
-    def setup(self, inputs, mask, out): self.mask, self.value_shape = mask, _shape(inputs[1])
+    "masked_fill with a number: the filled positions get no gradient."
+    differentiable = staticmethod(lambda inputs: inputs[:1])
+    def setup(self, inputs, mask, out): self.mask, self.shape = mask, inputs[0].shape
+    def backward(self, g): return (_sum_to(where(self.mask, zeros_like(g), g), self.shape),)
+
+class MaskedFillBackward1(MaskedFillBackward0):
+    "masked_fill with a 0-d tensor value: the value gets the gradient of every filled position."
+    differentiable = None
     def backward(self, g):
         z = zeros_like(g)
-        gv = sum(where(self.mask, g, z)) if self.value_shape is not None else None
-        return where(self.mask, z, g), gv
+        return _sum_to(where(self.mask, z, g), self.shape), sum(where(self.mask, g, z))
 
-# %% ../nbs/02_autograd.ipynb #8405f958
+_formulas['masked_fill'] = lambda inputs, mask: MaskedFillBackward1 if isinstance(inputs[1], Tensor) else MaskedFillBackward0
+
+# %% ../nbs/02_autograd.ipynb #7c54e16d
 def _topological_counts(roots):
     "For every node reachable from `roots`, the number of edges leading into it."
     counts, stack, seen = {}, list(roots), set(roots)
@@ -808,7 +894,7 @@ def _add_grad(buffers, node, index, grad):
 
 def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
     "Propagate `seeds` (gradients of the root nodes' outputs) back through the graph."
-    counts = _topological_counts([n for n, _ in roots])
+    counts = _topological_counts(list(dict.fromkeys(n for n, _ in roots)))   # each root node once, even if several outputs are roots
     buffers = {}
     for (node, index), seed in zip(roots, seeds): _add_grad(buffers, node, index, seed)
     ready = [n for n in dict.fromkeys(n for n, _ in roots) if counts.get(n, 0) == 0]
@@ -836,7 +922,7 @@ def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
             counts[child] -= 1
             if counts[child] == 0: ready.append(child)
 
-# %% ../nbs/02_autograd.ipynb #f02300dc
+# %% ../nbs/02_autograd.ipynb #4d280647
 def _accumulate(leaf, grad):
     "Add `grad` into `leaf.grad`, running the leaf's hooks first."
     if leaf._hooks:
@@ -852,7 +938,7 @@ def _accumulate(leaf, grad):
     else:
         leaf.grad.add_(grad.detach())
 
-# %% ../nbs/02_autograd.ipynb #2cee1f0b
+# %% ../nbs/02_autograd.ipynb #8a28d639
 def _roots_and_seeds(tensors, grad_tensors, fn_name='backward'):
     tensors = (tensors,) if isinstance(tensors, Tensor) else tuple(tensors)
     if grad_tensors is None: grad_tensors = (None,) * len(tensors)
@@ -891,7 +977,7 @@ def _backward_method(self, gradient=None, retain_graph=None, create_graph=False,
 _backward_method.__name__ = 'backward'   # a `def backward` here would hide the function `backward` above
 patch_tensor(_backward_method)
 
-# %% ../nbs/02_autograd.ipynb #6bba3ef3
+# %% ../nbs/02_autograd.ipynb #32cf29b8
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True, allow_unused=None,
          is_grads_batched=False, materialize_grads=False):
     "The gradients of `outputs` with respect to `inputs`, returned as a tuple (leaves' `.grad` untouched)."
@@ -906,17 +992,17 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     with set_grad_enabled(create_graph):
         _run_engine(roots, seeds, retain_graph, capture=capture, accumulate=False)
     results = []
-    for x, node in zip(inputs, nodes):
+    for i, (x, node) in enumerate(zip(inputs, nodes)):
         g = capture[node]
         if g is None:
             if not (allow_unused or materialize_grads):
-                raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior.")
+                raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior.")
             if materialize_grads: g = zeros_like(x)
         elif g.shape != x.shape: g = _sum_to(g, x.shape) if g.ndim >= x.ndim else g.expand(x.shape)
         results.append(g)
     return tuple(results)
 
-# %% ../nbs/02_autograd.ipynb #42ee1b5a
+# %% ../nbs/02_autograd.ipynb #cade114f
 @patch_tensor
 def register_hook(self, hook):
     "Call `hook(grad)` whenever this tensor's gradient is computed; a returned tensor replaces the gradient."
@@ -926,13 +1012,23 @@ def register_hook(self, hook):
         self._hooks.append(hook)
         return _RemovableHandle(self._hooks, hook)
     nr = getattr(self, '_output_nr', 0)
+    pre_hook = _tensor_pre_hook(hook, nr)
+    handle = self.grad_fn.register_prehook(pre_hook)
+    if self._retains_grad:         # keep the retain_grad hook last, so `.grad` shows what the other hooks made of it
+        hooks_list = self.grad_fn._pre_hooks
+        keeper = next(h for h in hooks_list if getattr(h, '_retains', False))
+        hooks_list.remove(keeper); hooks_list.append(keeper)
+    return handle
+
+def _tensor_pre_hook(hook, nr):
+    "Wrap a tensor hook `hook(grad)` as a pre-hook of its node, which sees the gradients of all the node's outputs."
     def pre_hook(grads):
         if grads[nr] is None: return None
         new = hook(grads[nr])
         if new is None: return None
         grads = list(grads); grads[nr] = new
         return grads
-    return self.grad_fn.register_prehook(pre_hook)
+    return pre_hook
 
 @patch_tensor
 def retain_grad(self):
@@ -942,6 +1038,7 @@ def retain_grad(self):
         def keep(g):
             self.grad = g.detach().clone() if self.grad is None else self.grad + g.detach()
         self.register_hook(keep)
+        self.grad_fn._pre_hooks[-1]._retains = True
         self._retains_grad = True
 
 Tensor.retains_grad = property(lambda self: self._retains_grad, doc="Whether a non-leaf tensor keeps its `.grad`.")
@@ -956,7 +1053,7 @@ def Variable(data, requires_grad=False, volatile=False):
     "The pre-0.4 wrapper, kept so old code runs: tensors carry `requires_grad` themselves now."
     return data.requires_grad_(requires_grad) if isinstance(data, Tensor) else tensor(data, requires_grad=requires_grad)
 
-# %% ../nbs/02_autograd.ipynb #c31d4c76
+# %% ../nbs/02_autograd.ipynb #adefccd3
 class FunctionCtx(Node):
     "The `ctx` of a custom Function (and its graph node): saves tensors and flags for the backward step."
     def save_for_backward(self, *tensors):
@@ -1012,7 +1109,7 @@ class Function:
             ctx._output_likes = [zeros_like(o) if isinstance(o, Tensor) else None for o in outs]
         return outs[0] if single else tuple(outs)
 
-# %% ../nbs/02_autograd.ipynb #bff8e0cc
+# %% ../nbs/02_autograd.ipynb #7dc11d81
 class _IndexGrad(Function):
     "Scatter-add `g` into zeros of `shape` at `key` (the backward of indexing); its own backward indexes again."
     @staticmethod
@@ -1035,7 +1132,7 @@ def _index_grad(g, key, shape):
             return out
     return _IndexGrad.apply(g, key, shape)
 
-# %% ../nbs/02_autograd.ipynb #83e2d884
+# %% ../nbs/02_autograd.ipynb #04e28e4f
 class GradcheckError(RuntimeError):
     "Raised by `gradcheck` when analytical and numerical gradients disagree."
 
@@ -1043,8 +1140,9 @@ def _as_tuple(x): return x if isinstance(x, tuple) else tuple(x) if isinstance(x
 
 def _numerical_jacobian(func, inputs, x, output_index, eps):
     "d output / d x by central differences: one row per element of `x`."
-    rows, flat = [], x._array.reshape(-1) if x._array.flags.c_contiguous else None
-    target = x._array
+    rows, target = [], x._array
+    n_out = _as_tuple(func(*inputs))[output_index].numel()
+    if target.size == 0 or n_out == 0: return np.zeros((target.size, n_out))
     for idx in np.ndindex(*target.shape):
         old = target[idx].item()
         target[idx] = old + eps
@@ -1053,12 +1151,13 @@ def _numerical_jacobian(func, inputs, x, output_index, eps):
         minus = _as_tuple(func(*inputs))[output_index].detach().to(float64).reshape(-1)._array.copy()
         target[idx] = old
         rows.append((plus - minus) / (2 * eps))
-    return np.array(rows).reshape(target.size, -1)
+    return np.array(rows).reshape(target.size, n_out)
 
 def _analytical_jacobian(output, x):
     "d output / d x from autograd, one backward pass per output element."
     cols = []
     flat = output.reshape(-1)
+    if flat.numel() == 0 or x.numel() == 0: return np.zeros((x.numel(), flat.numel()))
     for j in range(flat.numel()):
         seed = zeros_like(flat); seed._array[j] = 1
         (g,) = grad(flat, x, seed.reshape(-1), retain_graph=True, allow_unused=True)
