@@ -17,7 +17,7 @@ __all__ = ['subtract', 'multiply', 'divide', 'true_divide', 'eq', 'ne', 'lt', 'l
            'masked_fill', 'masked_select', 'flip', 'tril', 'triu', 'roll', 'equal', 'isclose', 'allclose', 'bernoulli',
            'normal', 'multinomial']
 
-# %% ../nbs/01_ops.ipynb #d633f779
+# %% ../nbs/01_ops.ipynb #52cab724
 import builtins, math
 from collections import namedtuple
 import numpy as np
@@ -25,7 +25,7 @@ from .tensors import *
 from .tensors import (_wrap, _view_of, _finish, _norm_dim, _check_dtype, _original, _bump_version, _overlap_error, _checked_scalar,
                                 _dtype_of_np, _dtype_of_scalar, _rng, _size_arg, _shape_args)
 
-# %% ../nbs/01_ops.ipynb #f1a6973a
+# %% ../nbs/01_ops.ipynb #67fabdb3
 def _category(d): return 2 if d.is_floating_point else (0 if d is bool else 1)
 
 def promote_types(type1, type2):
@@ -60,7 +60,7 @@ def can_cast(from_, to):
     "Whether an in-place operation may store a `from_` result into a `to` tensor (no float->int, no number->bool)."
     return _category(from_) <= _category(to)
 
-# %% ../nbs/01_ops.ipynb #8b0ea163
+# %% ../nbs/01_ops.ipynb #63cd478f
 def _check_same_device(a, b):
     if type(a) is not type(b):
         da, db = (Tensor.device.fget(_wrap(x)) for x in (a, b))
@@ -111,7 +111,7 @@ def _operands(x, y):
         return _operand_array(x, float32, xp), _operand_array(y, float32, xp), d
     return _operand_array(x, d, xp), _operand_array(y, d, xp), d
 
-# %% ../nbs/01_ops.ipynb #24b55861
+# %% ../nbs/01_ops.ipynb #9a89a617
 def broadcast_shapes(*shapes):
     "The shape that `shapes` broadcast to, or PyTorch's error naming the first mismatching dimension."
     ndim = builtins.max((len(s) for s in shapes), default=0)
@@ -132,7 +132,7 @@ def _broadcast_error(*arrays):
     except RuntimeError as e: return e
     return RuntimeError("shapes cannot be broadcast together")
 
-# %% ../nbs/01_ops.ipynb #909f0c21
+# %% ../nbs/01_ops.ipynb #1254e475
 def _as_array(r):
     "numpy returns scalars for 0-d results; make them 0-d arrays again."
     return np.asarray(r) if isinstance(r, np.generic) else r
@@ -157,7 +157,7 @@ def _write_out(out, r, inputs):
     _bump_version(out)
     return out
 
-# %% ../nbs/01_ops.ipynb #7764699e
+# %% ../nbs/01_ops.ipynb #19a123d1
 def _elementwise(ufunc, a, b):
     "Apply a numpy/cupy binary ufunc, translating a broadcasting failure into PyTorch's error."
     try: return ufunc(a, b)
@@ -288,7 +288,7 @@ def atan2(input, other, *, out=None):
 
 subtract, multiply, divide, true_divide = sub, mul, div, div
 
-# %% ../nbs/01_ops.ipynb #71ef33df
+# %% ../nbs/01_ops.ipynb #aaf253e6
 def _comparison(name, ufunc_name, doc):
     def compare(input, other, *, out=None):
         a, b, d = _operands(input, other)
@@ -328,7 +328,7 @@ def logical_not(input, *, out=None):
     "Elementwise logical not, as a bool tensor."
     return _result(array_module(input._array).logical_not(input._array), 'logical_not', (input,), None, out)
 
-# %% ../nbs/01_ops.ipynb #8dd60cfe
+# %% ../nbs/01_ops.ipynb #12f2af17
 def _unary(name, compute, doc, floating=True):
     "Make the function `name` (and its method and in-place twin) from `compute(xp, array)`."
     def op(input, *, out=None):
@@ -394,7 +394,8 @@ negative, absolute, fix = neg, abs, trunc
 def round(input, *, decimals=0, out=None):
     "Round to `decimals` places (halves go to the even neighbour, like PyTorch and numpy)."
     a = input._array
-    r = array_module(a).round(a, decimals) if a.dtype.kind == 'f' else a.copy()
+    if a.dtype == np.float16 and decimals: a = a.astype(np.float32)   # PyTorch scales half values in float32
+    r = array_module(a).round(a, decimals).astype(input._array.dtype) if a.dtype.kind == 'f' else a.copy()
     return _result(r, 'round', (input,), decimals, out)
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
@@ -402,7 +403,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
     r = array_module(input._array).nan_to_num(input._array, nan=nan, posinf=posinf, neginf=neginf)
     return _result(r, 'nan_to_num', (input,), None, out)
 
-# %% ../nbs/01_ops.ipynb #efbc8727
+# %% ../nbs/01_ops.ipynb #d96363fc
 def clamp(input, min=None, max=None, *, out=None):
     "Limit every element to `[min, max]` (either bound may be omitted)."
     if min is None and max is None: raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
@@ -438,7 +439,7 @@ def nonzero(input, *, as_tuple=False):
     rows = xp.stack(idx, axis=1).astype(np.int64)
     return _wrap(rows[:, :0] if a.ndim == 0 else rows)       # a 0-d tensor has no dimensions to index
 
-# %% ../nbs/01_ops.ipynb #f1e6a2f5
+# %% ../nbs/01_ops.ipynb #51dc91f2
 _numbers = (builtins.int, builtins.float, builtins.bool, np.generic)
 
 def _reflected(f, name):
@@ -488,7 +489,7 @@ def _where_method(self, condition, y):
 _where_method.__name__ = 'where'   # a `def where` here would hide the function `where` above
 patch_tensor(_where_method)
 
-# %% ../nbs/01_ops.ipynb #8e420e55
+# %% ../nbs/01_ops.ipynb #1f4c1afe
 def _check_inplace_result(self, d, shape):
     if not can_cast(d, self.dtype):
         raise RuntimeError(f"result type {d._legacy_name} can't be cast to the desired output type {self.dtype._legacy_name}")
@@ -617,7 +618,7 @@ Tensor.__imul__ = lambda self, other: self.mul_(other)
 Tensor.__itruediv__ = lambda self, other: self.div_(other)
 Tensor.__ipow__ = lambda self, other: self.pow_(other)
 
-# %% ../nbs/01_ops.ipynb #e637bba3
+# %% ../nbs/01_ops.ipynb #688e6f7e
 def _dims(dim, ndim):
     "`dim` (None, an int or a sequence) as None or a tuple of non-negative axes."
     if dim is None: return None
@@ -741,7 +742,7 @@ def cumprod(input, dim, *, dtype=None, out=None):
     r = array_module(a).cumprod(a, axis=_norm_dim(dim, a.ndim), dtype=d.np) if a.ndim else a.astype(d.np)
     return _result(r, 'cumprod', (input,), _norm_dim(dim, a.ndim), out)
 
-# %% ../nbs/01_ops.ipynb #99799927
+# %% ../nbs/01_ops.ipynb #70eb0ceb
 def _return_type(name, fields):
     "A named tuple class that prints like PyTorch's `torch.return_types.<name>`."
     base = namedtuple(name, fields)
@@ -859,7 +860,7 @@ for _f in [sum, prod, mean, var, std, norm, logsumexp, all, any, cumsum, cumprod
            argsort, topk]:
     patch_tensor(_f)
 
-# %% ../nbs/01_ops.ipynb #c5154042
+# %% ../nbs/01_ops.ipynb #30fdaec5
 _blas_type_names = {'float32': 'float', 'float64': 'double', 'float16': 'c10::Half', 'int64': 'long int', 'int32': 'int',
                  'int16': 'short int', 'int8': 'signed char', 'uint8': 'unsigned char', 'bool': 'bool'}
 
@@ -937,7 +938,7 @@ for _f in [matmul, mm, bmm, mv, dot, outer]: patch_tensor(_f)
 Tensor.__matmul__ = matmul
 Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
 
-# %% ../nbs/01_ops.ipynb #e663febc
+# %% ../nbs/01_ops.ipynb #debee26e
 def _tensor_list(tensors, name):
     if not isinstance(tensors, (list, tuple)) or len(tensors) == 0:
         raise ValueError(f"torch.{name}(): expected a non-empty list of Tensors")
@@ -1033,7 +1034,7 @@ def vstack(tensors, *, out=None):
 
 for _f in [split, chunk, unbind, narrow]: patch_tensor(_f)
 
-# %% ../nbs/01_ops.ipynb #9bab45ce
+# %% ../nbs/01_ops.ipynb #ef1c1cca
 def _index_array(index, name='index'):
     if not isinstance(index, Tensor) or index._array.dtype != np.int64:
         got = index.dtype._legacy_name if isinstance(index, Tensor) else type(index).__name__
@@ -1139,7 +1140,7 @@ def masked_fill_(self, mask, value):
     "In place: set `value` wherever `mask` is true."
     return _inplace(self, masked_fill, mask, value)
 
-# %% ../nbs/01_ops.ipynb #84021f9c
+# %% ../nbs/01_ops.ipynb #ea9e372b
 def bernoulli(input, p=None, *, generator=None, out=None):
     "0/1 samples: 1 with probability `input` (or `p`) at each position."
     probs = input.detach().cpu()._array if p is None else p
