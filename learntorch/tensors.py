@@ -12,12 +12,12 @@ __all__ = ['bool', 'uint8', 'int8', 'int16', 'int32', 'int64', 'float16', 'float
            'set_printoptions', 'reshape', 'transpose', 't', 'permute', 'squeeze', 'unsqueeze', 'flatten', 'unflatten',
            'clone', 'numel', 'detach']
 
-# %% ../nbs/00_tensor.ipynb #3cae7fa3
+# %% ../nbs/00_tensor.ipynb #93feec77
 import math, numbers, json, warnings
 from collections import namedtuple
 import numpy as np
 
-# %% ../nbs/00_tensor.ipynb #b618979a
+# %% ../nbs/00_tensor.ipynb #50f1b2b6
 def _load_cupy():
     "Import cupy if it is installed and a GPU is present; else return None."
     try:
@@ -39,7 +39,7 @@ def array_module(array):
     if type(array) is np.ndarray: return np
     return cupy_module().get_array_module(array)
 
-# %% ../nbs/00_tensor.ipynb #b9a00f7f
+# %% ../nbs/00_tensor.ipynb #2beac01e
 class dtype:
     "A tensor element type, such as `learntorch.float32`; `.np` is the numpy dtype that stores it."
     def __init__(self, name, np_dtype, legacy_name):
@@ -68,7 +68,7 @@ _dtype_of_np = {d.np: d for d in _all_dtypes}
 
 def _dtype_named(name): return globals()[name]
 
-# %% ../nbs/00_tensor.ipynb #5fd99164
+# %% ../nbs/00_tensor.ipynb #090c3f1d
 import builtins
 _default_dtype = float32
 
@@ -83,7 +83,7 @@ def set_default_dtype(d):
         raise TypeError("only floating-point types are supported as the default type")
     _default_dtype = d
 
-# %% ../nbs/00_tensor.ipynb #1e3d0c4b
+# %% ../nbs/00_tensor.ipynb #cd9f6956
 _python_type_dtypes = {builtins.bool: bool, builtins.int: int64, builtins.float: float64}
 
 def _check_dtype(d, fn='tensor'):
@@ -99,7 +99,7 @@ def _dtype_of_array(a):
     names = 'float64, float32, float16, int64, int32, int16, int8, uint8, and bool'
     raise TypeError(f"can't convert np.ndarray of type numpy.{a.dtype.type.__name__}. The only supported types are: {names}.")
 
-# %% ../nbs/00_tensor.ipynb #68a2e18b
+# %% ../nbs/00_tensor.ipynb #fbf07df3
 _c_type_names = {'bool': 'bool', 'uint8': 'uint8_t', 'int8': 'int8_t', 'int16': 'int16_t', 'int32': 'int', 'int64': 'int64_t',
                  'float16': 'c10::Half', 'float32': 'float', 'float64': 'double'}
 
@@ -117,7 +117,7 @@ def _checked_scalar(value, d):
     if overflow: raise RuntimeError(f"value cannot be converted to type {_c_type_names[d.name]} without overflow")
     return np.array(value).astype(d.np)
 
-# %% ../nbs/00_tensor.ipynb #c2360635
+# %% ../nbs/00_tensor.ipynb #274bd8ec
 _device_types = ('cpu', 'cuda', 'mps', 'meta')
 
 class device:
@@ -148,7 +148,7 @@ def _device_of(array):
     if type(array) is np.ndarray or isinstance(array, np.generic): return _cpu
     return device('cuda', array.device.id)
 
-# %% ../nbs/00_tensor.ipynb #f5d04ac5
+# %% ../nbs/00_tensor.ipynb #94cee947
 def _array_to_device(array, dev):
     "`array` on device `dev` (a copy only when it has to move)."
     if dev is None: return array
@@ -165,7 +165,7 @@ def _as_device(d):
     "Turn a device argument (str, int, device or None) into a `device` or None."
     return d if d is None or isinstance(d, device) else device(d)
 
-# %% ../nbs/00_tensor.ipynb #39d7f48e
+# %% ../nbs/00_tensor.ipynb #21da6884
 class Size(tuple):
     "A tensor's shape: a tuple of ints that prints as `torch.Size([...])`."
     def __repr__(self): return f'torch.Size({list(self)})'
@@ -176,7 +176,7 @@ class Size(tuple):
         "The number of elements a tensor of this shape holds."
         return math.prod(self)
 
-# %% ../nbs/00_tensor.ipynb #5cc3b087
+# %% ../nbs/00_tensor.ipynb #e23b7fb6
 _new = object.__new__
 
 def _wrap(array, requires_grad=False, cls=None):
@@ -215,7 +215,7 @@ class Tensor:
         self._requires_grad, self.grad, self.grad_fn, self._base = False, None, None, None
         self._version_count, self._hooks, self._retains_grad, self._grad_accumulator = 0, None, False, None
 
-# %% ../nbs/00_tensor.ipynb #6b1cb8c4
+# %% ../nbs/00_tensor.ipynb #ebfd0d49
 def patch_tensor(f):
     "Add `f` to `Tensor` under its own name, refusing to replace a method that already exists."
     old = Tensor.__dict__.get(f.__name__)
@@ -224,7 +224,7 @@ def patch_tensor(f):
     setattr(Tensor, f.__name__, f)
     return f
 
-# %% ../nbs/00_tensor.ipynb #dc1092db
+# %% ../nbs/00_tensor.ipynb #d50194a9
 @patch_tensor
 def size(self, dim=None):
     "The shape as a `Size`, or the length of dimension `dim`."
@@ -273,7 +273,7 @@ Tensor.itemsize = property(lambda self: self._array.itemsize, doc="Bytes per ele
 Tensor.is_floating_point = lambda self: self.dtype.is_floating_point
 Tensor.is_complex = lambda self: False
 
-# %% ../nbs/00_tensor.ipynb #dfc8fa80
+# %% ../nbs/00_tensor.ipynb #6ff046cc
 def _norm_dim(dim, ndim):
     "`dim` as a non-negative index into `ndim` dimensions (a 0-d tensor accepts 0 and -1)."
     n = max(ndim, 1)
@@ -281,7 +281,7 @@ def _norm_dim(dim, ndim):
         raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n-1}], but got {dim})")
     return dim % n
 
-# %% ../nbs/00_tensor.ipynb #aaf930d7
+# %% ../nbs/00_tensor.ipynb #c682d3f3
 def _get_requires_grad(self): return self._requires_grad
 
 def _set_requires_grad(self, flag):
@@ -316,7 +316,7 @@ def _bump_version(t):
     "Record that `t`'s memory changed in place."
     (t._base if t._base is not None else t)._version_count += 1
 
-# %% ../nbs/00_tensor.ipynb #57908729
+# %% ../nbs/00_tensor.ipynb #91d8847b
 @patch_tensor
 def item(self):
     "The value of a one-element tensor as a Python number."
@@ -343,7 +343,7 @@ def __array__(self, dtype=None, copy=None):
     a = self.numpy()
     return a if dtype is None else a.astype(dtype)
 
-# %% ../nbs/00_tensor.ipynb #43f78d63
+# %% ../nbs/00_tensor.ipynb #35a436e4
 def _ragged_error(data):
     "Find where nested lists stop being rectangular and raise PyTorch's ValueError."
     def shape_of(x): return len(x) if isinstance(x, (list, tuple)) else None
@@ -383,7 +383,7 @@ def _array_from_data(data, dtype=None):
             lowest = -info.max if info.min == 0 and array.dtype.kind in 'iu' else info.min   # negative ints wrap into unsigned types
             if np.isnan(array).any() or array.min() < lowest or array.max() > info.max:
                 raise RuntimeError(f"value cannot be converted to type {dtype.name} without overflow")
-        array = array.astype(dtype.np)
+        with np.errstate(over='ignore', invalid='ignore'): array = array.astype(dtype.np)   # e.g. 1e5 -> inf in float16, silently
     return array
 
 def _first_non_number(data):
@@ -414,7 +414,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     t = _wrap(_array_to_device(array, _as_device(device)))
     return _creation_requires_grad(t) if requires_grad else t
 
-# %% ../nbs/00_tensor.ipynb #63a62b6b
+# %% ../nbs/00_tensor.ipynb #dfba9609
 def from_numpy(ndarray):
     "A tensor sharing memory with the numpy array `ndarray`."
     if not isinstance(ndarray, np.ndarray):
@@ -434,7 +434,7 @@ def as_tensor(data, dtype=None, device=None):
         return from_numpy(data)
     return tensor(data, dtype=dtype, device=device)
 
-# %% ../nbs/00_tensor.ipynb #465d0693
+# %% ../nbs/00_tensor.ipynb #cf7edaa9
 def _size_arg(args, fn='zeros', size=None):
     "Read a size given as ints, one tuple/list/Size, or the `size=` keyword, checking it like PyTorch."
     if size is not None: args = (size,)
@@ -492,7 +492,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
     fill_value = _checked_scalar(fill_value, d)
     return _new_tensor(np.full(_size_arg((size,), 'full'), fill_value, d.np), device, requires_grad)
 
-# %% ../nbs/00_tensor.ipynb #0e511016
+# %% ../nbs/00_tensor.ipynb #f51e061a
 def arange(start=0, end=None, step=1, *, out=None, dtype=None, device=None, requires_grad=False):
     "Values from `start` up to (not including) `end`, `step` apart."
     if end is None: start, end = 0, start
@@ -525,7 +525,7 @@ def eye(n, m=None, *, out=None, dtype=None, device=None, requires_grad=False):
     d = _check_dtype(dtype, 'eye') or get_default_dtype()
     return _new_tensor(np.eye(n, n if m is None else m, dtype=d.np), device, requires_grad)
 
-# %% ../nbs/00_tensor.ipynb #677168f6
+# %% ../nbs/00_tensor.ipynb #bf10fd2b
 _default_seed = 67280421310721  # PyTorch's default seed: a fresh process is reproducible too
 
 class Generator:
@@ -573,7 +573,7 @@ def initial_seed():
 def get_rng_state(): return default_generator.get_state()
 def set_rng_state(state): default_generator.set_state(state)
 
-# %% ../nbs/00_tensor.ipynb #c726a940
+# %% ../nbs/00_tensor.ipynb #79d661df
 def _rng(generator): return (generator or default_generator)._rng
 
 def _float_dtype_arg(dtype, fn):
@@ -608,7 +608,7 @@ def randperm(n, *, generator=None, out=None, dtype=None, device=None, requires_g
     d = _check_dtype(dtype, 'randperm') or int64
     return _new_tensor(_rng(generator).permutation(n).astype(d.np), device, requires_grad)
 
-# %% ../nbs/00_tensor.ipynb #0d497132
+# %% ../nbs/00_tensor.ipynb #5f8ace45
 def _like(fn, input, dtype, device, requires_grad, *args, **kw):
     "Call creation function `fn` with `input`'s shape, dtype and device unless overridden."
     return fn(*args, input.shape, dtype=dtype or input.dtype, device=device or input.device,
@@ -670,7 +670,7 @@ def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=Fals
     "`fill_value` everywhere, shape `size`, this tensor's dtype and device."
     return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
-# %% ../nbs/00_tensor.ipynb #943a42df
+# %% ../nbs/00_tensor.ipynb #2d336d27
 class _PrintOptions:
     precision, threshold, edgeitems, linewidth, sci_mode = 4, 1000, 3, 80, None
 
@@ -722,7 +722,7 @@ class _Formatter:
         else: s = f'{value:.{p}f}'
         return (self.max_width - len(s)) * ' ' + s
 
-# %% ../nbs/00_tensor.ipynb #523a3001
+# %% ../nbs/00_tensor.ipynb #3baff6a0
 def _summarized(a):
     "Only the edge items of a large array, the ones a summarised print shows."
     e = _print_opts.edgeitems
@@ -787,7 +787,7 @@ def __format__(self, spec):
     if self._array.ndim == 0 and type(self) is Tensor: return self.item().__format__(spec)
     return object.__format__(repr(self), spec)
 
-# %% ../nbs/00_tensor.ipynb #ca685261
+# %% ../nbs/00_tensor.ipynb #60d5e825
 def _index_key(key):
     "Translate a PyTorch index into a numpy one; also report whether it selects a view."
     if not isinstance(key, tuple): key = (key,)
@@ -844,7 +844,7 @@ def __getitem__(self, key):
     out = _view_of(self, array) if is_view else _wrap(array)
     return _finish(out, 'getitem', (self,), key)
 
-# %% ../nbs/00_tensor.ipynb #0ba057de
+# %% ../nbs/00_tensor.ipynb #8b8b2b13
 class _Hooks:
     "The places where notebook 02 plugs autograd in; until then operations are not recorded."
     record = None                                   # record(out, op, inputs, args): add `out` to the graph
@@ -920,7 +920,7 @@ def _overlap_error():
     return RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a single memory "
                         "location. Please clone() the tensor before performing the operation.")
 
-# %% ../nbs/00_tensor.ipynb #c09af05c
+# %% ../nbs/00_tensor.ipynb #bab562e6
 def _infer_shape(shape, numel):
     "Replace a -1 in `shape` so the total is `numel`, checking the element count."
     shape = list(_size_arg((tuple(shape),), 'view') if not any(s == -1 for s in shape) else shape)
@@ -1000,7 +1000,7 @@ def unflatten(self, dim, sizes):
         raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {d} ({self.shape[d]}) in the input tensor")
     return self.view(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
 
-# %% ../nbs/00_tensor.ipynb #823479f2
+# %% ../nbs/00_tensor.ipynb #540766f5
 @patch_tensor
 def transpose(self, dim0, dim1):
     "Swap dimensions `dim0` and `dim1` (a view)."
@@ -1101,10 +1101,10 @@ def clone(self, memory_format=None):
     "A copy with its own memory (autograd still connects it to this tensor)."
     return _finish(_wrap(self._array.copy()), 'clone', (self,))
 
-# %% ../nbs/00_tensor.ipynb #82bfbd26
+# %% ../nbs/00_tensor.ipynb #d31f710f
 _all_ = ['reshape', 'transpose', 't', 'permute', 'squeeze', 'unsqueeze', 'flatten', 'unflatten', 'clone', 'numel', 'detach']
 
-# %% ../nbs/00_tensor.ipynb #29be7c40
+# %% ../nbs/00_tensor.ipynb #4c6b0f11
 @patch_tensor
 def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False):
     "This tensor converted to another dtype and/or device: `to(dtype)`, `to(device)`, `to(other)`, `to(device, dtype)`."
@@ -1160,7 +1160,7 @@ def type_as(self, other):
     "This tensor converted to `other`'s dtype."
     return self.to(other.dtype)
 
-# %% ../nbs/00_tensor.ipynb #8a58c26e
+# %% ../nbs/00_tensor.ipynb #c843c5b6
 @patch_tensor
 def __len__(self):
     "The size of the first dimension."

@@ -8,7 +8,7 @@ __all__ = ['NllLoss2DBackward0', 'ViewBackward0_nll', 'mse_loss', 'l1_loss', 'sm
            'binary_cross_entropy_with_logits', 'BinaryCrossEntropyWithLogitsBackward0', 'kl_div', 'MSELoss', 'L1Loss',
            'SmoothL1Loss', 'HuberLoss', 'NLLLoss', 'CrossEntropyLoss', 'BCELoss', 'BCEWithLogitsLoss', 'KLDivLoss']
 
-# %% ../../nbs/05_losses.ipynb #5f65675c
+# %% ../../nbs/05_losses.ipynb #a31ab317
 import builtins, math, warnings
 import numpy as np
 from ..tensors import *
@@ -19,7 +19,7 @@ from ..autograd import Node, formula, is_grad_enabled, _sum_to, _needs_grad
 from . import Module, gather, functional
 from .layers import log_softmax
 
-# %% ../../nbs/05_losses.ipynb #0e8ce8d8
+# %% ../../nbs/05_losses.ipynb #7cec23f8
 def _reduction(reduction, size_average=None, reduce=None):
     "The reduction to use, translating PyTorch's deprecated `size_average`/`reduce` arguments."
     if size_average is not None or reduce is not None:
@@ -40,7 +40,7 @@ def _check_sizes(input, target):
         warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). This will likely "
                       "lead to incorrect results due to broadcasting. Please ensure they have the same size.", UserWarning, stacklevel=3)
 
-# %% ../../nbs/05_losses.ipynb #2d8d6a23
+# %% ../../nbs/05_losses.ipynb #ac2efe4d
 class _PointwiseLoss(Node):
     "Backward of a fused pointwise loss: `derivative(diff)` times the upstream gradient, for input and target."
     def setup(self, inputs, args, out):
@@ -94,7 +94,7 @@ formula('smooth_l1_loss')(type('SmoothL1LossBackward0', (_PointwiseLoss,), {
 formula('huber_loss')(type('HuberLossBackward0', (_PointwiseLoss,), {
     'derivative': staticmethod(lambda d, k: where(d.abs() <= k, d, k * d.sign()))}))
 
-# %% ../../nbs/05_losses.ipynb #d267ff74
+# %% ../../nbs/05_losses.ipynb #990dd424
 def _classes_last(input, target):
     "Input as (samples, classes) and target as (samples,), from (N, C, d1, ...) and (N, d1, ...) (or (C,) and ())."
     if input.ndim == 1: return input.unsqueeze(0), target.reshape(1)
@@ -123,7 +123,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     losses = -w * picked
     if reduction == 'none': out = losses.reshape(target.shape) if input.ndim != 1 else losses.reshape(())
     elif reduction == 'sum': out = losses.sum()
-    else: out = losses.sum() / w.sum()
+    else:
+        with np.errstate(invalid='ignore', divide='ignore'): out = losses.sum() / w.sum()   # all ignored: 0/0 = nan, as in PyTorch
     return _result(xp.asarray(out, dtype=logp._array.dtype), 'nll_loss', (logp,), (safe, w, reduction, target.shape))
 
 class NllLossBackward0(Node):
@@ -190,7 +191,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     else: smooth = _reduce(smooth, reduction)
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_classes)
 
-# %% ../../nbs/05_losses.ipynb #6370f013
+# %% ../../nbs/05_losses.ipynb #fd85ba48
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction='mean'):
     "Binary cross-entropy between probabilities `input` and targets in [0, 1]."
     reduction = _reduction(reduction, size_average, reduce)
@@ -252,7 +253,7 @@ def _log1p_exp_neg(x):
     "`log(1 + exp(-x))`, computed without overflow."
     return (-x).clamp(min=0) + (-x.abs()).exp().log1p()
 
-# %% ../../nbs/05_losses.ipynb #a497a01e
+# %% ../../nbs/05_losses.ipynb #239fbf3b
 def kl_div(input, target, size_average=None, reduce=None, reduction='mean', log_target=False):
     "Kullback-Leibler divergence of `target` from `exp(input)` (input: log-probabilities)."
     reduction = _reduction(reduction, size_average, reduce)
@@ -261,7 +262,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction='mean', log_
     if reduction == 'batchmean': return pointwise.sum() / (input.shape[0] if input.ndim else 1)
     return _reduce(pointwise, reduction)
 
-# %% ../../nbs/05_losses.ipynb #be6562a4
+# %% ../../nbs/05_losses.ipynb #dc04d445
 class _Loss(Module):
     "Base of the loss modules: stores `reduction`."
     def __init__(self, size_average=None, reduce=None, reduction='mean'):
