@@ -283,6 +283,7 @@ for _p in (2, 1, math.inf, 3):
     _fd = dict(ties=False) if _p in (1, 3) else {}
     row(f'norm_p{_p}', lambda T, a, kw, p=_p: T.norm(a, p, **kw), reduce_gen(away=0.2 if _p in (1, 3) else 0., **_fd))
 row('norm_default', lambda T, a: a.norm(), single())
+row('norm_small_values', lambda T, a: T.norm(a * 1e-25) * 1e25, single(away=0.5))   # float32 squares underflow below ~1e-19
 row('norm_p2_zeros', lambda T, a: T.norm(a * 0), single(), fd='a zero vector: not differentiable (subgradient 0)',
     gg='a zero vector: not differentiable (subgradient 0)')
 row('logsumexp', lambda T, a, d, kw: T.logsumexp(a, d, **kw), dim_gen())
