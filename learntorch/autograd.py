@@ -22,7 +22,7 @@ __all__ = ['RsubBackward1', 'DivBackward2', 'DivBackward3', 'MulBackward0_recipr
            'MaskedFillBackward1', 'backward', 'grad', 'Variable', 'FunctionCtx', 'BackwardCFunction', 'Function',
            'GradcheckError', 'gradcheck', 'gradgradcheck']
 
-# %% ../nbs/02_autograd.ipynb #3ab30a29
+# %% ../nbs/02_autograd.ipynb #816e9d8c
 import builtins, math, re, weakref
 import numpy as np
 from .tensors import *
@@ -30,7 +30,7 @@ from .tensors import _wrap, _view_of, _index_key, _dtype_of_np, _broadcast_view,
 from .ops import *
 from .ops import _add_at
 
-# %% ../nbs/02_autograd.ipynb #b2200497
+# %% ../nbs/02_autograd.ipynb #63192bf0
 class _GradMode:
     "Whether operations are being recorded for autograd (a process-wide switch), and the function that records them."
     enabled = True
@@ -86,7 +86,7 @@ class set_grad_enabled(_GradModeContext):
         _set_grad_mode(self._prev)            # used as a decorator, it must not change the mode at definition time
         return super().__call__(func)
 
-# %% ../nbs/02_autograd.ipynb #aa19af83
+# %% ../nbs/02_autograd.ipynb #58c451cc
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after they have already "
           "been freed). Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). "
           "Specify retain_graph=True if you need to backward through the graph a second time or if you need to access "
@@ -162,7 +162,7 @@ class _RemovableHandle:
     def remove(self):
         if self._hook in self._list: self._list.remove(self._hook)
 
-# %% ../nbs/02_autograd.ipynb #2d2e2f74
+# %% ../nbs/02_autograd.ipynb #b6707e16
 class AccumulateGrad(Node):
     "The node of a leaf tensor: adds the incoming gradient into `variable.grad`."
     def __init__(self, variable): self.variable = variable
@@ -183,7 +183,7 @@ def _edge(x):
         if x._requires_grad: return (_accumulator(x), 0)
     return (None, 0)
 
-# %% ../nbs/02_autograd.ipynb #5229d1a3
+# %% ../nbs/02_autograd.ipynb #949236e4
 _formulas = {}
 
 def formula(*ops):
@@ -230,7 +230,7 @@ hooks.recording = _recording
 _GradMode.recorder = _record
 _set_grad_mode(True)
 
-# %% ../nbs/02_autograd.ipynb #b80dfba1
+# %% ../nbs/02_autograd.ipynb #f538df06
 def _sum_to(grad, shape):
     "Sum `grad` over the dimensions that broadcasting added or stretched, giving `shape` (None for number inputs)."
     if shape is None or grad is None: return None
@@ -246,7 +246,7 @@ def _renamed(cls, name):
     "The same formula under another PyTorch name (e.g. `RsubBackward1` for `2 - x`)."
     return type(name, (cls,), {})
 
-# %% ../nbs/02_autograd.ipynb #6d199d65
+# %% ../nbs/02_autograd.ipynb #8ff1a6eb
 @formula('add')
 class AddBackward0(Node):
     def setup(self, inputs, alpha, out): self.shapes, self.alpha = (_shape(inputs[0]), _shape(inputs[1])), alpha
@@ -369,7 +369,7 @@ RemainderBackward1, FmodBackward1 = _renamed(RemainderBackward0, 'RemainderBackw
 _formulas['remainder'] = lambda inputs, args: RemainderBackward1 if isinstance(inputs[1], Tensor) else RemainderBackward0
 _formulas['fmod'] = lambda inputs, args: FmodBackward1 if isinstance(inputs[1], Tensor) else FmodBackward0
 
-# %% ../nbs/02_autograd.ipynb #14c765b9
+# %% ../nbs/02_autograd.ipynb #c64e573f
 class _Unary(Node):
     "An elementwise function of one tensor: `derivative(x, y)` gives dy/dx from the input and the result."
     uses_output = False
@@ -418,7 +418,7 @@ for _op, _name in [('sign', 'SignBackward0'), ('floor', 'FloorBackward0'), ('cei
                    ('round', 'RoundBackward0'), ('trunc', 'TruncBackward0')]:
     _formulas[_op] = _renamed(_ZeroGrad, _name)
 
-# %% ../nbs/02_autograd.ipynb #6161f684
+# %% ../nbs/02_autograd.ipynb #b44a3c8d
 class ClampBackward1(Node):
     "clamp with number bounds: the gradient passes where the input was inside them"
     differentiable = staticmethod(lambda inputs: inputs[:1])
@@ -458,7 +458,7 @@ class WhereBackward0(Node):
         z = zeros_like(g)
         return _sum_to(where(c, g, z), self.shapes[1]), _sum_to(where(c, z, g), self.shapes[2])
 
-# %% ../nbs/02_autograd.ipynb #597be3d9
+# %% ../nbs/02_autograd.ipynb #41442155
 def _unreduce(g, shape, dims, keepdim):
     "Expand gradient `g` of a reduction over `dims` back to the input `shape`."
     if len(shape) == 0: return g.reshape(())          # reducing a 0-d tensor changes nothing
@@ -519,7 +519,9 @@ class VarBackward0(Node):
         (x,) = self.saved_tensors
         n = _count(x.shape, self.dims)
         centred = x - mean(x, self.dims, keepdim=True)
-        return (_unreduce(g, x.shape, self.dims, self.keepdim) * centred * (2 / (n - self.correction) if n > self.correction else math.nan),)
+        if n <= self.correction and self.dims is None:     # no degrees of freedom over everything: PyTorch gives ±inf, nan at the mean
+            return (_unreduce(g * 2 / 0., x.shape, None, False) * where(centred == 0, full_like(centred, math.nan), ones_like(centred)),)
+        return (_unreduce(g, x.shape, self.dims, self.keepdim) * centred * 2 / builtins.max(n - self.correction, 0),)  # (no degrees of freedom: inf)
 
 @formula('std')
 class StdBackward0(Node):
@@ -531,7 +533,7 @@ class StdBackward0(Node):
         centred = x - mean(x, self.dims, keepdim=True)
         safe_y = where(y == 0, ones_like(y), y)             # where the spread is 0, PyTorch defines the gradient as 0
         scaled = where(y == 0, zeros_like(g), g / safe_y)
-        return (_unreduce(scaled, x.shape, self.dims, self.keepdim) * centred / ((n - self.correction) if n > self.correction else math.nan),)
+        return (_unreduce(scaled, x.shape, self.dims, self.keepdim) * centred / builtins.max(n - self.correction, 0),)
 
 @formula('norm')
 class LinalgVectorNormBackward0(Node):
@@ -617,7 +619,7 @@ class _SelectAlongDim(Node):
 for _op, _name in [('max_dim', 'MaxBackward0'), ('min_dim', 'MinBackward0'), ('sort', 'SortBackward0'), ('topk', 'TopkBackward0')]:
     _formulas[_op] = _renamed(_SelectAlongDim, _name)
 
-# %% ../nbs/02_autograd.ipynb #7893f982
+# %% ../nbs/02_autograd.ipynb #b04a1c1e
 class MmBackward0(Node):
     def setup(self, inputs, args, out):
         a, b = inputs
@@ -660,8 +662,9 @@ def _matmul_formula(inputs, args):
     na, nb = a.ndim, b.ndim
     if na <= 2 and nb <= 2:
         return {(1, 1): DotBackward0, (2, 1): MvBackward0, (1, 2): SqueezeBackward4, (2, 2): MmBackward0}[(na, nb)]
+    if na == 3 and nb == 3 and a.shape[0] == 1 and b.shape[0] > 1: a = a[0]; na = 2   # a batch of one is a matrix
     if nb > na and na == 2 and _should_fold(a, b):   # computed as (b.mT @ a.mT).mT, made contiguous
-        return TransposeBackward0_matmul if a.shape[0] == 1 or b.shape[-1] == 1 else CloneBackward0_matmul
+        return TransposeBackward0_matmul if a.shape[-2] == 1 or b.shape[-1] == 1 else CloneBackward0_matmul
     return UnsafeViewBackward0
 
 DotBackward0, MvBackward0 = _renamed(MmBackward0, 'DotBackward0'), _renamed(MmBackward0, 'MvBackward0')
@@ -670,7 +673,7 @@ BmmBackward0 = _renamed(MmBackward0, 'BmmBackward0')
 TransposeBackward0_matmul, CloneBackward0_matmul = _renamed(MmBackward0, 'TransposeBackward0'), _renamed(MmBackward0, 'CloneBackward0')
 _formulas['matmul'], _formulas['bmm'] = _matmul_formula, BmmBackward0
 
-# %% ../nbs/02_autograd.ipynb #1c676008
+# %% ../nbs/02_autograd.ipynb #6bc3e76d
 class ViewBackward0(Node):
     def setup(self, inputs, args, out): self.shape = inputs[0].shape
     def backward(self, g): return (g.reshape(self.shape),)
@@ -805,14 +808,20 @@ def _getitem_formula(inputs, key):
     parts = key if isinstance(key, tuple) else (key,)
     if builtins.any(isinstance(k, (Tensor, list, np.ndarray, builtins.bool)) and not (isinstance(k, Tensor) and k.ndim == 0) for k in parts):
         return IndexBackward0
-    last = AliasBackward0
+    shape = inputs[0].shape
+    consumed = builtins.sum(1 for k in parts if k is not None and k is not Ellipsis)
+    last, pos = AliasBackward0, 0
     for k in parts:
-        if isinstance(k, (builtins.int, np.integer, Tensor)): last = SelectBackward0
-        elif k is None: last = UnsqueezeBackward0_index
-        elif isinstance(k, slice) and k != slice(None): last = SliceBackward0
+        if k is Ellipsis: pos += len(shape) - consumed; continue
+        if k is None: last = UnsqueezeBackward0_index; continue
+        if isinstance(k, slice):
+            size = shape[pos] if pos < len(shape) else 0
+            if k.indices(size) != (0, size, 1): last = SliceBackward0   # a slice of everything is skipped
+        else: last = SelectBackward0
+        pos += 1
     return last
 
-_formulas['getitem'] = _getitem_formula
+_formulas['getitem'], _formulas['narrow'] = _getitem_formula, SliceBackward0
 
 class CopySlices(Node):
     "`x[key] = value`: the old values at `key` get no gradient; `value` gets the gradient at `key`."
@@ -833,7 +842,10 @@ def _whole(key):
 def _setitem_formula(inputs, key):
     "`x[key] = v` in PyTorch: index_put for index tensors, fill/copy for the whole tensor, else a copy into a view."
     parts = key if isinstance(key, tuple) else (key,)
-    if builtins.any(isinstance(k, (np.ndarray, list)) or (isinstance(k, Tensor) and k.ndim > 0) for k in parts): return IndexPutBackward0
+    advanced = [isinstance(k, (np.ndarray, list)) or (isinstance(k, Tensor) and k.ndim > 0) for k in parts]
+    basic_view = builtins.any(not adv and (isinstance(k, (builtins.int, np.integer, Tensor)) or k is None or (isinstance(k, slice) and k != slice(None)))
+                              for k, adv in zip(parts, advanced))
+    if builtins.any(advanced): return CopySlices if basic_view else IndexPutBackward0   # a basic part makes a view first
     if _whole(key): return CopyBackwards if isinstance(inputs[1], Tensor) and inputs[1].ndim else FillBackward3
     return CopySlices
 
@@ -872,7 +884,7 @@ class MaskedFillBackward1(MaskedFillBackward0):
 
 _formulas['masked_fill'] = lambda inputs, mask: MaskedFillBackward1 if isinstance(inputs[1], Tensor) else MaskedFillBackward0
 
-# %% ../nbs/02_autograd.ipynb #7c54e16d
+# %% ../nbs/02_autograd.ipynb #eb20b006
 def _topological_counts(roots):
     "For every node reachable from `roots`, the number of edges leading into it."
     counts, stack, seen = {}, list(roots), set(roots)
@@ -922,7 +934,7 @@ def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
             counts[child] -= 1
             if counts[child] == 0: ready.append(child)
 
-# %% ../nbs/02_autograd.ipynb #4d280647
+# %% ../nbs/02_autograd.ipynb #bd5ca37f
 def _accumulate(leaf, grad):
     "Add `grad` into `leaf.grad`, running the leaf's hooks first."
     if leaf._hooks:
@@ -938,7 +950,7 @@ def _accumulate(leaf, grad):
     else:
         leaf.grad.add_(grad.detach())
 
-# %% ../nbs/02_autograd.ipynb #8a28d639
+# %% ../nbs/02_autograd.ipynb #ebc95f55
 def _roots_and_seeds(tensors, grad_tensors, fn_name='backward'):
     tensors = (tensors,) if isinstance(tensors, Tensor) else tuple(tensors)
     if grad_tensors is None: grad_tensors = (None,) * len(tensors)
@@ -977,7 +989,7 @@ def _backward_method(self, gradient=None, retain_graph=None, create_graph=False,
 _backward_method.__name__ = 'backward'   # a `def backward` here would hide the function `backward` above
 patch_tensor(_backward_method)
 
-# %% ../nbs/02_autograd.ipynb #32cf29b8
+# %% ../nbs/02_autograd.ipynb #721575c1
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True, allow_unused=None,
          is_grads_batched=False, materialize_grads=False):
     "The gradients of `outputs` with respect to `inputs`, returned as a tuple (leaves' `.grad` untouched)."
@@ -1002,7 +1014,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         results.append(g)
     return tuple(results)
 
-# %% ../nbs/02_autograd.ipynb #cade114f
+# %% ../nbs/02_autograd.ipynb #5c19004a
 @patch_tensor
 def register_hook(self, hook):
     "Call `hook(grad)` whenever this tensor's gradient is computed; a returned tensor replaces the gradient."
@@ -1053,7 +1065,7 @@ def Variable(data, requires_grad=False, volatile=False):
     "The pre-0.4 wrapper, kept so old code runs: tensors carry `requires_grad` themselves now."
     return data.requires_grad_(requires_grad) if isinstance(data, Tensor) else tensor(data, requires_grad=requires_grad)
 
-# %% ../nbs/02_autograd.ipynb #adefccd3
+# %% ../nbs/02_autograd.ipynb #c53245f0
 class FunctionCtx(Node):
     "The `ctx` of a custom Function (and its graph node): saves tensors and flags for the backward step."
     def save_for_backward(self, *tensors):
@@ -1109,7 +1121,7 @@ class Function:
             ctx._output_likes = [zeros_like(o) if isinstance(o, Tensor) else None for o in outs]
         return outs[0] if single else tuple(outs)
 
-# %% ../nbs/02_autograd.ipynb #7dc11d81
+# %% ../nbs/02_autograd.ipynb #27a475cb
 class _IndexGrad(Function):
     "Scatter-add `g` into zeros of `shape` at `key` (the backward of indexing); its own backward indexes again."
     @staticmethod
@@ -1132,7 +1144,7 @@ def _index_grad(g, key, shape):
             return out
     return _IndexGrad.apply(g, key, shape)
 
-# %% ../nbs/02_autograd.ipynb #04e28e4f
+# %% ../nbs/02_autograd.ipynb #f1089995
 class GradcheckError(RuntimeError):
     "Raised by `gradcheck` when analytical and numerical gradients disagree."
 

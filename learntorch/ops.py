@@ -17,7 +17,7 @@ __all__ = ['subtract', 'multiply', 'divide', 'true_divide', 'eq', 'ne', 'lt', 'l
            'masked_fill', 'masked_select', 'flip', 'tril', 'triu', 'roll', 'equal', 'isclose', 'allclose', 'bernoulli',
            'normal', 'multinomial']
 
-# %% ../nbs/01_ops.ipynb #52cab724
+# %% ../nbs/01_ops.ipynb #96f1b102
 import builtins, math
 from collections import namedtuple
 import numpy as np
@@ -25,7 +25,7 @@ from .tensors import *
 from .tensors import (_wrap, _view_of, _finish, _norm_dim, _check_dtype, _original, _bump_version, _overlap_error, _checked_scalar,
                                 _dtype_of_np, _dtype_of_scalar, _rng, _size_arg, _shape_args)
 
-# %% ../nbs/01_ops.ipynb #67fabdb3
+# %% ../nbs/01_ops.ipynb #d086269e
 def _category(d): return 2 if d.is_floating_point else (0 if d is bool else 1)
 
 def promote_types(type1, type2):
@@ -60,7 +60,7 @@ def can_cast(from_, to):
     "Whether an in-place operation may store a `from_` result into a `to` tensor (no float->int, no number->bool)."
     return _category(from_) <= _category(to)
 
-# %% ../nbs/01_ops.ipynb #63cd478f
+# %% ../nbs/01_ops.ipynb #12fc3249
 def _check_same_device(a, b):
     if type(a) is not type(b):
         da, db = (Tensor.device.fget(_wrap(x)) for x in (a, b))
@@ -111,7 +111,7 @@ def _operands(x, y):
         return _operand_array(x, float32, xp), _operand_array(y, float32, xp), d
     return _operand_array(x, d, xp), _operand_array(y, d, xp), d
 
-# %% ../nbs/01_ops.ipynb #9a89a617
+# %% ../nbs/01_ops.ipynb #5e330157
 def broadcast_shapes(*shapes):
     "The shape that `shapes` broadcast to, or PyTorch's error naming the first mismatching dimension."
     ndim = builtins.max((len(s) for s in shapes), default=0)
@@ -132,7 +132,7 @@ def _broadcast_error(*arrays):
     except RuntimeError as e: return e
     return RuntimeError("shapes cannot be broadcast together")
 
-# %% ../nbs/01_ops.ipynb #1254e475
+# %% ../nbs/01_ops.ipynb #0b28209b
 def _as_array(r):
     "numpy returns scalars for 0-d results; make them 0-d arrays again."
     return np.asarray(r) if isinstance(r, np.generic) else r
@@ -157,7 +157,7 @@ def _write_out(out, r, inputs):
     _bump_version(out)
     return out
 
-# %% ../nbs/01_ops.ipynb #19a123d1
+# %% ../nbs/01_ops.ipynb #135ef2a6
 def _elementwise(ufunc, a, b):
     "Apply a numpy/cupy binary ufunc, translating a broadcasting failure into PyTorch's error."
     try: return ufunc(a, b)
@@ -288,7 +288,7 @@ def atan2(input, other, *, out=None):
 
 subtract, multiply, divide, true_divide = sub, mul, div, div
 
-# %% ../nbs/01_ops.ipynb #aaf253e6
+# %% ../nbs/01_ops.ipynb #31194773
 def _comparison(name, ufunc_name, doc):
     def compare(input, other, *, out=None):
         a, b, d = _operands(input, other)
@@ -328,7 +328,7 @@ def logical_not(input, *, out=None):
     "Elementwise logical not, as a bool tensor."
     return _result(array_module(input._array).logical_not(input._array), 'logical_not', (input,), None, out)
 
-# %% ../nbs/01_ops.ipynb #12f2af17
+# %% ../nbs/01_ops.ipynb #255dbb3b
 def _unary(name, compute, doc, floating=True):
     "Make the function `name` (and its method and in-place twin) from `compute(xp, array)`."
     def op(input, *, out=None):
@@ -403,7 +403,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
     r = array_module(input._array).nan_to_num(input._array, nan=nan, posinf=posinf, neginf=neginf)
     return _result(r, 'nan_to_num', (input,), None, out)
 
-# %% ../nbs/01_ops.ipynb #d96363fc
+# %% ../nbs/01_ops.ipynb #41a55c32
 def clamp(input, min=None, max=None, *, out=None):
     "Limit every element to `[min, max]` (either bound may be omitted)."
     if min is None and max is None: raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
@@ -439,7 +439,7 @@ def nonzero(input, *, as_tuple=False):
     rows = xp.stack(idx, axis=1).astype(np.int64)
     return _wrap(rows[:, :0] if a.ndim == 0 else rows)       # a 0-d tensor has no dimensions to index
 
-# %% ../nbs/01_ops.ipynb #51dc91f2
+# %% ../nbs/01_ops.ipynb #09441528
 _numbers = (builtins.int, builtins.float, builtins.bool, np.generic)
 
 def _reflected(f, name):
@@ -489,7 +489,7 @@ def _where_method(self, condition, y):
 _where_method.__name__ = 'where'   # a `def where` here would hide the function `where` above
 patch_tensor(_where_method)
 
-# %% ../nbs/01_ops.ipynb #1f4c1afe
+# %% ../nbs/01_ops.ipynb #4f5bf7c4
 def _check_inplace_result(self, d, shape):
     if not can_cast(d, self.dtype):
         raise RuntimeError(f"result type {d._legacy_name} can't be cast to the desired output type {self.dtype._legacy_name}")
@@ -618,7 +618,7 @@ Tensor.__imul__ = lambda self, other: self.mul_(other)
 Tensor.__itruediv__ = lambda self, other: self.div_(other)
 Tensor.__ipow__ = lambda self, other: self.pow_(other)
 
-# %% ../nbs/01_ops.ipynb #688e6f7e
+# %% ../nbs/01_ops.ipynb #bf87fe26
 def _dims(dim, ndim):
     "`dim` (None, an int or a sequence) as None or a tuple of non-negative axes."
     if dim is None: return None
@@ -694,6 +694,8 @@ def norm(input, p='fro', dim=None, keepdim=False, dtype=None):
     _require_floating(input, 'linalg.vector_norm')
     a, dims = input._array, _dims(dim, input.ndim)
     xp = array_module(a)
+    out_dtype = a.dtype
+    if _count_reduced(a.shape, dims) == 1: a = a.astype(np.float64)   # PyTorch's one-element norm is exact (|x|, no squaring)
     axes = _reduce_axes(a, dims)
     if p in (math.inf, -math.inf) and a.size == 0 and (dims is None or builtins.any(a.shape[d] == 0 for d in dims)):
         raise RuntimeError("linalg.vector_norm cannot compute the inf norm on an empty tensor because the operation does not have an identity")
@@ -702,7 +704,11 @@ def norm(input, p='fro', dim=None, keepdim=False, dtype=None):
     elif p == -math.inf: r = xp.min(xp.abs(a), axis=axes, keepdims=keepdim)
     elif p == 0: r = xp.sum(a != 0, axis=axes, keepdims=keepdim).astype(a.dtype)
     else: r = xp.sum(xp.abs(a) ** p, axis=axes, keepdims=keepdim) ** (1. / p)
-    return _result(r.astype(a.dtype, copy=False), 'norm', (input,), (2 if p == 'fro' else p, dims, keepdim))
+    return _result(_as_array(r).astype(out_dtype, copy=False), 'norm', (input,), (2 if p == 'fro' else p, dims, keepdim))
+
+def _count_reduced(shape, dims):
+    "How many elements each result of a reduction over `dims` combines."
+    return math.prod(shape) if dims is None or not shape else math.prod(shape[d] for d in dims)
 
 def logsumexp(input, dim, keepdim=False, *, out=None):
     "`log(sum(exp(x)))` along `dim`, computed without overflow by factoring out the maximum."
@@ -742,7 +748,7 @@ def cumprod(input, dim, *, dtype=None, out=None):
     r = array_module(a).cumprod(a, axis=_norm_dim(dim, a.ndim), dtype=d.np) if a.ndim else a.astype(d.np)
     return _result(r, 'cumprod', (input,), _norm_dim(dim, a.ndim), out)
 
-# %% ../nbs/01_ops.ipynb #70eb0ceb
+# %% ../nbs/01_ops.ipynb #90517f62
 def _return_type(name, fields):
     "A named tuple class that prints like PyTorch's `torch.return_types.<name>`."
     base = namedtuple(name, fields)
@@ -860,7 +866,7 @@ for _f in [sum, prod, mean, var, std, norm, logsumexp, all, any, cumsum, cumprod
            argsort, topk]:
     patch_tensor(_f)
 
-# %% ../nbs/01_ops.ipynb #30fdaec5
+# %% ../nbs/01_ops.ipynb #3d5e040a
 _blas_type_names = {'float32': 'float', 'float64': 'double', 'float16': 'c10::Half', 'int64': 'long int', 'int32': 'int',
                  'int16': 'short int', 'int8': 'signed char', 'uint8': 'unsigned char', 'bool': 'bool'}
 
@@ -938,7 +944,7 @@ for _f in [matmul, mm, bmm, mv, dot, outer]: patch_tensor(_f)
 Tensor.__matmul__ = matmul
 Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
 
-# %% ../nbs/01_ops.ipynb #debee26e
+# %% ../nbs/01_ops.ipynb #ac87a008
 def _tensor_list(tensors, name):
     if not isinstance(tensors, (list, tuple)) or len(tensors) == 0:
         raise ValueError(f"torch.{name}(): expected a non-empty list of Tensors")
@@ -1022,7 +1028,8 @@ def unbind(input, dim=0):
 def narrow(input, dim, start, length):
     "A view of `length` elements of `input` along `dim`, from `start`."
     d = _norm_dim(dim, input.ndim)
-    return input[(slice(None),) * d + (slice(start, start + length),)]
+    key = (slice(None),) * d + (slice(start, start + length),)
+    return _finish(_view_of(input, input._array[key]), 'narrow', (input,), key)
 
 def hstack(tensors, *, out=None):
     "Join along the first dimension for vectors, the second otherwise."
@@ -1034,7 +1041,7 @@ def vstack(tensors, *, out=None):
 
 for _f in [split, chunk, unbind, narrow]: patch_tensor(_f)
 
-# %% ../nbs/01_ops.ipynb #ef1c1cca
+# %% ../nbs/01_ops.ipynb #978c0bee
 def _index_array(index, name='index'):
     if not isinstance(index, Tensor) or index._array.dtype != np.int64:
         got = index.dtype._legacy_name if isinstance(index, Tensor) else type(index).__name__
@@ -1140,7 +1147,7 @@ def masked_fill_(self, mask, value):
     "In place: set `value` wherever `mask` is true."
     return _inplace(self, masked_fill, mask, value)
 
-# %% ../nbs/01_ops.ipynb #ea9e372b
+# %% ../nbs/01_ops.ipynb #30a679ca
 def bernoulli(input, p=None, *, generator=None, out=None):
     "0/1 samples: 1 with probability `input` (or `p`) at each position."
     probs = input.detach().cpu()._array if p is None else p
