@@ -22,7 +22,7 @@ __all__ = ['RsubBackward1', 'DivBackward2', 'DivBackward3', 'MulBackward0_recipr
            'MaskedFillBackward1', 'backward', 'grad', 'Variable', 'FunctionCtx', 'BackwardCFunction', 'Function',
            'GradcheckError', 'gradcheck', 'gradgradcheck']
 
-# %% ../nbs/02_autograd.ipynb #816e9d8c
+# %% ../nbs/02_autograd.ipynb #1f915a6b
 import builtins, math, re, weakref
 import numpy as np
 from .tensors import *
@@ -30,7 +30,7 @@ from .tensors import _wrap, _view_of, _index_key, _dtype_of_np, _broadcast_view,
 from .ops import *
 from .ops import _add_at
 
-# %% ../nbs/02_autograd.ipynb #63192bf0
+# %% ../nbs/02_autograd.ipynb #72700b1b
 class _GradMode:
     "Whether operations are being recorded for autograd (a process-wide switch), and the function that records them."
     enabled = True
@@ -86,7 +86,7 @@ class set_grad_enabled(_GradModeContext):
         _set_grad_mode(self._prev)            # used as a decorator, it must not change the mode at definition time
         return super().__call__(func)
 
-# %% ../nbs/02_autograd.ipynb #58c451cc
+# %% ../nbs/02_autograd.ipynb #2240d92d
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after they have already "
           "been freed). Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). "
           "Specify retain_graph=True if you need to backward through the graph a second time or if you need to access "
@@ -162,7 +162,7 @@ class _RemovableHandle:
     def remove(self):
         if self._hook in self._list: self._list.remove(self._hook)
 
-# %% ../nbs/02_autograd.ipynb #b6707e16
+# %% ../nbs/02_autograd.ipynb #442dd57b
 class AccumulateGrad(Node):
     "The node of a leaf tensor: adds the incoming gradient into `variable.grad`."
     def __init__(self, variable): self.variable = variable
@@ -183,7 +183,7 @@ def _edge(x):
         if x._requires_grad: return (_accumulator(x), 0)
     return (None, 0)
 
-# %% ../nbs/02_autograd.ipynb #949236e4
+# %% ../nbs/02_autograd.ipynb #d9f43a30
 _formulas = {}
 
 def formula(*ops):
@@ -230,7 +230,7 @@ hooks.recording = _recording
 _GradMode.recorder = _record
 _set_grad_mode(True)
 
-# %% ../nbs/02_autograd.ipynb #f538df06
+# %% ../nbs/02_autograd.ipynb #1c6cb195
 def _sum_to(grad, shape):
     "Sum `grad` over the dimensions that broadcasting added or stretched, giving `shape` (None for number inputs)."
     if shape is None or grad is None: return None
@@ -246,7 +246,7 @@ def _renamed(cls, name):
     "The same formula under another PyTorch name (e.g. `RsubBackward1` for `2 - x`)."
     return type(name, (cls,), {})
 
-# %% ../nbs/02_autograd.ipynb #8ff1a6eb
+# %% ../nbs/02_autograd.ipynb #e44de031
 @formula('add')
 class AddBackward0(Node):
     def setup(self, inputs, alpha, out): self.shapes, self.alpha = (_shape(inputs[0]), _shape(inputs[1])), alpha
@@ -369,7 +369,7 @@ RemainderBackward1, FmodBackward1 = _renamed(RemainderBackward0, 'RemainderBackw
 _formulas['remainder'] = lambda inputs, args: RemainderBackward1 if isinstance(inputs[1], Tensor) else RemainderBackward0
 _formulas['fmod'] = lambda inputs, args: FmodBackward1 if isinstance(inputs[1], Tensor) else FmodBackward0
 
-# %% ../nbs/02_autograd.ipynb #c64e573f
+# %% ../nbs/02_autograd.ipynb #70c5f0c4
 class _Unary(Node):
     "An elementwise function of one tensor: `derivative(x, y)` gives dy/dx from the input and the result."
     uses_output = False
@@ -418,7 +418,7 @@ for _op, _name in [('sign', 'SignBackward0'), ('floor', 'FloorBackward0'), ('cei
                    ('round', 'RoundBackward0'), ('trunc', 'TruncBackward0')]:
     _formulas[_op] = _renamed(_ZeroGrad, _name)
 
-# %% ../nbs/02_autograd.ipynb #b44a3c8d
+# %% ../nbs/02_autograd.ipynb #6391baf6
 class ClampBackward1(Node):
     "clamp with number bounds: the gradient passes where the input was inside them"
     differentiable = staticmethod(lambda inputs: inputs[:1])
@@ -458,7 +458,7 @@ class WhereBackward0(Node):
         z = zeros_like(g)
         return _sum_to(where(c, g, z), self.shapes[1]), _sum_to(where(c, z, g), self.shapes[2])
 
-# %% ../nbs/02_autograd.ipynb #41442155
+# %% ../nbs/02_autograd.ipynb #5dec6f99
 def _unreduce(g, shape, dims, keepdim):
     "Expand gradient `g` of a reduction over `dims` back to the input `shape`."
     if len(shape) == 0: return g.reshape(())          # reducing a 0-d tensor changes nothing
@@ -619,7 +619,7 @@ class _SelectAlongDim(Node):
 for _op, _name in [('max_dim', 'MaxBackward0'), ('min_dim', 'MinBackward0'), ('sort', 'SortBackward0'), ('topk', 'TopkBackward0')]:
     _formulas[_op] = _renamed(_SelectAlongDim, _name)
 
-# %% ../nbs/02_autograd.ipynb #b04a1c1e
+# %% ../nbs/02_autograd.ipynb #977fb255
 class MmBackward0(Node):
     def setup(self, inputs, args, out):
         a, b = inputs
@@ -673,7 +673,7 @@ BmmBackward0 = _renamed(MmBackward0, 'BmmBackward0')
 TransposeBackward0_matmul, CloneBackward0_matmul = _renamed(MmBackward0, 'TransposeBackward0'), _renamed(MmBackward0, 'CloneBackward0')
 _formulas['matmul'], _formulas['bmm'] = _matmul_formula, BmmBackward0
 
-# %% ../nbs/02_autograd.ipynb #6bc3e76d
+# %% ../nbs/02_autograd.ipynb #34abe384
 class ViewBackward0(Node):
     def setup(self, inputs, args, out): self.shape = inputs[0].shape
     def backward(self, g): return (g.reshape(self.shape),)
@@ -884,7 +884,7 @@ class MaskedFillBackward1(MaskedFillBackward0):
 
 _formulas['masked_fill'] = lambda inputs, mask: MaskedFillBackward1 if isinstance(inputs[1], Tensor) else MaskedFillBackward0
 
-# %% ../nbs/02_autograd.ipynb #eb20b006
+# %% ../nbs/02_autograd.ipynb #f1aa1b5e
 def _topological_counts(roots):
     "For every node reachable from `roots`, the number of edges leading into it."
     counts, stack, seen = {}, list(roots), set(roots)
@@ -934,7 +934,7 @@ def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
             counts[child] -= 1
             if counts[child] == 0: ready.append(child)
 
-# %% ../nbs/02_autograd.ipynb #bd5ca37f
+# %% ../nbs/02_autograd.ipynb #f66d3af8
 def _accumulate(leaf, grad):
     "Add `grad` into `leaf.grad`, running the leaf's hooks first."
     if leaf._hooks:
@@ -950,7 +950,7 @@ def _accumulate(leaf, grad):
     else:
         leaf.grad.add_(grad.detach())
 
-# %% ../nbs/02_autograd.ipynb #ebc95f55
+# %% ../nbs/02_autograd.ipynb #594fe00d
 def _roots_and_seeds(tensors, grad_tensors, fn_name='backward'):
     tensors = (tensors,) if isinstance(tensors, Tensor) else tuple(tensors)
     if grad_tensors is None: grad_tensors = (None,) * len(tensors)
@@ -989,7 +989,7 @@ def _backward_method(self, gradient=None, retain_graph=None, create_graph=False,
 _backward_method.__name__ = 'backward'   # a `def backward` here would hide the function `backward` above
 patch_tensor(_backward_method)
 
-# %% ../nbs/02_autograd.ipynb #721575c1
+# %% ../nbs/02_autograd.ipynb #b9a3395b
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True, allow_unused=None,
          is_grads_batched=False, materialize_grads=False):
     "The gradients of `outputs` with respect to `inputs`, returned as a tuple (leaves' `.grad` untouched)."
@@ -1014,7 +1014,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         results.append(g)
     return tuple(results)
 
-# %% ../nbs/02_autograd.ipynb #5c19004a
+# %% ../nbs/02_autograd.ipynb #2bef0efb
 @patch_tensor
 def register_hook(self, hook):
     "Call `hook(grad)` whenever this tensor's gradient is computed; a returned tensor replaces the gradient."
@@ -1065,7 +1065,7 @@ def Variable(data, requires_grad=False, volatile=False):
     "The pre-0.4 wrapper, kept so old code runs: tensors carry `requires_grad` themselves now."
     return data.requires_grad_(requires_grad) if isinstance(data, Tensor) else tensor(data, requires_grad=requires_grad)
 
-# %% ../nbs/02_autograd.ipynb #c53245f0
+# %% ../nbs/02_autograd.ipynb #d45d8c5b
 class FunctionCtx(Node):
     "The `ctx` of a custom Function (and its graph node): saves tensors and flags for the backward step."
     def save_for_backward(self, *tensors):
@@ -1121,7 +1121,7 @@ class Function:
             ctx._output_likes = [zeros_like(o) if isinstance(o, Tensor) else None for o in outs]
         return outs[0] if single else tuple(outs)
 
-# %% ../nbs/02_autograd.ipynb #27a475cb
+# %% ../nbs/02_autograd.ipynb #1746fafd
 class _IndexGrad(Function):
     "Scatter-add `g` into zeros of `shape` at `key` (the backward of indexing); its own backward indexes again."
     @staticmethod
@@ -1144,7 +1144,7 @@ def _index_grad(g, key, shape):
             return out
     return _IndexGrad.apply(g, key, shape)
 
-# %% ../nbs/02_autograd.ipynb #f1089995
+# %% ../nbs/02_autograd.ipynb #0650a900
 class GradcheckError(RuntimeError):
     "Raised by `gradcheck` when analytical and numerical gradients disagree."
 
