@@ -11,7 +11,7 @@ __all__ = ['erf', 'silu', 'calculate_gain', 'uniform_', 'normal_', 'constant_', 
            'Dropout', 'embedding', 'EmbeddingBackward0', 'Embedding', 'one_hot', 'layer_norm',
            'NativeLayerNormBackward0', 'LayerNorm']
 
-# %% ../../nbs/04_layers.ipynb #6b66cd9c
+# %% ../../nbs/04_layers.ipynb #9283a34f
 import builtins, math
 import numpy as np
 from ..tensors import *
@@ -19,9 +19,9 @@ from ..tensors import _wrap, _check_dtype, patch_tensor, _rng, _finish
 from ..ops import *
 from ..ops import _result, _inplace
 from ..autograd import Node, formula, no_grad, is_grad_enabled, _SavedOutput, _sum_to, _index_grad, _needs_grad
-from . import Module, Parameter, gather, functional, init as init_namespace
+from . import Module, Parameter, add_to_namespace, functional, init as init_namespace
 
-# %% ../../nbs/04_layers.ipynb #5bd041da
+# %% ../../nbs/04_layers.ipynb #43a60ec9
 def calculate_gain(nonlinearity, param=None):
     "The recommended scale factor for weights followed by `nonlinearity`."
     linear = ('linear', 'conv1d', 'conv2d', 'conv3d', 'conv_transpose1d', 'conv_transpose2d', 'conv_transpose3d', 'sigmoid')
@@ -104,10 +104,10 @@ def tensor_from(values, like):
     "A numpy array as a tensor with `like`'s dtype and device."
     return tensor(values, dtype=like.dtype, device=like.device)
 
-gather(init_namespace, calculate_gain, _calculate_fan_in_and_fan_out, uniform_, normal_, constant_, ones_, zeros_, eye_,
+add_to_namespace(init_namespace, calculate_gain, _calculate_fan_in_and_fan_out, uniform_, normal_, constant_, ones_, zeros_, eye_,
        xavier_uniform_, xavier_normal_, kaiming_uniform_, kaiming_normal_, trunc_normal_)
 
-# %% ../../nbs/04_layers.ipynb #145a8ca6
+# %% ../../nbs/04_layers.ipynb #1f3eca60
 def _addmm(bias, x, wt):
     "`bias + x @ wt` as one operation (PyTorch's `addmm`, the core of a linear layer)."
     out = x._array.dot(wt._array)
@@ -162,7 +162,7 @@ class Identity(Module):
     def __init__(self, *args, **kwargs): super().__init__()
     def forward(self, input): return input
 
-# %% ../../nbs/04_layers.ipynb #77f1d6a7
+# %% ../../nbs/04_layers.ipynb #b5a1df74
 class Flatten(Module):
     "Merge dimensions `start_dim`..`end_dim` (by default all but the batch dimension)."
     def __init__(self, start_dim=1, end_dim=-1):
@@ -179,7 +179,7 @@ class Unflatten(Module):
     def forward(self, input): return input.unflatten(self.dim, self.unflattened_size)
     def extra_repr(self): return f'dim={self.dim}, unflattened_size={self.unflattened_size}'
 
-# %% ../../nbs/04_layers.ipynb #e73140c8
+# %% ../../nbs/04_layers.ipynb #47b43c96
 class _Elementwise(Node):
     "Derivative node of an activation: `derivative(x, *params)`."
     def setup(self, inputs, args, out): self.save(inputs[0]); self.params = args
@@ -267,7 +267,7 @@ def _inplace_or(fn, input, inplace, *params):
     "Apply activation `fn`; with `inplace`, write the result into `input` (as notebook 01's `op_` methods do)."
     return _inplace(input, fn, *params) if inplace else fn(input, *params)
 
-# %% ../../nbs/04_layers.ipynb #5ca7fcbb
+# %% ../../nbs/04_layers.ipynb #791160c9
 class ReLU(Module):
     "`max(x, 0)`, elementwise."
     def __init__(self, inplace=False): super().__init__(); self.inplace = inplace
@@ -324,7 +324,7 @@ class Tanh(Module):
     "Hyperbolic tangent."
     def forward(self, input): return tanh(input)
 
-# %% ../../nbs/04_layers.ipynb #3a23df0d
+# %% ../../nbs/04_layers.ipynb #36c4a143
 def _softmax_dim(ndim, dim):
     if dim is None: return 0 if ndim in (0, 1, 3) else 1   # PyTorch's legacy default
     return dim
@@ -384,7 +384,7 @@ class LogSoftmax(Module):
     def forward(self, input): return log_softmax(input, self.dim)
     def extra_repr(self): return f'dim={self.dim}'
 
-# %% ../../nbs/04_layers.ipynb #eec61f89
+# %% ../../nbs/04_layers.ipynb #4aaaf55b
 def dropout(input, p=0.5, training=True, inplace=False):
     "Zero elements with probability `p` and scale the rest by 1/(1-p) (only when `training`)."
     if not 0 <= p <= 1: raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
@@ -404,7 +404,7 @@ class Dropout(Module):
     def forward(self, input): return dropout(input, self.p, self.training, self.inplace)
     def extra_repr(self): return f'p={self.p}, inplace={self.inplace}'
 
-# %% ../../nbs/04_layers.ipynb #b9e95cbd
+# %% ../../nbs/04_layers.ipynb #ce6ad477
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):
     "Rows of `weight` picked by the integer tensor `input`."
     if input.dtype not in (int64, int32):
@@ -457,7 +457,7 @@ def one_hot(tensor, num_classes=-1):
     xp = array_module(a)
     return _wrap((a[..., None] == xp.arange(n)).astype(np.int64))
 
-# %% ../../nbs/04_layers.ipynb #4a80e8a4
+# %% ../../nbs/04_layers.ipynb #8e61e75b
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     "Normalise over the trailing `normalized_shape` dimensions, then scale by `weight` and shift by `bias`."
     shape = (normalized_shape,) if isinstance(normalized_shape, builtins.int) else tuple(normalized_shape)
@@ -509,8 +509,8 @@ class LayerNorm(Module):
     def extra_repr(self):
         return f'{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}'
 
-# %% ../../nbs/04_layers.ipynb #dae03142
-gather(functional, linear, relu, relu6, leaky_relu, elu, gelu, silu, softplus, hardtanh, sigmoid, tanh, softmax,
+# %% ../../nbs/04_layers.ipynb #f80694e0
+add_to_namespace(functional, linear, relu, relu6, leaky_relu, elu, gelu, silu, softplus, hardtanh, sigmoid, tanh, softmax,
        log_softmax, dropout, embedding, one_hot, layer_norm)
-gather('learntorch.nn', Identity, Linear, Flatten, Unflatten, ReLU, ReLU6, LeakyReLU, ELU, GELU, SiLU, Softplus, Hardtanh,
+add_to_namespace('learntorch.nn', Identity, Linear, Flatten, Unflatten, ReLU, ReLU6, LeakyReLU, ELU, GELU, SiLU, Softplus, Hardtanh,
        Sigmoid, Tanh, Softmax, LogSoftmax, Dropout, Embedding, LayerNorm)

@@ -8,7 +8,7 @@ __all__ = ['NllLoss2DBackward0', 'ViewBackward0_nll', 'mse_loss', 'l1_loss', 'sm
            'binary_cross_entropy_with_logits', 'BinaryCrossEntropyWithLogitsBackward0', 'kl_div', 'MSELoss', 'L1Loss',
            'SmoothL1Loss', 'HuberLoss', 'NLLLoss', 'CrossEntropyLoss', 'BCELoss', 'BCEWithLogitsLoss', 'KLDivLoss']
 
-# %% ../../nbs/05_losses.ipynb #a31ab317
+# %% ../../nbs/05_losses.ipynb #07c03a3f
 import builtins, math, warnings
 import numpy as np
 from ..tensors import *
@@ -16,10 +16,10 @@ from ..tensors import _wrap
 from ..ops import *
 from ..ops import _result
 from ..autograd import Node, formula, is_grad_enabled, _sum_to, _needs_grad
-from . import Module, gather, functional
+from . import Module, add_to_namespace, functional
 from .layers import log_softmax
 
-# %% ../../nbs/05_losses.ipynb #7cec23f8
+# %% ../../nbs/05_losses.ipynb #c335db9c
 def _reduction(reduction, size_average=None, reduce=None):
     "The reduction to use, translating PyTorch's deprecated `size_average`/`reduce` arguments."
     if size_average is not None or reduce is not None:
@@ -40,7 +40,7 @@ def _check_sizes(input, target):
         warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). This will likely "
                       "lead to incorrect results due to broadcasting. Please ensure they have the same size.", UserWarning, stacklevel=3)
 
-# %% ../../nbs/05_losses.ipynb #ac2efe4d
+# %% ../../nbs/05_losses.ipynb #e084d9dc
 class _PointwiseLoss(Node):
     "Backward of a fused pointwise loss: `derivative(diff)` times the upstream gradient, for input and target."
     def setup(self, inputs, args, out):
@@ -94,7 +94,7 @@ formula('smooth_l1_loss')(type('SmoothL1LossBackward0', (_PointwiseLoss,), {
 formula('huber_loss')(type('HuberLossBackward0', (_PointwiseLoss,), {
     'derivative': staticmethod(lambda d, k: where(d.abs() <= k, d, k * d.sign()))}))
 
-# %% ../../nbs/05_losses.ipynb #990dd424
+# %% ../../nbs/05_losses.ipynb #b55957bc
 def _classes_last(input, target):
     "Input as (samples, classes) and target as (samples,), from (N, C, d1, ...) and (N, d1, ...) (or (C,) and ())."
     if input.ndim == 1: return input.unsqueeze(0), target.reshape(1)
@@ -191,7 +191,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     else: smooth = _reduce(smooth, reduction)
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_classes)
 
-# %% ../../nbs/05_losses.ipynb #fd85ba48
+# %% ../../nbs/05_losses.ipynb #05ba830e
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction='mean'):
     "Binary cross-entropy between probabilities `input` and targets in [0, 1]."
     reduction = _reduction(reduction, size_average, reduce)
@@ -253,7 +253,7 @@ def _log1p_exp_neg(x):
     "`log(1 + exp(-x))`, computed without overflow."
     return (-x).clamp(min=0) + (-x.abs()).exp().log1p()
 
-# %% ../../nbs/05_losses.ipynb #239fbf3b
+# %% ../../nbs/05_losses.ipynb #3bf18107
 def kl_div(input, target, size_average=None, reduce=None, reduction='mean', log_target=False):
     "Kullback-Leibler divergence of `target` from `exp(input)` (input: log-probabilities)."
     reduction = _reduction(reduction, size_average, reduce)
@@ -262,7 +262,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction='mean', log_
     if reduction == 'batchmean': return pointwise.sum() / (input.shape[0] if input.ndim else 1)
     return _reduce(pointwise, reduction)
 
-# %% ../../nbs/05_losses.ipynb #dc04d445
+# %% ../../nbs/05_losses.ipynb #473fddbb
 class _Loss(Module):
     "Base of the loss modules: stores `reduction`."
     def __init__(self, size_average=None, reduce=None, reduction='mean'):
@@ -328,6 +328,6 @@ class KLDivLoss(_Loss):
         super().__init__(size_average, reduce, reduction); self.log_target = log_target
     def forward(self, input, target): return kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
 
-gather(functional, mse_loss, l1_loss, smooth_l1_loss, huber_loss, nll_loss, cross_entropy, binary_cross_entropy,
+add_to_namespace(functional, mse_loss, l1_loss, smooth_l1_loss, huber_loss, nll_loss, cross_entropy, binary_cross_entropy,
        binary_cross_entropy_with_logits, kl_div)
-gather('learntorch.nn', MSELoss, L1Loss, SmoothL1Loss, HuberLoss, NLLLoss, CrossEntropyLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss)
+add_to_namespace('learntorch.nn', MSELoss, L1Loss, SmoothL1Loss, HuberLoss, NLLLoss, CrossEntropyLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss)
