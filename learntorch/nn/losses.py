@@ -8,7 +8,7 @@ __all__ = ['NllLoss2DBackward0', 'ViewBackward0_nll', 'mse_loss', 'l1_loss', 'sm
            'binary_cross_entropy_with_logits', 'BinaryCrossEntropyWithLogitsBackward0', 'kl_div', 'MSELoss', 'L1Loss',
            'SmoothL1Loss', 'HuberLoss', 'NLLLoss', 'CrossEntropyLoss', 'BCELoss', 'BCEWithLogitsLoss', 'KLDivLoss']
 
-# %% ../../nbs/05_losses.ipynb #07c03a3f
+# %% ../../nbs/05_losses.ipynb #2983ad83
 import builtins, math, warnings
 import numpy as np
 from ..tensors import *
@@ -19,7 +19,7 @@ from ..autograd import Node, formula, is_grad_enabled, _sum_to, _needs_grad
 from . import Module, add_to_namespace, functional
 from .layers import log_softmax
 
-# %% ../../nbs/05_losses.ipynb #c335db9c
+# %% ../../nbs/05_losses.ipynb #0aaf7fa1
 def _reduction(reduction, size_average=None, reduce=None):
     "The reduction to use, translating PyTorch's deprecated `size_average`/`reduce` arguments."
     if size_average is not None or reduce is not None:
@@ -35,12 +35,23 @@ def _reduce(loss, reduction):
     if reduction == 'sum': return loss.sum()
     return loss
 
+def _reduce_array(losses, reduction):
+    "`_reduce` for the arrays inside a fused loss (keeping their dtype)."
+    if reduction == 'mean': return losses.mean(dtype=losses.dtype)
+    if reduction == 'sum': return losses.sum(dtype=losses.dtype)
+    return losses
+
+def _upstream(g, n, reduction, weight=None):
+    "The gradient reaching each element of a fused loss: `g` (divided by the element count `n` for a mean), times `weight`."
+    scale = g / n if reduction == 'mean' else g
+    return scale if weight is None else scale * weight
+
 def _check_sizes(input, target):
     if input.shape != target.shape:
         warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). This will likely "
                       "lead to incorrect results due to broadcasting. Please ensure they have the same size.", UserWarning, stacklevel=3)
 
-# %% ../../nbs/05_losses.ipynb #e084d9dc
+# %% ../../nbs/05_losses.ipynb #11965174
 class _PointwiseLoss(Node):
     "Backward of a fused pointwise loss: `derivative(diff)` times the upstream gradient, for input and target."
     def setup(self, inputs, args, out):
@@ -48,9 +59,8 @@ class _PointwiseLoss(Node):
         self.shapes = tuple(x.shape for x in inputs)
     def backward(self, g):
         x, t = self.saved_tensors
-        d = self.derivative(x - t, self.param)
-        if self.reduction == 'mean': d = d * (g / d.numel())
-        else: d = d * g
+        diff = x - t                       # (broadcast: a mean divides by the broadcast element count)
+        d = self.derivative(diff, self.param) * _upstream(g, diff.numel(), self.reduction)
         return _sum_to(d, self.shapes[0]), _sum_to(-d, self.shapes[1])
 
 def _pointwise_loss(name, input, target, reduction, param, elementwise):
@@ -58,9 +68,7 @@ def _pointwise_loss(name, input, target, reduction, param, elementwise):
     _check_sizes(input, target)
     a, b, _ = _operands_same(input, target)
     xp = array_module(a)
-    loss = elementwise(xp, a - b, param)
-    if reduction == 'mean': loss = loss.mean(dtype=loss.dtype)
-    elif reduction == 'sum': loss = loss.sum(dtype=loss.dtype)
+    loss = _reduce_array(elementwise(xp, a - b, param), reduction)
     return _result(xp.asarray(loss), name, (input, target), (reduction, param))
 
 def _operands_same(input, target):
@@ -94,7 +102,7 @@ formula('smooth_l1_loss')(type('SmoothL1LossBackward0', (_PointwiseLoss,), {
 formula('huber_loss')(type('HuberLossBackward0', (_PointwiseLoss,), {
     'derivative': staticmethod(lambda d, k: where(d.abs() <= k, d, k * d.sign()))}))
 
-# %% ../../nbs/05_losses.ipynb #b55957bc
+# %% ../../nbs/05_losses.ipynb #4f8f908a
 def _classes_last(input, target):
     "Input as (samples, classes) and target as (samples,), from (N, C, d1, ...) and (N, d1, ...) (or (C,) and ())."
     if input.ndim == 1: return input.unsqueeze(0), target.reshape(1)
@@ -191,7 +199,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     else: smooth = _reduce(smooth, reduction)
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_classes)
 
-# %% ../../nbs/05_losses.ipynb #05ba830e
+# %% ../../nbs/05_losses.ipynb #2c0899ca
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction='mean'):
     "Binary cross-entropy between probabilities `input` and targets in [0, 1]."
     reduction = _reduction(reduction, size_average, reduce)
@@ -203,8 +211,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     with np.errstate(divide='ignore'):
         losses = -(t * xp.maximum(xp.log(a), -100) + (1 - t) * xp.maximum(xp.log1p(-a), -100))
     if weight is not None: losses = losses * weight._array
-    out = losses.mean() if reduction == 'mean' else losses.sum() if reduction == 'sum' else losses
-    return _result(xp.asarray(out, dtype=a.dtype), 'binary_cross_entropy', (input, target), (weight, reduction))
+    return _result(xp.asarray(_reduce_array(losses, reduction), dtype=a.dtype), 'binary_cross_entropy', (input, target), (weight, reduction))
 
 @formula('binary_cross_entropy')
 class BinaryCrossEntropyBackward0(Node):
@@ -213,8 +220,7 @@ class BinaryCrossEntropyBackward0(Node):
         x, t = self.saved_tensors
         gx = (x - t) / ((1 - x) * x).clamp(min=1e-12)
         gt = (1 - x).log().clamp(min=-100) - x.log().clamp(min=-100)
-        scale = g / x.numel() if self.reduction == 'mean' else g
-        if self.weight is not None: scale = scale * self.weight
+        scale = _upstream(g, x.numel(), self.reduction, self.weight)
         return gx * scale, gt * scale
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction='mean',
@@ -231,8 +237,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         coef = 1 + (pos_weight._array - 1) * t
         losses = (1 - t) * x + coef * (log1p_exp + xp.maximum(-x, 0))
     if weight is not None: losses = losses * weight._array
-    out = losses.mean() if reduction == 'mean' else losses.sum() if reduction == 'sum' else losses
-    return _result(xp.asarray(out, dtype=x.dtype), 'binary_cross_entropy_with_logits', (input, target), (weight, pos_weight, reduction))
+    return _result(xp.asarray(_reduce_array(losses, reduction), dtype=x.dtype), 'binary_cross_entropy_with_logits',
+                   (input, target), (weight, pos_weight, reduction))
 
 @formula('binary_cross_entropy_with_logits')
 class BinaryCrossEntropyWithLogitsBackward0(Node):
@@ -245,15 +251,14 @@ class BinaryCrossEntropyWithLogitsBackward0(Node):
             pw = self.pos_weight
             gx = s * (pw * t + 1 - t) - pw * t
             gt = -x + (pw - 1) * _log1p_exp_neg(x)
-        scale = g / x.numel() if self.reduction == 'mean' else g
-        if self.weight is not None: scale = scale * self.weight
+        scale = _upstream(g, x.numel(), self.reduction, self.weight)
         return gx * scale, gt * scale
 
 def _log1p_exp_neg(x):
     "`log(1 + exp(-x))`, computed without overflow."
     return (-x).clamp(min=0) + (-x.abs()).exp().log1p()
 
-# %% ../../nbs/05_losses.ipynb #3bf18107
+# %% ../../nbs/05_losses.ipynb #8e2eb452
 def kl_div(input, target, size_average=None, reduce=None, reduction='mean', log_target=False):
     "Kullback-Leibler divergence of `target` from `exp(input)` (input: log-probabilities)."
     reduction = _reduction(reduction, size_average, reduce)
@@ -262,7 +267,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction='mean', log_
     if reduction == 'batchmean': return pointwise.sum() / (input.shape[0] if input.ndim else 1)
     return _reduce(pointwise, reduction)
 
-# %% ../../nbs/05_losses.ipynb #473fddbb
+# %% ../../nbs/05_losses.ipynb #e9182744
 class _Loss(Module):
     "Base of the loss modules: stores `reduction`."
     def __init__(self, size_average=None, reduce=None, reduction='mean'):
