@@ -1,6 +1,6 @@
 """The seed acceptance scripts (../shared/acceptance, beside this repository), each run in its own subprocess with
-`torch` aliased to `learntorch`. Grouped by the issue that makes them pass; every listed script must pass.
-Scripts of issues not yet done (data loaders, optimizers, training, ...) join the table when their notebook lands."""
+`torch` aliased to `learntorch`. Grouped by the part of the course that makes them pass; every listed script must pass.
+Scripts of parts not yet built join the table when their notebook lands."""
 import subprocess, sys
 from pathlib import Path
 
@@ -10,18 +10,14 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / 'shared'
 RUNNER = SHARED / 'acceptance' / 'run.py'
 
-BY_ISSUE = {  # issue: (scripts, reason they may still fail or None when they must pass)
-    3: (['seed001_tensors.py'], None),
-    4: (['seed000_tensors.py', 'seed001_autograd.py', 'seed002_tensor_ops.py', 'seed003_tensor_ops.py'], None),
+BY_PART = {  # part of the course: the seed scripts it makes pass (each must pass)
+    'tensors': ['seed001_tensors.py'],
+    'autograd': ['seed000_tensors.py', 'seed001_autograd.py', 'seed002_tensor_ops.py', 'seed003_tensor_ops.py'],
 }
 
 
 def _params():
-    out = []
-    for issue, (scripts, reason) in BY_ISSUE.items():
-        marks = [pytest.mark.xfail(strict=False, reason=reason)] if reason else []
-        out += [pytest.param(s, id=f'issue{issue}-{s}', marks=marks) for s in scripts]
-    return out
+    return [pytest.param(s, id=f'{part}-{s}') for part, scripts in BY_PART.items() for s in scripts]
 
 
 @pytest.mark.skipif(not RUNNER.exists(), reason=f'acceptance scripts not found at {RUNNER} (shared/ beside the repo)')
