@@ -5,17 +5,17 @@
 # %% auto #0
 __all__ = ['subtract', 'multiply', 'divide', 'true_divide', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or',
            'logical_xor', 'greater', 'greater_equal', 'less', 'less_equal', 'not_equal', 'bitwise_and', 'bitwise_or',
-           'bitwise_xor', 'exp', 'exp2', 'expm1', 'log', 'log2', 'log10', 'log1p', 'sqrt', 'rsqrt', 'sin', 'cos', 'tan',
-           'asin', 'acos', 'atan', 'sinh', 'cosh', 'tanh', 'sigmoid', 'reciprocal', 'neg', 'abs', 'sign', 'floor',
-           'ceil', 'trunc', 'frac', 'square', 'relu', 'isnan', 'isinf', 'isfinite', 'negative', 'absolute', 'fix',
-           'clip', 'concat', 'concatenate', 'promote_types', 'result_type', 'can_cast', 'broadcast_shapes', 'add',
-           'sub', 'mul', 'div', 'floor_divide', 'remainder', 'fmod', 'pow', 'maximum', 'minimum', 'atan2',
-           'bitwise_not', 'logical_not', 'round', 'nan_to_num', 'clamp', 'where', 'nonzero', 'sum', 'prod', 'mean',
-           'var', 'std', 'norm', 'logsumexp', 'all', 'any', 'cumsum', 'cumprod', 'return_types', 'max', 'min', 'amax',
-           'amin', 'argmax', 'argmin', 'sort', 'argsort', 'topk', 'matmul', 'mm', 'bmm', 'mv', 'dot', 'outer', 'cat',
-           'stack', 'split', 'chunk', 'unbind', 'narrow', 'hstack', 'vstack', 'gather', 'scatter_add', 'index_select',
-           'masked_fill', 'masked_select', 'flip', 'tril', 'triu', 'roll', 'equal', 'isclose', 'allclose', 'bernoulli',
-           'normal', 'multinomial']
+           'bitwise_xor', 'bitwise_left_shift', 'bitwise_right_shift', 'exp', 'exp2', 'expm1', 'log', 'log2', 'log10',
+           'log1p', 'sqrt', 'rsqrt', 'sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'tanh', 'sigmoid',
+           'reciprocal', 'neg', 'abs', 'sign', 'floor', 'ceil', 'trunc', 'frac', 'square', 'relu', 'isnan', 'isinf',
+           'isfinite', 'negative', 'absolute', 'fix', 'clip', 'concat', 'concatenate', 'promote_types', 'result_type',
+           'can_cast', 'broadcast_shapes', 'add', 'sub', 'mul', 'div', 'floor_divide', 'remainder', 'fmod', 'pow',
+           'maximum', 'minimum', 'atan2', 'bitwise_not', 'logical_not', 'round', 'nan_to_num', 'clamp', 'where',
+           'nonzero', 'sum', 'prod', 'mean', 'var', 'std', 'norm', 'logsumexp', 'all', 'any', 'cumsum', 'cumprod',
+           'return_types', 'max', 'min', 'amax', 'amin', 'argmax', 'argmin', 'sort', 'argsort', 'topk', 'matmul', 'mm',
+           'bmm', 'mv', 'dot', 'outer', 'cat', 'stack', 'split', 'chunk', 'unbind', 'narrow', 'hstack', 'vstack',
+           'gather', 'scatter_add', 'index_select', 'masked_fill', 'masked_select', 'flip', 'tril', 'triu', 'roll',
+           'equal', 'isclose', 'allclose', 'scatter', 'bernoulli', 'normal', 'multinomial']
 
 # %% ../nbs/01_ops.ipynb #96f1b102
 import builtins, math
@@ -82,7 +82,8 @@ def _operand_array(x, d, xp):
 
 def _back_to(r, d):
     "Round a result computed in float32 back to half precision (see `_operands`)."
-    return r.astype(np.float16) if d is float16 and r.dtype != np.float16 else r
+    if d is not float16 or r.dtype == np.float16: return r
+    with np.errstate(over='ignore'): return r.astype(np.float16)    # too big for half: inf, silently
 
 def _xp2(a, b):
     "The array module of two operands, at least one of them an array."
@@ -106,7 +107,7 @@ def _operands(x, y):
         return x, y._array, _dtype_of_np[y._array.dtype]
     d = result_type(x, y)
     xp = array_module((x if isinstance(x, Tensor) else y)._array)
-    if d is float16 and (type(x) is builtins.float or type(y) is builtins.float):
+    if d is float16 and (type(x) in _python_numbers or type(y) in _python_numbers):
         # PyTorch computes half-precision arithmetic in float32 without first rounding the Python number to half
         return _operand_array(x, float32, xp), _operand_array(y, float32, xp), d
     return _operand_array(x, d, xp), _operand_array(y, d, xp), d
@@ -136,6 +137,11 @@ def _broadcast_error(*arrays):
 def _as_array(r):
     "numpy returns scalars for 0-d results; make them 0-d arrays again."
     return np.asarray(r) if isinstance(r, np.generic) else r
+
+def _contiguous(r):
+    "A fresh result in row-major order, as PyTorch allocates it (numpy may follow its input's memory order)."
+    r = _as_array(r)
+    return r if r.flags.c_contiguous else array_module(r).ascontiguousarray(r)
 
 def _result(r, op, inputs, args=None, out=None):
     "Wrap array `r`, the result of `op` on `inputs`, as a tensor (or write it into `out`) and let autograd record it."
@@ -204,7 +210,7 @@ def _float_operands(x, y):
     d = result_type(x, y)
     if not d.is_floating_point: d = get_default_dtype()
     xp = array_module((x if isinstance(x, Tensor) else y)._array)
-    if d is float16 and (type(x) is builtins.float or type(y) is builtins.float):   # see `_operands`
+    if d is float16 and (type(x) in _python_numbers or type(y) in _python_numbers):   # see `_operands`
         return _operand_array(x, float32, xp), _operand_array(y, float32, xp), xp
     return _operand_array(x, d, xp), _operand_array(y, d, xp), xp
 
@@ -271,26 +277,36 @@ def _integer_power(xp, a, b):
     flips = xp.where(b % 2 == 0, 1, -1)
     return xp.where(negative, xp.where(a == 1, 1, xp.where(a == -1, flips, 0)), r).astype(r.dtype)
 
+def _tensors_only(name, input, other):
+    "PyTorch's TypeError for functions whose two arguments must both be tensors."
+    for pos, (arg, x) in enumerate((('input', input), ('other', other)), 1):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{name}(): argument '{arg}' (position {pos}) must be Tensor, not {type(x).__name__}")
+
 def maximum(input, other, *, out=None):
     "The larger of each pair of elements (NaN wins)."
+    _tensors_only('maximum', input, other)
     a, b, d = _operands(input, other)
     return _result(_back_to(_elementwise(_xp2(a, b).maximum, a, b), d), 'maximum', (input, other), None, out)
 
 def minimum(input, other, *, out=None):
     "The smaller of each pair of elements (NaN wins)."
+    _tensors_only('minimum', input, other)
     a, b, d = _operands(input, other)
     return _result(_back_to(_elementwise(_xp2(a, b).minimum, a, b), d), 'minimum', (input, other), None, out)
 
 def atan2(input, other, *, out=None):
     "The angle of the point (other, input), elementwise."
+    _tensors_only('atan2', input, other)
     a, b, xp = _float_operands(input, other)
     return _result(_elementwise(xp.arctan2, a, b), 'atan2', (input, other), None, out)
 
 subtract, multiply, divide, true_divide = sub, mul, div, div
 
 # %% ../nbs/01_ops.ipynb #31194773
-def _comparison(name, ufunc_name, doc):
+def _comparison(name, ufunc_name, doc, tensors_only=False):
     def compare(input, other, *, out=None):
+        if tensors_only: _tensors_only(name, input, other)
         a, b, d = _operands(input, other)
         return _result(_elementwise(getattr(_xp2(a, b), ufunc_name), a, b), name, (input, other), None, out)
     compare.__name__, compare.__qualname__, compare.__doc__ = name, name, doc
@@ -302,26 +318,33 @@ lt = _comparison('lt', 'less', "Elementwise `input < other`, as a bool tensor.")
 le = _comparison('le', 'less_equal', "Elementwise `input <= other`, as a bool tensor.")
 gt = _comparison('gt', 'greater', "Elementwise `input > other`, as a bool tensor.")
 ge = _comparison('ge', 'greater_equal', "Elementwise `input >= other`, as a bool tensor.")
-logical_and = _comparison('logical_and', 'logical_and', "Elementwise logical and of the truth values, as a bool tensor.")
-logical_or = _comparison('logical_or', 'logical_or', "Elementwise logical or of the truth values, as a bool tensor.")
-logical_xor = _comparison('logical_xor', 'logical_xor', "Elementwise logical xor of the truth values, as a bool tensor.")
+logical_and = _comparison('logical_and', 'logical_and', "Elementwise logical and, as a bool tensor.", True)
+logical_or = _comparison('logical_or', 'logical_or', "Elementwise logical or, as a bool tensor.", True)
+logical_xor = _comparison('logical_xor', 'logical_xor', "Elementwise logical xor, as a bool tensor.", True)
 greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
-def _bitwise(name, ufunc_name, doc):
+def _bitwise(name, ufunc_name, doc, kernel=None):
     def bitwise(input, other, *, out=None):
         a, b, d = _operands(input, other)
-        if d.is_floating_point: raise RuntimeError(f"\"{name}_cpu\" not implemented for '{d._legacy_name}'")
-        return _result(getattr(_xp2(a, b), ufunc_name)(a, b), name, (input, other), None, out)
+        if d.is_floating_point or (kernel and d is bool):
+            raise NotImplementedError(f"\"{kernel or name + '_cpu'}\" not implemented for '{d._legacy_name}'")
+        with np.errstate(over='ignore'): r = getattr(_xp2(a, b), ufunc_name)(a, b)
+        return _result(_as_array(r).astype(d.np, copy=False), name, (input, other), None, out)
     bitwise.__name__, bitwise.__qualname__, bitwise.__doc__ = name, name, doc
     return bitwise
 
 bitwise_and = _bitwise('bitwise_and', 'bitwise_and', "Elementwise `&` of bool or integer tensors.")
 bitwise_or = _bitwise('bitwise_or', 'bitwise_or', "Elementwise `|` of bool or integer tensors.")
 bitwise_xor = _bitwise('bitwise_xor', 'bitwise_xor', "Elementwise `^` of bool or integer tensors.")
+bitwise_left_shift = _bitwise('bitwise_left_shift', 'left_shift', "Elementwise `<<`: shift integer bits left.",
+                              'lshift_cpu')
+bitwise_right_shift = _bitwise('bitwise_right_shift', 'right_shift', "Elementwise `>>`: shift integer bits right.",
+                               'rshift_cpu')
 
 def bitwise_not(input, *, out=None):
     "Elementwise `~`: logical not for bool tensors, bit flip for integers."
-    if input.dtype.is_floating_point: raise RuntimeError(f"\"bitwise_not_cpu\" not implemented for '{input.dtype._legacy_name}'")
+    if input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"bitwise_not_cpu\" not implemented for '{input.dtype._legacy_name}'")
     return _result(array_module(input._array).invert(input._array), 'bitwise_not', (input,), None, out)
 
 def logical_not(input, *, out=None):
@@ -329,10 +352,13 @@ def logical_not(input, *, out=None):
     return _result(array_module(input._array).logical_not(input._array), 'logical_not', (input,), None, out)
 
 # %% ../nbs/01_ops.ipynb #255dbb3b
-def _unary(name, compute, doc, floating=True):
-    "Make the function `name` (and its method and in-place twin) from `compute(xp, array)`."
+def _unary(name, compute, doc, floating=True, refuse=''):
+    "Make the function `name` from `compute(xp, array)`; `refuse`: dtype kinds PyTorch has no kernel for."
     def op(input, *, out=None):
         a = input._array
+        if a.dtype.kind in refuse:
+            kernel = name + ('_cpu' if name in ('abs', 'frac') else '_vml_cpu')
+            raise NotImplementedError(f'"{kernel}" not implemented for \'{input.dtype._legacy_name}\'')
         if floating and a.dtype.kind != 'f': a = a.astype(get_default_dtype().np)
         with np.errstate(all='ignore'): r = compute(array_module(a), a)
         return _result(r, name, (input,), None, out)
@@ -372,14 +398,15 @@ tanh = _unary('tanh', lambda xp, a: xp.tanh(a), "Hyperbolic tangent, squashing v
 sigmoid = _unary('sigmoid', _sigmoid, "The logistic function `1 / (1 + exp(-x))`, squashing values into (0, 1).")
 reciprocal = _unary('reciprocal', lambda xp, a: 1 / a, "`1 / x`.")
 neg = _unary('neg', _neg, "`-x`.", floating=False)
-abs = _unary('abs', lambda xp, a: xp.abs(a), "Absolute value.", floating=False)
+abs = _unary('abs', lambda xp, a: xp.abs(a), "Absolute value.", floating=False, refuse='b')
 sign = _unary('sign', lambda xp, a: a.copy() if a.dtype == np.bool_ else
               xp.where(xp.isnan(a), 0, xp.sign(a)).astype(a.dtype) if a.dtype.kind == 'f' else xp.sign(a),
               "-1, 0 or 1 by the sign of each element (0 for NaN, as in PyTorch).", floating=False)
-floor = _unary('floor', lambda xp, a: xp.floor(a) if a.dtype.kind == 'f' else a.copy(), "Round down to an integer value.", floating=False)
-ceil = _unary('ceil', lambda xp, a: xp.ceil(a) if a.dtype.kind == 'f' else a.copy(), "Round up to an integer value.", floating=False)
-trunc = _unary('trunc', lambda xp, a: xp.trunc(a) if a.dtype.kind == 'f' else a.copy(), "Round towards zero.", floating=False)
-frac = _unary('frac', lambda xp, a: a - xp.trunc(a), "The fractional part, `x - trunc(x)`.")
+def _rounding(f): return lambda xp, a: getattr(xp, f)(a) if a.dtype.kind == 'f' else a.copy()
+floor = _unary('floor', _rounding('floor'), "Round down to an integer value.", floating=False, refuse='b')
+ceil = _unary('ceil', _rounding('ceil'), "Round up to an integer value.", floating=False, refuse='b')
+trunc = _unary('trunc', _rounding('trunc'), "Round towards zero.", floating=False, refuse='b')
+frac = _unary('frac', lambda xp, a: a - xp.trunc(a), "The fractional part, `x - trunc(x)`.", refuse='biu')
 square = _unary('square', lambda xp, a: xp.square(a.astype(np.int64) if a.dtype == np.bool_ else a), "`x * x`.", floating=False)
 def _relu(xp, a):
     if a.dtype == np.bool_: raise RuntimeError("Boolean inputs not supported for relu")
@@ -394,6 +421,7 @@ negative, absolute, fix = neg, abs, trunc
 def round(input, *, decimals=0, out=None):
     "Round to `decimals` places (halves go to the even neighbour, like PyTorch and numpy)."
     a = input._array
+    if a.dtype == np.bool_: raise NotImplementedError('"round_vml_cpu" not implemented for \'Bool\'')
     if a.dtype == np.float16 and decimals: a = a.astype(np.float32)   # PyTorch scales half values in float32
     r = array_module(a).round(a, decimals).astype(input._array.dtype) if a.dtype.kind == 'f' else a.copy()
     return _result(r, 'round', (input,), decimals, out)
@@ -458,11 +486,14 @@ for _f, _names in [(add, ('add', '__radd__')), (sub, ('sub', '__sub__')), (mul, 
                    (div, ('div', '__truediv__')), (floor_divide, ('floor_divide', '__floordiv__')),
                    (remainder, ('remainder', '__mod__')), (pow, ('pow', '__pow__')), (bitwise_and, ('bitwise_and', '__and__', '__rand__')),
                    (bitwise_or, ('bitwise_or', '__or__', '__ror__')), (bitwise_xor, ('bitwise_xor', '__xor__', '__rxor__')),
+                   (bitwise_left_shift, ('bitwise_left_shift', '__lshift__')),
+                   (bitwise_right_shift, ('bitwise_right_shift', '__rshift__')),
                    (eq, ('eq', '__eq__')), (ne, ('ne', '__ne__')), (lt, ('lt', '__lt__')), (le, ('le', '__le__')),
                    (gt, ('gt', '__gt__')), (ge, ('ge', '__ge__'))]:
     setattr(Tensor, _names[0], _f)
     for _n in _names[1:]: setattr(Tensor, _n, _operator(_f, _n))
-for _f, _n in [(sub, '__rsub__'), (div, '__rtruediv__'), (floor_divide, '__rfloordiv__'), (remainder, '__rmod__'), (pow, '__rpow__')]:
+for _f, _n in [(sub, '__rsub__'), (div, '__rtruediv__'), (floor_divide, '__rfloordiv__'), (remainder, '__rmod__'),
+               (pow, '__rpow__'), (bitwise_left_shift, '__rlshift__'), (bitwise_right_shift, '__rrshift__')]:
     setattr(Tensor, _n, _reflected(_f, _n))
 Tensor.__add__, Tensor.__mul__ = add, mul     # the hottest operators skip the wrapper; `_operands` rejects odd operands itself
 def _positive(self):
@@ -470,7 +501,13 @@ def _positive(self):
     if self.dtype is bool: raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
     return self
 
-Tensor.__neg__, Tensor.__abs__, Tensor.__invert__, Tensor.__pos__ = neg, abs, bitwise_not, _positive
+def _invert(self):
+    "`~x`: logical not of a bool tensor, bit flip of an integer one."
+    if self.dtype.is_floating_point:
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
+    return bitwise_not(self)
+
+Tensor.__neg__, Tensor.__abs__, Tensor.__invert__, Tensor.__pos__ = neg, abs, _invert, _positive
 
 for _f in [fmod, maximum, minimum, atan2, logical_and, logical_or, logical_xor, bitwise_not, logical_not, exp, exp2,
            expm1, log, log2, log10, log1p, sqrt, rsqrt, sin, cos, tan, asin, acos, atan, sinh, cosh, tanh, sigmoid,
@@ -515,23 +552,28 @@ def _inplace(self, fn, *args, **kwargs):
         _check_inplace_result(self, result.dtype, result._array.shape)
         _store(self, result._array)
         self.grad_fn, self._requires_grad = result.grad_fn, result._requires_grad
+        hooks.rebase(result, self)
         return self
     result = fn(self, *args, **kwargs)
     _check_inplace_result(self, result.dtype, result._array.shape)
     return _store(self, result._array)
 
-def _fast_inplace(self, ufunc_name, other, fn, **kwargs):
-    "In-place binary operation straight into self's memory when autograd is not involved."
+def _fast_inplace(self, ufunc_name, other, fn, alpha=1, **kwargs):
+    "In-place binary operation straight into self's memory (numpy's `out=`) when autograd is not involved."
+    a = self._array
+    if alpha != 1: kwargs['alpha'] = alpha
     if isinstance(other, Tensor):
         b = other._array
-        if b.dtype != self._array.dtype or type(b) is not type(self._array) or hooks.recording((self, other)):
+        if b.dtype != a.dtype or type(b) is not type(a) or hooks.recording((self, other)):
             return _inplace(self, fn, other, **kwargs)
     elif isinstance(other, (builtins.float, builtins.int)) and not isinstance(other, builtins.bool) and \
-            (self._array.dtype.kind == 'f' or (type(other) is builtins.int and self._array.dtype == np.int64)):
+            (a.dtype.kind == 'f' or (type(other) is builtins.int and a.dtype == np.int64)):
         if hooks.recording((self,)): return _inplace(self, fn, other, **kwargs)
         b = other
     else: return _inplace(self, fn, other, **kwargs)
-    a = self._array
+    if alpha != 1:      # `alpha * other` is the one temporary; half precision keeps PyTorch's single rounding
+        if a.dtype.kind != 'f' or a.dtype == np.float16: return _inplace(self, fn, other, **kwargs)
+        b = b * alpha
     try: getattr(array_module(a), ufunc_name)(a, b, out=a)
     except ValueError as e:
         if 'read-only' in str(e): raise _overlap_error() from None
@@ -547,14 +589,12 @@ def _inplace_shape_error(a, b):
 @patch_tensor
 def add_(self, other, *, alpha=1):
     "In place: `self += alpha * other`."
-    if alpha != 1: return _inplace(self, add, other, alpha=alpha)
-    return _fast_inplace(self, 'add', other, add)
+    return _fast_inplace(self, 'add', other, add, alpha)
 
 @patch_tensor
 def sub_(self, other, *, alpha=1):
     "In place: `self -= alpha * other`."
-    if alpha != 1: return _inplace(self, sub, other, alpha=alpha)
-    return _fast_inplace(self, 'subtract', other, sub)
+    return _fast_inplace(self, 'subtract', other, sub, alpha)
 
 @patch_tensor
 def mul_(self, other):
@@ -577,46 +617,85 @@ def clamp_(self, min=None, max=None):
     "In place: limit values to `[min, max]`."
     return _inplace(self, clamp, min, max)
 
-@patch_tensor
-def copy_(self, src, non_blocking=False):
-    "Copy `src`'s values (broadcast, converted to self's dtype and device) into self."
-    if hooks.recording((self, src)): return _inplace(self, lambda old, s: s.to(old.dtype).expand(old.shape) + 0 * old, src)
-    a = src._array if isinstance(src, Tensor) else src
-    if isinstance(src, Tensor) and type(a) is not type(self._array): a = src.to(self.device)._array
-    if isinstance(src, Tensor) and src.shape != self.shape and broadcast_shapes(self.shape, src.shape) != self.shape:
-        raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape {list(broadcast_shapes(self.shape, src.shape))}")
-    try: self._array[...] = a
+def _overwrite(self, a, op, inputs):
+    "Write array `a` over all of self, recording `op` (the old values get no gradient: they are gone)."
+    old = _original(self) if hooks.recording(inputs) else None
+    try:
+        with np.errstate(invalid='ignore', over='ignore'): self._array[...] = a   # converts like PyTorch's casts
     except ValueError as e:
         if 'read-only' in str(e): raise _overlap_error() from None
         raise _inplace_shape_error(self._array, a) from None
     _bump_version(self)
+    if old is not None: _finish(self, op, (old,) + inputs[1:])
     return self
 
 @patch_tensor
+def copy_(self, src, non_blocking=False):
+    "Copy `src`'s values (broadcast, converted to self's dtype and device) into self."
+    if not isinstance(src, Tensor):
+        raise TypeError(f"copy_(): argument 'other' (position 1) must be Tensor, not {type(src).__name__}")
+    a = src._array if type(src._array) is type(self._array) else src.to(self.device)._array
+    if src.shape != self.shape and broadcast_shapes(self.shape, src.shape) != self.shape:
+        shape = list(broadcast_shapes(self.shape, src.shape))
+        raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape {shape}")
+    return _overwrite(self, a, 'copy_', (self, src))
+
+@patch_tensor
 def fill_(self, value):
-    "In place: set every element to `value`."
-    if hooks.recording((self, value)): return _inplace(self, lambda old, v: zeros_like(old) + v, value)
-    if not isinstance(value, Tensor): value = _checked_scalar(value, self.dtype)
-    return _store(self, value._array if isinstance(value, Tensor) else value)
+    "In place: set every element to `value` (a number or a one-element tensor)."
+    if isinstance(value, Tensor):
+        if value.ndim: raise RuntimeError("fill_ only supports 0-dimension value tensor but got tensor with "
+                                          f"{value.ndim} dimensions.")
+        return _overwrite(self, value._array, 'fill_', (self, value))
+    return _overwrite(self, _checked_scalar(value, self.dtype), 'fill_', (self, value))
 
 @patch_tensor
 def zero_(self):
     "In place: set every element to zero."
-    return self.fill_(0)
+    return _overwrite(self, 0, 'zero_', (self,))
+
+_inplace_ufuncs = {'neg': 'negative', 'abs': 'abs', 'exp': 'exp', 'log': 'log', 'sqrt': 'sqrt', 'tanh': 'tanh',
+                   'floor': 'floor', 'ceil': 'ceil', 'trunc': 'trunc', 'sin': 'sin', 'cos': 'cos', 'log1p': 'log1p',
+                   'expm1': 'expm1', 'reciprocal': 'reciprocal', 'square': 'square'}
+
+def _make_inplace(fn):
+    "The in-place twin `fn_` of a one-tensor function: a numpy ufunc with `out=` for floats outside autograd."
+    ufunc = _inplace_ufuncs.get(fn.__name__)
+    def op_(self, *args, **kwargs):
+        a = self._array
+        if ufunc is None or args or kwargs or a.dtype.kind != 'f' or hooks.recording((self,)):
+            return _inplace(self, fn, *args, **kwargs)
+        try:
+            with np.errstate(all='ignore'): getattr(array_module(a), ufunc)(a, out=a)
+        except ValueError as e:
+            if 'read-only' in str(e): raise _overlap_error() from None
+            raise
+        _bump_version(self)
+        return self
+    op_.__name__, op_.__doc__ = fn.__name__ + '_', f"In place: `self = {fn.__name__}(self)`."
+    return op_
 
 for _name in ['neg', 'abs', 'exp', 'log', 'sqrt', 'sigmoid', 'tanh', 'relu', 'floor', 'ceil', 'round', 'trunc', 'sign',
               'reciprocal', 'square', 'sin', 'cos', 'log1p', 'expm1', 'rsqrt', 'frac', 'nan_to_num']:
-    def _make_inplace(fn):
-        def op_(self, *args, **kwargs): return _inplace(self, fn, *args, **kwargs)
-        op_.__name__, op_.__doc__ = fn.__name__ + '_', f"In place: `self = {fn.__name__}(self)`."
-        return op_
     patch_tensor(_make_inplace(globals()[_name]))
 
-Tensor.__iadd__ = lambda self, other: self.add_(other)
-Tensor.__isub__ = lambda self, other: self.sub_(other)
-Tensor.__imul__ = lambda self, other: self.mul_(other)
-Tensor.__itruediv__ = lambda self, other: self.div_(other)
-Tensor.__ipow__ = lambda self, other: self.pow_(other)
+def _binary_inplace(fn):
+    "The in-place twin `fn_` of a two-operand function, e.g. `remainder_` for `remainder`."
+    def op_(self, other): return _inplace(self, fn, other)
+    op_.__name__, op_.__doc__ = fn.__name__ + '_', f"In place: `self = {fn.__name__}(self, other)`."
+    return op_
+
+for _f in [remainder, fmod, floor_divide, bitwise_and, bitwise_or, bitwise_xor, bitwise_left_shift,
+           bitwise_right_shift]:
+    patch_tensor(_binary_inplace(_f))
+
+
+# %% ../nbs/01_ops.ipynb #6215ef52
+for _op, _method in [('iadd', 'add_'), ('isub', 'sub_'), ('imul', 'mul_'), ('itruediv', 'div_'), ('ipow', 'pow_'),
+                     ('imod', 'remainder_'), ('ifloordiv', 'floor_divide_'), ('iand', 'bitwise_and_'),
+                     ('ior', 'bitwise_or_'), ('ixor', 'bitwise_xor_'), ('ilshift', 'bitwise_left_shift_'),
+                     ('irshift', 'bitwise_right_shift_')]:
+    setattr(Tensor, f'__{_op}__', getattr(Tensor, _method))
 
 # %% ../nbs/01_ops.ipynb #bf87fe26
 def _dims(dim, ndim):
@@ -637,12 +716,18 @@ def _accumulate_dtype(d, dtype):
     if dtype is not None: return _check_dtype(dtype, 'sum')
     return int64 if not d.is_floating_point else d
 
+def _reduced(reduce, a, d, **kw):
+    "Run numpy reduction `reduce` giving dtype `d`: half precision accumulates in float32, as PyTorch does."
+    with np.errstate(over='ignore', invalid='ignore'):      # inf - inf is nan, silently
+        if d is not float16: return _contiguous(reduce(a, dtype=d.np, **kw))
+        return _contiguous(reduce(a, dtype=np.float32, **kw)).astype(np.float16)
+
 def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     "The sum of all elements, or along `dim` (int or tuple)."
     a = input._array
     dims = _dims(dim, a.ndim)
     d = _accumulate_dtype(input.dtype, dtype)
-    r = array_module(a).sum(a, axis=_reduce_axes(a, dims), keepdims=keepdim, dtype=d.np)
+    r = _reduced(array_module(a).sum, a, d, axis=_reduce_axes(a, dims), keepdims=keepdim)
     return _result(r, 'sum', (input,), (dims, keepdim), out)
 
 def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
@@ -650,7 +735,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
     a = input._array
     dims = _dims(dim, a.ndim)
     d = _accumulate_dtype(input.dtype, dtype)
-    r = array_module(a).prod(a, axis=_reduce_axes(a, dims), keepdims=keepdim, dtype=d.np)
+    r = _reduced(array_module(a).prod, a, d, axis=_reduce_axes(a, dims), keepdims=keepdim)
     return _result(r, 'prod', (input,), (dims, keepdim), out)
 
 def _require_floating(input, name, dtype=None):
@@ -665,7 +750,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     a = input._array
     dims = _dims(dim, a.ndim)
     with np.errstate(invalid='ignore', divide='ignore'):
-        r = array_module(a).mean(a, axis=_reduce_axes(a, dims), keepdims=keepdim, dtype=d.np)
+        r = _reduced(array_module(a).mean, a, d, axis=_reduce_axes(a, dims), keepdims=keepdim)
     return _result(r, 'mean', (input,), (dims, keepdim), out)
 
 def _correction(unbiased, correction):
@@ -675,10 +760,15 @@ def _correction(unbiased, correction):
 def _spread(name, input, dim, unbiased, keepdim, correction, out):
     "var or std: the spread around the mean, dividing by `N - correction`."
     if isinstance(dim, builtins.bool): dim, unbiased = None, dim      # the legacy `x.var(False)` meaning unbiased=False
-    _require_floating(input, name)
+    if not input.dtype.is_floating_point: raise RuntimeError("std and var only support floating point and complex dtypes")
     a, dims, c = input._array, _dims(dim, input.ndim), _correction(unbiased, correction)
-    with np.errstate(invalid='ignore', divide='ignore'):
-        r = getattr(array_module(a), name)(a, axis=_reduce_axes(a, dims), keepdims=keepdim, ddof=c)
+    xp, axes, n = array_module(a), _reduce_axes(a, dims), _count_reduced(a.shape, dims)
+    x = a.astype(np.float64)    # squares of big float32 values overflow (x ~ 1e30: std 1e30 but variance inf)
+    with np.errstate(invalid='ignore', divide='ignore', over='ignore'):
+        deviations = x - xp.sum(x, axis=axes, keepdims=True) / n
+        r = xp.sum(deviations * deviations, axis=axes, keepdims=keepdim) / builtins.max(n - c, 0)
+        if name == 'std': r = xp.sqrt(r)
+        r = _contiguous(r).astype(a.dtype)
     return _result(r, name, (input,), (dims, keepdim, c), out)
 
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
@@ -699,12 +789,14 @@ def norm(input, p='fro', dim=None, keepdim=False, dtype=None):
     axes = _reduce_axes(a, dims)
     if p in (math.inf, -math.inf) and a.size == 0 and (dims is None or builtins.any(a.shape[d] == 0 for d in dims)):
         raise RuntimeError("linalg.vector_norm cannot compute the inf norm on an empty tensor because the operation does not have an identity")
-    if p in ('fro', 2, 2.0): r = xp.sqrt(xp.sum(a * a, axis=axes, keepdims=keepdim))
+    if p in ('fro', 2, 2.0):
+        with np.errstate(over='ignore'): r = xp.sqrt(xp.sum(a * a, axis=axes, keepdims=keepdim))
     elif p == math.inf: r = xp.max(xp.abs(a), axis=axes, keepdims=keepdim)
     elif p == -math.inf: r = xp.min(xp.abs(a), axis=axes, keepdims=keepdim)
     elif p == 0: r = xp.sum(a != 0, axis=axes, keepdims=keepdim).astype(a.dtype)
     else: r = xp.sum(xp.abs(a) ** p, axis=axes, keepdims=keepdim) ** (1. / p)
-    return _result(_as_array(r).astype(out_dtype, copy=False), 'norm', (input,), (2 if p == 'fro' else p, dims, keepdim))
+    r = _contiguous(r).astype(out_dtype, copy=False)
+    return _result(r, 'norm', (input,), (2 if p == 'fro' else p, dims, keepdim))
 
 def _count_reduced(shape, dims):
     "How many elements each result of a reduction over `dims` combines."
@@ -722,30 +814,30 @@ def logsumexp(input, dim, keepdim=False, *, out=None):
         with np.errstate(divide='ignore'): r = xp.log(xp.sum(xp.exp(a - m), axis=axes, keepdims=True)) + m
         if not keepdim and axes is not None: r = xp.squeeze(r, axis=axes)
         elif not keepdim: r = r.reshape(())
-    return _result(r, 'logsumexp', (input,), (dims, keepdim), out)
+    return _result(_contiguous(r), 'logsumexp', (input,), (dims, keepdim), out)
 
 def all(input, dim=None, keepdim=False, *, out=None):
     "Whether all elements (along `dim`) are true (a uint8 input gives uint8, as in PyTorch)."
     a = input._array
-    r = array_module(a).all(a, axis=_reduce_axes(a, _dims(dim, a.ndim)), keepdims=keepdim)
-    return _result(_as_array(r).astype(a.dtype if a.dtype == np.uint8 else np.bool_), 'all', (input,), None, out)
+    r = _contiguous(array_module(a).all(a, axis=_reduce_axes(a, _dims(dim, a.ndim)), keepdims=keepdim))
+    return _result(r.astype(a.dtype if a.dtype == np.uint8 else np.bool_), 'all', (input,), None, out)
 
 def any(input, dim=None, keepdim=False, *, out=None):
     "Whether any element (along `dim`) is true (a uint8 input gives uint8, as in PyTorch)."
     a = input._array
-    r = array_module(a).any(a, axis=_reduce_axes(a, _dims(dim, a.ndim)), keepdims=keepdim)
-    return _result(_as_array(r).astype(a.dtype if a.dtype == np.uint8 else np.bool_), 'any', (input,), None, out)
+    r = _contiguous(array_module(a).any(a, axis=_reduce_axes(a, _dims(dim, a.ndim)), keepdims=keepdim))
+    return _result(r.astype(a.dtype if a.dtype == np.uint8 else np.bool_), 'any', (input,), None, out)
 
 def cumsum(input, dim, *, dtype=None, out=None):
     "Running sums along `dim`."
     a, d = input._array, _accumulate_dtype(input.dtype, dtype)
-    r = array_module(a).cumsum(a, axis=_norm_dim(dim, a.ndim), dtype=d.np) if a.ndim else a.astype(d.np)
+    r = _reduced(array_module(a).cumsum, a, d, axis=_norm_dim(dim, a.ndim)) if a.ndim else a.astype(d.np)
     return _result(r, 'cumsum', (input,), _norm_dim(dim, a.ndim), out)
 
 def cumprod(input, dim, *, dtype=None, out=None):
     "Running products along `dim`."
     a, d = input._array, _accumulate_dtype(input.dtype, dtype)
-    r = array_module(a).cumprod(a, axis=_norm_dim(dim, a.ndim), dtype=d.np) if a.ndim else a.astype(d.np)
+    r = _reduced(array_module(a).cumprod, a, d, axis=_norm_dim(dim, a.ndim)) if a.ndim else a.astype(d.np)
     return _result(r, 'cumprod', (input,), _norm_dim(dim, a.ndim), out)
 
 # %% ../nbs/01_ops.ipynb #90517f62
@@ -793,14 +885,16 @@ def amax(input, dim=(), keepdim=False, *, out=None):
     a = input._array
     dims = _dims(dim, a.ndim)
     _check_nonempty(a, dims, 'amax')
-    return _result(array_module(a).max(a, axis=_reduce_axes(a, dims), keepdims=keepdim), 'amax', (input,), (dims, keepdim), out)
+    r = _contiguous(array_module(a).max(a, axis=_reduce_axes(a, dims), keepdims=keepdim))
+    return _result(r, 'amax', (input,), (dims, keepdim), out)
 
 def amin(input, dim=(), keepdim=False, *, out=None):
     "The smallest values along `dim` (all dimensions by default)."
     a = input._array
     dims = _dims(dim, a.ndim)
     _check_nonempty(a, dims, 'amin')
-    return _result(array_module(a).min(a, axis=_reduce_axes(a, dims), keepdims=keepdim), 'amin', (input,), (dims, keepdim), out)
+    r = _contiguous(array_module(a).min(a, axis=_reduce_axes(a, dims), keepdims=keepdim))
+    return _result(r, 'amin', (input,), (dims, keepdim), out)
 
 def _check_nonempty(a, dims, name):
     "Reductions without an identity (max, min) need something to reduce."
@@ -888,11 +982,23 @@ def _mat_error(a, b):
         return RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{a.shape[-1]} and {b.shape[-2] if b.ndim > 1 else b.shape[0]}x{cols})")
     return _broadcast_error(_wrap(np.empty(a.shape[:-2])), _wrap(np.empty(b.shape[:-2])))
 
+def _no_bool(a, kernel):
+    "PyTorch has no matrix-product kernels for bool."
+    if a.dtype == np.bool_: raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
+
+def _matmul_kernel(na, nb):
+    "The name of the kernel PyTorch's matmul dispatches to for operands of `na` and `nb` dimensions."
+    if na == 1 and nb == 1: return 'dot'
+    if nb == 1: return 'addmv_impl_cpu'
+    return 'addmm_impl_cpu_' if nb == 2 else 'bmm'
+
 def matmul(input, other, *, out=None):
     "The matrix product `input @ other`, with vector promotion and batch broadcasting."
-    if not isinstance(other, Tensor): raise TypeError(f"matmul(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
+    if not isinstance(other, Tensor):
+        raise TypeError(f"matmul(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
     a, b = input._array, other._array
     if a.dtype != b.dtype or type(a) is not type(b): _same_dtype(a, b)
+    if a.dtype == np.bool_ and a.ndim and b.ndim: _no_bool(a, _matmul_kernel(a.ndim, b.ndim))
     try: r = a.dot(b) if 0 < a.ndim <= 2 and 0 < b.ndim <= 2 else a @ b    # `dot` is numpy's fastest route for vectors and matrices
     except ValueError:
         if a.ndim == 0 or b.ndim == 0:
@@ -906,6 +1012,7 @@ def mm(input, mat2, *, out=None):
     if a.ndim != 2: raise RuntimeError("self must be a matrix")
     if b.ndim != 2: raise RuntimeError("mat2 must be a matrix")
     _same_dtype(a, b)
+    _no_bool(a, 'addmm_impl_cpu_')
     if a.shape[1] != b.shape[0]: raise _mat_error(a, b)
     return _result(array_module(a).matmul(a, b), 'matmul', (input, mat2), None, out)
 
@@ -915,6 +1022,7 @@ def bmm(input, mat2, *, out=None):
     if a.ndim != 3: raise RuntimeError("batch1 must be a 3D tensor")
     if b.ndim != 3: raise RuntimeError("batch2 must be a 3D tensor")
     _same_dtype(a, b)
+    _no_bool(a, 'bmm')
     if b.shape[0] != a.shape[0] or b.shape[1] != a.shape[2]:
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, {b.shape[1]}].")
     return _result(array_module(a).matmul(a, b), 'bmm', (input, mat2), None, out)
@@ -924,6 +1032,7 @@ def mv(input, vec, *, out=None):
     a, b = input._array, vec._array
     if a.ndim != 2 or b.ndim != 1: raise RuntimeError(f"vector + matrix @ vector expected, got 1, {a.ndim}, {b.ndim}")
     _same_dtype(a, b)
+    _no_bool(a, 'addmv_impl_cpu')
     if a.shape[1] != b.shape[0]:
         raise RuntimeError(f"size mismatch, got input ({a.shape[0]}), mat ({a.shape[0]}x{a.shape[1]}), vec ({b.shape[0]})")
     return _result(array_module(a).matmul(a, b), 'matmul', (input, vec), None, out)
@@ -933,11 +1042,14 @@ def dot(input, other, *, out=None):
     a, b = input._array, other._array
     if a.ndim != 1 or b.ndim != 1: raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
     _same_dtype(a, b)
+    _no_bool(a, 'dot')
     if a.shape != b.shape: raise _mat_error(a, b)
     return _result(array_module(a).matmul(a, b), 'matmul', (input, other), None, out)
 
 def outer(input, vec2, *, out=None):
     "The outer product of two vectors: `result[i, j] = input[i] * vec2[j]`."
+    for name, v in (('self', input), ('vec2', vec2)):
+        if v.ndim != 1: raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {v.ndim}-D")
     return mul(input.unsqueeze(1), vec2.unsqueeze(0), out=out)
 
 for _f in [matmul, mm, bmm, mv, dot, outer]: patch_tensor(_f)
@@ -971,7 +1083,7 @@ def cat(tensors, dim=0, *, out=None):
     dt = result_type(*[_wrap(t._array[:0].reshape(0)) if t.ndim else t for t in tensors])
     arrays = [t._array if t._array.dtype == dt.np else t._array.astype(dt.np) for t in parts]
     for x in arrays[1:]: _check_same_device(arrays[0], x)
-    r = array_module(arrays[0]).concatenate(arrays, axis=d)
+    r = _contiguous(array_module(arrays[0]).concatenate(arrays, axis=d))
     skipped = tuple(not builtins.any(t is p for p in parts) for t in tensors)
     return _result(r, 'cat', tuple(tensors), (d, skipped), out)
 
@@ -988,7 +1100,7 @@ def stack(tensors, dim=0, *, out=None):
     dt = result_type(*tensors)
     arrays = [t._array if t._array.dtype == dt.np else t._array.astype(dt.np) for t in tensors]
     for x in arrays[1:]: _check_same_device(arrays[0], x)
-    return _result(array_module(arrays[0]).stack(arrays, axis=d), 'stack', tuple(tensors), d, out)
+    return _result(_contiguous(array_module(arrays[0]).stack(arrays, axis=d)), 'stack', tuple(tensors), d, out)
 
 def _narrow_pieces(input, sizes, dim, op):
     "Views of consecutive pieces of `input` along `dim` with the given sizes (one autograd node for all of them)."
@@ -1026,18 +1138,28 @@ def unbind(input, dim=0):
     return _finish(slices, 'unbind', (input,), d)
 
 def narrow(input, dim, start, length):
-    "A view of `length` elements of `input` along `dim`, from `start`."
+    "A view of `length` elements of `input` along `dim`, from `start` (negative: counted from the end)."
     d = _norm_dim(dim, input.ndim)
+    size = input.shape[d] if input.ndim else 1
+    if isinstance(start, Tensor): start = start.item()
+    if not -size <= start <= size:
+        raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], but got {start})")
+    if start < 0: start += size
+    if length < 0: raise RuntimeError("narrow(): length must be non-negative.")
+    if start + length > size:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
     key = (slice(None),) * d + (slice(start, start + length),)
     return _finish(_view_of(input, input._array[key]), 'narrow', (input,), key)
 
 def hstack(tensors, *, out=None):
-    "Join along the first dimension for vectors, the second otherwise."
+    "Join along the first dimension for vectors (and numbers), the second otherwise."
+    tensors = [t.reshape(1) if t.ndim == 0 else t for t in _tensor_list(tensors, 'hstack')]
     return cat(tensors, 0 if tensors[0].ndim == 1 else 1, out=out)
 
 def vstack(tensors, *, out=None):
-    "Stack as rows: vectors become rows, then join along the first dimension."
-    return cat([t.reshape(1, -1) if t.ndim == 1 else t for t in tensors], 0, out=out)
+    "Stack as rows: numbers and vectors become rows, then join along the first dimension."
+    tensors = _tensor_list(tensors, 'vstack')
+    return cat([t.reshape(1, -1) if t.ndim < 2 else t for t in tensors], 0, out=out)
 
 for _f in [split, chunk, unbind, narrow]: patch_tensor(_f)
 
@@ -1077,7 +1199,11 @@ def scatter_add(input, dim, index, src):
 def index_select(input, dim, index, *, out=None):
     "The slices of `input` at positions `index` (a 1-d int64 tensor) along `dim`."
     a, d = input._array, _norm_dim(dim, input.ndim)
-    idx = index._array.reshape(-1)
+    if not isinstance(index, Tensor) or index.dtype not in (int32, int64):
+        raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
+    if index.ndim > 1: raise IndexError("index_select(): Index is supposed to be a vector")
+    idx, size = index._array.reshape(-1), a.shape[d] if a.ndim else 1
+    if idx.size and (idx.min() < 0 or idx.max() >= size): raise IndexError("index out of range in self")
     return _result(array_module(a).take(a, idx, axis=d) if a.ndim else a.copy(), 'index_select', (input,), (d, index), out)
 
 def masked_fill(input, mask, value):
@@ -1087,7 +1213,7 @@ def masked_fill(input, mask, value):
     v = value._array if isinstance(value, Tensor) else value
     xp = array_module(a)
     if not isinstance(value, Tensor): v = _checked_scalar(value, input.dtype)
-    try: r = xp.where(mask._array, xp.asarray(v).astype(a.dtype), a)
+    try: r = _contiguous(xp.where(mask._array, xp.asarray(v).astype(a.dtype), a))
     except ValueError: raise _broadcast_error(a, mask._array) from None
     return _result(r, 'masked_fill', (input, value if isinstance(value, Tensor) else None), mask)
 
@@ -1099,23 +1225,33 @@ def masked_select(input, mask):
     return input.expand(a.shape)[_wrap(m)]
 
 def flip(input, dims):
-    "A copy with the order of elements reversed along `dims`."
-    if isinstance(dims, (list, tuple)) and len(dims) == 0: return _result(input._array.copy(), 'flip', (input,), ())
+    "A copy with the order of elements reversed along `dims` (in the input's memory order, as PyTorch)."
+    a = input._array
+    if isinstance(dims, (list, tuple)) and len(dims) == 0: return _result(a.copy(order='K'), 'flip', (input,), ())
     dims = _dims(dims if isinstance(dims, (list, tuple)) else (dims,), input.ndim)
-    return _result(array_module(input._array).flip(input._array, axis=dims).copy(), 'flip', (input,), dims)
+    r = array_module(a).flip(a, axis=dims).copy(order='K') if a.ndim else a.copy()
+    return _result(r, 'flip', (input,), dims)
+
+def _triangle(name, input, diagonal, out):
+    a = input._array
+    if a.ndim < 2: raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
+    return _result(_contiguous(getattr(array_module(a), name)(a, diagonal)), name, (input,), diagonal, out)
 
 def tril(input, diagonal=0, *, out=None):
     "The lower triangle of the last two dimensions (zeros above diagonal `diagonal`)."
-    return _result(array_module(input._array).tril(input._array, diagonal), 'tril', (input,), diagonal, out)
+    return _triangle('tril', input, diagonal, out)
 
 def triu(input, diagonal=0, *, out=None):
     "The upper triangle of the last two dimensions (zeros below diagonal `diagonal`)."
-    return _result(array_module(input._array).triu(input._array, diagonal), 'triu', (input,), diagonal, out)
+    return _triangle('triu', input, diagonal, out)
 
 def roll(input, shifts, dims=None):
     "Shift elements cyclically by `shifts` along `dims` (the flattened tensor if None)."
     a = input._array
-    r = array_module(a).roll(a, shifts, axis=dims)
+    if dims is not None and a.ndim == 0:
+        first = dims[0] if isinstance(dims, (tuple, list)) else dims
+        raise IndexError(f"Dimension specified as {first} but tensor has no dimensions")
+    r = _contiguous(array_module(a).roll(a, shifts, axis=dims))
     return _result(r, 'roll', (input,), (shifts, dims))
 
 @patch_tensor
@@ -1124,7 +1260,8 @@ def repeat(self, *sizes):
     sizes = _shape_args(sizes, 'repeat')
     if len(sizes) < self.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
-    return _result(array_module(self._array).tile(self._array, sizes), 'repeat', (self,), (tuple(sizes), self.shape))
+    r = _contiguous(array_module(self._array).tile(self._array, sizes))
+    return _result(r, 'repeat', (self,), (tuple(sizes), self.shape))
 
 def equal(input, other):
     "True if both tensors have the same shape and the same values."
@@ -1141,6 +1278,52 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 for _f in [gather, scatter_add, index_select, masked_fill, masked_select, flip, tril, triu, roll, equal, isclose, allclose]:
     patch_tensor(_f)
+
+def _scatter_key(input, dim, index, src, name):
+    "numpy index arrays for the positions `scatter` writes: `index` along `dim`, the index's own position elsewhere."
+    if not isinstance(index, Tensor) or index.dtype not in (int32, int64):
+        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+    a, idx = input._array, index._array
+    if idx.ndim == 0 and a.ndim <= 1: idx = idx.reshape(1)
+    if idx.ndim != builtins.max(a.ndim, 1):
+        raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
+    d, shape = _norm_dim(dim, a.ndim), a.shape or (1,)
+    if builtins.any(i > s for k, (i, s) in enumerate(zip(idx.shape, shape)) if k != d) or \
+            (src is not None and builtins.any(i > s for i, s in zip(idx.shape, src.shape or (1,)))):
+        msg = f"Expected index {list(idx.shape)} to be no larger than self {list(shape)} apart from dimension {d}"
+        if src is not None: msg += f" and to be no larger size than src {list(src.shape)}"
+        raise RuntimeError(msg)
+    if idx.size and (idx.min() < 0 or idx.max() >= shape[d]):
+        bad = builtins.int(idx.min() if idx.min() < 0 else idx.max())
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {shape[d]}")
+    xp = array_module(a)
+    grids = list(xp.meshgrid(*[xp.arange(s) for s in idx.shape], indexing='ij'))
+    grids[d] = idx.astype(np.int64, copy=False)
+    return tuple(grids) if a.ndim else (idx,)
+
+def scatter(input, dim, index, src=None, *, value=None, reduce=None, out=None):
+    "A copy of `input` with `src` (a tensor, or a number `value`) written at positions `index` along `dim`."
+    if src is not None and not isinstance(src, Tensor): src, value = None, src   # `scatter(x, 0, i, 2.)`
+    if src is not None and src.dtype is not input.dtype:
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+    if reduce not in (None, 'add', 'multiply'): raise RuntimeError("reduce argument must be either add or multiply.")
+    key = _scatter_key(input, dim, index, src, 'scatter')
+    a = input._array
+    r = a.reshape(1).copy() if a.ndim == 0 else a.copy()
+    if src is None: values = _checked_scalar(value.item() if isinstance(value, Tensor) else value, input.dtype)
+    else: values = (src._array.reshape(1) if src.ndim == 0 else src._array)[tuple(slice(0, s) for s in key[0].shape)]
+    with np.errstate(over='ignore'):
+        if reduce is None: r[key] = values
+        elif reduce == 'add': _add_at(array_module(a), r, key, values)
+        else: np.multiply.at(r, key, values)
+    return _result(r.reshape(a.shape), 'scatter', (input, src), (_norm_dim(dim, a.ndim), index, reduce), out)
+
+@patch_tensor
+def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+    "In place: write `src` (or `value`) into self at positions `index` along `dim`."
+    return _inplace(self, scatter, dim, index, src, value=value, reduce=reduce)
+
+patch_tensor(scatter)
 
 @patch_tensor
 def masked_fill_(self, mask, value):

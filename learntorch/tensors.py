@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['bool', 'uint8', 'int8', 'int16', 'int32', 'int64', 'float16', 'float32', 'float64', 'half', 'float', 'double',
-           'short', 'int', 'long', 'default_generator', 'hooks', 'cupy_module', 'array_module', 'dtype',
+           'short', 'int', 'long', 'hooks', 'default_generator', 'cupy_module', 'array_module', 'dtype',
            'get_default_dtype', 'set_default_dtype', 'device', 'Size', 'Tensor', 'patch_tensor', 'tensor', 'from_numpy',
            'as_tensor', 'zeros', 'ones', 'empty', 'full', 'arange', 'linspace', 'eye', 'Generator', 'manual_seed',
            'seed', 'initial_seed', 'get_rng_state', 'set_rng_state', 'rand', 'randn', 'randint', 'randperm',
@@ -16,6 +16,9 @@ __all__ = ['bool', 'uint8', 'int8', 'int16', 'int32', 'int64', 'float16', 'float
 import math, numbers, json, warnings
 from collections import namedtuple
 import numpy as np
+
+# PyTorch computes inf and nan silently; numpy warns. Silence numpy's warnings raised inside learntorch only.
+warnings.filterwarnings('ignore', category=RuntimeWarning, module=r'learntorch\.')
 
 # %% ../nbs/00_tensor.ipynb #50f1b2b6
 def _load_cupy():
@@ -316,6 +319,14 @@ def _bump_version(t):
     "Record that `t`'s memory changed in place."
     (t._base if t._base is not None else t)._version_count += 1
 
+class _Hooks:
+    "The places where notebook 02 plugs autograd in; until then operations are not recorded."
+    record = None                                   # record(out, op, inputs, args): add `out` to the graph
+    def recording(self, tensors): return False      # would an operation on `tensors` be recorded?
+    def rebase(self, old, new): pass                # an in-place op moved `old`'s result into tensor `new`
+
+hooks = _Hooks()
+
 # %% ../nbs/00_tensor.ipynb #91d8847b
 @patch_tensor
 def item(self):
@@ -453,10 +464,30 @@ def _size_arg(args, fn='zeros', size=None):
         raise RuntimeError(f"Trying to create tensor with negative dimension {min(shape)}: {list(shape)}")
     return shape
 
-def _new_tensor(array, device, requires_grad):
-    "Finish a creation function: move to `device`, set `requires_grad`."
+def _new_tensor(array, device, requires_grad, out=None, fn=None):
+    "Finish a creation function: move to `device`, set `requires_grad` (or write into `out`)."
+    if out is not None: return _write_into(out, array, requires_grad, fn)
     t = _wrap(_array_to_device(array, _as_device(device)))
     return _creation_requires_grad(t) if requires_grad else t
+
+def _out_dtype(out, dtype, fn):
+    "With `out=`, a creation function computes in out's dtype, which an explicit `dtype` must match."
+    dtype = _check_dtype(dtype, fn)
+    if out is None: return dtype
+    if not isinstance(out, Tensor): raise TypeError(f"{fn}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if dtype is not None and dtype is not out.dtype:
+        raise RuntimeError(f"dtype {dtype._legacy_name} does not match dtype of out parameter ({out.dtype._legacy_name})")
+    return out.dtype
+
+def _write_into(out, array, requires_grad, fn):
+    "Write a creation function's `array` into `out` (resized when the shape differs) and return `out`."
+    if hooks.recording((out,)):
+        raise RuntimeError(f"aten::{fn}(): functions with out=... arguments don't support automatic differentiation, "
+                           "but one of the arguments requires grad.")
+    if out._array.shape != array.shape: out._array = array_module(out._array).empty(array.shape, out._array.dtype)
+    out._array[...] = _array_to_device(array, out.device)
+    _bump_version(out)
+    return _creation_requires_grad(out) if requires_grad else out
 
 def _creation_requires_grad(t):
     "`requires_grad=True` given to a creation function (PyTorch words the dtype error differently there)."
@@ -466,18 +497,18 @@ def _creation_requires_grad(t):
 
 def zeros(*size, out=None, dtype=None, device=None, requires_grad=False):
     "A tensor of zeros with shape `size`."
-    d = _check_dtype(dtype, 'zeros') or get_default_dtype()
-    return _new_tensor(np.zeros(_size_arg(size, 'zeros'), d.np), device, requires_grad)
+    d = _out_dtype(out, dtype, 'zeros') or get_default_dtype()
+    return _new_tensor(np.zeros(_size_arg(size, 'zeros'), d.np), device, requires_grad, out, 'zeros')
 
 def ones(*size, out=None, dtype=None, device=None, requires_grad=False):
     "A tensor of ones with shape `size`."
-    d = _check_dtype(dtype, 'ones') or get_default_dtype()
-    return _new_tensor(np.ones(_size_arg(size, 'ones'), d.np), device, requires_grad)
+    d = _out_dtype(out, dtype, 'ones') or get_default_dtype()
+    return _new_tensor(np.ones(_size_arg(size, 'ones'), d.np), device, requires_grad, out, 'ones')
 
 def empty(*size, out=None, dtype=None, device=None, requires_grad=False):
     "An uninitialised tensor with shape `size` (learntorch fills it with zeros, so results are reproducible)."
-    d = _check_dtype(dtype, 'empty') or get_default_dtype()
-    return _new_tensor(np.zeros(_size_arg(size, 'empty'), d.np), device, requires_grad)
+    d = _out_dtype(out, dtype, 'empty') or get_default_dtype()
+    return _new_tensor(np.zeros(_size_arg(size, 'empty'), d.np), device, requires_grad, out, 'empty')
 
 def _dtype_of_scalar(value):
     "The dtype PyTorch infers for a Python number."
@@ -485,32 +516,36 @@ def _dtype_of_scalar(value):
     if isinstance(value, builtins.int): return int64
     return get_default_dtype()
 
-def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
+def full(size, fill_value, *, out=None, dtype=None, device=None, requires_grad=False):
     "A tensor with shape `size` filled with `fill_value`; the dtype follows the value's type."
     if isinstance(fill_value, Tensor): fill_value = fill_value.item()
-    d = _check_dtype(dtype, 'full') or _dtype_of_scalar(fill_value)
+    d = _out_dtype(out, dtype, 'full') or _dtype_of_scalar(fill_value)
     fill_value = _checked_scalar(fill_value, d)
-    return _new_tensor(np.full(_size_arg((size,), 'full'), fill_value, d.np), device, requires_grad)
+    array = np.full(_size_arg((size,), 'full'), fill_value, d.np)
+    return _new_tensor(array, device, requires_grad, out, 'full')
 
 # %% ../nbs/00_tensor.ipynb #f51e061a
 def arange(start=0, end=None, step=1, *, out=None, dtype=None, device=None, requires_grad=False):
     "Values from `start` up to (not including) `end`, `step` apart."
     if end is None: start, end = 0, start
     start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
+    all_int = all(isinstance(v, (builtins.int, np.integer)) for v in (start, end, step))
+    d = _out_dtype(out, dtype, 'arange') or (int64 if all_int else get_default_dtype())
+    if not d.is_floating_point and not all_int:      # an integer range counts in integers: 3.3 means 3
+        if builtins.int(step) == 0: raise ValueError("step must be nonzero")
+        start, end, step, all_int = builtins.int(start), builtins.int(end), builtins.int(step), True
     if step == 0: raise RuntimeError("step must be nonzero")
     if (end - start) * step < 0: raise RuntimeError("upper bound and lower bound inconsistent with step sign")
-    all_int = all(isinstance(v, (builtins.int, np.integer)) for v in (start, end, step))
-    d = _check_dtype(dtype, 'arange') or (int64 if all_int else get_default_dtype())
     n = max(math.ceil((end - start) / step), 0)
     if all_int: array = np.arange(start, end, step, dtype=np.int64).astype(d.np, copy=False)
     else: array = (start + np.arange(n, dtype=np.float64) * step).astype(d.np)
-    return _new_tensor(array, device, requires_grad)
+    return _new_tensor(array, device, requires_grad, out, 'arange')
 
 def linspace(start, end, steps, *, out=None, dtype=None, device=None, requires_grad=False):
     "`steps` values evenly spaced from `start` to `end`, both included."
-    d = _check_dtype(dtype, 'linspace') or get_default_dtype()
+    d = _out_dtype(out, dtype, 'linspace') or get_default_dtype()
     if steps < 0: raise RuntimeError("number of steps must be non-negative")
-    if steps == 1: return _new_tensor(np.full(1, start, d.np), device, requires_grad)
+    if steps == 1: return _new_tensor(np.full(1, start, d.np), device, requires_grad, out, 'linspace')
     # PyTorch's formula: a step in the output precision, counted from the start for the first half and back from
     # the end for the second, each product-and-sum rounded once (float64 here, a fused multiply-add there).
     if not d.is_floating_point: start, end = builtins.int(start), builtins.int(end)   # integer linspace starts from integers
@@ -518,12 +553,12 @@ def linspace(start, end, steps, *, out=None, dtype=None, device=None, requires_g
     step = np.float64(f((f(end) - f(start)) / f(builtins.max(steps - 1, 1))))
     i = np.arange(steps, dtype=np.float64)
     values = np.where(i < steps // 2, np.float64(f(start)) + step * i, np.float64(f(end)) - step * (steps - 1 - i))
-    return _new_tensor(values.astype(d.np), device, requires_grad)
+    return _new_tensor(values.astype(d.np), device, requires_grad, out, 'linspace')
 
 def eye(n, m=None, *, out=None, dtype=None, device=None, requires_grad=False):
     "A 2-d tensor with ones on the diagonal and zeros elsewhere."
-    d = _check_dtype(dtype, 'eye') or get_default_dtype()
-    return _new_tensor(np.eye(n, n if m is None else m, dtype=d.np), device, requires_grad)
+    d = _out_dtype(out, dtype, 'eye') or get_default_dtype()
+    return _new_tensor(np.eye(n, n if m is None else m, dtype=d.np), device, requires_grad, out, 'eye')
 
 # %% ../nbs/00_tensor.ipynb #bf10fd2b
 _default_seed = 67280421310721  # PyTorch's default seed: a fresh process is reproducible too
@@ -576,22 +611,26 @@ def set_rng_state(state): default_generator.set_state(state)
 # %% ../nbs/00_tensor.ipynb #79d661df
 def _rng(generator): return (generator or default_generator)._rng
 
-def _float_dtype_arg(dtype, fn):
-    d = _check_dtype(dtype, fn) or get_default_dtype()
-    if not d.is_floating_point: raise RuntimeError(f'"{fn}" not implemented for \'{d._legacy_name}\'')
+_random_kernels = {'rand': 'check_uniform_bounds', 'randn': 'normal_kernel_cpu'}
+
+def _float_dtype_arg(dtype, fn, out=None):
+    d = _out_dtype(out, dtype, fn) or get_default_dtype()
+    if not d.is_floating_point:
+        raise NotImplementedError(f'"{_random_kernels[fn]}" not implemented for \'{d._legacy_name}\'')
     return d
 
 def rand(*size, generator=None, out=None, dtype=None, device=None, requires_grad=False):
     "Uniform random numbers in [0, 1) with shape `size`."
-    d = _float_dtype_arg(dtype, 'rand')
+    d = _float_dtype_arg(dtype, 'rand', out)
     array = _rng(generator).random(_size_arg(size, 'rand'), dtype=np.float64 if d is float64 else np.float32)
-    return _new_tensor(array.astype(d.np, copy=False), device, requires_grad)
+    return _new_tensor(array.astype(d.np, copy=False), device, requires_grad, out, 'rand')
 
 def randn(*size, generator=None, out=None, dtype=None, device=None, requires_grad=False):
     "Standard normal random numbers (mean 0, variance 1) with shape `size`."
-    d = _float_dtype_arg(dtype, 'randn')
-    array = _rng(generator).standard_normal(_size_arg(size, 'randn'), dtype=np.float64 if d is float64 else np.float32)
-    return _new_tensor(array.astype(d.np, copy=False), device, requires_grad)
+    d = _float_dtype_arg(dtype, 'randn', out)
+    shape = _size_arg(size, 'randn')
+    array = _rng(generator).standard_normal(shape, dtype=np.float64 if d is float64 else np.float32)
+    return _new_tensor(array.astype(d.np, copy=False), device, requires_grad, out, 'randn')
 
 def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None, device=None, requires_grad=False):
     "Random integers from `low` up to (not including) `high`: `randint(high, size)` or `randint(low, high, size)`."
@@ -599,14 +638,14 @@ def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None
     if size is None: raise TypeError("randint() missing required argument 'size'")
     if high is None: low, high = 0, low
     if low >= high: raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-    d = _check_dtype(dtype, 'randint') or int64
+    d = _out_dtype(out, dtype, 'randint') or int64
     array = _rng(generator).integers(low, high, _size_arg((size,), 'randint'), dtype=np.int64)
-    return _new_tensor(array.astype(d.np, copy=False), device, requires_grad)
+    return _new_tensor(array.astype(d.np, copy=False), device, requires_grad, out, 'randint')
 
 def randperm(n, *, generator=None, out=None, dtype=None, device=None, requires_grad=False):
     "A random permutation of `0 .. n-1`."
-    d = _check_dtype(dtype, 'randperm') or int64
-    return _new_tensor(_rng(generator).permutation(n).astype(d.np), device, requires_grad)
+    d = _out_dtype(out, dtype, 'randperm') or int64
+    return _new_tensor(_rng(generator).permutation(n).astype(d.np), device, requires_grad, out, 'randperm')
 
 # %% ../nbs/00_tensor.ipynb #5f8ace45
 def _like(fn, input, dtype, device, requires_grad, *args, **kw):
@@ -633,7 +672,8 @@ def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False
 def rand_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     "Uniform random numbers with `input`'s shape; the dtype must be floating."
     d = dtype or input.dtype
-    if not d.is_floating_point: raise RuntimeError(f"\"check_uniform_bounds\" not implemented for '{d._legacy_name}'")
+    if not d.is_floating_point:
+        raise NotImplementedError(f"\"check_uniform_bounds\" not implemented for '{d._legacy_name}'")
     return rand(input.shape, dtype=d, device=device or input.device, requires_grad=requires_grad)
 
 def randn_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
@@ -788,8 +828,8 @@ def __format__(self, spec):
     return object.__format__(repr(self), spec)
 
 # %% ../nbs/00_tensor.ipynb #60d5e825
-def _index_key(key):
-    "Translate a PyTorch index into a numpy one; also report whether it selects a view."
+def _index_key(key, shape=None):
+    "Translate a PyTorch index for a tensor of `shape` into a numpy one; also report whether it selects a view."
     if not isinstance(key, tuple): key = (key,)
     out, is_view = [], True
     for k in key:
@@ -809,7 +849,48 @@ def _index_key(key):
                              f"(got {type(k).__name__})")
         out.append(k)
     if not any(k is Ellipsis for k in out): out.append(Ellipsis)
+    if shape is not None and not is_view and _numpy_order_differs(out): return _torch_order(out, shape), False
     return tuple(out), is_view
+
+def _numpy_order_differs(key):
+    "Whether numpy puts the index arrays' dimensions elsewhere than PyTorch would (see the text above)."
+    def together(ks):
+        pos = [i for i, k in enumerate(ks) if isinstance(k, (np.ndarray, builtins.bool)) or _is_int(k)]
+        return pos == list(range(pos[0], pos[-1] + 1)) if pos else True
+    if not builtins.any(_is_int(k) for k in key): return False
+    return not together(key) and together([k for k in key if not _is_int(k)])
+
+def _is_int(k): return isinstance(k, (builtins.int, np.integer)) and not isinstance(k, builtins.bool)
+
+def _torch_order(key, shape):
+    "The same selection as a numpy key made of integers and index arrays only, laid out in PyTorch's order."
+    used = builtins.sum(k.ndim if _is_mask(k) else 0 if k is None or k is Ellipsis else 1 for k in key)
+    parts = []
+    for k in key:
+        if k is Ellipsis: parts += [slice(None)] * (len(shape) - used)
+        elif _is_mask(k): parts += list(array_module(k).nonzero(k))   # a mask is one index array per dimension
+        elif isinstance(k, builtins.bool): return tuple(key)           # rare: leave it to numpy
+        else: parts.append(k)
+    arrays = [k for k in parts if isinstance(k, np.ndarray)]
+    try: block = np.broadcast_shapes(*(a.shape for a in arrays))
+    except ValueError: return tuple(key)                               # numpy raises the shape error
+    rest = [k for k in parts if not _is_int(k)]
+    first = [i for i, k in enumerate(rest) if isinstance(k, np.ndarray)][0]
+    n_basic = len(rest) - len(arrays)
+    ndim = n_basic + len(block)
+    out, axis, dim = [], 0, 0
+    for k in parts:
+        if k is None: axis += 1; continue      # a new axis: every index array has size 1 there
+        if isinstance(k, slice):
+            where = axis if axis < first else axis + len(block)
+            size = shape[dim] if dim < len(shape) else 0
+            out.append(np.arange(*k.indices(size)).reshape([-1 if j == where else 1 for j in range(ndim)]))
+            axis += 1
+        elif isinstance(k, np.ndarray):
+            out.append(k.reshape((1,) * (first + len(block) - k.ndim) + k.shape + (1,) * (n_basic - first)))
+        else: out.append(k)
+        dim += 1
+    return tuple(out)
 
 def _index_error(e):
     return IndexError(str(e).replace('axis', 'dimension'))
@@ -836,22 +917,16 @@ def _check_index(shape, key):
 @patch_tensor
 def __getitem__(self, key):
     "Select with integers, slices, `None`, `...`, index tensors or boolean masks."
-    numpy_key, is_view = _index_key(key)
+    numpy_key, is_view = _index_key(key, self._array.shape)
     try: array = self._array[numpy_key]
     except IndexError as e:
         _check_index(self._array.shape, numpy_key)
         raise _index_error(e) from None
-    out = _view_of(self, array) if is_view else _wrap(array)
+    if is_view: out = _view_of(self, array)
+    else: out = _wrap(array if array.flags.c_contiguous else array_module(array).ascontiguousarray(array))
     return _finish(out, 'getitem', (self,), key)
 
 # %% ../nbs/00_tensor.ipynb #8b8b2b13
-class _Hooks:
-    "The places where notebook 02 plugs autograd in; until then operations are not recorded."
-    record = None                                   # record(out, op, inputs, args): add `out` to the graph
-    def recording(self, tensors): return False      # would an operation on `tensors` be recorded?
-
-hooks = _Hooks()
-
 def _original(t, copy=False):
     "A stand-in for `t` as it is before an in-place change: its values (copied if asked) and its history."
     if t.grad_fn is None and t._requires_grad:
@@ -893,7 +968,7 @@ def _setitem_broadcast_error(value, shape):
 @patch_tensor
 def __setitem__(self, key, value):
     "Write `value` (a tensor or number, broadcast) into the selected elements, in place."
-    numpy_key, is_view = _index_key(key)
+    numpy_key, is_view = _index_key(key, self._array.shape)
     if self.grad_fn is None and self._requires_grad and hooks.recording((self,)) and not _selects_all(key):
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
     index_put = builtins.any(isinstance(k, np.ndarray) and k.dtype != np.bool_ for k in numpy_key)   # a mask with one value is a fill
@@ -1043,8 +1118,10 @@ def squeeze(self, dim=None):
     shape, n = self._array.shape, self._array.ndim
     if dim is None: drop = tuple(i for i, s in enumerate(shape) if s == 1)
     else:
-        dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-        drop = tuple(d for d in (_norm_dim(d, n) for d in dims) if n and shape[d] == 1)
+        dims = [_norm_dim(d, n) for d in (dim if isinstance(dim, (tuple, list)) else (dim,))]
+        for i, d in enumerate(dims):
+            if d in dims[:i]: raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+        drop = tuple(d for d in dims if n and shape[d] == 1)
     array = self._array.reshape(tuple(s for i, s in enumerate(shape) if i not in drop))
     return _finish(_view_of(self, array), 'squeeze', (self,), (shape, dim))
 
@@ -1077,12 +1154,15 @@ def expand(self, *sizes):
     return _finish(_view_of(self, _broadcast_view(self._array, tuple(target))), 'expand', (self,), shape)
 
 def _broadcast_view(a, shape):
-    "A read-only view of array `a` stretched to `shape` (stride 0 along the repeated dimensions)."
-    if type(a) is not np.ndarray or not a.flags.c_contiguous: return array_module(a).broadcast_to(a, shape)
+    "A view of array `a` stretched to `shape` (stride 0 along new and size-1 dimensions), read-only if it repeats elements."
     lead = len(shape) - a.ndim
     strides = (0,) * lead + tuple(0 if n == 1 and m != 1 else st for n, m, st in zip(a.shape, shape[lead:], a.strides))
-    view = np.ndarray(shape, a.dtype, buffer=a, strides=strides)   # much faster than np.broadcast_to for small arrays
-    view.flags.writeable = False
+    repeats = builtins.any(st == 0 and m > 1 for st, m in zip(strides, shape))
+    if type(a) is not np.ndarray: return array_module(a).lib.stride_tricks.as_strided(a, shape, strides)
+    if a.flags.c_contiguous:
+        view = np.ndarray(shape, a.dtype, buffer=a, strides=strides)   # much faster than np.broadcast_to
+    else: view = np.lib.stride_tricks.as_strided(a, shape, strides)
+    if repeats: view.flags.writeable = False   # writing would hit one memory location many times
     return view
 
 @patch_tensor
@@ -1094,12 +1174,12 @@ def expand_as(self, other):
 def contiguous(self, memory_format=None):
     "This tensor if its memory is row-major and gap-free, else a contiguous copy."
     if self._array.flags.c_contiguous: return self
-    return self.clone()
+    return _finish(_wrap(self._array.copy()), 'clone', (self,))
 
 @patch_tensor
 def clone(self, memory_format=None):
-    "A copy with its own memory (autograd still connects it to this tensor)."
-    return _finish(_wrap(self._array.copy()), 'clone', (self,))
+    "A copy with its own memory, laid out like this tensor (autograd still connects it to this tensor)."
+    return _finish(_wrap(self._array.copy(order='K')), 'clone', (self,))
 
 # %% ../nbs/00_tensor.ipynb #d31f710f
 _all_ = ['reshape', 'transpose', 't', 'permute', 'squeeze', 'unsqueeze', 'flatten', 'unflatten', 'clone', 'numel', 'detach']
@@ -1118,6 +1198,7 @@ def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False):
     if dev is not None: array = _array_to_device(array, dev)
     if array is self._array and not copy: return self
     if array is self._array: array = array.copy()
+    if array.dtype.kind != 'f': return _wrap(array)     # integers have no gradient: the cast leaves the graph
     return _finish(_wrap(array), 'to', (self,), self.dtype)
 
 _DtypeClass = dtype
