@@ -1482,6 +1482,36 @@ def __index__(self):
 @patch_tensor
 def __hash__(self): return id(self)
 
+# %% ../nbs/00_tensor.ipynb #d1a574d8
+import copy as _copy
+
+def _rebuild_tensor(array, requires_grad, dev=None):
+    "Unpickle a tensor: its values, `requires_grad` and device, with no history."
+    t = _wrap(_array_to_device(array, _as_device(dev)))
+    t._requires_grad = requires_grad
+    return t
+
+@patch_tensor
+def __reduce_ex__(self, protocol):
+    "Pickle the values, `requires_grad` and device, as PyTorch does (not the history)."
+    array = self._array if type(self._array) is np.ndarray else self._array.get()
+    dev = None if type(self._array) is np.ndarray else str(self.device)
+    return (_rebuild_tensor, (array, self._requires_grad, dev))
+
+@patch_tensor
+def __deepcopy__(self, memo):
+    "A copy of a leaf tensor with its own memory, the same `requires_grad` and a copy of `grad`."
+    if self.grad_fn is not None:
+        raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                           "protocol at the moment.  If you were attempting to deepcopy a module, this may be "
+                           "because of a torch.nn.utils.weight_norm usage, see "
+                           "https://github.com/pytorch/pytorch/pull/103001")
+    if id(self) in memo: return memo[id(self)]
+    t = _wrap(self._array.copy(), self._requires_grad, type(self))
+    memo[id(self)] = t
+    if self.grad is not None: t.grad = _copy.deepcopy(self.grad, memo)
+    return t
+
 # %% ../nbs/00_tensor.ipynb #bb8cd565
 def _ragged_error(data):
     "Find where nested lists stop being rectangular and raise PyTorch's ValueError."

@@ -126,6 +126,14 @@ PROGRAMS = {
     'rand_out_int': "r = T.rand(2, out=T.ones(1, dtype=T.int64))",
     'out_view_writes_base': "o = T.ones(6); v = o[:3]; T.zeros(3, out=v); r = o",
     'out_requires_grad': "o = T.ones(3, requires_grad=True); r = T.zeros(3, out=o)",
+    # pickle keeps values, requires_grad and device (not history); deepcopy also copies grad
+    'pickle_leaf_after_backward': "import pickle; x = T.ones(2, requires_grad=True); (x * 2).sum().backward(); "
+                                  "y = pickle.loads(pickle.dumps(x)); r = (y, y.requires_grad, y.grad, y.is_leaf)",
+    'pickle_view_and_nonleaf': "import pickle; b = T.arange(4.); x = T.ones(2, requires_grad=True); "
+                               "r = (pickle.loads(pickle.dumps(b[1:3])), pickle.loads(pickle.dumps(x * 2)).requires_grad)",
+    'deepcopy_keeps_grad': "import copy; x = T.ones(2, requires_grad=True); (x * 3).sum().backward(); "
+                           "d = copy.deepcopy(x); r = (d, d.grad, d.requires_grad, d.data_ptr() == x.data_ptr())",
+    'deepcopy_nonleaf': "import copy; x = T.ones(2, requires_grad=True); r = copy.deepcopy(x * 2)",
 }
 
 
