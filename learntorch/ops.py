@@ -23,7 +23,7 @@ from collections import namedtuple
 import numpy as np
 from .tensors import *
 from .tensors import (_wrap, _view_of, _finish, _norm_dim, _check_dtype,
-                                _original, _bump_version, _overlap_error, _checked_scalar,
+                                _original, _bump_version, _overlap_error, _checked_scalar, _check_no_overlap,
                                 _dtype_of_np, _dtype_of_scalar, _rng, _size_arg,
                                 _shape_args)
 
@@ -254,6 +254,12 @@ def _check_integer_division(a, b, d):
     if builtins.bool((b == 0).any() if hasattr(b, 'any') else b == 0):
         raise RuntimeError("ZeroDivisionError")
 
+def _in_half(a, b, d):
+    """Remainders of half tensors, and `number // half tensor`, round the Python number to half
+    first (unlike `+`, `*` and `half tensor // number`), as PyTorch's kernels do."""
+    if d is not float16: return a, b
+    return tuple(x.astype(np.float16) if hasattr(x, 'astype') else np.float16(x) for x in (a, b))
+
 def div(input, other, *, rounding_mode=None, out=None):
     """`input / other`: true division, or rounded with `rounding_mode='trunc'` or
     `'floor'`."""
@@ -270,6 +276,7 @@ def div(input, other, *, rounding_mode=None, out=None):
     a, b, d = _operands(input, other)
     xp = _xp2(a, b)
     _check_integer_division(a, b, d)
+    if rounding_mode == 'floor' and not isinstance(input, Tensor): a, b = _in_half(a, b, d)
     with np.errstate(divide='ignore', invalid='ignore'):
         if rounding_mode == 'floor': r = _elementwise(xp.floor_divide, a, b)
         else: r = xp.trunc(_elementwise(xp.true_divide, a, b)).astype(d.np)
@@ -282,15 +289,24 @@ def floor_divide(input, other, *, out=None):
 def remainder(input, other, *, out=None):
     "`input % other` with the sign of `other`, as Python's `%`."
     a, b, d = _operands(input, other)
+    a, b = _in_half(a, b, d)
     xp = _xp2(a, b)
     _check_integer_division(a, b, d)
     with np.errstate(divide='ignore', invalid='ignore'):
         r = _elementwise(xp.remainder, a, b)
     return _result(_back_to(r, d), 'remainder', (input, other), None, out)
 
+def _first_is_tensor(name, input, other):
+    "PyTorch's TypeError when a function whose first argument must be a tensor gets a number."
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                        f"({type(input).__name__}, {type(other).__name__}), but expected one of:")
+
 def fmod(input, other, *, out=None):
     "The remainder with the sign of `input`, as C's `fmod`."
+    _first_is_tensor('fmod', input, other)
     a, b, d = _operands(input, other)
+    a, b = _in_half(a, b, d)
     _check_integer_division(a, b, d)
     with np.errstate(divide='ignore', invalid='ignore'):
         r = _elementwise(_xp2(a, b).fmod, a, b)
@@ -358,9 +374,10 @@ subtract, multiply, divide, true_divide = sub, mul, div, div
 def _comparison(name, ufunc_name, doc, tensors_only=False):
     def compare(input, other, *, out=None):
         if tensors_only: _tensors_only(name, input, other)
+        else: _first_is_tensor(name, input, other)
         a, b, d = _operands(input, other)
-        return _result(_elementwise(getattr(_xp2(a, b), ufunc_name), a, b), name, (input,
-                other), None, out)
+        r = _elementwise(getattr(_xp2(a, b), ufunc_name), a, b)
+        return _result(r, name, (input, other), None, out)
     compare.__name__, compare.__qualname__, compare.__doc__ = name, name, doc
     return compare
 
@@ -705,7 +722,8 @@ def _fast_inplace(self, ufunc_name, other, fn, alpha=1, **kwargs):
         if a.dtype.kind != 'f' or a.dtype == np.float16:
             return _inplace(self, fn, other, **kwargs)
         b = b * alpha
-    try: getattr(array_module(a), ufunc_name)(a, b, out=a)
+    try:
+        with np.errstate(all='ignore'): getattr(array_module(a), ufunc_name)(a, b, out=a)
     except ValueError as e:
         if 'read-only' in str(e): raise _overlap_error() from None
         raise _inplace_shape_error(a, b) from None
@@ -771,6 +789,7 @@ def copy_(self, src, non_blocking=False):
         shape = list(broadcast_shapes(self.shape, src.shape))
         raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the "
                            f"broadcast shape {shape}")
+    _check_no_overlap(self._array, a, allow_same=True)
     return _overwrite(self, a, 'copy_', (self, src))
 
 @patch_tensor
@@ -823,7 +842,12 @@ for _name in ['neg', 'abs', 'exp', 'log', 'sqrt', 'sigmoid', 'tanh', 'relu', 'fl
 def _binary_inplace(fn):
     """The in-place twin `fn_` of a two-operand function, e.g. `remainder_` for
     `remainder`."""
-    def op_(self, other): return _inplace(self, fn, other)
+    def op_(self, other):
+        d = result_type(self, other)          # PyTorch checks the cast before the kernel
+        if not can_cast(d, self.dtype):
+            raise RuntimeError(f"result type {d._legacy_name} can't be cast to the desired "
+                               f"output type {self.dtype._legacy_name}")
+        return _inplace(self, fn, other)
     op_.__name__, op_.__doc__ = fn.__name__ + '_', f"In place: `self = {fn.__name__}(self, other)`."
     return op_
 
@@ -899,9 +923,11 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     d = _require_floating(input, 'mean', _check_dtype(dtype, 'mean'))
     a = input._array
     dims = _dims(dim, a.ndim)
-    with np.errstate(invalid='ignore', divide='ignore'):
-        r = _reduced(array_module(a).mean, a, d, axis=_reduce_axes(a, dims),
-                     keepdims=keepdim)
+    xp, n = array_module(a), _count_reduced(a.shape, dims)
+    acc = np.float32 if d is float16 else d.np       # half precision accumulates in float32
+    with np.errstate(invalid='ignore', divide='ignore', over='ignore'):   # mean of nothing: nan
+        r = xp.sum(a, axis=_reduce_axes(a, dims), keepdims=keepdim, dtype=acc) / n
+        r = _contiguous(r).astype(d.np, copy=False)
     return _result(r, 'mean', (input,), (dims, keepdim), out)
 
 def _correction(unbiased, correction):
@@ -1172,6 +1198,10 @@ def _same_dtype(a, b):
                            f"{_blas_type_names[b.dtype.name]}")
     _check_same_device(a, b)
 
+def _product(a, b):
+    "numpy's matrix product of arrays `a` and `b`, without numpy's overflow warnings."
+    with np.errstate(all='ignore'): return array_module(a).matmul(a, b)
+
 def _no_bool(a, kernel):
     "PyTorch has no matrix-product kernels for bool."
     if a.dtype == np.bool_:
@@ -1194,7 +1224,9 @@ def matmul(input, other, *, out=None):
     if a.dtype == np.bool_ and a.ndim and b.ndim:
         _no_bool(a, _matmul_kernel(a.ndim, b.ndim))
     # `dot` is numpy's fastest route for vectors and matrices
-    try: r = a.dot(b) if 0 < a.ndim <= 2 and 0 < b.ndim <= 2 else a @ b
+    try:
+        with np.errstate(all='ignore'):   # overflow gives inf silently, as in PyTorch
+            r = a.dot(b) if 0 < a.ndim <= 2 and 0 < b.ndim <= 2 else a @ b
     except ValueError:
         if a.ndim == 0 or b.ndim == 0:
             raise RuntimeError(f"both arguments to matmul need to be at least 1D, but "
@@ -1211,7 +1243,7 @@ def mm(input, mat2, *, out=None):
     _same_dtype(a, b)
     _no_bool(a, 'addmm_impl_cpu_')
     if a.shape[1] != b.shape[0]: raise _mat_error(a, b)
-    return _result(array_module(a).matmul(a, b), 'matmul', (input, mat2), None, out)
+    return _result(_product(a, b), 'matmul', (input, mat2), None, out)
 
 def bmm(input, mat2, *, out=None):
     "Matrix products of two batches of matrices: (b, n, m) @ (b, m, p) -> (b, n, p)."
@@ -1224,7 +1256,7 @@ def bmm(input, mat2, *, out=None):
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to "
                            f"be: [{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, "
                            f"{b.shape[1]}].")
-    return _result(array_module(a).matmul(a, b), 'bmm', (input, mat2), None, out)
+    return _result(_product(a, b), 'bmm', (input, mat2), None, out)
 
 # %% ../nbs/01_ops.ipynb #ac01f3a7
 def mv(input, vec, *, out=None):
@@ -1237,7 +1269,7 @@ def mv(input, vec, *, out=None):
     if a.shape[1] != b.shape[0]:
         raise RuntimeError(f"size mismatch, got input ({a.shape[0]}), mat "
                            f"({a.shape[0]}x{a.shape[1]}), vec ({b.shape[0]})")
-    return _result(array_module(a).matmul(a, b), 'matmul', (input, vec), None, out)
+    return _result(_product(a, b), 'matmul', (input, vec), None, out)
 
 def dot(input, other, *, out=None):
     "The dot product of two vectors."
@@ -1247,7 +1279,7 @@ def dot(input, other, *, out=None):
     _same_dtype(a, b)
     _no_bool(a, 'dot')
     if a.shape != b.shape: raise _mat_error(a, b)
-    return _result(array_module(a).matmul(a, b), 'matmul', (input, other), None, out)
+    return _result(_product(a, b), 'matmul', (input, other), None, out)
 
 def outer(input, vec2, *, out=None):
     "The outer product of two vectors: `result[i, j] = input[i] * vec2[j]`."
@@ -1333,6 +1365,7 @@ def _narrow_pieces(input, sizes, dim, op):
 def split(tensor, split_size_or_sections, dim=0):
     """Views of pieces of `split_size_or_sections` elements each (or of the listed sizes)
     along `dim`."""
+    if tensor.ndim == 0: raise RuntimeError("split expects at least a 1-dimensional tensor")
     d = _norm_dim(dim, tensor.ndim)
     n = tensor.shape[d]
     if isinstance(split_size_or_sections, builtins.int):
@@ -1351,6 +1384,7 @@ def split(tensor, split_size_or_sections, dim=0):
 
 def chunk(input, chunks, dim=0):
     "Split into `chunks` views of (nearly) equal size along `dim`."
+    if input.ndim == 0: raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     n = input.shape[_norm_dim(dim, input.ndim)]
@@ -1369,6 +1403,7 @@ def unbind(input, dim=0):
 def narrow(input, dim, start, length):
     """A view of `length` elements of `input` along `dim`, from `start` (negative: counted
     from the end)."""
+    if input.ndim == 0: raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     d = _norm_dim(dim, input.ndim)
     size = input.shape[d] if input.ndim else 1
     if isinstance(start, Tensor): start = start.item()
@@ -1429,16 +1464,15 @@ def _add_at(xp, target, key, values):
 def scatter_add(input, dim, index, src):
     """A copy of `input` with `src` added at the positions `index` names along `dim`
     (repeats accumulate)."""
-    a, idx, d = input._array, _index_array(index, 'scatter_add'), _norm_dim(dim,
-            input.ndim)
-    xp = array_module(a)
-    r = a.copy()
-    grids = list(xp.meshgrid(*[xp.arange(s) for s in idx.shape], indexing='ij'))
-    grids[d] = idx
-    _add_at(xp, r, tuple(grids), src._array[tuple(slice(0, s)
-                                                  for s in idx.shape)].astype(a.dtype,
-                                                          copy=False))
-    return _result(r, 'scatter_add', (input, src), (d, index))
+    if src.dtype is not input.dtype:
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+    key = _scatter_key(input, dim, index, src, 'scatter_add')   # defined with `scatter` below
+    a = input._array
+    r = a.reshape(1).copy() if a.ndim == 0 else a.copy()
+    values = (src._array.reshape(1) if src.ndim == 0 else src._array)
+    with np.errstate(over='ignore'):
+        _add_at(array_module(a), r, key, values[tuple(slice(0, s) for s in key[0].shape)])
+    return _result(r.reshape(a.shape), 'scatter_add', (input, src), (_norm_dim(dim, a.ndim), index))
 
 # %% ../nbs/01_ops.ipynb #ea1835b9
 def index_select(input, dim, index, *, out=None):
@@ -1471,6 +1505,8 @@ def masked_fill(input, mask, value):
 
 def masked_select(input, mask):
     "The elements of `input` where `mask` is true, as a 1-d tensor."
+    if not isinstance(mask, Tensor) or mask.dtype is not bool:
+        raise RuntimeError("masked_select: expected BoolTensor for mask")
     a, m = input._array, mask._array
     xp = array_module(a)
     a, m = xp.broadcast_arrays(a, m)
@@ -1525,16 +1561,19 @@ def repeat(self, *sizes):
 
 def equal(input, other):
     "True if both tensors have the same shape and the same values."
+    _tensors_only('equal', input, other)
     return input.shape == other.shape and builtins.bool((input._array == other._array).all())
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     "Elementwise `|input - other| <= atol + rtol * |other|`."
+    _tensors_only('isclose', input, other)
     a, b, d = _operands(input, other)
     return _wrap(_as_array(_xp2(a, b).isclose(a, b, rtol=rtol, atol=atol,
                                               equal_nan=equal_nan)))
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     "True if all elements are close (see `isclose`)."
+    _tensors_only('allclose', input, other)
     return builtins.bool(isclose(input, other, rtol, atol, equal_nan)._array.all())
 
 for _f in [gather, scatter_add, index_select, masked_fill, masked_select, flip, tril,
