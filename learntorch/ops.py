@@ -178,8 +178,10 @@ def _write_out(out, r, inputs):
         raise RuntimeError(f"{getattr(out, '_op', 'op')}(): functions with out=... "
                            f"arguments don't support automatic "
                            "differentiation, but one of the arguments requires grad.")
-    if out.shape != r.shape:
-        out._array = array_module(r).empty(r.shape, dtype=out._array.dtype)
+    if out.shape != r.shape:      # resize: keep out's memory when the element count fits
+        a = out._array
+        if a.size == r.size and a.flags.c_contiguous: out._array = a.reshape(r.shape)
+        else: out._array = array_module(r).empty(r.shape, dtype=a.dtype)
     if not can_cast(_dtype_of_np[r.dtype], out.dtype):
         raise RuntimeError(f"result type {_dtype_of_np[r.dtype]._legacy_name} can't be "
                            f"cast to the desired output type {out.dtype._legacy_name}")
@@ -702,25 +704,21 @@ def _inplace(self, fn, *args, **kwargs):
 
 # %% ../nbs/01_ops.ipynb #8b53b1d7
 def _fast_inplace(self, ufunc_name, other, fn, alpha=1, **kwargs):
-    """In-place binary operation straight into self's memory (numpy's `out=`) when
-    autograd is not involved."""
+    "In-place binary operation straight into self's memory (numpy's `out=`) outside autograd."
     a = self._array
     if alpha != 1: kwargs['alpha'] = alpha
+    if a.dtype == np.bool_: return _inplace(self, fn, other, **kwargs)   # bool rules live in `fn`
     if isinstance(other, Tensor):
         b = other._array
         if b.dtype != a.dtype or type(b) is not type(a) or hooks.recording((self, other)):
             return _inplace(self, fn, other, **kwargs)
-    elif isinstance(other, (builtins.float, builtins.int)) and not isinstance(other,
-            builtins.bool) and \
-            (a.dtype.kind == 'f' or (type(other) is builtins.int
-                                     and a.dtype == np.int64)):
+    elif type(other) in (builtins.float, builtins.int) and \
+            (a.dtype.kind == 'f' or (type(other) is builtins.int and a.dtype == np.int64)):
         if hooks.recording((self,)): return _inplace(self, fn, other, **kwargs)
         b = other
     else: return _inplace(self, fn, other, **kwargs)
-    # `alpha * other` is the one temporary; half precision keeps PyTorch's single rounding
-    if alpha != 1:
-        if a.dtype.kind != 'f' or a.dtype == np.float16:
-            return _inplace(self, fn, other, **kwargs)
+    if alpha != 1:      # `alpha * other` is the one temporary; half keeps PyTorch's single rounding
+        if a.dtype.kind != 'f' or a.dtype == np.float16: return _inplace(self, fn, other, **kwargs)
         b = b * alpha
     try:
         with np.errstate(all='ignore'): getattr(array_module(a), ufunc_name)(a, b, out=a)
@@ -1203,8 +1201,8 @@ def _product(a, b):
     with np.errstate(all='ignore'): return array_module(a).matmul(a, b)
 
 def _no_bool(a, kernel):
-    "PyTorch has no matrix-product kernels for bool."
-    if a.dtype == np.bool_:
+    "PyTorch has no matrix-product kernels for bool (an empty product never reaches one)."
+    if a.dtype == np.bool_ and a.size:
         raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
 
 def _matmul_kernel(na, nb):
@@ -1447,8 +1445,9 @@ def gather(input, dim, index, *, sparse_grad=False, out=None):
                            "input tensor")
     src = a[tuple(slice(None) if k == d else slice(0, idx.shape[k])
                   for k in range(a.ndim))]
-    if idx.size and (idx.max() >= a.shape[d] or idx.min() < -a.shape[d]):
-        raise RuntimeError(f"index {builtins.int(idx.max())} is out of bounds for "
+    if idx.size and (idx.max() >= a.shape[d] or idx.min() < 0):
+        bad = builtins.int(idx.min() if idx.min() < 0 else idx.max())
+        raise RuntimeError(f"index {bad} is out of bounds for "
                            f"dimension {d} with size {a.shape[d]}")
     return _result(array_module(a).take_along_axis(src, idx, axis=d), 'gather', (input,),
                    (d, index), out)

@@ -1258,6 +1258,9 @@ def flatten(self, start_dim=0, end_dim=-1):
 @patch_tensor
 def unflatten(self, dim, sizes):
     "Split dimension `dim` into `sizes`."
+    if self.ndim == 0:
+        raise RuntimeError(f"unflatten got an unexpected error:\nDimension specified as {dim} but "
+                           "tensor has no dimensions")
     d = _norm_dim(dim, self.ndim)
     sizes = list(sizes)
     if -1 in sizes:

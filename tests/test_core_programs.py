@@ -169,6 +169,12 @@ PROGRAMS = {
     'requires_grad_false_on_computed': "x = T.ones(1, requires_grad=True); y = x * 2; y.requires_grad_(False); r = y",
     'half_remainder_floor_scalars': "h = T.tensor([1.], dtype=T.half); a = T.tensor(-1., dtype=T.half); s = 1.2e-33; "
                                     "r = (h % 0.1, h // 0.1, T.fmod(h, 0.1), s // a, a // s, 0.1 // h)",
+    'out_keeps_numpy_memory': "import numpy as np; x = np.array([-4]); v = T.as_tensor(x); T.mul(v.any(), v.any(), out=v); "
+                              "r = (T.from_numpy(x), v)",
+    'gather_negative_index': "r = T.tensor([1, 2]).gather(-1, T.tensor([1, 0, -1]))",
+    'mm_empty_bool': "v = T.zeros(1, 0) != -1.5; r = T.mm(v, v.mT)",
+    'sub_bool_inplace': "v = T.zeros(2, dtype=T.bool); v.sub_(v <= v); r = v",
+    'unflatten_0d': "r = T.tensor(3).unflatten(-1, (2, -1))",
     'empty_strides': "r = (T.full((0, 1), 3).stride(), T.ones(2, 0, 3).stride(), T.ones(4, 4)[:, :0].stride())",
 }
 
