@@ -23,7 +23,8 @@ from collections import namedtuple
 import numpy as np
 from .tensors import *
 from .tensors import (_wrap, _view_of, _finish, _norm_dim, _check_dtype,
-                                _original, _bump_version, _overlap_error, _checked_scalar, _check_no_overlap,
+                                _original, _bump_version, _overlap_error,
+                                    _checked_scalar, _check_no_overlap,
                                 _dtype_of_np, _dtype_of_scalar, _rng, _size_arg,
                                 _shape_args)
 
@@ -260,7 +261,9 @@ def _in_half(a, b, d):
     """Remainders of half tensors, and `number // half tensor`, round the Python number to half
     first (unlike `+`, `*` and `half tensor // number`), as PyTorch's kernels do."""
     if d is not float16: return a, b
-    return tuple(x.astype(np.float16) if hasattr(x, 'astype') else np.float16(x) for x in (a, b))
+    return tuple(x.astype(np.float16) if hasattr(x,
+                                                 'astype') else np.float16(x)
+                                                 for x in (a, b))
 
 def div(input, other, *, rounding_mode=None, out=None):
     """`input / other`: true division, or rounded with `rounding_mode='trunc'` or
@@ -278,12 +281,14 @@ def div(input, other, *, rounding_mode=None, out=None):
     a, b, d = _operands(input, other)
     xp = _xp2(a, b)
     _check_integer_division(a, b, d)
-    if rounding_mode == 'floor' and not isinstance(input, Tensor): a, b = _in_half(a, b, d)
+    if rounding_mode == 'floor' and not isinstance(input, Tensor):
+        a, b = _in_half(a, b, d)
     with np.errstate(divide='ignore', invalid='ignore'):
         if rounding_mode == 'floor': r = _elementwise(xp.floor_divide, a, b)
         else: r = xp.trunc(_elementwise(xp.true_divide, a, b)).astype(d.np)
     return _result(_back_to(r, d), 'div', (input, other), rounding_mode, out)
 
+# %% ../nbs/01_ops.ipynb #14d2aa26
 def floor_divide(input, other, *, out=None):
     "`input // other`: division rounded down."
     return div(input, other, rounding_mode='floor', out=out)
@@ -299,10 +304,12 @@ def remainder(input, other, *, out=None):
     return _result(_back_to(r, d), 'remainder', (input, other), None, out)
 
 def _first_is_tensor(name, input, other):
-    "PyTorch's TypeError when a function whose first argument must be a tensor gets a number."
+    """PyTorch's TypeError when a function whose first argument must be a tensor gets a
+    number."""
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}() received an invalid combination of arguments - got "
-                        f"({type(input).__name__}, {type(other).__name__}), but expected one of:")
+                        f"({type(input).__name__}, {type(other).__name__}), but "
+                        f"expected one of:")
 
 def fmod(input, other, *, out=None):
     "The remainder with the sign of `input`, as C's `fmod`."
@@ -378,6 +385,7 @@ def _comparison(name, ufunc_name, doc, tensors_only=False):
         if tensors_only: _tensors_only(name, input, other)
         else: _first_is_tensor(name, input, other)
         a, b, d = _operands(input, other)
+        a, b = _in_half(a, b, d)        # half comparisons round a Python number to half first
         r = _elementwise(getattr(_xp2(a, b), ufunc_name), a, b)
         return _result(r, name, (input, other), None, out)
     compare.__name__, compare.__qualname__, compare.__doc__ = name, name, doc
@@ -704,21 +712,26 @@ def _inplace(self, fn, *args, **kwargs):
 
 # %% ../nbs/01_ops.ipynb #8b53b1d7
 def _fast_inplace(self, ufunc_name, other, fn, alpha=1, **kwargs):
-    "In-place binary operation straight into self's memory (numpy's `out=`) outside autograd."
+    """In-place binary operation straight into self's memory (numpy's `out=`) outside
+    autograd."""
     a = self._array
     if alpha != 1: kwargs['alpha'] = alpha
-    if a.dtype == np.bool_: return _inplace(self, fn, other, **kwargs)   # bool rules live in `fn`
+    # bool rules live in `fn`
+    if a.dtype == np.bool_: return _inplace(self, fn, other, **kwargs)
     if isinstance(other, Tensor):
         b = other._array
         if b.dtype != a.dtype or type(b) is not type(a) or hooks.recording((self, other)):
             return _inplace(self, fn, other, **kwargs)
     elif type(other) in (builtins.float, builtins.int) and \
-            (a.dtype.kind == 'f' or (type(other) is builtins.int and a.dtype == np.int64)):
+            (a.dtype.kind == 'f' or (type(other) is builtins.int
+                                     and a.dtype == np.int64)):
         if hooks.recording((self,)): return _inplace(self, fn, other, **kwargs)
         b = other
     else: return _inplace(self, fn, other, **kwargs)
-    if alpha != 1:      # `alpha * other` is the one temporary; half keeps PyTorch's single rounding
-        if a.dtype.kind != 'f' or a.dtype == np.float16: return _inplace(self, fn, other, **kwargs)
+    # `alpha * other` is the one temporary; half keeps PyTorch's single rounding
+    if alpha != 1:
+        if a.dtype.kind != 'f' or a.dtype == np.float16:
+            return _inplace(self, fn, other, **kwargs)
         b = b * alpha
     try:
         with np.errstate(all='ignore'): getattr(array_module(a), ufunc_name)(a, b, out=a)
@@ -843,7 +856,8 @@ def _binary_inplace(fn):
     def op_(self, other):
         d = result_type(self, other)          # PyTorch checks the cast before the kernel
         if not can_cast(d, self.dtype):
-            raise RuntimeError(f"result type {d._legacy_name} can't be cast to the desired "
+            raise RuntimeError(f"result type {d._legacy_name} can't be cast to the "
+                               f"desired "
                                f"output type {self.dtype._legacy_name}")
         return _inplace(self, fn, other)
     op_.__name__, op_.__doc__ = fn.__name__ + '_', f"In place: `self = {fn.__name__}(self, other)`."
@@ -922,8 +936,10 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     a = input._array
     dims = _dims(dim, a.ndim)
     xp, n = array_module(a), _count_reduced(a.shape, dims)
-    acc = np.float32 if d is float16 else d.np       # half precision accumulates in float32
-    with np.errstate(invalid='ignore', divide='ignore', over='ignore'):   # mean of nothing: nan
+    # half precision accumulates in float32
+    acc = np.float32 if d is float16 else d.np
+    # mean of nothing: nan
+    with np.errstate(invalid='ignore', divide='ignore', over='ignore'):
         r = xp.sum(a, axis=_reduce_axes(a, dims), keepdims=keepdim, dtype=acc) / n
         r = _contiguous(r).astype(d.np, copy=False)
     return _result(r, 'mean', (input,), (dims, keepdim), out)
@@ -1363,7 +1379,8 @@ def _narrow_pieces(input, sizes, dim, op):
 def split(tensor, split_size_or_sections, dim=0):
     """Views of pieces of `split_size_or_sections` elements each (or of the listed sizes)
     along `dim`."""
-    if tensor.ndim == 0: raise RuntimeError("split expects at least a 1-dimensional tensor")
+    if tensor.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
     d = _norm_dim(dim, tensor.ndim)
     n = tensor.shape[d]
     if isinstance(split_size_or_sections, builtins.int):
@@ -1382,7 +1399,8 @@ def split(tensor, split_size_or_sections, dim=0):
 
 def chunk(input, chunks, dim=0):
     "Split into `chunks` views of (nearly) equal size along `dim`."
-    if input.ndim == 0: raise RuntimeError("chunk expects at least a 1-dimensional tensor")
+    if input.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     n = input.shape[_norm_dim(dim, input.ndim)]
@@ -1401,7 +1419,8 @@ def unbind(input, dim=0):
 def narrow(input, dim, start, length):
     """A view of `length` elements of `input` along `dim`, from `start` (negative: counted
     from the end)."""
-    if input.ndim == 0: raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+    if input.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     d = _norm_dim(dim, input.ndim)
     size = input.shape[d] if input.ndim else 1
     if isinstance(start, Tensor): start = start.item()
@@ -1465,13 +1484,15 @@ def scatter_add(input, dim, index, src):
     (repeats accumulate)."""
     if src.dtype is not input.dtype:
         raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
-    key = _scatter_key(input, dim, index, src, 'scatter_add')   # defined with `scatter` below
+    key = _scatter_key(input, dim, index, src,
+                       'scatter_add')   # defined with `scatter` below
     a = input._array
     r = a.reshape(1).copy() if a.ndim == 0 else a.copy()
     values = (src._array.reshape(1) if src.ndim == 0 else src._array)
     with np.errstate(over='ignore'):
         _add_at(array_module(a), r, key, values[tuple(slice(0, s) for s in key[0].shape)])
-    return _result(r.reshape(a.shape), 'scatter_add', (input, src), (_norm_dim(dim, a.ndim), index))
+    return _result(r.reshape(a.shape), 'scatter_add', (input, src),
+                   (_norm_dim(dim, a.ndim), index))
 
 # %% ../nbs/01_ops.ipynb #ea1835b9
 def index_select(input, dim, index, *, out=None):

@@ -286,7 +286,8 @@ def element_size(self):
 def stride(self, dim=None):
     "Steps in elements (not bytes) between neighbours along each dimension."
     a = self._array
-    if a.size == 0 and a.base is None:    # a fresh empty tensor: PyTorch's row-major strides
+    # a fresh empty tensor: PyTorch's row-major strides
+    if a.size == 0 and a.base is None:
         s, step = [], 1
         for size in reversed(a.shape): s.insert(0, step); step *= builtins.max(size, 1)
         s = tuple(s)
@@ -331,7 +332,8 @@ def _norm_dim(dim, ndim):
 def _get_requires_grad(self): return self._requires_grad
 
 def _set_requires_grad(self, flag):
-    if self.grad_fn is not None and flag: return       # a computed tensor already requires grad
+    # a computed tensor already requires grad
+    if self.grad_fn is not None and flag: return
     if self.grad_fn is not None:
         raise RuntimeError("you can only change requires_grad flags of leaf variables. "
                            "If you want to use a computed "
@@ -611,7 +613,8 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, device=None,
            requires_grad=False):
     "Values from `start` up to (not including) `end`, `step` apart."
     if end is None: start, end = 0, start
-    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end,
+        step))
     all_int = all(isinstance(v, (builtins.int, np.integer)) for v in (start, end, step))
     d = _out_dtype(out, dtype, 'arange') or (int64 if all_int else get_default_dtype())
     if d is int64 and not all_int:         # int64 counts in integers: end=3.3 means 3
@@ -623,11 +626,13 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, device=None,
     n = max(math.ceil((end - start) / step), 0)
     if all_int:
         array = np.arange(start, end, step, dtype=np.int64).astype(d.np, copy=False)
-    elif not d.is_floating_point:          # other integer types: the length from the floats,
+    # other integer types: the length from the floats,
+    elif not d.is_floating_point:
         i = np.arange(n, dtype=np.int64)   # the values from truncated start and step
         array = (builtins.int(start) + builtins.int(step) * i).astype(d.np)
     else: array = (start + np.arange(n, dtype=np.float64) * step).astype(d.np)
-    if out is not None and out.numel() == n: array = array.reshape(out.shape)   # keeps its shape
+    # keeps its shape
+    if out is not None and out.numel() == n: array = array.reshape(out.shape)
     return _new_tensor(array, device, requires_grad, out, 'arange')
 
 def linspace(start, end, steps, *, out=None, dtype=None, device=None,
@@ -639,10 +644,8 @@ def linspace(start, end, steps, *, out=None, dtype=None, device=None,
         return _new_tensor(np.full(1, start, d.np), device, requires_grad, out,
                            'linspace')
     # PyTorch's formula: a step in the output precision, counted from the start for the
-    # first half and back from
-    # the end for the second, each product-and-sum rounded once (float64 here, a fused
-    # multiply-add there).
-    # integer linspace starts from integers
+    # first half and back from the end for the second, each product-and-sum rounded once
+    # (float64 here, a fused multiply-add there). An integer linspace starts from integers.
     if not d.is_floating_point: start, end = builtins.int(start), builtins.int(end)
     f = d.np.type if d.is_floating_point else np.float64
     step = np.float64(f((f(end) - f(start)) / f(builtins.max(steps - 1, 1))))
@@ -1107,7 +1110,8 @@ def _value_array(value, like):
                                f"{value.device}!")
         return value._array
     if isinstance(value, builtins.float) and like.dtype.kind == 'f':
-        return value                       # floats too big for the dtype become inf, as in PyTorch
+        # floats too big for the dtype become inf, as in PyTorch
+        return value
     if isinstance(value, (builtins.int, builtins.float)):
         return _checked_scalar(value, _dtype_of_np[like.dtype])
     return value
@@ -1122,12 +1126,15 @@ def __setitem__(self, key, value):
         raise IndexError("too many indices for tensor of dimension 0")
     if self.grad_fn is None and self._requires_grad and hooks.recording((self,)) \
             and not _selects_all(key):
-        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used "
+                           "in an "
                            "in-place operation.")
-    index_put = builtins.any(k.dtype != np.bool_ for k in arrays)   # a mask and one value: a fill
+    # a mask and one value: a fill
+    index_put = builtins.any(k.dtype != np.bool_ for k in arrays)
     if isinstance(value, Tensor) and not is_view and (value.numel() != 1 or index_put):
         if value._array.dtype != self._array.dtype:
-            raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+            raise RuntimeError(f"Index put requires the source and destination dtypes "
+                               f"match, got "
                                f"{self.dtype._legacy_name} for the destination and "
                                f"{value.dtype._legacy_name} for the source.")
         _check_no_overlap(self._array, value._array, allow_same=False)
@@ -1135,7 +1142,8 @@ def __setitem__(self, key, value):
         _check_no_overlap(self._array[numpy_key], value._array, allow_same=True)
     old = _original(self) if hooks.recording((self, value)) else None
     try:
-        with np.errstate(invalid='ignore', over='ignore'):    # nan -> int, 1e30 -> half: as PyTorch
+        # nan -> int, 1e30 -> half: as PyTorch
+        with np.errstate(invalid='ignore', over='ignore'):
             self._array[numpy_key] = _value_array(value, self._array)
     except IndexError as e:
         _check_index(self._array.shape, numpy_key)
@@ -1146,17 +1154,22 @@ def __setitem__(self, key, value):
     _bump_version(self)
     if old is not None: _finish(self, 'setitem', (old, value), key)
 
+# %% ../nbs/00_tensor.ipynb #b830f2ca
 def _check_no_overlap(dest, src, allow_same):
     """PyTorch refuses to write a tensor into memory it partly shares (the result would depend on
     the order of the writes). Like PyTorch it checks only dense layouts."""
-    if type(dest) is not np.ndarray or type(src) is not np.ndarray or not dest.size or not src.size: return
+    if type(dest) is not np.ndarray or type(src) is not np.ndarray or not dest.size or not src.size:
+        return
     dense = lambda a: a.flags.c_contiguous or a.flags.f_contiguous
     if not (dense(dest) and dense(src)): return
     d0, s0 = dest.__array_interface__['data'][0], src.__array_interface__['data'][0]
     if d0 + dest.nbytes <= s0 or s0 + src.nbytes <= d0: return
-    if allow_same and d0 == s0 and dest.shape == src.shape and dest.strides == src.strides: return
-    raise RuntimeError("unsupported operation: some elements of the input tensor and the written-to "
-                       "tensor refer to a single memory location. Please clone() the tensor before "
+    if allow_same and d0 == s0 and dest.shape == src.shape and dest.strides == src.strides:
+        return
+    raise RuntimeError("unsupported operation: some elements of the input tensor and "
+                       "the written-to "
+                       "tensor refer to a single memory location. Please clone() the "
+                       "tensor before "
                        "performing the operation.")
 
 def _selects_all(key):
@@ -1259,7 +1272,8 @@ def flatten(self, start_dim=0, end_dim=-1):
 def unflatten(self, dim, sizes):
     "Split dimension `dim` into `sizes`."
     if self.ndim == 0:
-        raise RuntimeError(f"unflatten got an unexpected error:\nDimension specified as {dim} but "
+        raise RuntimeError(f"unflatten got an unexpected error:\nDimension specified as "
+                           f"{dim} but "
                            "tensor has no dimensions")
     d = _norm_dim(dim, self.ndim)
     sizes = list(sizes)
@@ -1532,10 +1546,13 @@ def __reduce_ex__(self, protocol):
 
 @patch_tensor
 def __deepcopy__(self, memo):
-    "A copy of a leaf tensor with its own memory, the same `requires_grad` and a copy of `grad`."
+    """A copy of a leaf tensor with its own memory, the same `requires_grad` and a copy of
+    `grad`."""
     if self.grad_fn is not None:
-        raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
-                           "protocol at the moment.  If you were attempting to deepcopy a module, this may be "
+        raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
+                           "support the deepcopy "
+                           "protocol at the moment.  If you were attempting to deepcopy "
+                           "a module, this may be "
                            "because of a torch.nn.utils.weight_norm usage, see "
                            "https://github.com/pytorch/pytorch/pull/103001")
     if id(self) in memo: return memo[id(self)]

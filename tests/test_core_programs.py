@@ -175,6 +175,8 @@ PROGRAMS = {
     'mm_empty_bool': "v = T.zeros(1, 0) != -1.5; r = T.mm(v, v.mT)",
     'sub_bool_inplace': "v = T.zeros(2, dtype=T.bool); v.sub_(v <= v); r = v",
     'unflatten_0d': "r = T.tensor(3).unflatten(-1, (2, -1))",
+    'half_compared_with_number': "a = T.tensor(1.062, dtype=T.float16); s = 1.0614054203033447; "
+                                 "r = (a == s, a < s, s < a, a >= s, T.eq(a, s))",
     'empty_strides': "r = (T.full((0, 1), 3).stride(), T.ones(2, 0, 3).stride(), T.ones(4, 4)[:, :0].stride())",
 }
 
