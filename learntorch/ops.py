@@ -167,17 +167,16 @@ def _result(r, op, inputs, args=None, out=None):
     """Wrap array `r`, the result of `op` on `inputs`, as a tensor (or write it into
     `out`) and let autograd record it."""
     if type(r) is not np.ndarray: r = _as_array(r)
-    if out is not None: return _write_out(out, r, inputs)
+    if out is not None: return _write_out(out, r, inputs, op)
     t = _wrap(r)
     # `_finish`, inlined: this is the hottest path in the library
     record = hooks.record
     if record is not None: record(t, op, inputs, args)
     return t
 
-def _write_out(out, r, inputs):
-    if hooks.recording(inputs):
-        raise RuntimeError(f"{getattr(out, '_op', 'op')}(): functions with out=... "
-                           f"arguments don't support automatic "
+def _write_out(out, r, inputs, op='op'):
+    if hooks.recording(inputs + (out,)):
+        raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic "
                            "differentiation, but one of the arguments requires grad.")
     if out.shape != r.shape:      # resize: keep out's memory when the element count fits
         a = out._array
@@ -250,6 +249,10 @@ def _float_operands(x, y):
         return _operand_array(x, float32, xp), _operand_array(y, float32, xp), xp
     return _operand_array(x, d, xp), _operand_array(y, d, xp), xp
 
+def _no_bool_kernel(d, kernel):
+    "PyTorch has no division or remainder kernels for bool."
+    if d is bool: raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
+
 def _check_integer_division(a, b, d):
     "Integer division by zero is an error in PyTorch (floats give inf or nan instead)."
     if d.is_floating_point or getattr(a, 'size', 1) == 0 or getattr(b, 'size', 1) == 0:
@@ -280,6 +283,7 @@ def div(input, other, *, rounding_mode=None, out=None):
         return _result(r, 'div', (input, other), rounding_mode, out)
     a, b, d = _operands(input, other)
     xp = _xp2(a, b)
+    _no_bool_kernel(d, 'div_floor_cpu' if rounding_mode == 'floor' else 'div_trunc_cpu')
     _check_integer_division(a, b, d)
     if rounding_mode == 'floor' and not isinstance(input, Tensor):
         a, b = _in_half(a, b, d)
@@ -296,6 +300,7 @@ def floor_divide(input, other, *, out=None):
 def remainder(input, other, *, out=None):
     "`input % other` with the sign of `other`, as Python's `%`."
     a, b, d = _operands(input, other)
+    _no_bool_kernel(d, 'remainder_cpu')
     a, b = _in_half(a, b, d)
     xp = _xp2(a, b)
     _check_integer_division(a, b, d)
@@ -315,6 +320,7 @@ def fmod(input, other, *, out=None):
     "The remainder with the sign of `input`, as C's `fmod`."
     _first_is_tensor('fmod', input, other)
     a, b, d = _operands(input, other)
+    _no_bool_kernel(d, 'fmod_cpu')
     a, b = _in_half(a, b, d)
     _check_integer_division(a, b, d)
     with np.errstate(divide='ignore', invalid='ignore'):
@@ -694,6 +700,7 @@ def _store(self, r):
 def _inplace(self, fn, *args, **kwargs):
     """Run `fn(self, *args)` and store the result in self: the pattern behind every `op_`
     method."""
+    if args and isinstance(args[0], Tensor): _check_no_overlap(self._array, args[0]._array, True)
     if args and isinstance(args[0], Tensor) and args[0].shape != self.shape:
         shape = broadcast_shapes(self.shape, args[0].shape)
         if shape != self.shape:
@@ -720,6 +727,7 @@ def _fast_inplace(self, ufunc_name, other, fn, alpha=1, **kwargs):
     if a.dtype == np.bool_: return _inplace(self, fn, other, **kwargs)
     if isinstance(other, Tensor):
         b = other._array
+        _check_no_overlap(a, b, allow_same=True)     # `x.add_(x[:, 0])` is refused, as in PyTorch
         if b.dtype != a.dtype or type(b) is not type(a) or hooks.recording((self, other)):
             return _inplace(self, fn, other, **kwargs)
     elif type(other) in (builtins.float, builtins.int) and \
@@ -909,7 +917,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     "The sum of all elements, or along `dim` (int or tuple)."
     a = input._array
     dims = _dims(dim, a.ndim)
-    d = _accumulate_dtype(input.dtype, dtype)
+    d = _accumulate_dtype(input.dtype, dtype) if out is None or dtype else out.dtype  # out= sets it
     r = _reduced(array_module(a).sum, a, d, axis=_reduce_axes(a, dims), keepdims=keepdim)
     return _result(r, 'sum', (input,), (dims, keepdim), out)
 
@@ -1012,7 +1020,8 @@ def logsumexp(input, dim, keepdim=False, *, out=None):
     a = input._array if input.dtype.is_floating_point else input._array.astype(get_default_dtype().np)
     dims = _dims(dim, a.ndim)
     xp, axes = array_module(a), _reduce_axes(a, dims)
-    if a.size == 0: r = xp.log(xp.sum(xp.exp(a), axis=axes, keepdims=keepdim))
+    if a.size == 0:
+        with np.errstate(divide='ignore'): r = xp.log(xp.sum(xp.exp(a), axis=axes, keepdims=keepdim))
     else:
         m = xp.max(a, axis=axes, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)
@@ -1235,7 +1244,7 @@ def matmul(input, other, *, out=None):
                         f"{type(other).__name__}")
     a, b = input._array, other._array
     if a.dtype != b.dtype or type(a) is not type(b): _same_dtype(a, b)
-    if a.dtype == np.bool_ and a.ndim and b.ndim:
+    if a.dtype == np.bool_ and a.ndim and b.ndim and a.shape[-1] == b.shape[-2 if b.ndim > 1 else 0]:
         _no_bool(a, _matmul_kernel(a.ndim, b.ndim))
     # `dot` is numpy's fastest route for vectors and matrices
     try:
@@ -1587,6 +1596,8 @@ def equal(input, other):
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     "Elementwise `|input - other| <= atol + rtol * |other|`."
     _tensors_only('isclose', input, other)
+    if input.dtype is not other.dtype:
+        raise RuntimeError(f"{input.dtype._legacy_name} did not match {other.dtype._legacy_name}")
     a, b, d = _operands(input, other)
     return _wrap(_as_array(_xp2(a, b).isclose(a, b, rtol=rtol, atol=atol,
                                               equal_nan=equal_nan)))

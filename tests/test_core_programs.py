@@ -177,6 +177,18 @@ PROGRAMS = {
     'unflatten_0d': "r = T.tensor(3).unflatten(-1, (2, -1))",
     'half_compared_with_number': "a = T.tensor(1.062, dtype=T.float16); s = 1.0614054203033447; "
                                  "r = (a == s, a < s, s < a, a >= s, T.eq(a, s))",
+    'imod_bool_kernel': "v = T.tensor([True]); v %= v; r = v",
+    'ifloordiv_bool_kernel': "v = T.tensor([False]); v //= v; r = v",
+    'fmod_div_trunc_bool': "r = (T.fmod(T.tensor([True]), T.tensor([True])), )",
+    'isclose_dtype_mismatch': "r = T.zeros(2).allclose(T.tensor(False))",
+    'sum_out_bool': "v = T.tensor([True]); o = T.ne(v, v); T.sum(v, 0, out=o); r = o",
+    'clamp_out_requires_grad': "o = T.full((3, 3), 2.25, requires_grad=True); r = T.clamp(T.zeros(1, 1, 0).isnan(), 0, 1, out=o)",
+    'inplace_partial_overlap': "v = T.tensor([[2]], dtype=T.uint8); v.add_(v[:, -1]); r = v",
+    'isub_partial_overlap': "v = T.arange(4).view(4, 1, 1).swapaxes(-2, -1); v -= v[2, -2:3:3, ...]; r = v",
+    'inplace_full_overlap_ok': "v = T.arange(4.); v.add_(v); v.mul_(v); r = v",
+    'matmul_empty_bool_mismatch': "v = T.zeros(1, 0, dtype=T.bool); r = T.matmul(v, v)",
+    'logsumexp_empty': "import warnings\nwith warnings.catch_warnings():\n    warnings.simplefilter('error')\n"
+                       "    r = T.zeros(0).logsumexp(-1, keepdim=True)",
     'empty_strides': "r = (T.full((0, 1), 3).stride(), T.ones(2, 0, 3).stride(), T.ones(4, 4)[:, :0].stride())",
 }
 
