@@ -536,3 +536,48 @@ def test_namespaces_import():
     for name in ['LambdaLR', 'MultiplicativeLR', 'StepLR', 'MultiStepLR', 'ExponentialLR', 'CosineAnnealingLR',
                  'LinearLR', 'OneCycleLR', 'ReduceLROnPlateau', 'SequentialLR', 'LRScheduler']:
         assert name in lr_scheduler.__all__
+
+
+@pytest.mark.parametrize('name', list(CONFIGS))
+def test_tensor_learning_rate(name):
+    "A one-element tensor lr gives the same trajectory as PyTorch with the same tensor lr."
+    kwargs = dict(CONFIGS[name][0][1])
+    lr = kwargs.pop('lr', 1.0)
+    runs = []
+    for T, O in ((learntorch, optim), (torch, torch.optim)):
+        params, loss = mlp(T)
+        opt = getattr(O, name)(params, lr=T.tensor(lr, dtype=T.float64), **kwargs)
+        train(params, loss, opt, 20)
+        runs.append([p.detach().numpy() for p in params])
+    assert_same(20, *runs)
+
+
+def test_optimizer_pickles_without_schedule_wrapper():
+    import pickle
+    params, _ = mlp(learntorch)       # gradients set by hand: this tests the optimizer's pickling, not
+    opt = optim.Adam(params, lr=0.01)  # the pickling of tensors that went through backward (core's)
+    lr_scheduler.StepLR(opt, 3)
+    for _ in range(3):
+        for p in params: p.grad = learntorch.ones_like(p)
+        opt.step()
+    back = pickle.loads(pickle.dumps(opt))
+    assert sorted(back.__dict__) == ['defaults', 'param_groups', 'state']
+    for k, s in opt.state_dict()['state'].items():
+        for n, v in s.items(): np.testing.assert_array_equal(back.state_dict()['state'][k][n].numpy(), v.numpy())
+
+
+@pytest.mark.parametrize('name', ['StepLR', 'MultiStepLR', 'ExponentialLR', 'CosineAnnealingLR', 'LinearLR'])
+def test_closed_form_step_with_epoch(name):
+    "`step(epoch)` (deprecated, warns) jumps with the closed form, as in PyTorch."
+    make = {k: v for k, v in SCHEDULES.items()}[name]
+    seqs = []
+    for T, O in ((learntorch, optim), (torch, torch.optim)):
+        opt = O.SGD([T.ones(2, requires_grad=True)], lr=0.1)
+        s = make(O.lr_scheduler, opt)
+        opt.step()
+        out = []
+        for e in (5, 17, 40, 3):
+            with pytest.warns(UserWarning, match='epoch parameter'): s.step(e)
+            out.append(s.get_last_lr())
+        seqs.append(out)
+    np.testing.assert_allclose(seqs[0], seqs[1], rtol=1e-12)

@@ -1054,3 +1054,11 @@ utils = _namespace('utils', "Gradient clipping and parameter vectors.")
 _nn.utils = utils
 add_to_namespace(utils, clip_grad_norm_, clip_grad_value_, get_total_norm,
                  clip_grads_with_norm_, parameters_to_vector, vector_to_parameters)
+
+# %% ../../nbs/06_optim.ipynb #c7df9730
+def _optimizer_getstate(self):
+    return {'defaults': self.defaults, 'state': self.state, 'param_groups': self.param_groups}
+
+def _optimizer_setstate(self, state): self.__dict__.update(state)
+
+Optimizer.__getstate__, Optimizer.__setstate__ = _optimizer_getstate, _optimizer_setstate
