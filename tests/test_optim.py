@@ -100,11 +100,16 @@ def test_trajectory_parity(name, kwargs, problem):
     for step, ours, theirs in run_both(name, kwargs, problem): assert_same(step, ours, theirs)
 
 
+GROUP_OPTIONS = {'SGD': dict(momentum=0.5, nesterov=True), 'Adam': dict(betas=(0.8, 0.99), amsgrad=True),
+                 'AdamW': dict(weight_decay=0.1), 'RMSprop': dict(alpha=0.9, centered=True),
+                 'Adagrad': dict(lr_decay=0.01), 'Adadelta': dict(rho=0.5)}
+
+
 @pytest.mark.parametrize('name', list(CONFIGS))
 def test_param_groups_with_own_options(name):
-    "Two groups, the second with its own learning rate: both follow PyTorch."
+    "Two groups, the second with its own learning rate and another option of its own: both follow PyTorch."
     lr = dict(CONFIGS[name][0][1]).get('lr', 1.0)
-    groups = lambda ps: [{'params': ps[:2]}, {'params': ps[2:], 'lr': lr / 10}]
+    groups = lambda ps: [{'params': ps[:2]}, {'params': ps[2:], 'lr': lr / 10, **GROUP_OPTIONS[name]}]
     for step, ours, theirs in run_both(name, dict(CONFIGS[name][0][1]), 'mlp', steps=50, groups=groups):
         assert_same(step, ours, theirs)
 
@@ -581,3 +586,20 @@ def test_closed_form_step_with_epoch(name):
             out.append(s.get_last_lr())
         seqs.append(out)
     np.testing.assert_allclose(seqs[0], seqs[1], rtol=1e-12)
+
+
+@pytest.mark.parametrize('name', ['LambdaLR', 'MultiplicativeLR', 'StepLR', 'MultiStepLR', 'ExponentialLR',
+                                  'CosineAnnealingLR', 'LinearLR', 'OneCycleLR', 'ReduceLROnPlateau', 'SequentialLR'])
+def test_scheduler_signatures_match_pytorch(name):
+    "Same parameters, order and defaults as PyTorch's schedulers (none accepted and ignored)."
+    import inspect
+    ours, theirs = (inspect.signature(getattr(m, name)).parameters for m in (lr_scheduler, torch.optim.lr_scheduler))
+    assert [(k, v.default, v.kind) for k, v in ours.items()] == [(k, v.default, v.kind) for k, v in theirs.items()]
+
+
+def test_clip_signatures_match_pytorch():
+    import inspect
+    for name in ['clip_grad_norm_', 'clip_grad_value_', 'get_total_norm', 'clip_grads_with_norm_',
+                 'parameters_to_vector', 'vector_to_parameters']:
+        ours, theirs = (inspect.signature(getattr(m, name)).parameters for m in (lnn.utils, torch.nn.utils))
+        assert [(k, v.default) for k, v in ours.items()] == [(k, v.default) for k, v in theirs.items()], name
