@@ -1075,25 +1075,6 @@ def __getitem__(self, key):
     return _finish(out, 'getitem', (self,), key)
 
 # %% ../nbs/00_tensor.ipynb #8b8b2b13
-def _original(t, copy=False):
-    """A stand-in for `t` as it is before an in-place change: its values (copied if asked)
-    and its history."""
-    if t.grad_fn is None and t._requires_grad:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an "
-                           "in-place operation.")
-    base = t._base
-    if base is not None and base._requires_grad and base._array is not t._array:
-        if base.grad_fn is None:
-            raise RuntimeError("a view of a leaf Variable that requires grad is being "
-                               "used in an in-place operation.")
-        raise RuntimeError("learntorch does not support in-place changes to a view of a "
-                           "tensor that requires grad; "
-                           "change the whole tensor instead, or build the result out of "
-                           "place (e.g. with torch.where)")
-    o = _wrap(t._array.copy() if copy else t._array, t._requires_grad)
-    o.grad_fn = t.grad_fn
-    return o
-
 def _finish(out, op, inputs, args=None):
     """Return `out`, the result of operation `op` on `inputs`, after giving autograd the
     chance to record it."""
@@ -1627,3 +1608,23 @@ def _setitem_broadcast_error(value, shape):
                                 f"{list(shape)}.  Tensor sizes: {vshape}")
     return RuntimeError(f"cannot write a value of shape {vshape} into a selection of "
                         f"shape {list(shape)}")
+
+# %% ../nbs/00_tensor.ipynb #7fed491f
+def _original(t, copy=False):
+    """A stand-in for `t` as it is before an in-place change: its values (copied if asked)
+    and its history."""
+    if t.grad_fn is None and t._requires_grad:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+    base = t._base
+    if base is not None and base._requires_grad and base._array is not t._array:
+        if base.grad_fn is None:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being "
+                               "used in an in-place operation.")
+        raise RuntimeError("learntorch does not support in-place changes to a view of a "
+                           "tensor that requires grad; "
+                           "change the whole tensor instead, or build the result out of "
+                           "place (e.g. with torch.where)")
+    o = _wrap(t._array.copy() if copy else t._array, t._requires_grad)
+    o.grad_fn = t.grad_fn
+    return o
