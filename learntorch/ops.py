@@ -176,8 +176,8 @@ def _result(r, op, inputs, args=None, out=None):
 
 def _write_out(out, r, inputs, op='op'):
     if hooks.recording(inputs + (out,)):
-        raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic "
-                           "differentiation, but one of the arguments requires grad.")
+        raise RuntimeError(f"{op}(): functions with out=... arguments don't support "
+                           "automatic differentiation, but one of the arguments requires grad.")
     if out.shape != r.shape:      # resize: keep out's memory when the element count fits
         a = out._array
         if a.size == r.size and a.flags.c_contiguous: out._array = a.reshape(r.shape)
@@ -391,7 +391,7 @@ def _comparison(name, ufunc_name, doc, tensors_only=False):
         if tensors_only: _tensors_only(name, input, other)
         else: _first_is_tensor(name, input, other)
         a, b, d = _operands(input, other)
-        a, b = _in_half(a, b, d)        # half comparisons round a Python number to half first
+        a, b = _in_half(a, b, d)        # half comparisons round a Python number to half
         r = _elementwise(getattr(_xp2(a, b), ufunc_name), a, b)
         return _result(r, name, (input, other), None, out)
     compare.__name__, compare.__qualname__, compare.__doc__ = name, name, doc
@@ -700,7 +700,8 @@ def _store(self, r):
 def _inplace(self, fn, *args, **kwargs):
     """Run `fn(self, *args)` and store the result in self: the pattern behind every `op_`
     method."""
-    if args and isinstance(args[0], Tensor): _check_no_overlap(self._array, args[0]._array, True)
+    if args and isinstance(args[0], Tensor):
+        _check_no_overlap(self._array, args[0]._array, allow_same=True)
     if args and isinstance(args[0], Tensor) and args[0].shape != self.shape:
         shape = broadcast_shapes(self.shape, args[0].shape)
         if shape != self.shape:
@@ -727,7 +728,7 @@ def _fast_inplace(self, ufunc_name, other, fn, alpha=1, **kwargs):
     if a.dtype == np.bool_: return _inplace(self, fn, other, **kwargs)
     if isinstance(other, Tensor):
         b = other._array
-        _check_no_overlap(a, b, allow_same=True)     # `x.add_(x[:, 0])` is refused, as in PyTorch
+        _check_no_overlap(a, b, allow_same=True)     # `x.add_(x[:, 0])` is refused
         if b.dtype != a.dtype or type(b) is not type(a) or hooks.recording((self, other)):
             return _inplace(self, fn, other, **kwargs)
     elif type(other) in (builtins.float, builtins.int) and \
@@ -917,7 +918,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     "The sum of all elements, or along `dim` (int or tuple)."
     a = input._array
     dims = _dims(dim, a.ndim)
-    d = _accumulate_dtype(input.dtype, dtype) if out is None or dtype else out.dtype  # out= sets it
+    d = out.dtype if out is not None and dtype is None else _accumulate_dtype(input.dtype, dtype)
     r = _reduced(array_module(a).sum, a, d, axis=_reduce_axes(a, dims), keepdims=keepdim)
     return _result(r, 'sum', (input,), (dims, keepdim), out)
 
@@ -1021,7 +1022,8 @@ def logsumexp(input, dim, keepdim=False, *, out=None):
     dims = _dims(dim, a.ndim)
     xp, axes = array_module(a), _reduce_axes(a, dims)
     if a.size == 0:
-        with np.errstate(divide='ignore'): r = xp.log(xp.sum(xp.exp(a), axis=axes, keepdims=keepdim))
+        with np.errstate(divide='ignore'):
+            r = xp.log(xp.sum(xp.exp(a), axis=axes, keepdims=keepdim))
     else:
         m = xp.max(a, axis=axes, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)
@@ -1244,7 +1246,8 @@ def matmul(input, other, *, out=None):
                         f"{type(other).__name__}")
     a, b = input._array, other._array
     if a.dtype != b.dtype or type(a) is not type(b): _same_dtype(a, b)
-    if a.dtype == np.bool_ and a.ndim and b.ndim and a.shape[-1] == b.shape[-2 if b.ndim > 1 else 0]:
+    inner_fits = a.ndim and b.ndim and a.shape[-1] == b.shape[-2 if b.ndim > 1 else 0]
+    if a.dtype == np.bool_ and inner_fits:
         _no_bool(a, _matmul_kernel(a.ndim, b.ndim))
     # `dot` is numpy's fastest route for vectors and matrices
     try:
@@ -1597,7 +1600,8 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     "Elementwise `|input - other| <= atol + rtol * |other|`."
     _tensors_only('isclose', input, other)
     if input.dtype is not other.dtype:
-        raise RuntimeError(f"{input.dtype._legacy_name} did not match {other.dtype._legacy_name}")
+        raise RuntimeError(f"{input.dtype._legacy_name} did not match "
+                           f"{other.dtype._legacy_name}")
     a, b, d = _operands(input, other)
     return _wrap(_as_array(_xp2(a, b).isclose(a, b, rtol=rtol, atol=atol,
                                               equal_nan=equal_nan)))
