@@ -543,8 +543,9 @@ def round(input, *, decimals=0, out=None):
     """Round to `decimals` places (halves go to the even neighbour, like PyTorch and
     numpy)."""
     a = input._array
-    if a.dtype == np.bool_:
-        raise NotImplementedError('"round_vml_cpu" not implemented for \'Bool\'')
+    if a.dtype.kind != 'f' and (decimals or a.dtype == np.bool_):
+        kernel = 'round_cpu' if decimals else 'round_vml_cpu'
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{input.dtype._legacy_name}\'')
     # PyTorch scales half values in float32
     if a.dtype == np.float16 and decimals: a = a.astype(np.float32)
     r = array_module(a).round(a,
@@ -580,7 +581,10 @@ def where(condition, input=None, other=None, *, out=None):
     if input is None and other is None: return nonzero(condition, as_tuple=True)
     d = result_type(input, other)
     xp = array_module(condition._array)
-    c = condition._array if condition._array.dtype == np.bool_ else condition._array.astype(bool.np)
+    if condition.dtype is not bool:
+        raise RuntimeError("where expected condition to be a boolean tensor, but got a tensor with "
+                           f"dtype {condition.dtype._legacy_name}")
+    c = condition._array
     a, b = _operand_array(input, d, xp), _operand_array(other, d, xp)
     try: r = xp.where(c, a, b)
     except ValueError: raise _broadcast_error(c, a, b) from None
@@ -987,7 +991,9 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=N
 def norm(input, p='fro', dim=None, keepdim=False, dtype=None):
     """The vector p-norm of all elements, or along `dim` (`p` = 2 or 'fro' by default, 1,
     inf, or any number)."""
-    _require_floating(input, 'linalg.vector_norm')
+    if not input.dtype.is_floating_point:
+        raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor as "
+                           f"input. Got {input.dtype._legacy_name}")
     a, dims = input._array, _dims(dim, input.ndim)
     xp = array_module(a)
     out_dtype = a.dtype
@@ -1195,6 +1201,7 @@ def argsort(input, dim=-1, descending=False, stable=False):
 def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
     "The `k` largest (or smallest) values along `dim`, with their indices."
     a = input._array
+    if a.dtype == np.bool_: raise RuntimeError("topk does not support bool dtypes on CPU")
     d = _norm_dim(dim, a.ndim)
     if k > (a.shape[d] if a.ndim else 1):
         raise RuntimeError("selected index k out of range")
@@ -1520,12 +1527,15 @@ def index_select(input, dim, index, *, out=None):
     return _result(array_module(a).take(a, idx, axis=d) if a.ndim else a.copy(),
                    'index_select', (input,), (d, index), out)
 
+_c_names = {'int64': 'long', 'int32': 'int', 'int16': 'short', 'int8': 'signed char',
+            'uint8': 'unsigned char', 'float32': 'float', 'float64': 'double', 'float16': 'c10::Half'}
+
 def masked_fill(input, mask, value):
     """A copy of `input` with `value` wherever `mask` (a bool tensor broadcast to `input`)
     is true."""
     if mask.dtype is not bool:
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask "
-                           f"with dtype {mask.dtype}")
+                           f"with dtype {_c_names.get(mask.dtype.name, mask.dtype.name)}")
     a = input._array
     v = value._array if isinstance(value, Tensor) else value
     xp = array_module(a)

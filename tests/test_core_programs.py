@@ -189,6 +189,11 @@ PROGRAMS = {
     'matmul_empty_bool_mismatch': "v = T.zeros(1, 0, dtype=T.bool); r = T.matmul(v, v)",
     'logsumexp_empty': "import warnings\nwith warnings.catch_warnings():\n    warnings.simplefilter('error')\n"
                        "    r = T.zeros(0).logsumexp(-1, keepdim=True)",
+    'topk_bool': "r = T.tensor([True]).topk(1)",
+    'norm_int': "r = T.tensor([1]).norm()",
+    'round_decimals_int': "r = T.tensor([3], dtype=T.int8).round(decimals=2)",
+    'where_int_condition': "r = T.where(T.tensor([1]), 1., 2.)",
+    'masked_fill_int_mask': "r = T.tensor([1.]).masked_fill(T.tensor([1], dtype=T.uint8), 0.)",
     'empty_strides': "r = (T.full((0, 1), 3).stride(), T.ones(2, 0, 3).stride(), T.ones(4, 4)[:, :0].stride())",
 }
 
