@@ -145,8 +145,8 @@ class Linear(Module):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(empty(out_features, in_features, device=device, dtype=dtype))
-        self.bias = Parameter(empty(out_features, device=device, dtype=dtype)) if bias else None
-        if not bias: self.register_parameter('bias', None)
+        if bias: self.bias = Parameter(empty(out_features, device=device, dtype=dtype))
+        else: self.register_parameter('bias', None)    # (an attribute `bias = None` first would clash)
         self.reset_parameters()
     def reset_parameters(self):
         "PyTorch's default initialisation: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias."
@@ -501,8 +501,8 @@ class LayerNorm(Module):
         self.eps, self.elementwise_affine = eps, elementwise_affine
         if elementwise_affine:
             self.weight = Parameter(ones(self.normalized_shape, device=device, dtype=dtype))
-            self.bias = Parameter(zeros(self.normalized_shape, device=device, dtype=dtype)) if bias else None
-            if not bias: self.register_parameter('bias', None)
+            if bias: self.bias = Parameter(zeros(self.normalized_shape, device=device, dtype=dtype))
+            else: self.register_parameter('bias', None)
         else:
             self.register_parameter('weight', None); self.register_parameter('bias', None)
     def forward(self, input): return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
