@@ -10,3 +10,4 @@ from . import nn
 from .nn import layers as _nn_layers, losses as _nn_losses   # concept modules: importing them fills nn's namespaces
 from .nn import _backends as backends   # torch.backends.mps / cudnn, for device-selection idioms
 from .nn.layers import softmax, log_softmax
+from .nn.layers import einsum, meshgrid, unique, bincount, cdist

@@ -5,20 +5,24 @@
 # %% auto #0
 __all__ = ['erf', 'silu', 'calculate_gain', 'uniform_', 'normal_', 'constant_', 'ones_', 'zeros_', 'eye_', 'xavier_uniform_',
            'xavier_normal_', 'kaiming_uniform_', 'kaiming_normal_', 'trunc_normal_', 'tensor_from', 'AddmmBackward0',
-           'linear', 'Linear', 'Identity', 'Flatten', 'Unflatten', 'leaky_relu', 'elu', 'softplus', 'gelu', 'hardtanh',
-           'relu6', 'ReLU', 'ReLU6', 'LeakyReLU', 'ELU', 'GELU', 'SiLU', 'Softplus', 'Hardtanh', 'Sigmoid', 'Tanh',
-           'softmax', 'log_softmax', 'SoftmaxBackward0', 'LogSoftmaxBackward0', 'Softmax', 'LogSoftmax', 'dropout',
-           'Dropout', 'embedding', 'EmbeddingBackward0', 'Embedding', 'one_hot', 'layer_norm',
-           'NativeLayerNormBackward0', 'LayerNorm']
+           'linear', 'Linear', 'Identity', 'bilinear', 'Bilinear', 'Flatten', 'Unflatten', 'leaky_relu', 'elu',
+           'softplus', 'gelu', 'hardtanh', 'relu6', 'ReLU', 'ReLU6', 'LeakyReLU', 'ELU', 'GELU', 'SiLU', 'Softplus',
+           'Hardtanh', 'Sigmoid', 'Tanh', 'mish', 'hardswish', 'softmin', 'prelu', 'PreluKernelBackward0', 'Mish',
+           'Hardswish', 'Softmin', 'PReLU', 'softmax', 'log_softmax', 'SoftmaxBackward0', 'LogSoftmaxBackward0',
+           'Softmax', 'LogSoftmax', 'dropout', 'Dropout', 'embedding', 'EmbeddingBackward0', 'Embedding', 'one_hot',
+           'layer_norm', 'NativeLayerNormBackward0', 'LayerNorm', 'rms_norm', 'RMSNorm', 'normalize',
+           'cosine_similarity', 'pairwise_distance', 'CosineSimilarity', 'PairwiseDistance', 'pad', 'einsum',
+           'meshgrid', 'unique', 'bincount', 'cdist', 'CdistBackward0']
 
 # %% ../../nbs/04_layers.ipynb #9283a34f
-import builtins, math
+import builtins, math, string, collections, warnings
 import numpy as np
 from ..tensors import *
-from ..tensors import _wrap, _check_dtype, patch_tensor, _rng, _finish
+from ..tensors import _bump_version, _wrap, _check_dtype, patch_tensor, _rng, _finish
 from ..ops import *
 from ..ops import _result, _inplace
 from ..autograd import Node, formula, no_grad, is_grad_enabled, _SavedOutput, _sum_to, _index_grad, _needs_grad
+from ..autograd import LinalgVectorNormBackward0, _renamed
 from . import Module, Parameter, add_to_namespace, functional, init as init_namespace
 
 # %% ../../nbs/04_layers.ipynb #43a60ec9
@@ -135,6 +139,7 @@ def linear(input, weight, bias=None):
     wt = weight.t()
     if bias is None: return input @ wt
     if input.ndim == 2: return _addmm(bias, input, wt)                  # one fused node: AddmmBackward0
+    if input.ndim == 1: return _addmm(bias, input.unsqueeze(0), wt).view(weight.shape[0])
     if input.ndim > 2 and input.is_contiguous() and bias.is_contiguous():   # fold the batch dimensions into rows
         return _addmm(bias, input.reshape(-1, input.shape[-1]), wt).view(*input.shape[:-1], weight.shape[0])
     return input @ wt + bias
@@ -161,6 +166,39 @@ class Identity(Module):
     "Returns its input unchanged (a placeholder layer)."
     def __init__(self, *args, **kwargs): super().__init__()
     def forward(self, input): return input
+
+# %% ../../nbs/04_layers.ipynb #d30558a1
+def bilinear(input1, input2, weight, bias=None):
+    "`y_k = x1ᵀ A_k x2 + b_k` for each output feature `k` (weight: out × in1 × in2)."
+    out_f, in1, in2 = weight.shape
+    if input1.shape[-1] != in1 or input2.shape[-1] != in2 or input1.shape[:-1] != input2.shape[:-1]:
+        raise RuntimeError(f"bilinear(): input sizes do not match: input1 {list(input1.shape)}, "
+                           f"input2 {list(input2.shape)}, weight {list(weight.shape)}")
+    batch = input1.shape[:-1]
+    x1, x2 = input1.reshape(-1, in1), input2.reshape(-1, in2)
+    mixed = (x1 @ weight.permute(1, 0, 2).reshape(in1, out_f * in2)).reshape(-1, out_f, in2)
+    y = (mixed * x2.unsqueeze(1)).sum(-1).view(*batch, out_f)
+    return y if bias is None else y + bias
+
+class Bilinear(Module):
+    "The bilinear layer `y = x1ᵀ A x2 + b`."
+    def __init__(self, in1_features, in2_features, out_features, bias=True, device=None, dtype=None):
+        super().__init__()
+        self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
+        self.weight = Parameter(empty(out_features, in1_features, in2_features, device=device, dtype=dtype))
+        if bias: self.bias = Parameter(empty(out_features, device=device, dtype=dtype))
+        else: self.register_parameter('bias', None)
+        self.reset_parameters()
+    def reset_parameters(self):
+        "U(-1/sqrt(in1), 1/sqrt(in1)) for weight and bias."
+        bound = 1 / math.sqrt(self.weight.shape[1])
+        uniform_(self.weight, -bound, bound)
+        if self.bias is not None: uniform_(self.bias, -bound, bound)
+    def forward(self, input1, input2): return bilinear(input1, input2, self.weight, self.bias)
+    def extra_repr(self):
+        return (f'in1_features={self.in1_features}, in2_features={self.in2_features}, '
+                f'out_features={self.out_features}, bias={self.bias is not None}')
+
 
 # %% ../../nbs/04_layers.ipynb #b5a1df74
 class Flatten(Module):
@@ -324,6 +362,92 @@ class Tanh(Module):
     "Hyperbolic tangent."
     def forward(self, input): return tanh(input)
 
+# %% ../../nbs/04_layers.ipynb #2d1d7659
+def _softplus_tanh(xp, a):
+    "tanh(softplus(a)), without overflow."
+    return xp.tanh(xp.where(a > 20, a, xp.log1p(xp.exp(xp.minimum(a, 20)))))
+
+def _mish_derivative(x):
+    t = where(x > 20, x, x.clamp(max=20).exp().log1p()).tanh()
+    return t + x * x.sigmoid() * (1 - t * t)
+
+_mish = _activation('mish', 'MishBackward0', lambda xp, a: a * _softplus_tanh(xp, a), _mish_derivative,
+                    "`x * tanh(softplus(x))`.")
+_hardswish = _activation('hardswish', 'HardswishBackward0', lambda xp, a: a * xp.clip(a + 3, 0, 6) / 6,
+                         lambda x: where(x < -3, zeros_like(x), where(x <= 3, x / 3 + 0.5, ones_like(x))),
+                         "`x * relu6(x + 3) / 6`, a cheap swish.")
+
+def mish(input, inplace=False):
+    "`x * tanh(softplus(x))`, a smooth ReLU-like activation."
+    return _inplace_or(_mish, input, inplace)
+
+def hardswish(input, inplace=False):
+    "`x * relu6(x + 3) / 6`, a cheap swish."
+    return _inplace_or(_hardswish, input, inplace)
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    "`softmax(-x)`: weights that favour the smallest entries."
+    return softmax(-input if dtype is None else -input.to(dtype), dim)
+
+def prelu(input, weight):
+    "`x` where positive, `weight * x` otherwise; `weight` has one slope per channel (dimension 1) or one in all."
+    if weight.numel() != 1:
+        channels = input.shape[1] if input.ndim >= 2 else 1
+        if input.ndim == 0 or weight.numel() != channels:
+            raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
+                               f"{weight.numel()} and channel size = {channels}.")
+    a, w = input._array, weight._array.reshape(_channel_shape(input.ndim, weight.numel()))
+    return _result(array_module(a).where(a > 0, a, w * a).astype(a.dtype, copy=False), 'prelu', (input, weight))
+
+def _channel_shape(ndim, n):
+    "Shape that broadcasts `n` per-channel values along dimension 1 of an `ndim`-d tensor."
+    return (n,) + (1,) * (ndim - 2) if ndim >= 2 else (n,) * builtins.min(ndim, 1)
+
+@formula('prelu')
+class PreluKernelBackward0(Node):
+    "d/dx is 1 or the slope; d/d(slope) sums `x * g` over the negative inputs of each channel."
+    def setup(self, inputs, args, out): self.save(*inputs)
+    def backward(self, g):
+        x, w = self.saved_tensors
+        wb = w.reshape(_channel_shape(x.ndim, w.numel()))
+        negative = (x <= 0).to(g.dtype)
+        gw = g * x * negative
+        dims = tuple(d for d in range(x.ndim) if not (x.ndim >= 2 and d == 1 and w.numel() > 1))
+        gw = (gw.sum(dims) if dims else gw).reshape(w.shape)
+        return g * (1 - negative + negative * wb), gw
+
+
+# %% ../../nbs/04_layers.ipynb #706a8652
+class Mish(Module):
+    "`x * tanh(softplus(x))`."
+    def __init__(self, inplace=False): super().__init__(); self.inplace = inplace
+    def forward(self, input): return mish(input, self.inplace)
+    def extra_repr(self): return 'inplace=True' if self.inplace else ''
+
+class Hardswish(Module):
+    "`x * relu6(x + 3) / 6`."
+    def __init__(self, inplace=False): super().__init__(); self.inplace = inplace
+    def forward(self, input): return hardswish(input, self.inplace)
+    def extra_repr(self): return 'inplace=True' if self.inplace else ''
+
+class Softmin(Module):
+    "Softmax of `-x` along `dim`."
+    def __init__(self, dim=None): super().__init__(); self.dim = dim
+    def forward(self, input): return softmin(input, self.dim)
+    def extra_repr(self): return f'dim={self.dim}'
+
+class PReLU(Module):
+    "Leaky ReLU whose negative slope is learned: one for all channels, or `num_parameters` of them."
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        super().__init__()
+        self.num_parameters, self.init = num_parameters, init
+        self.weight = Parameter(empty(num_parameters, device=device, dtype=dtype))
+        self.reset_parameters()
+    def reset_parameters(self): constant_(self.weight, self.init)
+    def forward(self, input): return prelu(input, self.weight)
+    def extra_repr(self): return f'num_parameters={self.num_parameters}'
+
+
 # %% ../../nbs/04_layers.ipynb #36c4a143
 def _softmax_dim(ndim, dim):
     if dim is None: return 0 if ndim in (0, 1, 3) else 1   # PyTorch's legacy default
@@ -411,7 +535,20 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: Long, Int; but got {input.type()} instead (while checking arguments for embedding)")
     idx = input._array
     if idx.size and (idx.max() >= weight.shape[0] or idx.min() < 0): raise IndexError("index out of range in self")
+    if scale_grad_by_freq: raise NotImplementedError("embedding(scale_grad_by_freq=True) is not supported")
+    if sparse: raise NotImplementedError("embedding(sparse=True) is not supported: gradients are always dense")
+    if max_norm is not None: _renorm_rows_(weight, idx, max_norm, norm_type)
     return _result(weight._array[idx], 'embedding', (weight,), (input, padding_idx))
+
+def _renorm_rows_(weight, idx, max_norm, norm_type):
+    "Shrink, in place, each looked-up row whose `norm_type`-norm exceeds `max_norm` to norm `max_norm`."
+    xp = array_module(weight._array)
+    rows = xp.unique(idx)
+    with no_grad():
+        norms = xp.linalg.norm(weight._array[rows].astype(np.float64), ord=norm_type, axis=1)
+        scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(weight._array.dtype)
+        weight._array[rows] *= scale[:, None]
+    _bump_version(weight)
 
 @formula('embedding')
 class EmbeddingBackward0(Node):
@@ -436,10 +573,16 @@ class Embedding(Module):
         self.weight = Parameter(w, requires_grad=not _freeze)
         if padding_idx is not None and _weight is None:
             with no_grad(): self.weight[padding_idx] = 0
-    def forward(self, input): return embedding(input, self.weight, self.padding_idx)
+    def forward(self, input):
+        return embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                         self.scale_grad_by_freq, self.sparse)
     def extra_repr(self):
         s = f'{self.num_embeddings}, {self.embedding_dim}'
         if self.padding_idx is not None: s += f', padding_idx={self.padding_idx}'
+        if self.max_norm is not None: s += f', max_norm={self.max_norm}'
+        if self.norm_type != 2: s += f', norm_type={self.norm_type}'
+        if self.scale_grad_by_freq: s += ', scale_grad_by_freq=True'
+        if self.sparse: s += ', sparse=True'
         return s
 
     @classmethod
@@ -509,8 +652,277 @@ class LayerNorm(Module):
     def extra_repr(self):
         return f'{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}'
 
+# %% ../../nbs/04_layers.ipynb #7b9bd5bb
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    "Divide by the root mean square over the trailing `normalized_shape` dimensions, then scale by `weight`."
+    shape = (normalized_shape,) if isinstance(normalized_shape, builtins.int) else tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(shape):]) != shape or len(shape) > input.ndim:
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, shape))}], but got input of size{input.shape}")
+    if eps is None: eps = builtins.float(np.finfo(input.dtype.np).eps)
+    dims = tuple(range(input.ndim - len(shape), input.ndim))
+    y = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt() if dims else input * (input * input + eps).rsqrt()
+    return y * weight if weight is not None else y
+
+class RMSNorm(Module):
+    "Root-mean-square normalisation (no centring) with a learned elementwise scale."
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
+        super().__init__()
+        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, builtins.int) else tuple(normalized_shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        if elementwise_affine: self.weight = Parameter(ones(self.normalized_shape, device=device, dtype=dtype))
+        else: self.register_parameter('weight', None)
+    def reset_parameters(self):
+        if self.weight is not None: ones_(self.weight)
+    def forward(self, x): return rms_norm(x, self.normalized_shape, self.weight, self.eps)
+    def extra_repr(self): return f'{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}'
+
+
 # %% ../../nbs/04_layers.ipynb #f80694e0
-add_to_namespace(functional, linear, relu, relu6, leaky_relu, elu, gelu, silu, softplus, hardtanh, sigmoid, tanh, softmax,
-       log_softmax, dropout, embedding, one_hot, layer_norm)
-add_to_namespace('learntorch.nn', Identity, Linear, Flatten, Unflatten, ReLU, ReLU6, LeakyReLU, ELU, GELU, SiLU, Softplus, Hardtanh,
-       Sigmoid, Tanh, Softmax, LogSoftmax, Dropout, Embedding, LayerNorm)
+add_to_namespace(functional, linear, bilinear, relu, relu6, leaky_relu, elu, gelu, silu, mish, hardswish, softplus,
+                 hardtanh, prelu, sigmoid, tanh, softmax, softmin, log_softmax, dropout, embedding, one_hot,
+                 layer_norm, rms_norm)
+add_to_namespace('learntorch.nn', Identity, Linear, Bilinear, Flatten, Unflatten, ReLU, ReLU6, LeakyReLU, PReLU, ELU,
+                 GELU, SiLU, Mish, Hardswish, Softplus, Hardtanh, Sigmoid, Tanh, Softmax, Softmin, LogSoftmax,
+                 Dropout, Embedding, LayerNorm, RMSNorm)
+
+# %% ../../nbs/04_layers.ipynb #433d2223
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    "Divide by the `p`-norm along `dim` (at least `eps`), so each slice has norm 1."
+    if out is not None: raise NotImplementedError("normalize(out=...) is not supported")
+    return input / input.norm(p, dim, keepdim=True).clamp(min=eps).expand_as(input)
+
+def _clamped_norm(x, dim, eps):
+    "The 2-norm along `dim`, at least `eps`; the clamp is invisible to autograd, as in PyTorch."
+    n = x.norm(2, dim, keepdim=True)
+    return n + (n.clamp(min=eps) - n).detach()
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    "The cosine of the angle between `x1` and `x2` along `dim` (norms clamped to at least `eps`)."
+    shape = np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
+    x1, x2 = x1.expand(*shape), x2.expand(*shape)
+    return ((x1 / _clamped_norm(x1, dim, eps)) * (x2 / _clamped_norm(x2, dim, eps))).sum(dim)
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    "The `p`-norm of `x1 - x2 + eps` along the last dimension."
+    diff = x1 - x2 + eps
+    with no_grad(): value = diff.norm(p, -1, keepdim=keepdim)
+    return _result(value._array, 'norm_p_dim', (diff,), (p, (diff.ndim - 1,), keepdim))
+
+formula('norm_p_dim')(_renamed(LinalgVectorNormBackward0, 'NormBackward1'))
+
+class CosineSimilarity(Module):
+    "Cosine similarity along `dim`."
+    def __init__(self, dim=1, eps=1e-8): super().__init__(); self.dim, self.eps = dim, eps
+    def forward(self, x1, x2): return cosine_similarity(x1, x2, self.dim, self.eps)
+
+class PairwiseDistance(Module):
+    "The `p`-norm distance between matching rows."
+    def __init__(self, p=2.0, eps=1e-6, keepdim=False):
+        super().__init__(); self.norm, self.eps, self.keepdim = p, eps, keepdim
+    def forward(self, x1, x2): return pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
+
+
+# %% ../../nbs/04_layers.ipynb #cb35f3cf
+_PAD_MODES = {'constant': 'constant', 'reflect': 'reflect', 'replicate': 'edge'}
+
+def _pad_sources(shape, pad, mode):
+    "For each output element of the padded tensor, the flat index of the input element it copies (-1: the fill)."
+    pairs = [(0, 0)] * (len(shape) - len(pad) // 2) + [(pad[i], pad[i + 1]) for i in range(len(pad) - 2, -1, -2)]
+    src = np.arange(math.prod(shape)).reshape(shape)
+    crop = tuple(slice(-builtins.min(lo, 0), n + builtins.min(hi, 0)) for (lo, hi), n in zip(pairs, shape))
+    src = src[crop]                                    # negative padding removes elements
+    grow = [(builtins.max(lo, 0), builtins.max(hi, 0)) for lo, hi in pairs]
+    if mode == 'constant': return np.pad(src, grow, constant_values=-1)
+    return np.pad(src, grow, mode=_PAD_MODES[mode])
+
+def pad(input, pad, mode='constant', value=None):
+    "Pad the last `len(pad) // 2` dimensions: `pad = (left, right, top, bottom, ...)`, starting from the last."
+    if len(pad) % 2: raise RuntimeError("Padding length must be divisible by 2")
+    k = len(pad) // 2
+    if k > input.ndim:
+        raise RuntimeError(f"Padding length should be less than or equal to two times the input dimension but got "
+                           f"padding length {len(pad)} and input of dimension {input.ndim}")
+    if mode not in _PAD_MODES:
+        if mode == 'circular': raise NotImplementedError("pad(mode='circular') is not supported")
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if mode != 'constant':
+        if value is not None and value != 0:
+            raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument")
+        if not (1 <= k <= 3 and input.ndim in (k + 1, k + 2)):
+            raise NotImplementedError("Only 2D, 3D, 4D, 5D padding with non-constant padding are supported for now")
+        for i in range(k):
+            n, (lo, hi) = input.shape[input.ndim - 1 - i], pad[2 * i: 2 * i + 2]
+            if mode == 'reflect' and (lo >= n or hi >= n):
+                raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
+                                   f"but got: padding ({lo}, {hi}) at dimension {input.ndim - 1 - i} of input "
+                                   f"{list(input.shape)}")
+            if n == 0 and (lo > 0 or hi > 0): raise RuntimeError("input tensor must be non-empty to pad it")
+    src = _pad_sources(tuple(input.shape), tuple(pad), mode)
+    a = input._array
+    xp = array_module(a)
+    flat = a.reshape(-1)
+    src_x = xp.asarray(src)
+    out = flat[xp.maximum(src_x, 0)]
+    if mode == 'constant': out = xp.where(src_x >= 0, out, xp.asarray(value or 0).astype(a.dtype))
+    name = 'constant_pad' if mode == 'constant' else f'{mode}_pad{k}d'
+    return _result(out.astype(a.dtype, copy=False), name, (input,), (src_x, input.shape))
+
+class _PadBackward(Node):
+    "Each input element collects the gradients of every output position that copied it."
+    def setup(self, inputs, args, out): src, self.shape = args; self.keep = src >= 0; self.src = src[self.keep]
+    def backward(self, g):
+        picked = g[_wrap(self.keep)]
+        return (_index_grad(picked, (_wrap(self.src),), (math.prod(self.shape),)).reshape(self.shape),)
+
+formula('constant_pad')(_renamed(_PadBackward, 'ConstantPadNdBackward0'))
+for _k in (1, 2, 3):
+    formula(f'reflect_pad{_k}d')(_renamed(_PadBackward, f'ReflectionPad{_k}DBackward0'))
+    formula(f'replicate_pad{_k}d')(_renamed(_PadBackward, f'ReplicationPad{_k}DBackward0'))
+
+
+# %% ../../nbs/04_layers.ipynb #a7b08de6
+def _einsum_terms(equation, shapes):
+    "Operand and output subscripts with `...` spelled out as letters, and the implicit output made explicit."
+    lhs, arrow, rhs = equation.replace(' ', '').partition('->')
+    terms = lhs.split(',')
+    if len(terms) != len(shapes):
+        raise RuntimeError(f"einsum(): {'more' if len(shapes) > len(terms) else 'fewer'} operands were provided "
+                           "than specified in the equation")
+    spare = [c for c in string.ascii_letters if c not in equation]
+    n_ell = builtins.max([len(s) - len(t) + 3 for t, s in zip(terms, shapes) if '...' in t], default=0)
+    ell = ''.join(spare[:n_ell])
+    terms = [t.replace('...', ell[n_ell - (len(s) - len(t) + 3):]) for t, s in zip(terms, shapes)]
+    for t, s in zip(terms, shapes):
+        if len(t) != len(s):
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(t)}) does not match the "
+                               f"number of dimensions ({len(s)}) for operand {terms.index(t)}")
+        if len(set(t)) != len(t): raise NotImplementedError("einsum() with a repeated subscript in one operand")
+    if arrow: out = rhs.replace('...', ell)
+    else:
+        counts = collections.Counter(''.join(terms))
+        out = ell + ''.join(sorted(c for c in counts if counts[c] == 1 and c not in ell))
+    return terms, out
+
+def _einsum_pair(a, ta, b, tb, keep):
+    "Contract `a` (subscripts `ta`) with `b` over the letters they share and `keep` does not need, by one bmm."
+    batch = [c for c in ta if c in tb and c in keep]
+    summed = [c for c in ta if c in tb and c not in keep]
+    left, right = [c for c in ta if c not in tb], [c for c in tb if c not in ta]
+    size = {}
+    for t, x in ((ta, a), (tb, b)):
+        for c, n in zip(t, x.shape):
+            if size.get(c, 1) == 1: size[c] = n            # a size-1 dimension broadcasts
+    def arrange(x, t, order):
+        x = x.permute(*[t.index(c) for c in order]) if list(t) != order else x
+        full = tuple(size[c] for c in order)
+        return x.expand(*full) if tuple(x.shape) != full else x
+    if not summed:                     # nothing to sum: a broadcasting product, as PyTorch does
+        pa = a.permute(*[ta.index(c) for c in batch + left]) if list(ta) != batch + left else a
+        pb = b.permute(*[tb.index(c) for c in batch + right]) if list(tb) != batch + right else b
+        pa = pa.reshape(*pa.shape, *[1] * len(right))
+        pb = pb.reshape(*pb.shape[:len(batch)], *[1] * len(left), *pb.shape[len(batch):])
+        return pa * pb, ''.join(batch + left + right)
+    def n(letters): return math.prod(size[c] for c in letters)
+    a3 = arrange(a, ta, batch + left + summed).reshape(n(batch), n(left), n(summed))
+    b3 = arrange(b, tb, batch + summed + right).reshape(n(batch), n(summed), n(right))
+    out = a3.bmm(b3).view(tuple(size[c] for c in batch + left + right))
+    return out, ''.join(batch + left + right)
+
+def einsum(equation, *operands):
+    "Sum of products over repeated subscripts, as in `einsum('ij,jk->ik', a, b)` (built from bmm, sum, permute)."
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)): operands = tuple(operands[0])
+    terms, out = _einsum_terms(equation, [x.shape for x in operands])
+    xs = list(operands)
+    for i, (x, t) in enumerate(zip(xs, terms)):      # letters only this operand has and the output lacks: sum now
+        others = ''.join(terms[:i] + terms[i + 1:]) + out
+        gone = [d for d, c in enumerate(t) if c not in others]
+        if gone: xs[i], terms[i] = x.sum(tuple(gone)), ''.join(c for c in t if c in others)
+    x, t = xs[0], terms[0]
+    for i in range(1, len(xs)):
+        x, t = _einsum_pair(x, t, xs[i], terms[i], set(''.join(terms[i + 1:]) + out))
+    if t != out: x = x.permute(*[t.index(c) for c in out])
+    return x
+
+def meshgrid(*tensors, indexing=None):
+    "Coordinate grids: each 1-D tensor expanded along its own dimension (`indexing='ij'` or `'xy'`)."
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)): tensors = tuple(tensors[0])
+    if indexing is None:
+        warnings.warn("torch.meshgrid: in an upcoming release, it will be required to pass the indexing argument.",
+                      UserWarning, stacklevel=2)
+        indexing = 'ij'
+    if indexing not in ('ij', 'xy'):
+        raise ValueError(f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}')
+    if builtins.any(t.ndim > 1 for t in tensors):
+        raise RuntimeError("torch.meshgrid: Expected 0D or 1D tensor in the tensor list")
+    swap = indexing == 'xy' and len(tensors) >= 2
+    order = [1, 0] + list(range(2, len(tensors))) if swap else list(range(len(tensors)))
+    sizes = [tensors[i].numel() for i in order]
+    grids = []
+    for i, t in enumerate(tensors):
+        shape = [1] * len(tensors)
+        shape[order.index(i)] = -1
+        grids.append(t.reshape(shape).expand(*sizes))
+    return tuple(grids)
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    "The distinct values (sorted), optionally with each element's position among them and how often each occurs."
+    a = input._array
+    xp = array_module(a)
+    if dim is not None: dim = dim % builtins.max(a.ndim, 1)
+    values, inverse, counts = xp.unique(a, return_inverse=True, return_counts=True, axis=dim)
+    result = [_wrap(values.astype(a.dtype, copy=False))]
+    if return_inverse: result.append(_wrap(inverse.reshape(a.shape if dim is None else (-1,)).astype(np.int64)))
+    if return_counts: result.append(_wrap(counts.astype(np.int64)))
+    return result[0] if len(result) == 1 else tuple(result)
+
+def bincount(input, weights=None, minlength=0):
+    "How often each value 0, 1, ... occurs in a 1-d tensor of non-negative integers (summing `weights` instead)."
+    a = input._array
+    if input.ndim != 1 or input.dtype.is_floating_point or input.dtype is bool or (a.size and a.min() < 0):
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    if minlength < 0: raise RuntimeError("minlength should be >= 0")
+    xp = array_module(a)
+    if weights is None: return _wrap(xp.bincount(a, minlength=minlength).astype(np.int64))
+    if weights.shape != input.shape: raise RuntimeError("weights should be 1-d and have the same length as input")
+    out_dtype = np.float32 if weights.dtype is float32 else np.float64
+    return _wrap(xp.bincount(a, weights=weights._array, minlength=minlength).astype(out_dtype))
+
+def cdist(x1, x2, p=2.0, compute_mode='use_mm_for_euclid_dist_if_necessary'):
+    "All pairwise `p`-norm distances between the rows of `x1` (…, P, M) and of `x2` (…, R, M)."
+    if compute_mode not in ('use_mm_for_euclid_dist_if_necessary', 'use_mm_for_euclid_dist',
+                            'donot_use_mm_for_euclid_dist'):
+        raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
+    if x1.ndim < 2 or x2.ndim < 2: raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1.ndim}D")
+    if x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: {x2.shape[-1]}")
+    if p < 0: raise RuntimeError("cdist only supports non-negative p values")
+    a, b = x1._array, x2._array
+    xp = array_module(a)
+    diff = xp.abs(a[..., :, None, :] - b[..., None, :, :])
+    if p == 0: d = (diff != 0).sum(-1).astype(a.dtype)
+    elif p == math.inf: d = diff.max(-1) if diff.shape[-1] else diff.sum(-1)
+    else: d = (diff ** p).sum(-1) ** (1 / p)
+    return _result(d.astype(a.dtype, copy=False), 'cdist', (x1, x2), p)
+
+@formula('cdist')
+class CdistBackward0(Node):
+    "d/dx1 of ‖x1_i - x2_j‖_p is sign(d) |d|^(p-1) / dist^(p-1), summed over j (and minus that for x2)."
+    def setup(self, inputs, p, out): self.save(*inputs, _SavedOutput(out)); self.p = p
+    def backward(self, g):
+        x1, x2, dist = self.saved_tensors
+        diff, p = x1.unsqueeze(-2) - x2.unsqueeze(-3), self.p
+        dist = dist.unsqueeze(-1)
+        if p == 0: coef = zeros_like(diff)
+        elif p == 1: coef = diff.sign()
+        elif p == math.inf: coef = diff.sign() * (diff.abs() == dist).to(diff.dtype)
+        else:
+            safe = where(dist == 0, ones_like(dist), dist)
+            coef = where(dist == 0, zeros_like(diff), diff.sign() * diff.abs() ** (p - 1) / safe ** (p - 1))
+        gd = g.unsqueeze(-1) * coef
+        return _sum_to(gd.sum(-2), x1.shape), _sum_to(-gd.sum(-3), x2.shape)
+
+
+# %% ../../nbs/04_layers.ipynb #f031f283
+add_to_namespace(functional, normalize, cosine_similarity, pairwise_distance, pad)
+add_to_namespace('learntorch.nn', CosineSimilarity, PairwiseDistance)

@@ -76,14 +76,26 @@ def _operands_same(input, target):
     d = result_type(input, target)
     return input._array.astype(d.np, copy=False), target._array.astype(d.np, copy=False), d
 
+def _weighted(losses, weight, reduction, input, mean_by_weight=True):
+    "Per-element `losses` times `weight`, reduced as PyTorch's weighted regression losses do."
+    if weight.shape != input.shape: raise ValueError("Weights and input must have the same size.")
+    losses = losses * weight
+    if reduction == 'none': return losses
+    if reduction == 'sum': return losses.sum()
+    return losses.sum() / weight.sum() if mean_by_weight else losses.mean()
+
 def mse_loss(input, target, size_average=None, reduce=None, reduction='mean', weight=None):
-    "Mean squared error `(input - target)²`, reduced."
-    return _pointwise_loss('mse_loss', input, target, _reduction(reduction, size_average, reduce), None, lambda xp, d, p: d * d)
+    "Mean squared error `(input - target)²`, reduced (with `weight`: a weighted mean)."
+    reduction = _reduction(reduction, size_average, reduce)
+    if weight is not None: return _weighted((input - target) ** 2, weight, reduction, input)
+    return _pointwise_loss('mse_loss', input, target, reduction, None, lambda xp, d, p: d * d)
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction='mean', weight=None):
-    "Mean absolute error `|input - target|`, reduced."
+    "Mean absolute error `|input - target|`, reduced (with `weight`: a weighted mean)."
     _check_sizes(input, target)
-    return _reduce((input - target).abs(), _reduction(reduction, size_average, reduce))
+    reduction = _reduction(reduction, size_average, reduce)
+    if weight is not None: return _weighted((input - target).abs(), weight, reduction, input)
+    return _reduce((input - target).abs(), reduction)
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction='mean', beta=1.0):
     "`0.5 d² / beta` where `|d| < beta`, else `|d| - 0.5 beta`."
@@ -92,9 +104,12 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction='mea
                            lambda xp, d, b: xp.where(xp.abs(d) < b, 0.5 * d * d / b, xp.abs(d) - 0.5 * b))
 
 def huber_loss(input, target, reduction='mean', delta=1.0, weight=None):
-    "`0.5 d²` where `|d| <= delta`, else `delta (|d| - 0.5 delta)`."
-    return _pointwise_loss('huber_loss', input, target, _reduction(reduction), delta,
-                           lambda xp, d, k: xp.where(xp.abs(d) <= k, 0.5 * d * d, k * (xp.abs(d) - 0.5 * k)))
+    "`0.5 d²` where `|d| <= delta`, else `delta (|d| - 0.5 delta)` (with `weight`: weighted, then averaged)."
+    reduction = _reduction(reduction)
+    elementwise = lambda xp, d, k: xp.where(xp.abs(d) <= k, 0.5 * d * d, k * (xp.abs(d) - 0.5 * k))
+    if weight is None: return _pointwise_loss('huber_loss', input, target, reduction, delta, elementwise)
+    losses = _pointwise_loss('huber_loss', input, target, 'none', delta, elementwise)
+    return _weighted(losses, weight, reduction, input, mean_by_weight=False)   # (PyTorch: a plain mean here)
 
 formula('mse_loss')(type('MseLossBackward0', (_PointwiseLoss,), {'derivative': staticmethod(lambda d, p: 2 * d)}))
 formula('smooth_l1_loss')(type('SmoothL1LossBackward0', (_PointwiseLoss,), {
