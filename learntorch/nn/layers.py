@@ -18,7 +18,7 @@ __all__ = ['erf', 'silu', 'calculate_gain', 'uniform_', 'normal_', 'constant_', 
 import builtins, math, string, collections, warnings
 import numpy as np
 from ..tensors import *
-from ..tensors import _bump_version, _wrap, _check_dtype, patch_tensor, _rng, _finish
+from ..tensors import array_module, _bump_version, _wrap, _check_dtype, patch_tensor, _rng, _finish
 from ..ops import *
 from ..ops import _result, _inplace
 from ..autograd import Node, formula, no_grad, is_grad_enabled, _SavedOutput, _sum_to, _index_grad, _needs_grad
@@ -374,7 +374,7 @@ def _mish_derivative(x):
 _mish = _activation('mish', 'MishBackward0', lambda xp, a: a * _softplus_tanh(xp, a), _mish_derivative,
                     "`x * tanh(softplus(x))`.")
 _hardswish = _activation('hardswish', 'HardswishBackward0', lambda xp, a: a * xp.clip(a + 3, 0, 6) / 6,
-                         lambda x: where(x < -3, zeros_like(x), where(x <= 3, x / 3 + 0.5, ones_like(x))),
+                         lambda x: where(x <= -3, zeros_like(x), where(x < 3, x / 3 + 0.5, ones_like(x))),
                          "`x * relu6(x + 3) / 6`, a cheap swish.")
 
 def mish(input, inplace=False):

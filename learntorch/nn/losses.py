@@ -12,7 +12,7 @@ __all__ = ['NllLoss2DBackward0', 'ViewBackward0_nll', 'mse_loss', 'l1_loss', 'sm
 import builtins, math, warnings
 import numpy as np
 from ..tensors import *
-from ..tensors import _wrap
+from ..tensors import _wrap, array_module
 from ..ops import *
 from ..ops import _result
 from ..autograd import Node, formula, is_grad_enabled, _sum_to, _needs_grad
