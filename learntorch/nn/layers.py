@@ -223,9 +223,18 @@ class _Elementwise(Node):
     def setup(self, inputs, args, out): self.save(inputs[0]); self.params = args
     def backward(self, g): return (g * self.derivative(self.saved_tensors[0], *self.params),)
 
+_KERNELS = {'gelu': 'GeluKernelImpl', 'elu': 'elu_cpu', 'leaky_relu': 'leaky_relu_cpu', 'silu': 'silu_cpu',
+            'softplus': 'softplus_cpu', 'mish': 'mish_cpu', 'hardswish': 'hardswish_cpu'}
+
+def _floats_only(input, kernel):
+    "PyTorch's error for an integer or bool tensor given to a kernel that only has floating versions."
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{input.dtype._legacy_name}\'')
+
 def _activation(name, node_name, forward, derivative, doc):
     "Make function `name` from `forward(xp, array, *params)`, with its derivative node."
     def fn(input, *params):
+        if name in _KERNELS: _floats_only(input, _KERNELS[name])
         a = input._array
         with np.errstate(all='ignore'): r = forward(array_module(a), a, *params)
         return _result(r.astype(a.dtype, copy=False), name, (input,), params)
@@ -295,6 +304,7 @@ def gelu(input, approximate='none'):
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     "`x` clipped to [min_val, max_val]."
+    if input.dtype is bool: raise RuntimeError("Bool inputs not supported for hardtanh")
     return _inplace_or(_hardtanh, input, inplace, min_val, max_val)
 
 def relu6(input, inplace=False):
@@ -391,6 +401,9 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 
 def prelu(input, weight):
     "`x` where positive, `weight * x` otherwise; `weight` has one slope per channel (dimension 1) or one in all."
+    if input.dtype is not weight.dtype:
+        raise RuntimeError(f"prelu: Type promoting not supported. Got {input.dtype._legacy_name} and "
+                           f"{weight.dtype._legacy_name}")
     if weight.numel() != 1:
         channels = input.shape[1] if input.ndim >= 2 else 1
         if input.ndim == 0 or weight.numel() != channels:
@@ -453,26 +466,35 @@ def _softmax_dim(ndim, dim):
     if dim is None: return 0 if ndim in (0, 1, 3) else 1   # PyTorch's legacy default
     return dim
 
+def _softmax_input(input, dim, dtype, kernel):
+    "The tensor to normalise (cast to `dtype` first) and the checked dimension."
+    x = input.to(dtype) if dtype is not None else input
+    n = builtins.max(x.ndim, 1)
+    d = _softmax_dim(x.ndim, dim)
+    if not -n <= d < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
+    d %= n
+    _floats_only(x, kernel + ('_lastdim' if d == x.ndim - 1 or x.ndim == 0 else '') + '_kernel_impl')
+    return x, x._array, d
+
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     "Probabilities along `dim`: `exp(x) / sum(exp(x))`, computed stably."
-    x = input.to(dtype) if dtype is not None else input
-    a = x._array if x.dtype.is_floating_point else x._array.astype(get_default_dtype().np)
-    d = _softmax_dim(a.ndim, dim) % builtins.max(a.ndim, 1)
+    x, a, d = _softmax_input(input, dim, dtype, 'softmax')
     xp = array_module(a)
-    if a.ndim == 0: return _result(xp.ones_like(a), 'softmax', (x,), 0)
-    e = xp.exp(a - a.max(axis=d, keepdims=True))
-    e /= e.sum(axis=d, keepdims=True)
+    with np.errstate(invalid='ignore'):
+        if a.ndim == 0 or a.size == 0: return _result(xp.exp(a - a), 'softmax', (x,), d)   # 1, or nan for inf/nan
+        e = xp.exp(a - a.max(axis=d, keepdims=True))
+        e /= e.sum(axis=d, keepdims=True)
     return _result(e, 'softmax', (x,), d)
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     "Log-probabilities along `dim`: `x - log(sum(exp(x)))`, computed stably."
-    x = input.to(dtype) if dtype is not None else input
-    a = x._array if x.dtype.is_floating_point else x._array.astype(get_default_dtype().np)
-    d = _softmax_dim(a.ndim, dim) % builtins.max(a.ndim, 1)
+    x, a, d = _softmax_input(input, dim, dtype, 'log_softmax')
     xp = array_module(a)
-    if a.ndim == 0: return _result(xp.zeros_like(a), 'log_softmax', (x,), 0)
-    shifted = a - a.max(axis=d, keepdims=True)
-    shifted -= xp.log(xp.exp(shifted).sum(axis=d, keepdims=True))
+    with np.errstate(invalid='ignore'):
+        if a.ndim == 0 or a.size == 0: return _result(a - a, 'log_softmax', (x,), d)     # 0, or nan for inf/nan
+        shifted = a - a.max(axis=d, keepdims=True)
+        shifted -= xp.log(xp.exp(shifted).sum(axis=d, keepdims=True))
     return _result(shifted, 'log_softmax', (x,), d)
 
 @formula('softmax')
@@ -552,9 +574,11 @@ def _renorm_rows_(weight, idx, max_norm, norm_type):
 
 @formula('embedding')
 class EmbeddingBackward0(Node):
-    def setup(self, inputs, args, out): (self.indices, self.padding_idx), self.shape = args, inputs[0].shape
+    def setup(self, inputs, args, out):
+        (indices, self.padding_idx), self.shape = args, inputs[0].shape
+        self.save(indices)                  # saved: changing the indices in place before backward is an error
     def backward(self, g):
-        grad = _index_grad(g, (self.indices,), self.shape)
+        grad = _index_grad(g, self.saved_tensors, self.shape)
         if self.padding_idx is not None:
             keep = ones(self.shape[0], 1, dtype=g.dtype, device=g.device)
             keep._array[self.padding_idx] = 0
@@ -595,6 +619,7 @@ def one_hot(tensor, num_classes=-1):
     "Integer class indices as one-hot vectors (int64), with `num_classes` columns (default: max + 1)."
     if tensor.dtype is not int64: raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     a = tensor._array
+    if a.size == 0 and num_classes == -1: raise RuntimeError("Can not infer total number of classes from empty tensor.")
     n = builtins.int(a.max()) + 1 if num_classes == -1 else num_classes
     if a.size and (a.min() < 0 or a.max() >= n): raise RuntimeError("Class values must be smaller than num_classes.")
     xp = array_module(a)
@@ -604,8 +629,12 @@ def one_hot(tensor, num_classes=-1):
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     "Normalise over the trailing `normalized_shape` dimensions, then scale by `weight` and shift by `bias`."
     shape = (normalized_shape,) if isinstance(normalized_shape, builtins.int) else tuple(normalized_shape)
+    if not shape:
+        raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one "
+                           "element, but got normalized_shape = []")
     if tuple(input.shape[input.ndim - len(shape):]) != shape:
         raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape [*, {', '.join(map(str, shape))}], but got input of size{input.shape}")
+    _floats_only(input, 'LayerNormKernelImpl')
     a = input._array
     xp = array_module(a)
     axes = tuple(range(a.ndim - len(shape), a.ndim))
@@ -659,6 +688,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     if tuple(input.shape[input.ndim - len(shape):]) != shape or len(shape) > input.ndim:
         raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
                            f"[*, {', '.join(map(str, shape))}], but got input of size{input.shape}")
+    _floats_only(input, 'rms_norm')
     if eps is None: eps = builtins.float(np.finfo(input.dtype.np).eps)
     dims = tuple(range(input.ndim - len(shape), input.ndim))
     y = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt() if dims else input * (input * input + eps).rsqrt()
@@ -750,7 +780,12 @@ def pad(input, pad, mode='constant', value=None):
         if value is not None and value != 0:
             raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument")
         if not (1 <= k <= 3 and input.ndim in (k + 1, k + 2)):
-            raise NotImplementedError("Only 2D, 3D, 4D, 5D padding with non-constant padding are supported for now")
+            raise NotImplementedError(
+                f"Padding size {len(pad)} is not supported for {input.ndim}D input tensor.\n"
+                "Supported combinations for non-constant padding:\n"
+                "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+                "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+                "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
         for i in range(k):
             n, (lo, hi) = input.shape[input.ndim - 1 - i], pad[2 * i: 2 * i + 2]
             if mode == 'reflect' and (lo >= n or hi >= n):

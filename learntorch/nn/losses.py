@@ -130,8 +130,8 @@ def _classes_last(input, target):
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction='mean'):
     "Minus the (weighted) log-probability that `input` gives each sample's target class."
     reduction = _reduction(reduction, size_average, reduce)
-    if target.dtype not in (int64, int32, uint8):
-        raise RuntimeError(f"expected scalar type Long but found {target.dtype._legacy_name}")
+    if target.dtype not in (int64, uint8):
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {target.dtype._legacy_name}")
     logp, t = _classes_last(input, target)
     n, c = logp.shape
     idx = t._array.astype(np.int64)
@@ -148,12 +148,15 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     elif reduction == 'sum': out = losses.sum()
     else:
         with np.errstate(invalid='ignore', divide='ignore'): out = losses.sum() / w.sum()   # all ignored: 0/0 = nan, as in PyTorch
-    return _result(xp.asarray(out, dtype=logp._array.dtype), 'nll_loss', (logp,), (safe, w, reduction, target.shape))
+    return _result(xp.asarray(out, dtype=logp._array.dtype), 'nll_loss', (logp,), (safe, w, reduction, target.shape, target, weight))
 
 class NllLossBackward0(Node):
     "Only the picked log-probabilities get gradient: `-weight` (divided by the total weight for the mean)."
-    def setup(self, inputs, args, out): self.shape, (self.idx, self.w, self.reduction, self.target_shape) = inputs[0].shape, args
+    def setup(self, inputs, args, out):
+        self.shape, (self.idx, self.w, self.reduction, self.target_shape, target, weight) = inputs[0].shape, args
+        self.save(target, weight)           # saved like PyTorch's: editing them in place before backward is an error
     def backward(self, g):
+        self.saved_tensors                  # (checks their versions)
         n, c = self.shape
         total = builtins.float(self.w.sum())
         if self.reduction == 'mean' and total == 0: return (zeros(n, c, dtype=g.dtype, device=g.device),)   # every sample ignored
@@ -193,9 +196,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     logp = log_softmax(input, class_dim)
     n_classes = input.shape[class_dim]
     w_shape = [1] * input.ndim; w_shape[class_dim] = n_classes
-    if target.dtype.is_floating_point:                 # class probabilities
-        if target.shape != input.shape:
-            raise RuntimeError(f"Expected target size {list(input.shape)}, got {list(target.shape)}")
+    if target.shape == input.shape and target.dtype.is_floating_point:     # class probabilities
         if label_smoothing > 0: target = target * (1 - label_smoothing) + label_smoothing / n_classes
         weighted = logp * target if weight is None else logp * target * weight.reshape(w_shape)
         if reduction == 'none': return -weighted.sum(class_dim)
@@ -230,12 +231,12 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 
 @formula('binary_cross_entropy')
 class BinaryCrossEntropyBackward0(Node):
-    def setup(self, inputs, args, out): self.save(*inputs); self.weight, self.reduction = args
+    def setup(self, inputs, args, out): self.save(*inputs, args[0]); self.reduction = args[1]
     def backward(self, g):
-        x, t = self.saved_tensors
+        x, t, weight = self.saved_tensors
         gx = (x - t) / ((1 - x) * x).clamp(min=1e-12)
         gt = (1 - x).log().clamp(min=-100) - x.log().clamp(min=-100)
-        scale = _upstream(g, x.numel(), self.reduction, self.weight)
+        scale = _upstream(g, x.numel(), self.reduction, weight)
         return gx * scale, gt * scale
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction='mean',
@@ -257,16 +258,16 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 @formula('binary_cross_entropy_with_logits')
 class BinaryCrossEntropyWithLogitsBackward0(Node):
-    def setup(self, inputs, args, out): self.save(*inputs); self.weight, self.pos_weight, self.reduction = args
+    def setup(self, inputs, args, out): self.save(*inputs, *args[:2]); self.reduction = args[2]
     def backward(self, g):
-        x, t = self.saved_tensors
+        x, t, weight, pos_weight = self.saved_tensors
         s = x.sigmoid()
-        if self.pos_weight is None: gx, gt = s - t, -x
+        if pos_weight is None: gx, gt = s - t, -x
         else:
-            pw = self.pos_weight
+            pw = pos_weight
             gx = s * (pw * t + 1 - t) - pw * t
             gt = -x + (pw - 1) * _log1p_exp_neg(x)
-        scale = _upstream(g, x.numel(), self.reduction, self.weight)
+        scale = _upstream(g, x.numel(), self.reduction, weight)
         return gx * scale, gt * scale
 
 def _log1p_exp_neg(x):
