@@ -397,6 +397,7 @@ def hardswish(input, inplace=False):
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
     "`softmax(-x)`: weights that favour the smallest entries."
+    if dim is None: dim = _softmax_dim(input.ndim, dim, 'softmin', _stacklevel)
     return softmax(-input if dtype is None else -input.to(dtype), dim)
 
 def prelu(input, weight):
@@ -462,15 +463,18 @@ class PReLU(Module):
 
 
 # %% ../../nbs/04_layers.ipynb #36c4a143
-def _softmax_dim(ndim, dim):
-    if dim is None: return 0 if ndim in (0, 1, 3) else 1   # PyTorch's legacy default
-    return dim
+def _softmax_dim(ndim, dim, name='softmax', stacklevel=3):
+    "`dim`, or PyTorch's legacy default (with its deprecation warning) when it is None."
+    if dim is not None: return dim
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X "
+                  "as an argument.", UserWarning, stacklevel=stacklevel + 1)
+    return 0 if ndim in (0, 1, 3) else 1
 
-def _softmax_input(input, dim, dtype, kernel):
+def _softmax_input(input, dim, dtype, kernel, stacklevel=3):
     "The tensor to normalise (cast to `dtype` first) and the checked dimension."
     x = input.to(dtype) if dtype is not None else input
     n = builtins.max(x.ndim, 1)
-    d = _softmax_dim(x.ndim, dim)
+    d = _softmax_dim(x.ndim, dim, kernel, stacklevel + 1)
     if not -n <= d < n:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
     d %= n
@@ -479,7 +483,7 @@ def _softmax_input(input, dim, dtype, kernel):
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     "Probabilities along `dim`: `exp(x) / sum(exp(x))`, computed stably."
-    x, a, d = _softmax_input(input, dim, dtype, 'softmax')
+    x, a, d = _softmax_input(input, dim, dtype, 'softmax', _stacklevel)
     xp = array_module(a)
     with np.errstate(invalid='ignore'):
         if a.ndim == 0 or a.size == 0: return _result(xp.exp(a - a), 'softmax', (x,), d)   # 1, or nan for inf/nan
@@ -489,7 +493,7 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     "Log-probabilities along `dim`: `x - log(sum(exp(x)))`, computed stably."
-    x, a, d = _softmax_input(input, dim, dtype, 'log_softmax')
+    x, a, d = _softmax_input(input, dim, dtype, 'log_softmax', _stacklevel)
     xp = array_module(a)
     with np.errstate(invalid='ignore'):
         if a.ndim == 0 or a.size == 0: return _result(a - a, 'log_softmax', (x,), d)     # 0, or nan for inf/nan
@@ -911,6 +915,7 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     "The distinct values (sorted), optionally with each element's position among them and how often each occurs."
     a = input._array
     xp = array_module(a)
+    _ = sorted          # False allows any order; PyTorch's CPU kernel sorts anyway, and so does numpy's unique
     if dim is not None: dim = dim % builtins.max(a.ndim, 1)
     values, inverse, counts = xp.unique(a, return_inverse=True, return_counts=True, axis=dim)
     result = [_wrap(values.astype(a.dtype, copy=False))]
