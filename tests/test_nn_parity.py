@@ -380,13 +380,14 @@ def test_layer_parity(r, dtype):
 @pytest.mark.parametrize('r', [r for r in TABLE if r.gradcheck], ids=lambda r: r.name)
 def test_layer_gradcheck(r):
     "learntorch's float64 gradients agree with finite differences."
-    @settings(max_examples=5)
+    @settings(max_examples=int(__import__('os').environ.get('GC_EXAMPLES', 5)))
     @given(data=st.data())
     def check(data):
         o = data.draw(r.opts)
         if callable(r.gradcheck) and not r.gradcheck(o): return
         arrays = r.inputs(data.draw, o)     # moved off kinks (|x| = 0, ties, thresholds) by a different odd shift each
-        arrays = [a + 0.0137 * math.sqrt(2 + i) if a.dtype.kind == 'f' and i == 0 else a for i, a in enumerate(arrays)]
+        arrays = [a + 0.0137 * math.sqrt(2) + 1.7e-3 * math.sqrt(3) * np.arange(a.size).reshape(a.shape)
+                  if a.dtype.kind == 'f' and i == 0 else a for i, a in enumerate(arrays)]
         xs = [_tensor(learntorch, a, 'float64', i not in r.nograd) for i, a in enumerate(arrays)]
         m = r.module(learntorch, o).double() if r.module is not None else None
         if m is not None and o.get('p', 0.5) not in (0.0, 1.0):
@@ -394,7 +395,7 @@ def test_layer_gradcheck(r):
         def f(*xs_): return r.call(learntorch, o, m, *xs_) if m is not None else r.call(learntorch, o, *xs_)
         try: out = f(*xs)
         except Exception: return
-        if not out.requires_grad: return
+        if not out.requires_grad or not np.isfinite(out.detach().numpy()).all(): return   # e.g. all ignored: 0/0
         assert learntorch.autograd.gradcheck(f, tuple(xs), eps=1e-6, atol=1e-5, rtol=1e-3)
     check()
 

@@ -8,23 +8,40 @@ __all__ = ['functional', 'init', 'Parameter', 'Module', 'Sequential', 'ModuleLis
 # %% ../../nbs/03_module.ipynb #f7152635
 import sys, types, itertools
 from collections import OrderedDict, namedtuple
-from ..tensors import Tensor, tensor, empty, zeros, ones, randn, float16, float32, float64, _wrap
+from learntorch.tensors import (
+    Tensor,
+    tensor,
+    empty,
+    zeros,
+    ones,
+    randn,
+    float16,
+    float32,
+    float64,
+    _wrap,
+)
 from ..autograd import no_grad, is_grad_enabled, Function
 
 # %% ../../nbs/03_module.ipynb #af4d2732
 class Parameter(Tensor):
-    "A tensor that is a module's weight: requires grad by default and is registered when assigned to a `Module`."
+    ("A tensor that is a module's weight: requires grad by default and is registered "
+     "when assigned to a `Module`.")
     def __new__(cls, data=None, requires_grad=True):
         if data is None: data = empty(0)
         return _wrap(data.detach()._array, cls=cls).requires_grad_(requires_grad)
-    def __init__(self, data=None, requires_grad=True): pass   # everything happened in __new__
+    def __init__(self, data=None, requires_grad=True):
+        pass  # everything happened in __new__
     def __repr__(self): return 'Parameter containing:\n' + super().__repr__()
     def __deepcopy__(self, memo):
-        "A new Parameter over a copy of the data (no link back to `self`, no `.grad`), as PyTorch does."
+        ("A new Parameter over a copy of the data (no link back to `self`, no `.grad`), "
+         "as PyTorch does.")
         if id(self) not in memo:
-            memo[id(self)] = Parameter(_wrap(self._array.copy(order='K')), self.requires_grad)
+            memo[id(self)] = Parameter(
+                _wrap(self._array.copy(order="K")), self.requires_grad
+            )
         return memo[id(self)]
-    def __reduce_ex__(self, proto): return (_rebuild_parameter, (self._array, self.requires_grad))
+    def __reduce_ex__(self, proto):
+        return (_rebuild_parameter, (self._array, self.requires_grad))
 
 def _rebuild_parameter(array, requires_grad):
     "Unpickle a Parameter from its array."
@@ -33,7 +50,8 @@ def _rebuild_parameter(array, requires_grad):
 
 # %% ../../nbs/03_module.ipynb #1e31d4bd
 class Module:
-    "Base class of all neural-network layers and models: registers parameters, buffers and sub-modules."
+    ("Base class of all neural-network layers and models: registers parameters, buffers "
+     "and sub-modules.")
     training = True
     _version = 1
 
@@ -45,31 +63,49 @@ class Module:
         object.__setattr__(self, '_modules', OrderedDict())
         object.__setattr__(self, '_forward_hooks', OrderedDict())
         object.__setattr__(self, '_forward_pre_hooks', OrderedDict())
-        for name in ('_forward_hooks_with_kwargs', '_forward_pre_hooks_with_kwargs', '_backward_hooks',
-                     '_backward_pre_hooks', '_load_state_dict_pre_hooks'):
+        for name in (
+            "_forward_hooks_with_kwargs",
+            "_forward_pre_hooks_with_kwargs",
+            "_backward_hooks",
+            "_backward_pre_hooks",
+            "_load_state_dict_pre_hooks",
+        ):
             object.__setattr__(self, name, OrderedDict())
 
     def __setattr__(self, name, value):
         params = self.__dict__.get('_parameters')
         if isinstance(value, Parameter):
-            if params is None: raise AttributeError("cannot assign parameters before Module.__init__() call")
+            if params is None:
+                raise AttributeError(
+                    "cannot assign parameters before Module.__init__() call"
+                )
             self._discard(name)
             self.register_parameter(name, value)
         elif params is not None and name in params:
             if value is not None:
-                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' (torch.nn.Parameter or None expected)")
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as parameter '{name}' "
+                    f"(torch.nn.Parameter or None expected)"
+                )
             params[name] = None
         elif isinstance(value, Module):
-            if params is None: raise AttributeError("cannot assign module before Module.__init__() call")
+            if params is None:
+                raise AttributeError("cannot assign module before Module.__init__() call")
             self._discard(name)
             self._modules[name] = value
         elif params is not None and name in self._modules:
             if value is not None:
-                raise TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' (torch.nn.Module or None expected)")
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as child module '{name}' "
+                    f"(torch.nn.Module or None expected)"
+                )
             self._modules[name] = None
         elif params is not None and name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' (torch.Tensor or None expected)")
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as buffer '{name}' "
+                    f"(torch.Tensor or None expected)"
+                )
             self._buffers[name] = value
         else: object.__setattr__(self, name, value)
 
@@ -94,31 +130,47 @@ class Module:
 
     def register_parameter(self, name, param):
         "Register `param` (a Parameter or None) under `name`."
-        if '_parameters' not in self.__dict__: raise AttributeError("cannot assign parameter before Module.__init__() call")
-        if not isinstance(name, str): raise TypeError(f"parameter name should be a string. Got {type(name).__name__}")
+        if "_parameters" not in self.__dict__:
+            raise AttributeError("cannot assign parameter before Module.__init__() call")
+        if not isinstance(name, str):
+            raise TypeError(
+                f"parameter name should be a string. Got {type(name).__name__}"
+            )
         if '.' in name: raise KeyError("parameter name can't contain \".\"")
         if name == '': raise KeyError("parameter name can't be empty string \"\"")
-        if hasattr(self, name) and name not in self._parameters: raise KeyError(f"attribute '{name}' already exists")
+        if hasattr(self, name) and name not in self._parameters:
+            raise KeyError(f"attribute '{name}' already exists")
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter '{name}' (torch.nn.Parameter or None required)")
+            raise TypeError(
+                f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
+                f"(torch.nn.Parameter or None required)"
+            )
         self._parameters[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
         "Register `tensor` as state that is saved with the module but not trained."
-        if '_buffers' not in self.__dict__: raise AttributeError("cannot assign buffer before Module.__init__() call")
+        if "_buffers" not in self.__dict__:
+            raise AttributeError("cannot assign buffer before Module.__init__() call")
         if '.' in name: raise KeyError("buffer name can't contain \".\"")
-        if hasattr(self, name) and name not in self._buffers: raise KeyError(f"attribute '{name}' already exists")
+        if hasattr(self, name) and name not in self._buffers:
+            raise KeyError(f"attribute '{name}' already exists")
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' (torch Tensor or None required)")
+            raise TypeError(
+                f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
+                f"(torch Tensor or None required)"
+            )
         self._buffers[name] = tensor
         if persistent: self._non_persistent_buffers_set.discard(name)
         else: self._non_persistent_buffers_set.add(name)
 
     def add_module(self, name, module):
         "Register `module` as a child called `name`."
-        if module is not None and not isinstance(module, Module): raise TypeError(f"{type(module).__name__} is not a Module subclass")
-        if not isinstance(name, str): raise TypeError(f"module name should be a string. Got {type(name).__name__}")
-        if hasattr(self, name) and name not in self._modules: raise KeyError(f"attribute '{name}' already exists")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        if not isinstance(name, str):
+            raise TypeError(f"module name should be a string. Got {type(name).__name__}")
+        if hasattr(self, name) and name not in self._modules:
+            raise KeyError(f"attribute '{name}' already exists")
         if '.' in name: raise KeyError(f"module name can't contain \".\", got: {name}")
         if name == '': raise KeyError("module name can't be empty string \"\"")
         self._modules[name] = module
@@ -129,25 +181,31 @@ class Module:
 
 # %% ../../nbs/03_module.ipynb #87935a8a
 def patch_module(f):
-    "Add function `f` to `Module` as a method of the same name (nbdev keeps `patch`-decorated names out of `__all__`)."
+    ("Add function `f` to `Module` as a method of the same name (nbdev keeps "
+     "`patch`-decorated names out of `__all__`).")
     setattr(Module, f.__name__, f)
     return f
 
 # %% ../../nbs/03_module.ipynb #7e597c9e
 def _forward_unimplemented(self, *input):
-    raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
+    raise NotImplementedError(
+        f'Module [{type(self).__name__}] is missing the required "forward" function'
+    )
 
 class _RemovableHandle:
-    "Returned by the `register_*_hook` methods: `.remove()` unregisters the hook (also usable as `with`)."
+    ("Returned by the `register_*_hook` methods: `.remove()` unregisters the hook (also "
+     "usable as `with`).")
     _ids = itertools.count()
-    def __init__(self, *hook_dicts): self.hook_dicts, self.id = hook_dicts, next(self._ids)
+    def __init__(self, *hook_dicts):
+        self.hook_dicts, self.id = hook_dicts, next(self._ids)
     def remove(self):
         for hooks in self.hook_dicts: hooks.pop(self.id, None)
     def __enter__(self): return self
     def __exit__(self, *exc): self.remove()
 
 def _add_hook(hooks, hook, prepend=False, flags=None, flagged=False):
-    "Store `hook` in the ordered dict `hooks` (first with `prepend`); `flags` remembers hooks that take kwargs."
+    ("Store `hook` in the ordered dict `hooks` (first with `prepend`); `flags` remembers "
+     "hooks that take kwargs.")
     handle = _RemovableHandle(hooks, *([flags] if flags is not None else []))
     hooks[handle.id] = hook
     if prepend: hooks.move_to_end(handle.id, last=False)
@@ -157,19 +215,28 @@ def _add_hook(hooks, hook, prepend=False, flags=None, flagged=False):
 Module.forward = _forward_unimplemented
 
 def _call(self, *args, **kwargs):
-    "Run the forward pre-hooks, `forward`, then the forward hooks; wire up backward hooks if any."
+    ("Run the forward pre-hooks, `forward`, then the forward hooks; wire up backward "
+     "hooks if any.")
     for hid, hook in list(self._forward_pre_hooks.items()):
         if hid in self._forward_pre_hooks_with_kwargs:
             result = hook(self, args, kwargs)
             if result is not None:
                 if not (isinstance(result, tuple) and len(result) == 2):
-                    raise RuntimeError("forward pre-hook must return None or a tuple of (new_args, new_kwargs), "
-                                       f"but got {result}.")
+                    raise RuntimeError(
+                        "forward pre-hook must return None or a tuple of (new_args, "
+                        "new_kwargs), "
+                        f"but got {result}."
+                    )
                 args, kwargs = result
         else:
             result = hook(self, args)
-            if result is not None: args = result if isinstance(result, tuple) else (result,)
-    watch = _BackwardHooks(self) if (self._backward_hooks or self._backward_pre_hooks) else None
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+    watch = (
+        _BackwardHooks(self)
+        if (self._backward_hooks or self._backward_pre_hooks)
+        else None
+    )
     if watch is not None: args = watch.wrap_inputs(args)
     out = self.forward(*args, **kwargs)
     for hid, hook in list(self._forward_hooks.items()):
@@ -184,47 +251,75 @@ Module.__call__ = _call
 # %% ../../nbs/03_module.ipynb #d7761e4b
 @patch_module
 def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
-    "Call `hook(module, args)` before every forward; a returned value replaces the inputs."
-    return _add_hook(self._forward_pre_hooks, hook, prepend, self._forward_pre_hooks_with_kwargs, with_kwargs)
+    ("Call `hook(module, args)` before every forward; a returned value replaces the "
+     "inputs.")
+    return _add_hook(
+        self._forward_pre_hooks,
+        hook,
+        prepend,
+        self._forward_pre_hooks_with_kwargs,
+        with_kwargs,
+    )
 
 @patch_module
-def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
-    "Call `hook(module, args, output)` after every forward; a returned value replaces the output."
-    if always_call: raise NotImplementedError("register_forward_hook(always_call=True) is not supported")
-    return _add_hook(self._forward_hooks, hook, prepend, self._forward_hooks_with_kwargs, with_kwargs)
+def register_forward_hook(
+    self, hook, *, prepend=False, with_kwargs=False, always_call=False
+):
+    ("Call `hook(module, args, output)` after every forward; a returned value replaces "
+     "the output.")
+    if always_call:
+        raise NotImplementedError(
+            "register_forward_hook(always_call=True) is not supported"
+        )
+    return _add_hook(
+        self._forward_hooks, hook, prepend, self._forward_hooks_with_kwargs, with_kwargs
+    )
 
 @patch_module
 def register_full_backward_pre_hook(self, hook, prepend=False):
-    "Call `hook(module, grad_output)` when the output gradients arrive; a returned tuple replaces them."
+    ("Call `hook(module, grad_output)` when the output gradients arrive; a returned "
+     "tuple replaces them.")
     return _add_hook(self._backward_pre_hooks, hook, prepend)
 
 @patch_module
 def register_full_backward_hook(self, hook, prepend=False):
-    "Call `hook(module, grad_input, grad_output)` once the input gradients are known; a returned tuple replaces them."
+    ("Call `hook(module, grad_input, grad_output)` once the input gradients are known; a "
+     "returned tuple replaces them.")
     return _add_hook(self._backward_hooks, hook, prepend)
 
 
 # %% ../../nbs/03_module.ipynb #d85a1b4b
 class BackwardHookFunction(Function):
-    "The identity on tensors; its backward step is where a module's full backward hooks see the gradients."
+    ("The identity on tensors; its backward step is where a module's full backward hooks "
+     "see the gradients.")
     @staticmethod
     def forward(ctx, *tensors): return tensors
     @staticmethod
     def backward(ctx, *grads): return ctx.on_grads(grads)
 
 # %% ../../nbs/03_module.ipynb #29c2b131
-def _hookable(x): return isinstance(x, Tensor) and x.requires_grad and x.dtype.is_floating_point
+def _hookable(x):
+    return isinstance(x, Tensor) and x.requires_grad and x.dtype.is_floating_point
 
 class _BackwardHooks:
-    "One forward call's wiring: identity nodes on the inputs and the outputs that run the module's backward hooks."
-    def __init__(self, module): self.module, self.grad_outputs, self.n_inputs, self.input_node = module, None, 0, None
+    ("One forward call's wiring: identity nodes on the inputs and the outputs that run "
+     "the module's backward hooks.")
+    def __init__(self, module):
+        self.module, self.grad_outputs, self.n_inputs, self.input_node = (
+            module,
+            None,
+            0,
+            None,
+        )
 
     def _wrap(self, values, on_grads):
-        "Pass the tensors among `values` through one `BackwardHookFunction` whose backward calls `on_grads`."
+        ("Pass the tensors among `values` through one `BackwardHookFunction` whose "
+         "backward calls `on_grads`.")
         single = isinstance(values, Tensor)
         values = (values,) if single else tuple(values)
         positions = [i for i, v in enumerate(values) if _hookable(v)]
-        if not positions or not is_grad_enabled(): return (values[0] if single else values), None
+        if not positions or not is_grad_enabled():
+            return (values[0] if single else values), None
         wrapped = BackwardHookFunction.apply(*[values[i] for i in positions])
         node = wrapped[0].grad_fn
         node.on_grads = on_grads
@@ -246,7 +341,8 @@ class _BackwardHooks:
             result = hook(self.module, grads)
             if result is not None: grads = tuple(result)
         self.grad_outputs = grads
-        if self.input_node is None: self._run_hooks((None,) * max(self.n_inputs, 1))   # no input needs a gradient
+        if self.input_node is None:
+            self._run_hooks((None,) * max(self.n_inputs, 1))  # no input needs a gradient
         return grads
 
     def _on_grad_inputs(self, grads): return self._run_hooks(grads)
@@ -256,8 +352,11 @@ class _BackwardHooks:
             result = hook(self.module, grad_inputs, self.grad_outputs)
             if result is None: continue
             if len(result) != len(grad_inputs):
-                raise RuntimeError(f"Backward hook returned an invalid number of grad_input, got {len(result)}, "
-                                   f"but expected {len(grad_inputs)}")
+                raise RuntimeError(
+                    f"Backward hook returned an invalid number of grad_input, got "
+                    f"{len(result)}, "
+                    f"but expected {len(grad_inputs)}"
+                )
             grad_inputs = tuple(result)
         return grad_inputs
 
@@ -271,11 +370,17 @@ def named_modules(self, memo=None, prefix='', remove_duplicate=True):
     yield prefix, self
     for name, child in self._modules.items():
         if child is None: continue
-        yield from child.named_modules(memo, prefix + ('.' if prefix else '') + name, remove_duplicate)
+        yield from child.named_modules(
+            memo, prefix + ("." if prefix else "") + name, remove_duplicate
+        )
 
 def _named_members(self, get_members, prefix='', recurse=True, remove_duplicate=True):
     seen = set()
-    modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+    modules = (
+        self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+        if recurse
+        else [(prefix, self)]
+    )
     for module_prefix, module in modules:
         for name, value in get_members(module):
             if value is None or (remove_duplicate and id(value) in seen): continue
@@ -285,7 +390,9 @@ def _named_members(self, get_members, prefix='', recurse=True, remove_duplicate=
 @patch_module
 def named_parameters(self, prefix='', recurse=True, remove_duplicate=True):
     "Yield `(name, parameter)` for every parameter, with dotted names."
-    yield from _named_members(self, lambda m: m._parameters.items(), prefix, recurse, remove_duplicate)
+    yield from _named_members(
+        self, lambda m: m._parameters.items(), prefix, recurse, remove_duplicate
+    )
 
 @patch_module
 def parameters(self, recurse=True):
@@ -295,7 +402,9 @@ def parameters(self, recurse=True):
 @patch_module
 def named_buffers(self, prefix='', recurse=True, remove_duplicate=True):
     "Yield `(name, buffer)` for every buffer."
-    yield from _named_members(self, lambda m: m._buffers.items(), prefix, recurse, remove_duplicate)
+    yield from _named_members(
+        self, lambda m: m._buffers.items(), prefix, recurse, remove_duplicate
+    )
 
 @patch_module
 def buffers(self, recurse=True):
@@ -326,16 +435,19 @@ def get_submodule(self, target):
     "The sub-module at dotted path `target` (`''` is the module itself)."
     module = self
     for part in target.split('.') if target else []:
-        if not hasattr(module, part): raise AttributeError(f"{module._get_name()} has no attribute `{part}`")
+        if not hasattr(module, part):
+            raise AttributeError(f"{module._get_name()} has no attribute `{part}`")
         module = getattr(module, part)
-        if not isinstance(module, Module): raise AttributeError(f"`{part}` is not an nn.Module")
+        if not isinstance(module, Module):
+            raise AttributeError(f"`{part}` is not an nn.Module")
     return module
 
 def _get_member(self, target, kind, check):
     "The parameter or buffer at dotted path `target`."
     module_path, _, name = target.rpartition('.')
     module = self.get_submodule(module_path)
-    if not hasattr(module, name): raise AttributeError(f"{module._get_name()} has no attribute `{name}`")
+    if not hasattr(module, name):
+        raise AttributeError(f"{module._get_name()} has no attribute `{name}`")
     value = getattr(module, name)
     if not check(module, name): raise AttributeError(f"`{name}` is not {kind}")
     return value
@@ -343,7 +455,9 @@ def _get_member(self, target, kind, check):
 @patch_module
 def get_parameter(self, target):
     "The parameter at dotted path `target`, such as `'0.weight'`."
-    return _get_member(self, target, 'an nn.Parameter', lambda m, n: isinstance(getattr(m, n), Parameter))
+    return _get_member(
+        self, target, "an nn.Parameter", lambda m, n: isinstance(getattr(m, n), Parameter)
+    )
 
 @patch_module
 def get_buffer(self, target):
@@ -354,8 +468,10 @@ def get_buffer(self, target):
 # %% ../../nbs/03_module.ipynb #d4d9d878
 @patch_module
 def train(self, mode=True):
-    "Set training mode (or evaluation mode with `mode=False`) on this module and all below it."
-    if not isinstance(mode, bool): raise ValueError("training mode is expected to be boolean")
+    ("Set training mode (or evaluation mode with `mode=False`) on this module and all "
+     "below it.")
+    if not isinstance(mode, bool):
+        raise ValueError("training mode is expected to be boolean")
     for m in self.modules(): object.__setattr__(m, 'training', mode)
     return self
 
@@ -372,7 +488,8 @@ def requires_grad_(self, requires_grad=True):
 
 @patch_module
 def zero_grad(self, set_to_none=True):
-    "Clear all parameters' gradients (set them to None, or to zeros with `set_to_none=False`)."
+    ("Clear all parameters' gradients (set them to None, or to zeros with "
+     "`set_to_none=False`).")
     for p in self.parameters():
         if p.grad is None: continue
         if set_to_none: p.grad = None
@@ -380,7 +497,8 @@ def zero_grad(self, set_to_none=True):
 
 @patch_module
 def apply(self, fn):
-    "Call `fn(module)` on every sub-module (children first) and this module; returns self."
+    ("Call `fn(module)` on every sub-module (children first) and this module; returns "
+     "self.")
     for m in self.children(): m.apply(fn)
     fn(self)
     return self
@@ -401,17 +519,24 @@ def _convert(self, fn):
 
 @patch_module
 def to(self, *args, **kwargs):
-    "Move and/or convert all parameters and buffers in place: `to(device)`, `to(dtype)`, `to(device, dtype)`, `to(tensor)`."
+    ("Move and/or convert all parameters and buffers in place: `to(device)`, "
+     "`to(dtype)`, `to(device, dtype)`, `to(tensor)`.")
     dtype, device = kwargs.pop('dtype', None), kwargs.pop('device', None)
     kwargs.pop('non_blocking', None)
-    if kwargs: raise TypeError(f"to() received an invalid combination of arguments: {sorted(kwargs)}")
+    if kwargs:
+        raise TypeError(
+            f"to() received an invalid combination of arguments: {sorted(kwargs)}"
+        )
     for a in args:
         if isinstance(a, type(float32)): dtype = a
         elif isinstance(a, Tensor): dtype, device = a.dtype, a.device
-        elif isinstance(a, bool): continue                     # the positional `non_blocking`
+        elif isinstance(a, bool): continue        # the positional `non_blocking`
         else: device = a
     if dtype is not None and not (dtype.is_floating_point or dtype.is_complex):
-        raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired dtype={dtype}")
+        raise TypeError(
+            f"nn.Module.to only accepts floating point or complex dtypes, but got "
+            f"desired dtype={dtype}"
+        )
     def convert(t):
         if dtype is not None and t.dtype.is_floating_point: t = t.to(dtype)
         return t.to(device) if device is not None else t
@@ -428,22 +553,34 @@ def cpu(self):
     return self.to('cpu')
 
 def _float_converter(d):
-    def convert(self): return self._convert(lambda t: t.to(d) if t.dtype.is_floating_point else t)
+    def convert(self):
+        return self._convert(lambda t: t.to(d) if t.dtype.is_floating_point else t)
     return convert
 
-Module.float, Module.double, Module.half = _float_converter(float32), _float_converter(float64), _float_converter(float16)
+Module.float, Module.double, Module.half = (
+    _float_converter(float32),
+    _float_converter(float64),
+    _float_converter(float16),
+)
 
 # %% ../../nbs/03_module.ipynb #07a6847e
-class _IncompatibleKeys(namedtuple('IncompatibleKeys', ['missing_keys', 'unexpected_keys'])):
-    "What `load_state_dict` found: keys the model wanted but did not get, and keys it got but did not want."
+class _IncompatibleKeys(
+    namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+):
+    ("What `load_state_dict` found: keys the model wanted but did not get, and keys it "
+     "got but did not want.")
+
     def __repr__(self):
-        if not self.missing_keys and not self.unexpected_keys: return '<All keys matched successfully>'
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
         return super().__repr__()
+
     __str__ = __repr__
 
 @patch_module
 def _save_to_state_dict(self, destination, prefix, keep_vars):
-    "Put this module's own parameters and persistent buffers into `destination` (children add theirs)."
+    ("Put this module's own parameters and persistent buffers into `destination` "
+     "(children add theirs).")
     for name, p in self._parameters.items():
         if p is not None: destination[prefix + name] = p if keep_vars else p.detach()
     for name, b in self._buffers.items():
@@ -452,28 +589,56 @@ def _save_to_state_dict(self, destination, prefix, keep_vars):
 
 @patch_module
 def state_dict(self, *args, destination=None, prefix='', keep_vars=False):
-    "An ordered dict of every parameter and persistent buffer, by dotted name (`prefix` before each)."
+    ("An ordered dict of every parameter and persistent buffer, by dotted name (`prefix` "
+     "before each).")
     if args:   # the old positional form state_dict(destination, prefix, keep_vars)
-        destination, prefix, keep_vars = (list(args) + [destination, prefix, keep_vars][len(args):])[:3]
+        destination, prefix, keep_vars = (
+            list(args) + [destination, prefix, keep_vars][len(args) :]
+        )[:3]
     if destination is None:
         destination = OrderedDict()
         destination._metadata = OrderedDict()
-    if hasattr(destination, '_metadata'): destination._metadata[prefix[:-1]] = {'version': self._version}
+    if hasattr(destination, "_metadata"):
+        destination._metadata[prefix[:-1]] = {"version": self._version}
     self._save_to_state_dict(destination, prefix, keep_vars)
     for name, m in self._modules.items():
-        if m is not None: m.state_dict(destination=destination, prefix=prefix + name + '.', keep_vars=keep_vars)
+        if m is not None:
+            m.state_dict(
+                destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars
+            )
     return destination
 
 
 # %% ../../nbs/03_module.ipynb #df0ac9f8
 @patch_module
-def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                          error_msgs):
-    "Copy this module's own entries (keys `prefix + name`) from `state_dict`; layers override it to rename keys."
+def _load_from_state_dict(
+    self,
+    state_dict,
+    prefix,
+    local_metadata,
+    strict,
+    missing_keys,
+    unexpected_keys,
+    error_msgs,
+):
+    ("Copy this module's own entries (keys `prefix + name`) from `state_dict`; layers "
+     "override it to rename keys.")
     for hook in list(self._load_state_dict_pre_hooks.values()):
-        hook(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
-    own = {name: t for name, t in itertools.chain(self._parameters.items(), self._buffers.items())
-           if t is not None and name not in self._non_persistent_buffers_set}
+        hook(
+            self,
+            state_dict,
+            prefix,
+            local_metadata,
+            strict,
+            missing_keys,
+            unexpected_keys,
+            error_msgs,
+        )
+    own = {
+        name: t
+        for name, t in itertools.chain(self._parameters.items(), self._buffers.items())
+        if t is not None and name not in self._non_persistent_buffers_set
+    }
     assign = local_metadata.get('assign_to_params_buffers', False)
     for name, target in own.items():
         key = prefix + name
@@ -482,29 +647,43 @@ def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, miss
             continue
         value = state_dict[key]
         if not isinstance(value, Tensor):
-            error_msgs.append(f'While copying the parameter named "{key}", expected torch.Tensor or Tensor-like '
-                              f'object from checkpoint but received {type(value)}')
+            error_msgs.append(
+                f'While copying the parameter named "{key}", expected torch.Tensor or '
+                f'Tensor-like '
+                f"object from checkpoint but received {type(value)}"
+            )
         elif value.shape != target.shape:
-            error_msgs.append(f"size mismatch for {key}: copying a param with shape {value.shape} from checkpoint, "
-                              f"the shape in current model is {target.shape}.")
+            error_msgs.append(
+                f"size mismatch for {key}: copying a param with shape {value.shape} from "
+                f"checkpoint, "
+                f"the shape in current model is {target.shape}."
+            )
         else:
             with no_grad():
-                if assign: target._array = value.detach().to(target.device)._array.astype(target._array.dtype)
+                if assign:
+                    target._array = (
+                        value.detach()
+                        .to(target.device)
+                        ._array.astype(target._array.dtype)
+                    )
                 else: target.copy_(value)
     if strict:
         for key in state_dict:
             if not key.startswith(prefix): continue
             head, *rest = key[len(prefix):].split('.', 1)
-            if (rest and head not in self._modules) or (not rest and head not in own): unexpected_keys.append(key)
+            if (rest and head not in self._modules) or (not rest and head not in own):
+                unexpected_keys.append(key)
 
 @patch_module
 def register_load_state_dict_pre_hook(self, hook):
-    "Call `hook(module, state_dict, prefix, local_metadata, strict, missing, unexpected, errors)` before loading."
+    ("Call `hook(module, state_dict, prefix, local_metadata, strict, missing, "
+     "unexpected, errors)` before loading.")
     return _add_hook(self._load_state_dict_pre_hooks, hook)
 
 @patch_module
 def load_state_dict(self, state_dict, strict=True, assign=False):
-    "Copy tensors from `state_dict` into this module's parameters and buffers (in place, or by `assign`ing them)."
+    ("Copy tensors from `state_dict` into this module's parameters and buffers (in "
+     "place, or by `assign`ing them).")
     if not isinstance(state_dict, dict):
         raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
     metadata = getattr(state_dict, '_metadata', None)
@@ -512,17 +691,39 @@ def load_state_dict(self, state_dict, strict=True, assign=False):
     def load(module, local_state, prefix=''):
         local_metadata = {} if metadata is None else dict(metadata.get(prefix[:-1], {}))
         if assign: local_metadata['assign_to_params_buffers'] = True
-        module._load_from_state_dict(local_state, prefix, local_metadata, True, missing, unexpected, errors)
+        module._load_from_state_dict(
+            local_state, prefix, local_metadata, True, missing, unexpected, errors
+        )
         for name, child in module._modules.items():
             if child is None: continue
             child_prefix = prefix + name + '.'
-            load(child, {k: v for k, v in local_state.items() if k.startswith(child_prefix)}, child_prefix)
+            load(
+                child,
+                {k: v for k, v in local_state.items() if k.startswith(child_prefix)},
+                child_prefix,
+            )
     load(self, OrderedDict(state_dict))
     if strict:
-        if unexpected: errors.insert(0, 'Unexpected key(s) in state_dict: {}. '.format(', '.join(f'"{k}"' for k in unexpected)))
-        if missing: errors.insert(0, 'Missing key(s) in state_dict: {}. '.format(', '.join(f'"{k}"' for k in missing)))
+        if unexpected:
+            errors.insert(
+                0,
+                "Unexpected key(s) in state_dict: {}. ".format(
+                    ", ".join(f'"{k}"' for k in unexpected)
+                ),
+            )
+        if missing:
+            errors.insert(
+                0,
+                "Missing key(s) in state_dict: {}. ".format(
+                    ", ".join(f'"{k}"' for k in missing)
+                ),
+            )
     if errors:
-        raise RuntimeError('Error(s) in loading state_dict for {}:\n\t{}'.format(self._get_name(), '\n\t'.join(errors)))
+        raise RuntimeError(
+            "Error(s) in loading state_dict for {}:\n\t{}".format(
+                self._get_name(), "\n\t".join(errors)
+            )
+        )
     return _IncompatibleKeys(missing, unexpected)
 
 
@@ -541,7 +742,9 @@ def extra_repr(self):
 def _module_repr(self):
     extra = self.extra_repr()
     extra_lines = extra.split('\n') if extra else []
-    child_lines = [f'({key}): ' + _addindent(repr(m), 2) for key, m in self._modules.items()]
+    child_lines = [
+        f"({key}): " + _addindent(repr(m), 2) for key, m in self._modules.items()
+    ]
     lines = extra_lines + child_lines
     text = self._get_name() + '('
     if lines:
@@ -550,10 +753,19 @@ def _module_repr(self):
     return text + ')'
 
 def _module_dir(self):
-    "Attribute names for tab completion, including registered parameters, buffers and sub-modules."
-    return sorted(set(object.__dir__(self)) | set(self._parameters) | set(self._buffers) | set(self._modules))
+    ("Attribute names for tab completion, including registered parameters, buffers and "
+     "sub-modules.")
+    return sorted(
+        set(object.__dir__(self))
+        | set(self._parameters)
+        | set(self._buffers)
+        | set(self._modules)
+    )
 
-Module.__repr__, Module.__dir__ = _module_repr, _module_dir   # (a module-level `__dir__` would become this module's own dir())
+Module.__repr__, Module.__dir__ = (
+    _module_repr,
+    _module_dir,
+)  # (a module-level `__dir__` would become this module's own dir())
 
 # %% ../../nbs/03_module.ipynb #195355a6
 class Sequential(Module):
@@ -570,13 +782,19 @@ class Sequential(Module):
     def __len__(self): return len(self._modules)
     def __iter__(self): return iter(self._modules.values())
     def __getitem__(self, idx):
-        if isinstance(idx, slice): return Sequential(OrderedDict(list(self._modules.items())[idx]))
+        if isinstance(idx, slice):
+            return Sequential(OrderedDict(list(self._modules.items())[idx]))
         keys = list(self._modules)
-        if not -len(keys) <= idx < len(keys): raise IndexError(f"index {idx} is out of range")
+        if not -len(keys) <= idx < len(keys):
+            raise IndexError(f"index {idx} is out of range")
         return self._modules[keys[idx]]
     def __setitem__(self, idx, module): setattr(self, list(self._modules)[idx], module)
     def __delitem__(self, idx):
-        keys = list(self._modules)[idx] if isinstance(idx, slice) else [list(self._modules)[idx]]
+        keys = (
+            list(self._modules)[idx]
+            if isinstance(idx, slice)
+            else [list(self._modules)[idx]]
+        )
         for k in keys: del self._modules[k]
         items = list(self._modules.values()); self._modules.clear()
         for i, m in enumerate(items): self._modules[str(i)] = m
@@ -611,17 +829,28 @@ class ModuleList(Module):
         items.insert(index, module)
         self._modules.clear()
         for i, m in enumerate(items): self.add_module(str(i), m)
-    def forward(self, *args): raise NotImplementedError("ModuleList has no forward: iterate over it in your own forward")
+    def forward(self, *args):
+        raise NotImplementedError(
+            "ModuleList has no forward: iterate over it in your own forward"
+        )
     def __repr__(self):
-        "Like Module's repr, but runs of identical modules are shown once, as `(0-2): 3 x Linear(...)`."
+        ("Like Module's repr, but runs of identical modules are shown once, as `(0-2): 3 "
+         "x Linear(...)`.")
         items = list(self._modules.items())
         if not items: return 'ModuleList()'
         lines, start = [], 0
         while start < len(items):
             end = start
-            while end + 1 < len(items) and repr(items[end + 1][1]) == repr(items[start][1]): end += 1
+            while end + 1 < len(items) and repr(items[end + 1][1]) == repr(
+                items[start][1]
+            ):
+                end += 1
             body = _addindent(repr(items[start][1]), 2)
-            lines.append(f'({items[start][0]}): {body}' if end == start else f'({items[start][0]}-{items[end][0]}): {end - start + 1} x {body}')
+            lines.append(
+                f"({items[start][0]}): {body}"
+                if end == start
+                else f"({items[start][0]}-{items[end][0]}): {end - start + 1} x {body}"
+            )
             start = end + 1
         return 'ModuleList(\n  ' + '\n  '.join(lines) + '\n)'
 
@@ -643,8 +872,12 @@ class ModuleDict(Module):
     def clear(self): self._modules.clear()
     def update(self, modules):
         "Add the modules of a dict or of `(name, module)` pairs."
-        for k, m in (modules.items() if isinstance(modules, dict) else modules): self[k] = m
-    def forward(self, *args): raise NotImplementedError("ModuleDict has no forward: index it in your own forward")
+        for k, m in modules.items() if isinstance(modules, dict) else modules:
+            self[k] = m
+    def forward(self, *args):
+        raise NotImplementedError(
+            "ModuleDict has no forward: index it in your own forward"
+        )
 
 # %% ../../nbs/03_module.ipynb #02dff397
 def _namespace(name, doc):
@@ -656,12 +889,17 @@ def _namespace(name, doc):
         module.__all__ = []
     return module
 
-functional = _namespace('functional', "The functional API: layers and losses as plain functions (`import torch.nn.functional as F`).")
+functional = _namespace(
+    "functional",
+    "The functional API: layers and losses as plain functions (`import "
+    "torch.nn.functional as F`).",
+)
 init = _namespace('init', "Weight initialisers (`nn.init.kaiming_uniform_` and friends).")
 
 # %% ../../nbs/03_module.ipynb #b2d6f306
 def add_to_namespace(namespace, *objects):
-    "Make `objects` (functions or classes defined in a concept module) available in `namespace` under their own names."
+    ("Make `objects` (functions or classes defined in a concept module) available in "
+     "`namespace` under their own names.")
     if isinstance(namespace, str): namespace = sys.modules[namespace]
     for obj in objects:
         setattr(namespace, obj.__name__, obj)
@@ -669,7 +907,8 @@ def add_to_namespace(namespace, *objects):
 
 # %% ../../nbs/03_module.ipynb #55af436e
 def _submodule(full, doc, **attrs):
-    "An importable namespace module `full` holding `attrs` (functions keep their own names)."
+    ("An importable namespace module `full` holding `attrs` (functions keep their own "
+     "names).")
     module = sys.modules.get(full) or types.ModuleType(full, doc)
     sys.modules[full] = module
     for name, value in attrs.items():
@@ -685,10 +924,23 @@ def _no_version():
     "None: learntorch does not call cuDNN."
     return None
 
-_backends = _submodule('learntorch.backends', "Which compute backends exist (`torch.backends`).")
-_backends.mps = _submodule('learntorch.backends.mps', "Apple's Metal GPUs (not supported).",
-                           is_available=_never, is_built=_never)
-_backends.cudnn = _submodule('learntorch.backends.cudnn', "cuDNN's switches, accepted for scripts that set them.",
-                             is_available=_never, version=_no_version,
-                             enabled=True, benchmark=False, deterministic=False, allow_tf32=True)
+_backends = _submodule(
+    "learntorch.backends", "Which compute backends exist (`torch.backends`)."
+)
+_backends.mps = _submodule(
+    "learntorch.backends.mps",
+    "Apple's Metal GPUs (not supported).",
+    is_available=_never,
+    is_built=_never,
+)
+_backends.cudnn = _submodule(
+    "learntorch.backends.cudnn",
+    "cuDNN's switches, accepted for scripts that set them.",
+    is_available=_never,
+    version=_no_version,
+    enabled=True,
+    benchmark=False,
+    deterministic=False,
+    allow_tf32=True,
+)
 

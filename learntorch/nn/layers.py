@@ -16,17 +16,49 @@ __all__ = ['silu', 'calculate_gain', 'uniform_', 'normal_', 'constant_', 'ones_'
 import builtins, math, string, collections, warnings
 import numpy as np
 from ..tensors import *
-from ..tensors import array_module, _bump_version, _wrap, _check_dtype, patch_tensor, _rng, _finish
+from learntorch.tensors import (
+    array_module,
+    _bump_version,
+    _wrap,
+    _check_dtype,
+    patch_tensor,
+    _rng,
+    _finish,
+)
 from ..ops import *
 from ..ops import _result, _inplace
-from ..autograd import Node, formula, no_grad, is_grad_enabled, _SavedOutput, _sum_to, _index_grad, _needs_grad
+from learntorch.autograd import (
+    Node,
+    formula,
+    no_grad,
+    is_grad_enabled,
+    _SavedOutput,
+    _sum_to,
+    _index_grad,
+    _needs_grad,
+)
 from ..autograd import LinalgVectorNormBackward0, _renamed
-from . import Module, Parameter, add_to_namespace, functional, init as init_namespace
+from learntorch.nn import (
+    Module,
+    Parameter,
+    add_to_namespace,
+    functional,
+    init as init_namespace,
+)
 
 # %% ../../nbs/04_layers.ipynb #43a60ec9
 def calculate_gain(nonlinearity, param=None):
     "The recommended scale factor for weights followed by `nonlinearity`."
-    linear = ('linear', 'conv1d', 'conv2d', 'conv3d', 'conv_transpose1d', 'conv_transpose2d', 'conv_transpose3d', 'sigmoid')
+    linear = (
+        "linear",
+        "conv1d",
+        "conv2d",
+        "conv3d",
+        "conv_transpose1d",
+        "conv_transpose2d",
+        "conv_transpose3d",
+        "sigmoid",
+    )
     if nonlinearity in linear: return 1
     if nonlinearity == 'tanh': return 5.0 / 3
     if nonlinearity == 'relu': return math.sqrt(2.0)
@@ -37,13 +69,19 @@ def calculate_gain(nonlinearity, param=None):
     raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
 
 def _calculate_fan_in_and_fan_out(tensor):
-    "Inputs and outputs per unit: (in, out) for a matrix, times the kernel size for convolutions."
-    if tensor.dim() < 2: raise ValueError("Fan in and fan out can not be computed for tensor with fewer than 2 dimensions")
+    ("Inputs and outputs per unit: (in, out) for a matrix, times the kernel size for "
+     "convolutions.")
+    if tensor.dim() < 2:
+        raise ValueError(
+            "Fan in and fan out can not be computed for tensor with fewer than 2 "
+            "dimensions"
+        )
     receptive = math.prod(tensor.shape[2:])
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
 
 def _fan(tensor, mode):
-    if mode not in ('fan_in', 'fan_out'): raise ValueError(f"Mode {mode} not supported, please use one of fan_in, fan_out")
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"Mode {mode} not supported, please use one of fan_in, fan_out")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return fan_in if mode == 'fan_in' else fan_out
 
@@ -83,14 +121,23 @@ def xavier_normal_(tensor, gain=1.0, generator=None):
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0., gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
-def kaiming_uniform_(tensor, a=0, mode='fan_in', nonlinearity='leaky_relu', generator=None):
+def kaiming_uniform_(
+    tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None
+):
     "He uniform: U(-bound, bound) with bound = gain * sqrt(3 / fan)."
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / _fan(tensor, mode))
     return uniform_(tensor, -bound, bound, generator)
 
-def kaiming_normal_(tensor, a=0, mode='fan_in', nonlinearity='leaky_relu', generator=None):
+def kaiming_normal_(
+    tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None
+):
     "He normal: N(0, std²) with std = gain / sqrt(fan)."
-    return normal_(tensor, 0., calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode)), generator)
+    return normal_(
+        tensor,
+        0.0,
+        calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode)),
+        generator,
+    )
 
 def trunc_normal_(tensor, mean=0., std=1., a=-2., b=2., generator=None):
     "Normal samples redrawn until they fall inside [a, b]."
@@ -106,8 +153,22 @@ def _tensor_from(values, like):
     "A numpy array as a tensor with `like`'s dtype and device."
     return tensor(values, dtype=like.dtype, device=like.device)
 
-add_to_namespace(init_namespace, calculate_gain, _calculate_fan_in_and_fan_out, uniform_, normal_, constant_, ones_, zeros_, eye_,
-       xavier_uniform_, xavier_normal_, kaiming_uniform_, kaiming_normal_, trunc_normal_)
+add_to_namespace(
+    init_namespace,
+    calculate_gain,
+    _calculate_fan_in_and_fan_out,
+    uniform_,
+    normal_,
+    constant_,
+    ones_,
+    zeros_,
+    eye_,
+    xavier_uniform_,
+    xavier_normal_,
+    kaiming_uniform_,
+    kaiming_normal_,
+    trunc_normal_,
+)
 
 # %% ../../nbs/04_layers.ipynb #1f3eca60
 def _addmm(bias, x, wt):
@@ -126,22 +187,37 @@ class AddmmBackward0(Node):
         self.bias_shape = b.shape
     def backward(self, g):
         x, wt = self.saved_tensors
-        return (_sum_to(g, self.bias_shape), g @ wt.t() if wt is not None else None, x.t() @ g if x is not None else None)
+        return (
+            _sum_to(g, self.bias_shape),
+            g @ wt.t() if wt is not None else None,
+            x.t() @ g if x is not None else None,
+        )
 
 # %% ../../nbs/04_layers.ipynb #9b318e40
 def linear(input, weight, bias=None):
     "`input @ weight.T + bias`: the affine map of a `Linear` layer."
     if input.dtype is not weight.dtype:
-        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {input.dtype._legacy_name} and {weight.dtype._legacy_name}")
+        raise RuntimeError(
+            f"mat1 and mat2 must have the same dtype, but got {input.dtype._legacy_name} "
+            f"and {weight.dtype._legacy_name}"
+        )
     if input.shape[-1:] != weight.shape[-1:]:
         rows = math.prod(input.shape[:-1]) if input.ndim > 1 else 1
-        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{input.shape[-1]} and {weight.shape[1]}x{weight.shape[0]})")
+        raise RuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied ({rows}x{input.shape[-1]} and "
+            f"{weight.shape[1]}x{weight.shape[0]})"
+        )
     wt = weight.t()
     if bias is None: return input @ wt
-    if input.ndim == 2: return _addmm(bias, input, wt)                  # one fused node: AddmmBackward0
+    if input.ndim == 2:
+        return _addmm(bias, input, wt)  # one fused node: AddmmBackward0
     if input.ndim == 1: return _addmm(bias, input.unsqueeze(0), wt).view(weight.shape[0])
-    if input.ndim > 2 and input.is_contiguous() and bias.is_contiguous():   # fold the batch dimensions into rows
-        return _addmm(bias, input.reshape(-1, input.shape[-1]), wt).view(*input.shape[:-1], weight.shape[0])
+    if (
+        input.ndim > 2 and input.is_contiguous() and bias.is_contiguous()
+    ):  # fold the batch dimensions into rows
+        return _addmm(bias, input.reshape(-1, input.shape[-1]), wt).view(
+            *input.shape[:-1], weight.shape[0]
+        )
     return input @ wt + bias
 
 class Linear(Module):
@@ -149,18 +225,23 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(empty(out_features, in_features, device=device, dtype=dtype))
+        self.weight = Parameter(
+            empty(out_features, in_features, device=device, dtype=dtype)
+        )
         if bias: self.bias = Parameter(empty(out_features, device=device, dtype=dtype))
-        else: self.register_parameter('bias', None)    # (an attribute `bias = None` first would clash)
+        else: self.register_parameter('bias', None)   # (`self.bias = None` first would clash)
         self.reset_parameters()
     def reset_parameters(self):
-        "PyTorch's default initialisation: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias."
+        ("PyTorch's default initialisation: U(-1/sqrt(in), 1/sqrt(in)) for weight and "
+         "bias.")
         kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
             uniform_(self.bias, -bound, bound)
     def forward(self, input): return linear(input, self.weight, self.bias)
-    def extra_repr(self): return f'in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}'
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
 
 class Identity(Module):
     "Returns its input unchanged (a placeholder layer)."
@@ -171,30 +252,49 @@ class Identity(Module):
 def bilinear(input1, input2, weight, bias=None):
     "`y_k = x1ᵀ A_k x2 + b_k` for each output feature `k` (weight: out × in1 × in2)."
     out_f, in1, in2 = weight.shape
-    if input1.shape[-1] != in1 or input2.shape[-1] != in2 or input1.shape[:-1] != input2.shape[:-1]:
-        raise RuntimeError(f"bilinear(): input sizes do not match: input1 {list(input1.shape)}, "
-                           f"input2 {list(input2.shape)}, weight {list(weight.shape)}")
+    if (
+        input1.shape[-1] != in1
+        or input2.shape[-1] != in2
+        or input1.shape[:-1] != input2.shape[:-1]
+    ):
+        raise RuntimeError(
+            f"bilinear(): input sizes do not match: input1 {list(input1.shape)}, "
+            f"input2 {list(input2.shape)}, weight {list(weight.shape)}"
+        )
     batch = input1.shape[:-1]
     x1, x2 = input1.reshape(-1, in1), input2.reshape(-1, in2)
-    mixed = (x1 @ weight.permute(1, 0, 2).reshape(in1, out_f * in2)).reshape(-1, out_f, in2)
+    mixed = (x1 @ weight.permute(1, 0, 2).reshape(in1, out_f * in2)).reshape(
+        -1, out_f, in2
+    )
     y = (mixed * x2.unsqueeze(1)).sum(-1).view(*batch, out_f)
     return y if bias is None else y + bias
 
 class Bilinear(Module):
     "The bilinear layer `y = x1ᵀ A x2 + b`."
-    def __init__(self, in1_features, in2_features, out_features, bias=True, device=None, dtype=None):
+    def __init__(
+        self, in1_features, in2_features, out_features, bias=True, device=None, dtype=None
+    ):
         super().__init__()
-        self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
-        self.weight = Parameter(empty(out_features, in1_features, in2_features, device=device, dtype=dtype))
-        if bias: self.bias = Parameter(empty(out_features, device=device, dtype=dtype))
-        else: self.register_parameter('bias', None)
+        self.in1_features, self.in2_features, self.out_features = (
+            in1_features,
+            in2_features,
+            out_features,
+        )
+        self.weight = Parameter(
+            empty(out_features, in1_features, in2_features, device=device, dtype=dtype)
+        )
+        if bias:
+            self.bias = Parameter(empty(out_features, device=device, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
         self.reset_parameters()
     def reset_parameters(self):
         "U(-1/sqrt(in1), 1/sqrt(in1)) for weight and bias."
         bound = 1 / math.sqrt(self.weight.shape[1])
         uniform_(self.weight, -bound, bound)
         if self.bias is not None: uniform_(self.bias, -bound, bound)
-    def forward(self, input1, input2): return bilinear(input1, input2, self.weight, self.bias)
+    def forward(self, input1, input2):
+        return bilinear(input1, input2, self.weight, self.bias)
     def extra_repr(self):
         return (f'in1_features={self.in1_features}, in2_features={self.in2_features}, '
                 f'out_features={self.out_features}, bias={self.bias is not None}')
@@ -215,21 +315,33 @@ class Unflatten(Module):
         super().__init__()
         self.dim, self.unflattened_size = dim, unflattened_size
     def forward(self, input): return input.unflatten(self.dim, self.unflattened_size)
-    def extra_repr(self): return f'dim={self.dim}, unflattened_size={self.unflattened_size}'
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 # %% ../../nbs/04_layers.ipynb #47b43c96
 class _Elementwise(Node):
     "Derivative node of an activation: `derivative(x, *params)`."
     def setup(self, inputs, args, out): self.save(inputs[0]); self.params = args
-    def backward(self, g): return (g * self.derivative(self.saved_tensors[0], *self.params),)
+    def backward(self, g):
+        return (g * self.derivative(self.saved_tensors[0], *self.params),)
 
-_KERNELS = {'gelu': 'GeluKernelImpl', 'elu': 'elu_cpu', 'leaky_relu': 'leaky_relu_cpu', 'silu': 'silu_cpu',
-            'softplus': 'softplus_cpu', 'mish': 'mish_cpu', 'hardswish': 'hardswish_cpu'}
+_KERNELS = {
+    "gelu": "GeluKernelImpl",
+    "elu": "elu_cpu",
+    "leaky_relu": "leaky_relu_cpu",
+    "silu": "silu_cpu",
+    "softplus": "softplus_cpu",
+    "mish": "mish_cpu",
+    "hardswish": "hardswish_cpu",
+}
 
 def _floats_only(input, kernel):
-    "PyTorch's error for an integer or bool tensor given to a kernel that only has floating versions."
+    ("PyTorch's error for an integer or bool tensor given to a kernel that only has "
+     "floating versions.")
     if not input.dtype.is_floating_point:
-        raise NotImplementedError(f'"{kernel}" not implemented for \'{input.dtype._legacy_name}\'')
+        raise NotImplementedError(
+            f"\"{kernel}\" not implemented for '{input.dtype._legacy_name}'"
+        )
 
 def _activation(name, node_name, forward, derivative, doc):
     "Make function `name` from `forward(xp, array, *params)`, with its derivative node."
@@ -239,51 +351,95 @@ def _activation(name, node_name, forward, derivative, doc):
         with np.errstate(all='ignore'): r = forward(array_module(a), a, *params)
         return _result(r.astype(a.dtype, copy=False), name, (input,), params)
     fn.__name__, fn.__qualname__, fn.__doc__ = name, name, doc
-    formula(name)(type(node_name, (_Elementwise,), {'derivative': staticmethod(derivative)}))
+    formula(name)(
+        type(node_name, (_Elementwise,), {"derivative": staticmethod(derivative)})
+    )
     return fn
 
 def _erf(xp, a):
-    "The error function: exact (Python's `math.erf`) in float64, Abramowitz & Stegun's formula 7.1.26 (error < 1.5e-7) otherwise."
-    if a.dtype == np.float64 and xp is np: return np.vectorize(math.erf, otypes=[np.float64])(a) if a.size else a.copy()
+    ("The error function: exact (Python's `math.erf`) in float64, Abramowitz & Stegun's "
+     "formula 7.1.26 (error < 1.5e-7) otherwise.")
+    if a.dtype == np.float64 and xp is np:
+        return np.vectorize(math.erf, otypes=[np.float64])(a) if a.size else a.copy()
     s, z = xp.sign(a), xp.abs(a)
     t = 1 / (1 + 0.3275911 * z)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    poly = t * (
+        0.254829592
+        + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
+    )
     return s * (1 - poly * xp.exp(-z * z))
 
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 
 def _gelu_forward(xp, a, approximate):
-    if approximate == 'tanh': return 0.5 * a * (1 + xp.tanh(_SQRT_2_OVER_PI * (a + 0.044715 * a ** 3)))
+    if approximate == "tanh":
+        return 0.5 * a * (1 + xp.tanh(_SQRT_2_OVER_PI * (a + 0.044715 * a**3)))
     return 0.5 * a * (1 + _erf(xp, a / math.sqrt(2)))
 
 def _gelu_derivative(x, approximate):
     if approximate == 'tanh':
         inner = _SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)
         t = inner.tanh()
-        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _SQRT_2_OVER_PI * (
+            1 + 3 * 0.044715 * x * x
+        )
     cdf = 0.5 * (1 + _erf_op(x / math.sqrt(2)))
     return cdf + x * (-0.5 * x * x).exp() / math.sqrt(2 * math.pi)
 
-_erf_op = _activation('erf', 'ErfBackward0', lambda xp, a: _erf(xp, a), lambda x: 2 / math.sqrt(math.pi) * (-x * x).exp(),
-                  "The error function `2/√π ∫₀ˣ exp(-t²) dt`.")
+_erf_op = _activation(
+    "erf",
+    "ErfBackward0",
+    lambda xp, a: _erf(xp, a),
+    lambda x: 2 / math.sqrt(math.pi) * (-x * x).exp(),
+    "The error function `2/√π ∫₀ˣ exp(-t²) dt`.",
+)
 
-_leaky_relu = _activation('leaky_relu', 'LeakyReluBackward0', lambda xp, a, slope=0.01: xp.where(a > 0, a, a * slope),
-                         lambda x, slope=0.01: where(x > 0, ones_like(x), full_like(x, slope)),
-                         "`x` for positive inputs, `negative_slope * x` otherwise.")
-_elu = _activation('elu', 'EluBackward0', lambda xp, a, alpha=1.0: xp.where(a > 0, a, alpha * (xp.exp(a) - 1)),
-                  lambda x, alpha=1.0: where(x > 0, ones_like(x), alpha * x.exp()),
-                  "`x` for positive inputs, `alpha * (exp(x) - 1)` otherwise.")
-silu = _activation('silu', 'SiluBackward0', lambda xp, a: a / (1 + xp.exp(-a)),
-                   lambda x: x.sigmoid() * (1 + x * (1 - x.sigmoid())), "`x * sigmoid(x)` (also called swish).")
-_softplus = _activation('softplus', 'SoftplusBackward0',
-                       lambda xp, a, beta=1.0, threshold=20.0: xp.where(a * beta > threshold, a, xp.log1p(xp.exp(a * beta)) / beta),
-                       lambda x, beta=1.0, threshold=20.0: where(x * beta > threshold, ones_like(x), (x * beta).sigmoid()),
-                       "`log(1 + exp(beta x)) / beta`, a smooth ReLU (linear above `threshold`).")
-_gelu = _activation('gelu', 'GeluBackward0', lambda xp, a, approximate='none': _gelu_forward(xp, a, approximate),
-                   lambda x, approximate='none': _gelu_derivative(x, approximate),
-                   "`x * Φ(x)`, Φ the standard normal CDF (`approximate='tanh'` for the tanh formula).")
-_hardtanh = _activation('hardtanh', 'HardtanhBackward0', lambda xp, a, lo=-1.0, hi=1.0: xp.clip(a, lo, hi),
-                       lambda x, lo=-1.0, hi=1.0: ((x > lo) & (x < hi)).to(x.dtype), "`x` clipped to [min_val, max_val].")
+_leaky_relu = _activation(
+    "leaky_relu",
+    "LeakyReluBackward0",
+    lambda xp, a, slope=0.01: xp.where(a > 0, a, a * slope),
+    lambda x, slope=0.01: where(x > 0, ones_like(x), full_like(x, slope)),
+    "`x` for positive inputs, `negative_slope * x` otherwise.",
+)
+_elu = _activation(
+    "elu",
+    "EluBackward0",
+    lambda xp, a, alpha=1.0: xp.where(a > 0, a, alpha * (xp.exp(a) - 1)),
+    lambda x, alpha=1.0: where(x > 0, ones_like(x), alpha * x.exp()),
+    "`x` for positive inputs, `alpha * (exp(x) - 1)` otherwise.",
+)
+silu = _activation(
+    "silu",
+    "SiluBackward0",
+    lambda xp, a: a / (1 + xp.exp(-a)),
+    lambda x: x.sigmoid() * (1 + x * (1 - x.sigmoid())),
+    "`x * sigmoid(x)` (also called swish).",
+)
+_softplus = _activation(
+    "softplus",
+    "SoftplusBackward0",
+    lambda xp, a, beta=1.0, threshold=20.0: xp.where(
+        a * beta > threshold, a, xp.log1p(xp.exp(a * beta)) / beta
+    ),
+    lambda x, beta=1.0, threshold=20.0: where(
+        x * beta > threshold, ones_like(x), (x * beta).sigmoid()
+    ),
+    "`log(1 + exp(beta x)) / beta`, a smooth ReLU (linear above `threshold`).",
+)
+_gelu = _activation(
+    "gelu",
+    "GeluBackward0",
+    lambda xp, a, approximate="none": _gelu_forward(xp, a, approximate),
+    lambda x, approximate="none": _gelu_derivative(x, approximate),
+    "`x * Φ(x)`, Φ the standard normal CDF (`approximate='tanh'` for the tanh formula).",
+)
+_hardtanh = _activation(
+    "hardtanh",
+    "HardtanhBackward0",
+    lambda xp, a, lo=-1.0, hi=1.0: xp.clip(a, lo, hi),
+    lambda x, lo=-1.0, hi=1.0: ((x > lo) & (x < hi)).to(x.dtype),
+    "`x` clipped to [min_val, max_val].",
+)
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     "`x` for positive inputs, `negative_slope * x` otherwise."
@@ -299,7 +455,8 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 def gelu(input, approximate='none'):
     "`x * Φ(x)`, Φ the standard normal CDF (`approximate='tanh'` for the tanh formula)."
-    if approximate not in ('none', 'tanh'): raise RuntimeError("approximate argument must be either none or tanh.")
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError("approximate argument must be either none or tanh.")
     return _gelu(input, approximate)
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
@@ -312,7 +469,8 @@ def relu6(input, inplace=False):
     return hardtanh(input, 0., 6., inplace)
 
 def _inplace_or(fn, input, inplace, *params):
-    "Apply activation `fn`; with `inplace`, write the result into `input` (as notebook 01's `op_` methods do)."
+    ("Apply activation `fn`; with `inplace`, write the result into `input` (as notebook "
+     "01's `op_` methods do).")
     return _inplace(input, fn, *params) if inplace else fn(input, *params)
 
 # %% ../../nbs/04_layers.ipynb #791160c9
@@ -331,17 +489,25 @@ class LeakyReLU(Module):
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__(); self.negative_slope, self.inplace = negative_slope, inplace
     def forward(self, input): return leaky_relu(input, self.negative_slope, self.inplace)
-    def extra_repr(self): return f'negative_slope={self.negative_slope}' + (', inplace=True' if self.inplace else '')
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}" + (
+            ", inplace=True" if self.inplace else ""
+        )
 
 class ELU(Module):
     "`x` if positive else `alpha * (exp(x) - 1)`."
-    def __init__(self, alpha=1.0, inplace=False): super().__init__(); self.alpha, self.inplace = alpha, inplace
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
     def forward(self, input): return elu(input, self.alpha, self.inplace)
-    def extra_repr(self): return f'alpha={self.alpha}' + (', inplace=True' if self.inplace else '')
+    def extra_repr(self):
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
 class GELU(Module):
     "`x * Φ(x)`."
-    def __init__(self, approximate='none'): super().__init__(); self.approximate = approximate
+    def __init__(self, approximate="none"):
+        super().__init__()
+        self.approximate = approximate
     def forward(self, input): return gelu(input, self.approximate)
     def extra_repr(self): return f"approximate='{self.approximate}'"
 
@@ -353,16 +519,23 @@ class SiLU(Module):
 
 class Softplus(Module):
     "`log(1 + exp(beta x)) / beta`."
-    def __init__(self, beta=1.0, threshold=20.0): super().__init__(); self.beta, self.threshold = beta, threshold
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
     def forward(self, input): return softplus(input, self.beta, self.threshold)
     def extra_repr(self): return f'beta={self.beta}, threshold={self.threshold}'
 
 class Hardtanh(Module):
     "`x` clipped to [min_val, max_val]."
     def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
-        super().__init__(); self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
-    def forward(self, input): return hardtanh(input, self.min_val, self.max_val, self.inplace)
-    def extra_repr(self): return f'min_val={self.min_val}, max_val={self.max_val}' + (', inplace=True' if self.inplace else '')
+        super().__init__()
+        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+    def forward(self, input):
+        return hardtanh(input, self.min_val, self.max_val, self.inplace)
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}" + (
+            ", inplace=True" if self.inplace else ""
+        )
 
 class Sigmoid(Module):
     "`1 / (1 + exp(-x))`."
@@ -381,11 +554,20 @@ def _mish_derivative(x):
     t = where(x > 20, x, x.clamp(max=20).exp().log1p()).tanh()
     return t + x * x.sigmoid() * (1 - t * t)
 
-_mish = _activation('mish', 'MishBackward0', lambda xp, a: a * _softplus_tanh(xp, a), _mish_derivative,
-                    "`x * tanh(softplus(x))`.")
-_hardswish = _activation('hardswish', 'HardswishBackward0', lambda xp, a: a * xp.clip(a + 3, 0, 6) / 6,
-                         lambda x: where(x <= -3, zeros_like(x), where(x < 3, x / 3 + 0.5, ones_like(x))),
-                         "`x * relu6(x + 3) / 6`, a cheap swish.")
+_mish = _activation(
+    "mish",
+    "MishBackward0",
+    lambda xp, a: a * _softplus_tanh(xp, a),
+    _mish_derivative,
+    "`x * tanh(softplus(x))`.",
+)
+_hardswish = _activation(
+    "hardswish",
+    "HardswishBackward0",
+    lambda xp, a: a * xp.clip(a + 3, 0, 6) / 6,
+    lambda x: where(x <= -3, zeros_like(x), where(x < 3, x / 3 + 0.5, ones_like(x))),
+    "`x * relu6(x + 3) / 6`, a cheap swish.",
+)
 
 def mish(input, inplace=False):
     "`x * tanh(softplus(x))`, a smooth ReLU-like activation."
@@ -401,33 +583,47 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
     return softmax(-input if dtype is None else -input.to(dtype), dim)
 
 def prelu(input, weight):
-    "`x` where positive, `weight * x` otherwise; `weight` has one slope per channel (dimension 1) or one in all."
+    ("`x` where positive, `weight * x` otherwise; `weight` has one slope per channel "
+     "(dimension 1) or one in all.")
     if input.dtype is not weight.dtype:
-        raise RuntimeError(f"prelu: Type promoting not supported. Got {input.dtype._legacy_name} and "
-                           f"{weight.dtype._legacy_name}")
+        raise RuntimeError(
+            f"prelu: Type promoting not supported. Got {input.dtype._legacy_name} and "
+            f"{weight.dtype._legacy_name}"
+        )
     if weight.numel() != 1:
         channels = input.shape[1] if input.ndim >= 2 else 1
         if input.ndim == 0 or weight.numel() != channels:
-            raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
-                               f"{weight.numel()} and channel size = {channels}.")
+            raise RuntimeError(
+                f"Mismatch of parameter numbers and input channel size. Found parameter "
+                f"numbers = "
+                f"{weight.numel()} and channel size = {channels}."
+            )
     a, w = input._array, weight._array.reshape(_channel_shape(input.ndim, weight.numel()))
-    return _result(array_module(a).where(a > 0, a, w * a).astype(a.dtype, copy=False), 'prelu', (input, weight))
+    return _result(
+        array_module(a).where(a > 0, a, w * a).astype(a.dtype, copy=False),
+        "prelu",
+        (input, weight),
+    )
 
 def _channel_shape(ndim, n):
-    "Shape that broadcasts `n` per-channel values along dimension 1 of an `ndim`-d tensor."
+    ("Shape that broadcasts `n` per-channel values along dimension 1 of an `ndim`-d "
+     "tensor.")
     return (n,) + (1,) * (ndim - 2) if ndim >= 2 else (n,) * builtins.min(ndim, 1)
 
 # %% ../../nbs/04_layers.ipynb #bfaddd4c
 @formula('prelu')
 class PreluKernelBackward0(Node):
-    "d/dx is 1 or the slope; d/d(slope) sums `x * g` over the negative inputs of each channel."
+    ("d/dx is 1 or the slope; d/d(slope) sums `x * g` over the negative inputs of each "
+     "channel.")
     def setup(self, inputs, args, out): self.save(*inputs)
     def backward(self, g):
         x, w = self.saved_tensors
         wb = w.reshape(_channel_shape(x.ndim, w.numel()))
         negative = (x <= 0).to(g.dtype)
         gw = g * x * negative
-        dims = tuple(d for d in range(x.ndim) if not (x.ndim >= 2 and d == 1 and w.numel() > 1))
+        dims = tuple(
+            d for d in range(x.ndim) if not (x.ndim >= 2 and d == 1 and w.numel() > 1)
+        )
         gw = (gw.sum(dims) if dims else gw).reshape(w.shape)
         return g * (1 - negative + negative * wb), gw
 
@@ -451,7 +647,8 @@ class Softmin(Module):
     def extra_repr(self): return f'dim={self.dim}'
 
 class PReLU(Module):
-    "Leaky ReLU whose negative slope is learned: one for all channels, or `num_parameters` of them."
+    ("Leaky ReLU whose negative slope is learned: one for all channels, or "
+     "`num_parameters` of them.")
     def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
         super().__init__()
         self.num_parameters, self.init = num_parameters, init
@@ -466,8 +663,13 @@ class PReLU(Module):
 def _softmax_dim(ndim, dim, name='softmax', stacklevel=3):
     "`dim`, or PyTorch's legacy default (with its deprecation warning) when it is None."
     if dim is not None: return dim
-    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X "
-                  "as an argument.", UserWarning, stacklevel=stacklevel + 1)
+    warnings.warn(
+        f"Implicit dimension choice for {name} has been deprecated. Change the call to "
+        f"include dim=X "
+        "as an argument.",
+        UserWarning,
+        stacklevel=stacklevel + 1,
+    )
     return 0 if ndim in (0, 1, 3) else 1
 
 def _softmax_input(input, dim, dtype, kernel, stacklevel=3):
@@ -476,9 +678,15 @@ def _softmax_input(input, dim, dtype, kernel, stacklevel=3):
     n = builtins.max(x.ndim, 1)
     d = _softmax_dim(x.ndim, dim, kernel, stacklevel + 1)
     if not -n <= d < n:
-        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but "
+            f"got {d})"
+        )
     d %= n
-    _floats_only(x, kernel + ('_lastdim' if d == x.ndim - 1 or x.ndim == 0 else '') + '_kernel_impl')
+    _floats_only(
+        x,
+        kernel + ("_lastdim" if d == x.ndim - 1 or x.ndim == 0 else "") + "_kernel_impl",
+    )
     return x, x._array, d
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
@@ -486,7 +694,8 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     x, a, d = _softmax_input(input, dim, dtype, 'softmax', _stacklevel)
     xp = array_module(a)
     with np.errstate(invalid='ignore'):
-        if a.ndim == 0 or a.size == 0: return _result(xp.exp(a - a), 'softmax', (x,), d)   # 1, or nan for inf/nan
+        if a.ndim == 0 or a.size == 0:
+            return _result(xp.exp(a - a), "softmax", (x,), d)  # 1, or nan for inf/nan
         e = xp.exp(a - a.max(axis=d, keepdims=True))
         e /= e.sum(axis=d, keepdims=True)
     return _result(e, 'softmax', (x,), d)
@@ -496,7 +705,8 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     x, a, d = _softmax_input(input, dim, dtype, 'log_softmax', _stacklevel)
     xp = array_module(a)
     with np.errstate(invalid='ignore'):
-        if a.ndim == 0 or a.size == 0: return _result(a - a, 'log_softmax', (x,), d)     # 0, or nan for inf/nan
+        if a.ndim == 0 or a.size == 0:
+            return _result(a - a, "log_softmax", (x,), d)  # 0, or nan for inf/nan
         shifted = a - a.max(axis=d, keepdims=True)
         shifted -= xp.log(xp.exp(shifted).sum(axis=d, keepdims=True))
     return _result(shifted, 'log_softmax', (x,), d)
@@ -504,7 +714,9 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
 # %% ../../nbs/04_layers.ipynb #7f7ce556
 @formula('softmax')
 class SoftmaxBackward0(Node):
-    def setup(self, inputs, dim, out): self.save(inputs[0], _SavedOutput(out)); self.dim = dim
+    def setup(self, inputs, dim, out):
+        self.save(inputs[0], _SavedOutput(out))
+        self.dim = dim
     def backward(self, g):
         x, y = self.saved_tensors
         if is_grad_enabled(): y = softmax(x, self.dim)
@@ -512,7 +724,9 @@ class SoftmaxBackward0(Node):
 
 @formula('log_softmax')
 class LogSoftmaxBackward0(Node):
-    def setup(self, inputs, dim, out): self.save(inputs[0], _SavedOutput(out)); self.dim = dim
+    def setup(self, inputs, dim, out):
+        self.save(inputs[0], _SavedOutput(out))
+        self.dim = dim
     def backward(self, g):
         x, y = self.saved_tensors
         if is_grad_enabled(): y = log_softmax(x, self.dim)
@@ -538,8 +752,10 @@ class LogSoftmax(Module):
 
 # %% ../../nbs/04_layers.ipynb #4aaaf55b
 def dropout(input, p=0.5, training=True, inplace=False):
-    "Zero elements with probability `p` and scale the rest by 1/(1-p) (only when `training`)."
-    if not 0 <= p <= 1: raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    ("Zero elements with probability `p` and scale the rest by 1/(1-p) (only when "
+     "`training`).")
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0: return input
     keep = (_rng(None).random(input.shape) >= p).astype(input._array.dtype)
     scale = 0. if p == 1 else 1 / (1 - p)
@@ -551,30 +767,56 @@ class Dropout(Module):
     "Randomly zeroes elements during training (see `dropout`)."
     def __init__(self, p=0.5, inplace=False):
         super().__init__()
-        if not 0 <= p <= 1: raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        if not 0 <= p <= 1:
+            raise ValueError(
+                f"dropout probability has to be between 0 and 1, but got {p}"
+            )
         self.p, self.inplace = p, inplace
     def forward(self, input): return dropout(input, self.p, self.training, self.inplace)
     def extra_repr(self): return f'p={self.p}, inplace={self.inplace}'
 
 # %% ../../nbs/04_layers.ipynb #ce6ad477
-def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):
+def embedding(
+    input,
+    weight,
+    padding_idx=None,
+    max_norm=None,
+    norm_type=2.0,
+    scale_grad_by_freq=False,
+    sparse=False,
+):
     "Rows of `weight` picked by the integer tensor `input`."
     if input.dtype not in (int64, int32):
-        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: Long, Int; but got {input.type()} instead (while checking arguments for embedding)")
+        raise RuntimeError(
+            f"Expected tensor for argument #1 'indices' to have one of the following "
+            f"scalar types: Long, Int; but got {input.type()} instead (while checking "
+            f"arguments for embedding)"
+        )
     idx = input._array
-    if idx.size and (idx.max() >= weight.shape[0] or idx.min() < 0): raise IndexError("index out of range in self")
-    if scale_grad_by_freq: raise NotImplementedError("embedding(scale_grad_by_freq=True) is not supported")
-    if sparse: raise NotImplementedError("embedding(sparse=True) is not supported: gradients are always dense")
-    if max_norm is not None: _renorm_rows_(weight, idx, max_norm, norm_type)
-    return _result(weight._array[idx], 'embedding', (weight,), (input, padding_idx))
+    if idx.size and (idx.max() >= weight.shape[0] or idx.min() < 0):
+        raise IndexError("index out of range in self")
+    if scale_grad_by_freq:
+        raise NotImplementedError("embedding(scale_grad_by_freq=True) is not supported")
+    if sparse:
+        raise NotImplementedError(
+            "embedding(sparse=True) is not supported: gradients are always dense"
+        )
+    if max_norm is not None:
+        _renorm_rows_(weight, idx, max_norm, norm_type)
+    return _result(weight._array[idx], "embedding", (weight,), (input, padding_idx))
 
 def _renorm_rows_(weight, idx, max_norm, norm_type):
-    "Shrink, in place, each looked-up row whose `norm_type`-norm exceeds `max_norm` to norm `max_norm`."
+    ("Shrink, in place, each looked-up row whose `norm_type`-norm exceeds `max_norm` to "
+     "norm `max_norm`.")
     xp = array_module(weight._array)
     rows = xp.unique(idx)
     with no_grad():
-        norms = xp.linalg.norm(weight._array[rows].astype(np.float64), ord=norm_type, axis=1)
-        scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(weight._array.dtype)
+        norms = xp.linalg.norm(
+            weight._array[rows].astype(np.float64), ord=norm_type, axis=1
+        )
+        scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(
+            weight._array.dtype
+        )
         weight._array[rows] *= scale[:, None]
     _bump_version(weight)
 
@@ -583,7 +825,9 @@ def _renorm_rows_(weight, idx, max_norm, norm_type):
 class EmbeddingBackward0(Node):
     def setup(self, inputs, args, out):
         (indices, self.padding_idx), self.shape = args, inputs[0].shape
-        self.save(indices)                  # saved: changing the indices in place before backward is an error
+        self.save(
+            indices
+        )  # saved: changing the indices in place before backward is an error
     def backward(self, g):
         grad = _index_grad(g, self.saved_tensors, self.shape)
         if self.padding_idx is not None:
@@ -594,20 +838,55 @@ class EmbeddingBackward0(Node):
 
 # %% ../../nbs/04_layers.ipynb #c88bf8ea
 class Embedding(Module):
-    "A lookup table of `num_embeddings` vectors of size `embedding_dim`, initialised N(0, 1)."
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
-                 scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None, dtype=None):
+    ("A lookup table of `num_embeddings` vectors of size `embedding_dim`, initialised "
+     "N(0, 1).")
+    def __init__(
+        self,
+        num_embeddings,
+        embedding_dim,
+        padding_idx=None,
+        max_norm=None,
+        norm_type=2.0,
+        scale_grad_by_freq=False,
+        sparse=False,
+        _weight=None,
+        _freeze=False,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
-        if padding_idx is not None and padding_idx < 0: padding_idx += num_embeddings
-        self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
-        self.max_norm, self.norm_type, self.scale_grad_by_freq, self.sparse = max_norm, norm_type, scale_grad_by_freq, sparse
-        w = _weight if _weight is not None else normal_(empty(num_embeddings, embedding_dim, device=device, dtype=dtype))
+        if padding_idx is not None and padding_idx < 0:
+            padding_idx += num_embeddings
+        self.num_embeddings, self.embedding_dim, self.padding_idx = (
+            num_embeddings,
+            embedding_dim,
+            padding_idx,
+        )
+        self.max_norm, self.norm_type, self.scale_grad_by_freq, self.sparse = (
+            max_norm,
+            norm_type,
+            scale_grad_by_freq,
+            sparse,
+        )
+        w = (
+            _weight
+            if _weight is not None
+            else normal_(empty(num_embeddings, embedding_dim, device=device, dtype=dtype))
+        )
         self.weight = Parameter(w, requires_grad=not _freeze)
         if padding_idx is not None and _weight is None:
-            with no_grad(): self.weight[padding_idx] = 0
+            with no_grad():
+                self.weight[padding_idx] = 0
     def forward(self, input):
-        return embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
-                         self.scale_grad_by_freq, self.sparse)
+        return embedding(
+            input,
+            self.weight,
+            self.padding_idx,
+            self.max_norm,
+            self.norm_type,
+            self.scale_grad_by_freq,
+            self.sparse,
+        )
     def extra_repr(self):
         s = f'{self.num_embeddings}, {self.embedding_dim}'
         if self.padding_idx is not None: s += f', padding_idx={self.padding_idx}'
@@ -621,27 +900,51 @@ class Embedding(Module):
     def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, **kwargs):
         "An Embedding whose table is `embeddings` (frozen by default)."
         rows, cols = embeddings.shape
-        return cls(rows, cols, padding_idx=padding_idx, _weight=embeddings, _freeze=freeze, **kwargs)
+        return cls(
+            rows,
+            cols,
+            padding_idx=padding_idx,
+            _weight=embeddings,
+            _freeze=freeze,
+            **kwargs,
+        )
 
 def one_hot(tensor, num_classes=-1):
-    "Integer class indices as one-hot vectors (int64), with `num_classes` columns (default: max + 1)."
-    if tensor.dtype is not int64: raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    ("Integer class indices as one-hot vectors (int64), with `num_classes` columns "
+     "(default: max + 1).")
+    if tensor.dtype is not int64:
+        raise RuntimeError(
+            "one_hot is only applicable to index tensor of type LongTensor."
+        )
     a = tensor._array
-    if a.size == 0 and num_classes == -1: raise RuntimeError("Can not infer total number of classes from empty tensor.")
+    if a.size == 0 and num_classes == -1:
+        raise RuntimeError("Can not infer total number of classes from empty tensor.")
     n = builtins.int(a.max()) + 1 if num_classes == -1 else num_classes
-    if a.size and (a.min() < 0 or a.max() >= n): raise RuntimeError("Class values must be smaller than num_classes.")
+    if a.size and (a.min() < 0 or a.max() >= n):
+        raise RuntimeError("Class values must be smaller than num_classes.")
     xp = array_module(a)
     return _wrap((a[..., None] == xp.arange(n)).astype(np.int64))
 
 # %% ../../nbs/04_layers.ipynb #8e61e75b
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    "Normalise over the trailing `normalized_shape` dimensions, then scale by `weight` and shift by `bias`."
-    shape = (normalized_shape,) if isinstance(normalized_shape, builtins.int) else tuple(normalized_shape)
+    ("Normalise over the trailing `normalized_shape` dimensions, then scale by `weight` "
+     "and shift by `bias`.")
+    shape = (
+        (normalized_shape,)
+        if isinstance(normalized_shape, builtins.int)
+        else tuple(normalized_shape)
+    )
     if not shape:
-        raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one "
-                           "element, but got normalized_shape = []")
+        raise RuntimeError(
+            "Expected normalized_shape to be at least 1-dimensional, i.e., containing at "
+            "least one "
+            "element, but got normalized_shape = []"
+        )
     if tuple(input.shape[input.ndim - len(shape):]) != shape:
-        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape [*, {', '.join(map(str, shape))}], but got input of size{input.shape}")
+        raise RuntimeError(
+            f"Given normalized_shape={list(shape)}, expected input with shape [*, "
+            f"{', '.join(map(str, shape))}], but got input of size{input.shape}"
+        )
     _floats_only(input, 'LayerNormKernelImpl')
     a = input._array
     xp = array_module(a)
@@ -651,7 +954,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     y = (a - mu) * rstd
     if weight is not None: y = y * weight._array
     if bias is not None: y = y + bias._array
-    return _result(y.astype(a.dtype, copy=False), 'layer_norm', (input, weight, bias), (axes, eps))
+    return _result(
+        y.astype(a.dtype, copy=False), "layer_norm", (input, weight, bias), (axes, eps)
+    )
 
 # %% ../../nbs/04_layers.ipynb #22227e5d
 @formula('layer_norm')
@@ -667,64 +972,169 @@ class NativeLayerNormBackward0(Node):
         rstd = (x.var(axes, keepdim=True, correction=0) + self.eps).rsqrt()
         xhat = (x - mu) * rstd
         gh = g * w if w is not None else g
-        gx = (n * gh - gh.sum(axes, keepdim=True) - xhat * (gh * xhat).sum(axes, keepdim=True)) * rstd / n
+        gx = (
+            (
+                n * gh
+                - gh.sum(axes, keepdim=True)
+                - xhat * (gh * xhat).sum(axes, keepdim=True)
+            )
+            * rstd
+            / n
+        )
         batch = tuple(range(x.ndim - len(axes)))
-        def over_batch(t): return t.sum(batch) if batch else t      # (a sum over no dimensions would sum them all)
+        def over_batch(t):
+            return (
+                t.sum(batch) if batch else t
+            )  # (a sum over no dimensions would sum them all)
         gw = over_batch(g * xhat) if w is not None else None
         gb = over_batch(g) if self.has_bias else None
         return gx, gw, gb
 
 # %% ../../nbs/04_layers.ipynb #b4d7ba4b
 class LayerNorm(Module):
-    "Layer normalisation over the last dimensions, with a learned elementwise scale and shift."
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
+    ("Layer normalisation over the last dimensions, with a learned elementwise scale and "
+     "shift.")
+    def __init__(
+        self,
+        normalized_shape,
+        eps=1e-5,
+        elementwise_affine=True,
+        bias=True,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
-        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, builtins.int) else tuple(normalized_shape)
+        self.normalized_shape = (
+            (normalized_shape,)
+            if isinstance(normalized_shape, builtins.int)
+            else tuple(normalized_shape)
+        )
         self.eps, self.elementwise_affine = eps, elementwise_affine
         if elementwise_affine:
-            self.weight = Parameter(ones(self.normalized_shape, device=device, dtype=dtype))
-            if bias: self.bias = Parameter(zeros(self.normalized_shape, device=device, dtype=dtype))
-            else: self.register_parameter('bias', None)
+            self.weight = Parameter(
+                ones(self.normalized_shape, device=device, dtype=dtype)
+            )
+            if bias:
+                self.bias = Parameter(
+                    zeros(self.normalized_shape, device=device, dtype=dtype)
+                )
+            else:
+                self.register_parameter("bias", None)
         else:
-            self.register_parameter('weight', None); self.register_parameter('bias', None)
-    def forward(self, input): return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+    def forward(self, input):
+        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
     def extra_repr(self):
-        return f'{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}'
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
 
 # %% ../../nbs/04_layers.ipynb #7b9bd5bb
 def rms_norm(input, normalized_shape, weight=None, eps=None):
-    "Divide by the root mean square over the trailing `normalized_shape` dimensions, then scale by `weight`."
-    shape = (normalized_shape,) if isinstance(normalized_shape, builtins.int) else tuple(normalized_shape)
+    ("Divide by the root mean square over the trailing `normalized_shape` dimensions, "
+     "then scale by `weight`.")
+    shape = (
+        (normalized_shape,)
+        if isinstance(normalized_shape, builtins.int)
+        else tuple(normalized_shape)
+    )
     if tuple(input.shape[input.ndim - len(shape):]) != shape or len(shape) > input.ndim:
-        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
-                           f"[*, {', '.join(map(str, shape))}], but got input of size{input.shape}")
+        raise RuntimeError(
+            f"Given normalized_shape={list(shape)}, expected input with shape "
+            f"[*, {', '.join(map(str, shape))}], but got input of size{input.shape}"
+        )
     _floats_only(input, 'rms_norm')
     if eps is None: eps = builtins.float(np.finfo(input.dtype.np).eps)
     dims = tuple(range(input.ndim - len(shape), input.ndim))
-    y = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt() if dims else input * (input * input + eps).rsqrt()
+    y = (
+        input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
+        if dims
+        else input * (input * input + eps).rsqrt()
+    )
     return y * weight if weight is not None else y
 
 class RMSNorm(Module):
     "Root-mean-square normalisation (no centring) with a learned elementwise scale."
-    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
+    def __init__(
+        self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None
+    ):
         super().__init__()
-        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, builtins.int) else tuple(normalized_shape)
+        self.normalized_shape = (
+            (normalized_shape,)
+            if isinstance(normalized_shape, builtins.int)
+            else tuple(normalized_shape)
+        )
         self.eps, self.elementwise_affine = eps, elementwise_affine
-        if elementwise_affine: self.weight = Parameter(ones(self.normalized_shape, device=device, dtype=dtype))
-        else: self.register_parameter('weight', None)
+        if elementwise_affine:
+            self.weight = Parameter(
+                ones(self.normalized_shape, device=device, dtype=dtype)
+            )
+        else:
+            self.register_parameter("weight", None)
     def reset_parameters(self):
         if self.weight is not None: ones_(self.weight)
     def forward(self, x): return rms_norm(x, self.normalized_shape, self.weight, self.eps)
-    def extra_repr(self): return f'{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}'
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
 
 
 # %% ../../nbs/04_layers.ipynb #f80694e0
-add_to_namespace(functional, linear, bilinear, relu, relu6, leaky_relu, elu, gelu, silu, mish, hardswish, softplus,
-                 hardtanh, prelu, sigmoid, tanh, softmax, softmin, log_softmax, dropout, embedding, one_hot,
-                 layer_norm, rms_norm)
-add_to_namespace('learntorch.nn', Identity, Linear, Bilinear, Flatten, Unflatten, ReLU, ReLU6, LeakyReLU, PReLU, ELU,
-                 GELU, SiLU, Mish, Hardswish, Softplus, Hardtanh, Sigmoid, Tanh, Softmax, Softmin, LogSoftmax,
-                 Dropout, Embedding, LayerNorm, RMSNorm)
+add_to_namespace(
+    functional,
+    linear,
+    bilinear,
+    relu,
+    relu6,
+    leaky_relu,
+    elu,
+    gelu,
+    silu,
+    mish,
+    hardswish,
+    softplus,
+    hardtanh,
+    prelu,
+    sigmoid,
+    tanh,
+    softmax,
+    softmin,
+    log_softmax,
+    dropout,
+    embedding,
+    one_hot,
+    layer_norm,
+    rms_norm,
+)
+add_to_namespace(
+    "learntorch.nn",
+    Identity,
+    Linear,
+    Bilinear,
+    Flatten,
+    Unflatten,
+    ReLU,
+    ReLU6,
+    LeakyReLU,
+    PReLU,
+    ELU,
+    GELU,
+    SiLU,
+    Mish,
+    Hardswish,
+    Softplus,
+    Hardtanh,
+    Sigmoid,
+    Tanh,
+    Softmax,
+    Softmin,
+    LogSoftmax,
+    Dropout,
+    Embedding,
+    LayerNorm,
+    RMSNorm,
+)
 
 # %% ../../nbs/04_layers.ipynb #433d2223
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
@@ -733,15 +1143,19 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     return input / input.norm(p, dim, keepdim=True).clamp(min=eps).expand_as(input)
 
 def _clamped_norm(x, dim, eps):
-    "The 2-norm along `dim`, at least `eps`; the clamp is invisible to autograd, as in PyTorch."
+    ("The 2-norm along `dim`, at least `eps`; the clamp is invisible to autograd, as in "
+     "PyTorch.")
     n = x.norm(2, dim, keepdim=True)
     return n + (n.clamp(min=eps) - n).detach()
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
-    "The cosine of the angle between `x1` and `x2` along `dim` (norms clamped to at least `eps`)."
+    ("The cosine of the angle between `x1` and `x2` along `dim` (norms clamped to at "
+     "least `eps`).")
     shape = np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
     x1, x2 = x1.expand(*shape), x2.expand(*shape)
-    return ((x1 / _clamped_norm(x1, dim, eps)) * (x2 / _clamped_norm(x2, dim, eps))).sum(dim)
+    return ((x1 / _clamped_norm(x1, dim, eps)) * (x2 / _clamped_norm(x2, dim, eps))).sum(
+        dim
+    )
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     "The `p`-norm of `x1 - x2 + eps` along the last dimension."
@@ -760,90 +1174,132 @@ class PairwiseDistance(Module):
     "The `p`-norm distance between matching rows."
     def __init__(self, p=2.0, eps=1e-6, keepdim=False):
         super().__init__(); self.norm, self.eps, self.keepdim = p, eps, keepdim
-    def forward(self, x1, x2): return pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
+    def forward(self, x1, x2):
+        return pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
 
 
 # %% ../../nbs/04_layers.ipynb #cb35f3cf
 _PAD_MODES = {'constant': 'constant', 'reflect': 'reflect', 'replicate': 'edge'}
 
 def _pad_sources(shape, pad, mode):
-    "For each output element of the padded tensor, the flat index of the input element it copies (-1: the fill)."
-    pairs = [(0, 0)] * (len(shape) - len(pad) // 2) + [(pad[i], pad[i + 1]) for i in range(len(pad) - 2, -1, -2)]
+    ("For each output element of the padded tensor, the flat index of the input element "
+     "it copies (-1: the fill).")
+    pairs = [(0, 0)] * (len(shape) - len(pad) // 2) + [
+        (pad[i], pad[i + 1]) for i in range(len(pad) - 2, -1, -2)
+    ]
     src = np.arange(math.prod(shape)).reshape(shape)
-    crop = tuple(slice(-builtins.min(lo, 0), n + builtins.min(hi, 0)) for (lo, hi), n in zip(pairs, shape))
+    crop = tuple(
+        slice(-builtins.min(lo, 0), n + builtins.min(hi, 0))
+        for (lo, hi), n in zip(pairs, shape)
+    )
     src = src[crop]                                    # negative padding removes elements
     grow = [(builtins.max(lo, 0), builtins.max(hi, 0)) for lo, hi in pairs]
     if mode == 'constant': return np.pad(src, grow, constant_values=-1)
     return np.pad(src, grow, mode=_PAD_MODES[mode])
 
 def pad(input, pad, mode='constant', value=None):
-    "Pad the last `len(pad) // 2` dimensions: `pad = (left, right, top, bottom, ...)`, starting from the last."
+    ("Pad the last `len(pad) // 2` dimensions: `pad = (left, right, top, bottom, ...)`, "
+     "starting from the last.")
     if len(pad) % 2: raise RuntimeError("Padding length must be divisible by 2")
     k = len(pad) // 2
     if k > input.ndim:
-        raise RuntimeError(f"Padding length should be less than or equal to two times the input dimension but got "
-                           f"padding length {len(pad)} and input of dimension {input.ndim}")
+        raise RuntimeError(
+            f"Padding length should be less than or equal to two times the input "
+            f"dimension but got "
+            f"padding length {len(pad)} and input of dimension {input.ndim}"
+        )
     if mode not in _PAD_MODES:
-        if mode == 'circular': raise NotImplementedError("pad(mode='circular') is not supported")
+        if mode == "circular":
+            raise NotImplementedError("pad(mode='circular') is not supported")
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
     if mode != 'constant':
         if value is not None and value != 0:
             raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument")
         if not (1 <= k <= 3 and input.ndim in (k + 1, k + 2)):
             raise NotImplementedError(
-                f"Padding size {len(pad)} is not supported for {input.ndim}D input tensor.\n"
+                f"Padding size {len(pad)} is not supported for {input.ndim}D input "
+                f"tensor.\n"
                 "Supported combinations for non-constant padding:\n"
                 "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
                 "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
-                "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
+                "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)"
+            )
         for i in range(k):
             n, (lo, hi) = input.shape[input.ndim - 1 - i], pad[2 * i: 2 * i + 2]
             if mode == 'reflect' and (lo >= n or hi >= n):
-                raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
-                                   f"but got: padding ({lo}, {hi}) at dimension {input.ndim - 1 - i} of input "
-                                   f"{list(input.shape)}")
-            if n == 0 and (lo > 0 or hi > 0): raise RuntimeError("input tensor must be non-empty to pad it")
+                raise RuntimeError(
+                    f"Argument #4: Padding size should be less than the corresponding "
+                    f"input dimension, "
+                    f"but got: padding ({lo}, {hi}) at dimension {input.ndim - 1 - i} of "
+                    f"input "
+                    f"{list(input.shape)}"
+                )
+            if n == 0 and (lo > 0 or hi > 0):
+                raise RuntimeError("input tensor must be non-empty to pad it")
     src = _pad_sources(tuple(input.shape), tuple(pad), mode)
     a = input._array
     xp = array_module(a)
     flat = a.reshape(-1)
     src_x = xp.asarray(src)
     out = flat[xp.maximum(src_x, 0)]
-    if mode == 'constant': out = xp.where(src_x >= 0, out, xp.asarray(value or 0).astype(a.dtype))
+    if mode == "constant":
+        out = xp.where(src_x >= 0, out, xp.asarray(value or 0).astype(a.dtype))
     name = 'constant_pad' if mode == 'constant' else f'{mode}_pad{k}d'
     return _result(out.astype(a.dtype, copy=False), name, (input,), (src_x, input.shape))
 
 # %% ../../nbs/04_layers.ipynb #178ea1a6
 class _PadBackward(Node):
     "Each input element collects the gradients of every output position that copied it."
-    def setup(self, inputs, args, out): src, self.shape = args; self.keep = src >= 0; self.src = src[self.keep]
+    def setup(self, inputs, args, out):
+        src, self.shape = args
+        self.keep = src >= 0
+        self.src = src[self.keep]
     def backward(self, g):
         picked = g[_wrap(self.keep)]
-        return (_index_grad(picked, (_wrap(self.src),), (math.prod(self.shape),)).reshape(self.shape),)
+        return (
+            _index_grad(picked, (_wrap(self.src),), (math.prod(self.shape),)).reshape(
+                self.shape
+            ),
+        )
 
 # %% ../../nbs/04_layers.ipynb #6559cb58
 formula('constant_pad')(_renamed(_PadBackward, 'ConstantPadNdBackward0'))
 for _k in (1, 2, 3):
     formula(f'reflect_pad{_k}d')(_renamed(_PadBackward, f'ReflectionPad{_k}DBackward0'))
-    formula(f'replicate_pad{_k}d')(_renamed(_PadBackward, f'ReplicationPad{_k}DBackward0'))
+    formula(f"replicate_pad{_k}d")(
+        _renamed(_PadBackward, f"ReplicationPad{_k}DBackward0")
+    )
 
 # %% ../../nbs/04_layers.ipynb #a7b08de6
 def _einsum_terms(equation, shapes):
-    "Operand and output subscripts with `...` spelled out as letters, and the implicit output made explicit."
+    ("Operand and output subscripts with `...` spelled out as letters, and the implicit "
+     "output made explicit.")
     lhs, arrow, rhs = equation.replace(' ', '').partition('->')
     terms = lhs.split(',')
     if len(terms) != len(shapes):
-        raise RuntimeError(f"einsum(): {'more' if len(shapes) > len(terms) else 'fewer'} operands were provided "
-                           "than specified in the equation")
+        raise RuntimeError(
+            f"einsum(): {'more' if len(shapes) > len(terms) else 'fewer'} operands were "
+            f"provided "
+            "than specified in the equation"
+        )
     spare = [c for c in string.ascii_letters if c not in equation]
-    n_ell = builtins.max([len(s) - len(t) + 3 for t, s in zip(terms, shapes) if '...' in t], default=0)
+    n_ell = builtins.max(
+        [len(s) - len(t) + 3 for t, s in zip(terms, shapes) if "..." in t], default=0
+    )
     ell = ''.join(spare[:n_ell])
-    terms = [t.replace('...', ell[n_ell - (len(s) - len(t) + 3):]) for t, s in zip(terms, shapes)]
+    terms = [
+        t.replace("...", ell[n_ell - (len(s) - len(t) + 3) :])
+        for t, s in zip(terms, shapes)
+    ]
     for t, s in zip(terms, shapes):
         if len(t) != len(s):
-            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(t)}) does not match the "
-                               f"number of dimensions ({len(s)}) for operand {terms.index(t)}")
-        if len(set(t)) != len(t): raise NotImplementedError("einsum() with a repeated subscript in one operand")
+            raise RuntimeError(
+                f"einsum(): the number of subscripts in the equation ({len(t)}) does not "
+                f"match the "
+                f"number of dimensions ({len(s)}) for operand {terms.index(t)}"
+            )
+        if len(set(t)) != len(t):
+            raise NotImplementedError("einsum() with a repeated subscript in one operand")
     if arrow: out = rhs.replace('...', ell)
     else:
         counts = collections.Counter(''.join(terms))
@@ -851,7 +1307,8 @@ def _einsum_terms(equation, shapes):
     return terms, out
 
 def _einsum_pair(a, ta, b, tb, keep):
-    "Contract `a` (subscripts `ta`) with `b` over the letters they share and `keep` does not need, by one bmm."
+    ("Contract `a` (subscripts `ta`) with `b` over the letters they share and `keep` "
+     "does not need, by one bmm.")
     batch = [c for c in ta if c in tb and c in keep]
     summed = [c for c in ta if c in tb and c not in keep]
     left, right = [c for c in ta if c not in tb], [c for c in tb if c not in ta]
@@ -863,12 +1320,22 @@ def _einsum_pair(a, ta, b, tb, keep):
         x = x.permute(*[t.index(c) for c in order]) if list(t) != order else x
         full = tuple(size[c] for c in order)
         return x.expand(*full) if tuple(x.shape) != full else x
-    if not summed:                     # nothing to sum: a broadcasting product, as PyTorch does
-        pa = a.permute(*[ta.index(c) for c in batch + left]) if list(ta) != batch + left else a
-        pb = b.permute(*[tb.index(c) for c in batch + right]) if list(tb) != batch + right else b
+    if not summed:  # nothing to sum: a broadcasting product, as PyTorch does
+        pa = (
+            a.permute(*[ta.index(c) for c in batch + left])
+            if list(ta) != batch + left
+            else a
+        )
+        pb = (
+            b.permute(*[tb.index(c) for c in batch + right])
+            if list(tb) != batch + right
+            else b
+        )
         pa = pa.reshape(*pa.shape, *[1] * len(right))
-        pb = pb.reshape(*pb.shape[:len(batch)], *[1] * len(left), *pb.shape[len(batch):])
-        return pa * pb, ''.join(batch + left + right)
+        pb = pb.reshape(
+            *pb.shape[: len(batch)], *[1] * len(left), *pb.shape[len(batch) :]
+        )
+        return pa * pb, "".join(batch + left + right)
     def n(letters): return math.prod(size[c] for c in letters)
     a3 = arrange(a, ta, batch + left + summed).reshape(n(batch), n(left), n(summed))
     b3 = arrange(b, tb, batch + summed + right).reshape(n(batch), n(summed), n(right))
@@ -876,14 +1343,19 @@ def _einsum_pair(a, ta, b, tb, keep):
     return out, ''.join(batch + left + right)
 
 def einsum(equation, *operands):
-    "Sum of products over repeated subscripts, as in `einsum('ij,jk->ik', a, b)` (built from bmm, sum, permute)."
-    if len(operands) == 1 and isinstance(operands[0], (list, tuple)): operands = tuple(operands[0])
+    ("Sum of products over repeated subscripts, as in `einsum('ij,jk->ik', a, b)` (built "
+     "from bmm, sum, permute).")
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
     terms, out = _einsum_terms(equation, [x.shape for x in operands])
     xs = list(operands)
-    for i, (x, t) in enumerate(zip(xs, terms)):      # letters only this operand has and the output lacks: sum now
-        others = ''.join(terms[:i] + terms[i + 1:]) + out
+    for i, (x, t) in enumerate(
+        zip(xs, terms)
+    ):  # letters only this operand has and the output lacks: sum now
+        others = "".join(terms[:i] + terms[i + 1 :]) + out
         gone = [d for d, c in enumerate(t) if c not in others]
-        if gone: xs[i], terms[i] = x.sum(tuple(gone)), ''.join(c for c in t if c in others)
+        if gone:
+            xs[i], terms[i] = x.sum(tuple(gone)), "".join(c for c in t if c in others)
     x, t = xs[0], terms[0]
     for i in range(1, len(xs)):
         x, t = _einsum_pair(x, t, xs[i], terms[i], set(''.join(terms[i + 1:]) + out))
@@ -891,14 +1363,23 @@ def einsum(equation, *operands):
     return x
 
 def meshgrid(*tensors, indexing=None):
-    "Coordinate grids: each 1-D tensor expanded along its own dimension (`indexing='ij'` or `'xy'`)."
-    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)): tensors = tuple(tensors[0])
+    ("Coordinate grids: each 1-D tensor expanded along its own dimension "
+     "(`indexing='ij'` or `'xy'`).")
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
     if indexing is None:
-        warnings.warn("torch.meshgrid: in an upcoming release, it will be required to pass the indexing argument.",
-                      UserWarning, stacklevel=2)
+        warnings.warn(
+            "torch.meshgrid: in an upcoming release, it will be required to pass the "
+            "indexing argument.",
+            UserWarning,
+            stacklevel=2,
+        )
         indexing = 'ij'
     if indexing not in ('ij', 'xy'):
-        raise ValueError(f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}')
+        raise ValueError(
+            f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: '
+            f'{indexing}'
+        )
     if builtins.any(t.ndim > 1 for t in tensors):
         raise RuntimeError("torch.meshgrid: Expected 0D or 1D tensor in the tensor list")
     swap = indexing == 'xy' and len(tensors) >= 2
@@ -912,37 +1393,60 @@ def meshgrid(*tensors, indexing=None):
     return tuple(grids)
 
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
-    "The distinct values (sorted), optionally with each element's position among them and how often each occurs."
+    ("The distinct values (sorted), optionally with each element's position among them "
+     "and how often each occurs.")
     a = input._array
     xp = array_module(a)
-    _ = sorted          # False allows any order; PyTorch's CPU kernel sorts anyway, and so does numpy's unique
+    _ = sorted      # False allows any order; PyTorch's CPU kernel sorts anyway, as numpy does
     if dim is not None: dim = dim % builtins.max(a.ndim, 1)
-    values, inverse, counts = xp.unique(a, return_inverse=True, return_counts=True, axis=dim)
+    values, inverse, counts = xp.unique(
+        a, return_inverse=True, return_counts=True, axis=dim
+    )
     result = [_wrap(values.astype(a.dtype, copy=False))]
-    if return_inverse: result.append(_wrap(inverse.reshape(a.shape if dim is None else (-1,)).astype(np.int64)))
+    if return_inverse:
+        result.append(
+            _wrap(inverse.reshape(a.shape if dim is None else (-1,)).astype(np.int64))
+        )
     if return_counts: result.append(_wrap(counts.astype(np.int64)))
     return result[0] if len(result) == 1 else tuple(result)
 
 def bincount(input, weights=None, minlength=0):
-    "How often each value 0, 1, ... occurs in a 1-d tensor of non-negative integers (summing `weights` instead)."
+    ("How often each value 0, 1, ... occurs in a 1-d tensor of non-negative integers "
+     "(summing `weights` instead).")
     a = input._array
-    if input.ndim != 1 or input.dtype.is_floating_point or input.dtype is bool or (a.size and a.min() < 0):
+    if (
+        input.ndim != 1
+        or input.dtype.is_floating_point
+        or input.dtype is bool
+        or (a.size and a.min() < 0)
+    ):
         raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
     if minlength < 0: raise RuntimeError("minlength should be >= 0")
     xp = array_module(a)
     if weights is None: return _wrap(xp.bincount(a, minlength=minlength).astype(np.int64))
-    if weights.shape != input.shape: raise RuntimeError("weights should be 1-d and have the same length as input")
+    if weights.shape != input.shape:
+        raise RuntimeError("weights should be 1-d and have the same length as input")
     out_dtype = np.float32 if weights.dtype is float32 else np.float64
-    return _wrap(xp.bincount(a, weights=weights._array, minlength=minlength).astype(out_dtype))
+    return _wrap(
+        xp.bincount(a, weights=weights._array, minlength=minlength).astype(out_dtype)
+    )
 
 def cdist(x1, x2, p=2.0, compute_mode='use_mm_for_euclid_dist_if_necessary'):
-    "All pairwise `p`-norm distances between the rows of `x1` (…, P, M) and of `x2` (…, R, M)."
-    if compute_mode not in ('use_mm_for_euclid_dist_if_necessary', 'use_mm_for_euclid_dist',
-                            'donot_use_mm_for_euclid_dist'):
+    ("All pairwise `p`-norm distances between the rows of `x1` (…, P, M) and of `x2` (…, "
+     "R, M).")
+    if compute_mode not in (
+        "use_mm_for_euclid_dist_if_necessary",
+        "use_mm_for_euclid_dist",
+        "donot_use_mm_for_euclid_dist",
+    ):
         raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
-    if x1.ndim < 2 or x2.ndim < 2: raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1.ndim}D")
+    if x1.ndim < 2 or x2.ndim < 2:
+        raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1.ndim}D")
     if x1.shape[-1] != x2.shape[-1]:
-        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: {x2.shape[-1]}")
+        raise RuntimeError(
+            f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: "
+            f"{x2.shape[-1]}"
+        )
     if p < 0: raise RuntimeError("cdist only supports non-negative p values")
     a, b = x1._array, x2._array
     xp = array_module(a)
@@ -955,7 +1459,8 @@ def cdist(x1, x2, p=2.0, compute_mode='use_mm_for_euclid_dist_if_necessary'):
 # %% ../../nbs/04_layers.ipynb #e379598e
 @formula('cdist')
 class CdistBackward0(Node):
-    "d/dx1 of ‖x1_i - x2_j‖_p is sign(d) |d|^(p-1) / dist^(p-1), summed over j (and minus that for x2)."
+    ("d/dx1 of ‖x1_i - x2_j‖_p is sign(d) |d|^(p-1) / dist^(p-1), summed over j (and "
+     "minus that for x2).")
     def setup(self, inputs, p, out): self.save(*inputs, _SavedOutput(out)); self.p = p
     def backward(self, g):
         x1, x2, dist = self.saved_tensors
@@ -966,7 +1471,11 @@ class CdistBackward0(Node):
         elif p == math.inf: coef = diff.sign() * (diff.abs() == dist).to(diff.dtype)
         else:
             safe = where(dist == 0, ones_like(dist), dist)
-            coef = where(dist == 0, zeros_like(diff), diff.sign() * diff.abs() ** (p - 1) / safe ** (p - 1))
+            coef = where(
+                dist == 0,
+                zeros_like(diff),
+                diff.sign() * diff.abs() ** (p - 1) / safe ** (p - 1),
+            )
         gd = g.unsqueeze(-1) * coef
         return _sum_to(gd.sum(-2), x1.shape), _sum_to(-gd.sum(-3), x2.shape)
 

@@ -14,18 +14,27 @@ from ..tensors import *
 from ..tensors import _wrap, array_module
 from ..ops import *
 from ..ops import _result
-from ..autograd import _renamed, Node, formula, is_grad_enabled, _sum_to, _needs_grad
+from learntorch.autograd import (
+    _renamed,
+    Node,
+    formula,
+    is_grad_enabled,
+    _sum_to,
+    _needs_grad,
+)
 from . import Module, add_to_namespace, functional
 from .layers import log_softmax
 
 # %% ../../nbs/05_losses.ipynb #0aaf7fa1
 def _reduction(reduction, size_average=None, reduce=None):
-    "The reduction to use, translating PyTorch's deprecated `size_average`/`reduce` arguments."
+    ("The reduction to use, translating PyTorch's deprecated `size_average`/`reduce` "
+     "arguments.")
     if size_average is not None or reduce is not None:
         size_average = True if size_average is None else size_average
         reduce = True if reduce is None else reduce
         reduction = 'none' if not reduce else ('mean' if size_average else 'sum')
-    if reduction not in ('none', 'mean', 'sum', 'batchmean'): raise ValueError(f"{reduction} is not a valid value for reduction")
+    if reduction not in ("none", "mean", "sum", "batchmean"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
     return reduction
 
 def _reduce(loss, reduction):
@@ -41,24 +50,32 @@ def _reduce_array(losses, reduction):
     return losses
 
 def _upstream(g, n, reduction, weight=None):
-    "The gradient reaching each element of a fused loss: `g` (divided by the element count `n` for a mean), times `weight`."
+    ("The gradient reaching each element of a fused loss: `g` (divided by the element "
+     "count `n` for a mean), times `weight`.")
     scale = g / n if reduction == 'mean' else g
     return scale if weight is None else scale * weight
 
 def _check_sizes(input, target):
     if input.shape != target.shape:
-        warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). This will likely "
-                      "lead to incorrect results due to broadcasting. Please ensure they have the same size.", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"Using a target size ({target.shape}) that is different to the input size "
+            f"({input.shape}). This will likely "
+            "lead to incorrect results due to broadcasting. Please ensure they have the "
+            "same size.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 # %% ../../nbs/05_losses.ipynb #11965174
 class _PointwiseLoss(Node):
-    "Backward of a fused pointwise loss: `derivative(diff)` times the upstream gradient, for input and target."
+    ("Backward of a fused pointwise loss: `derivative(diff)` times the upstream "
+     "gradient, for input and target.")
     def setup(self, inputs, args, out):
         self.save(*inputs); self.reduction, self.param = args
         self.shapes = tuple(x.shape for x in inputs)
     def backward(self, g):
         x, t = self.saved_tensors
-        diff = x - t                       # (broadcast: a mean divides by the broadcast element count)
+        diff = x - t  # (broadcast: a mean divides by the broadcast element count)
         d = self.derivative(diff, self.param) * _upstream(g, diff.numel(), self.reduction)
         return _sum_to(d, self.shapes[0]), _sum_to(-d, self.shapes[1])
 
@@ -73,44 +90,77 @@ def _pointwise_loss(name, input, target, reduction, param, elementwise):
 def _operands_same(input, target):
     "Arrays of input and target in their promoted dtype."
     d = result_type(input, target)
-    return input._array.astype(d.np, copy=False), target._array.astype(d.np, copy=False), d
+    return (
+        input._array.astype(d.np, copy=False),
+        target._array.astype(d.np, copy=False),
+        d,
+    )
 
 def _weighted(losses, weight, reduction, input, mean_by_weight=True):
-    "Per-element `losses` times `weight`, reduced as PyTorch's weighted regression losses do."
-    if weight.shape != input.shape: raise ValueError("Weights and input must have the same size.")
+    ("Per-element `losses` times `weight`, reduced as PyTorch's weighted regression "
+     "losses do.")
+    if weight.shape != input.shape:
+        raise ValueError("Weights and input must have the same size.")
     losses = losses * weight
     if reduction == 'none': return losses
     if reduction == 'sum': return losses.sum()
     return losses.sum() / weight.sum() if mean_by_weight else losses.mean()
 
-def mse_loss(input, target, size_average=None, reduce=None, reduction='mean', weight=None):
+def mse_loss(
+    input, target, size_average=None, reduce=None, reduction="mean", weight=None
+):
     "Mean squared error `(input - target)²`, reduced (with `weight`: a weighted mean)."
     reduction = _reduction(reduction, size_average, reduce)
-    if weight is not None: return _weighted((input - target) ** 2, weight, reduction, input)
-    return _pointwise_loss('mse_loss', input, target, reduction, None, lambda xp, d, p: d * d)
+    if weight is not None:
+        return _weighted((input - target) ** 2, weight, reduction, input)
+    return _pointwise_loss(
+        "mse_loss", input, target, reduction, None, lambda xp, d, p: d * d
+    )
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction='mean', weight=None):
     "Mean absolute error `|input - target|`, reduced (with `weight`: a weighted mean)."
     _check_sizes(input, target)
     reduction = _reduction(reduction, size_average, reduce)
-    if weight is not None: return _weighted((input - target).abs(), weight, reduction, input)
+    if weight is not None:
+        return _weighted((input - target).abs(), weight, reduction, input)
     return _reduce((input - target).abs(), reduction)
 
-def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction='mean', beta=1.0):
+def smooth_l1_loss(
+    input, target, size_average=None, reduce=None, reduction="mean", beta=1.0
+):
     "`0.5 d² / beta` where `|d| < beta`, else `|d| - 0.5 beta`."
-    if beta == 0: return l1_loss(input, target, reduction=reduction)
-    return _pointwise_loss('smooth_l1_loss', input, target, _reduction(reduction, size_average, reduce), beta,
-                           lambda xp, d, b: xp.where(xp.abs(d) < b, 0.5 * d * d / b, xp.abs(d) - 0.5 * b))
+    if beta == 0:
+        return l1_loss(input, target, reduction=reduction)
+    return _pointwise_loss(
+        "smooth_l1_loss",
+        input,
+        target,
+        _reduction(reduction, size_average, reduce),
+        beta,
+        lambda xp, d, b: xp.where(xp.abs(d) < b, 0.5 * d * d / b, xp.abs(d) - 0.5 * b),
+    )
 
 def huber_loss(input, target, reduction='mean', delta=1.0, weight=None):
-    "`0.5 d²` where `|d| <= delta`, else `delta (|d| - 0.5 delta)` (with `weight`: weighted, then averaged)."
+    ("`0.5 d²` where `|d| <= delta`, else `delta (|d| - 0.5 delta)` (with `weight`: "
+     "weighted, then averaged).")
     reduction = _reduction(reduction)
-    elementwise = lambda xp, d, k: xp.where(xp.abs(d) <= k, 0.5 * d * d, k * (xp.abs(d) - 0.5 * k))
-    if weight is None: return _pointwise_loss('huber_loss', input, target, reduction, delta, elementwise)
+    elementwise = lambda xp, d, k: xp.where(
+        xp.abs(d) <= k, 0.5 * d * d, k * (xp.abs(d) - 0.5 * k)
+    )
+    if weight is None:
+        return _pointwise_loss("huber_loss", input, target, reduction, delta, elementwise)
     losses = _pointwise_loss('huber_loss', input, target, 'none', delta, elementwise)
-    return _weighted(losses, weight, reduction, input, mean_by_weight=False)   # (PyTorch: a plain mean here)
+    return _weighted(
+        losses, weight, reduction, input, mean_by_weight=False
+    )  # (PyTorch: a plain mean here)
 
-formula('mse_loss')(type('MseLossBackward0', (_PointwiseLoss,), {'derivative': staticmethod(lambda d, p: 2 * d)}))
+formula("mse_loss")(
+    type(
+        "MseLossBackward0",
+        (_PointwiseLoss,),
+        {"derivative": staticmethod(lambda d, p: 2 * d)},
+    )
+)
 formula('smooth_l1_loss')(type('SmoothL1LossBackward0', (_PointwiseLoss,), {
     'derivative': staticmethod(lambda d, b: where(d.abs() < b, d / b, d.sign()))}))
 formula('huber_loss')(type('HuberLossBackward0', (_PointwiseLoss,), {
@@ -118,19 +168,34 @@ formula('huber_loss')(type('HuberLossBackward0', (_PointwiseLoss,), {
 
 # %% ../../nbs/05_losses.ipynb #4f8f908a
 def _classes_last(input, target):
-    "Input as (samples, classes) and target as (samples,), from (N, C, d1, ...) and (N, d1, ...) (or (C,) and ())."
+    ("Input as (samples, classes) and target as (samples,), from (N, C, d1, ...) and (N, "
+     "d1, ...) (or (C,) and ()).")
     if input.ndim == 1: return input.unsqueeze(0), target.reshape(1)
     if input.shape[0] != target.shape[0]:
-        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size ({target.shape[0]}).")
+        raise ValueError(
+            f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
+            f"({target.shape[0]})."
+        )
     if input.ndim == 2: return input, target
     perm = (0,) + tuple(range(2, input.ndim)) + (1,)
     return input.permute(*perm).reshape(-1, input.shape[1]), target.reshape(-1)
 
-def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction='mean'):
+def nll_loss(
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    ignore_index=-100,
+    reduce=None,
+    reduction="mean",
+):
     "Minus the (weighted) log-probability that `input` gives each sample's target class."
     reduction = _reduction(reduction, size_average, reduce)
     if target.dtype not in (int64, uint8):
-        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {target.dtype._legacy_name}")
+        raise RuntimeError(
+            f"expected target dtype to be Long or Byte, but got "
+            f"{target.dtype._legacy_name}"
+        )
     logp, t = _classes_last(input, target)
     n, c = logp.shape
     idx = t._array.astype(np.int64)
@@ -143,27 +208,41 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     w = xp.where(valid, w, 0).astype(logp._array.dtype)
     picked = logp._array[xp.arange(n), safe]
     losses = -w * picked
-    viewed = reduction == 'none' and target.ndim >= 2 and target.ndim != 3   # PyTorch views the 2-D kernel's result
+    viewed = (
+        reduction == "none" and target.ndim >= 2 and target.ndim != 3
+    )  # PyTorch views the 2-D kernel's result
     if reduction == 'none': out = losses if viewed else losses.reshape(target.shape)
     elif reduction == 'sum': out = losses.sum()
     else:
-        with np.errstate(invalid='ignore', divide='ignore'): out = losses.sum() / w.sum()   # all ignored: 0/0 = nan, as in PyTorch
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = losses.sum() / w.sum()  # all ignored: 0/0 = nan, as in PyTorch
     result = _result(xp.asarray(out, dtype=logp._array.dtype), 'nll_loss', (logp,),
                      (safe, w, reduction, target.shape, target, weight))
     return result.view(target.shape) if viewed else result
 
 # %% ../../nbs/05_losses.ipynb #3a7584d1
 class NllLossBackward0(Node):
-    "Only the picked log-probabilities get gradient: `-weight` (divided by the total weight for the mean)."
+    ("Only the picked log-probabilities get gradient: `-weight` (divided by the total "
+     "weight for the mean).")
     def setup(self, inputs, args, out):
-        self.shape, (self.idx, self.w, self.reduction, self.target_shape, target, weight) = inputs[0].shape, args
-        self.save(target, weight)           # saved like PyTorch's: editing them in place before backward is an error
+        (
+            self.shape,
+            (self.idx, self.w, self.reduction, self.target_shape, target, weight),
+        ) = inputs[0].shape, args
+        self.save(
+            target, weight
+        )  # saved like PyTorch's: editing them in place before backward is an error
     def backward(self, g):
         self.saved_tensors                  # (checks their versions)
         n, c = self.shape
         total = builtins.float(self.w.sum())
-        if self.reduction == 'mean' and total == 0: return (zeros(n, c, dtype=g.dtype, device=g.device),)   # every sample ignored
-        scale = g.reshape(-1) if self.reduction == 'none' else (g / total if self.reduction == 'mean' else g)
+        if self.reduction == "mean" and total == 0:
+            return (zeros(n, c, dtype=g.dtype, device=g.device),)  # every sample ignored
+        scale = (
+            g.reshape(-1)
+            if self.reduction == "none"
+            else (g / total if self.reduction == "mean" else g)
+        )
         xp = array_module(self.w)
         rows = _wrap(xp.zeros((n, c), dtype=self.w.dtype))
         rows._array[xp.arange(n), self.idx] = -self.w
@@ -174,13 +253,15 @@ class NllLossBackward0(Node):
 _NllLoss2DBackward0 = _renamed(NllLossBackward0, 'NllLoss2DBackward0')
 
 def _nll_formula(inputs, args):
-    "PyTorch's name: per-pixel targets (two or more target dimensions) use its 2-D kernel."
+    ("PyTorch's name: per-pixel targets (two or more target dimensions) use its 2-D "
+     "kernel.")
     return NllLossBackward0 if len(args[3]) < 2 else _NllLoss2DBackward0
 
 formula('nll_loss')(_nll_formula)
 
 def _div_by_number(t, n):
-    "`t / n` for a Python number `n`, recorded as PyTorch's scalar division (`DivBackward1`)."
+    ("`t / n` for a Python number `n`, recorded as PyTorch's scalar division "
+     "(`DivBackward1`).")
     return _result(t._array / t._array.dtype.type(n), 'div_scalar', (t,), n)
 
 # %% ../../nbs/05_losses.ipynb #17fa41a0
@@ -190,22 +271,45 @@ class DivBackward1(Node):
     def backward(self, g): return (g / self.n,)
 
 # %% ../../nbs/05_losses.ipynb #b5484872
-def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction='mean',
-                  label_smoothing=0.0):
-    "Cross-entropy between logits `input` and class indices (or class probabilities) `target`."
+def cross_entropy(
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    ignore_index=-100,
+    reduce=None,
+    reduction="mean",
+    label_smoothing=0.0,
+):
+    ("Cross-entropy between logits `input` and class indices (or class probabilities) "
+     "`target`.")
     reduction = _reduction(reduction, size_average, reduce)
-    if not 0 <= label_smoothing <= 1: raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if not 0 <= label_smoothing <= 1:
+        raise ValueError(
+            f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}"
+        )
     class_dim = 0 if input.ndim == 1 else 1
     logp = log_softmax(input, class_dim)
     n_classes = input.shape[class_dim]
     w_shape = [1] * input.ndim; w_shape[class_dim] = n_classes
-    if target.shape == input.shape and target.dtype.is_floating_point:     # class probabilities
-        if label_smoothing > 0: target = target * (1 - label_smoothing) + label_smoothing / n_classes
-        weighted = logp * target if weight is None else logp * target * weight.reshape(w_shape)
-        if reduction == 'none': return -weighted.sum(class_dim)
+    if (
+        target.shape == input.shape and target.dtype.is_floating_point
+    ):  # class probabilities
+        if label_smoothing > 0:
+            target = target * (1 - label_smoothing) + label_smoothing / n_classes
+        weighted = (
+            logp * target if weight is None else logp * target * weight.reshape(w_shape)
+        )
+        if reduction == "none":
+            return -weighted.sum(class_dim)
         total = -weighted.sum()
-        if reduction == 'sum': return total
-        return _div_by_number(total, input.numel() / n_classes) if input.numel() else total * math.nan
+        if reduction == "sum":
+            return total
+        return (
+            _div_by_number(total, input.numel() / n_classes)
+            if input.numel()
+            else total * math.nan
+        )
     nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
     if label_smoothing == 0: return nll
     ignored = target == ignore_index
@@ -219,23 +323,39 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_classes)
 
 # %% ../../nbs/05_losses.ipynb #2c0899ca
-def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction='mean'):
+def binary_cross_entropy(
+    input, target, weight=None, size_average=None, reduce=None, reduction="mean"
+):
     "Binary cross-entropy between probabilities `input` and targets in [0, 1]."
     reduction = _reduction(reduction, size_average, reduce)
     if input.shape != target.shape:
-        raise ValueError(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}) is deprecated. Please ensure they have the same size.")
+        raise ValueError(
+            f"Using a target size ({target.shape}) that is different to the input size "
+            f"({input.shape}) is deprecated. Please ensure they have the same size."
+        )
     a, t, _ = _operands_same(input, target)
     xp = array_module(a)
-    if ((a < 0) | (a > 1)).any(): raise RuntimeError("all elements of input should be between 0 and 1")
-    with np.errstate(divide='ignore'):
-        losses = -(t * xp.maximum(xp.log(a), -100) + (1 - t) * xp.maximum(xp.log1p(-a), -100))
-    if weight is not None: losses = losses * weight._array
-    return _result(xp.asarray(_reduce_array(losses, reduction), dtype=a.dtype), 'binary_cross_entropy', (input, target), (weight, reduction))
+    if ((a < 0) | (a > 1)).any():
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    with np.errstate(divide="ignore"):
+        losses = -(
+            t * xp.maximum(xp.log(a), -100) + (1 - t) * xp.maximum(xp.log1p(-a), -100)
+        )
+    if weight is not None:
+        losses = losses * weight._array
+    return _result(
+        xp.asarray(_reduce_array(losses, reduction), dtype=a.dtype),
+        "binary_cross_entropy",
+        (input, target),
+        (weight, reduction),
+    )
 
 # %% ../../nbs/05_losses.ipynb #2b71cc7c
 @formula('binary_cross_entropy')
 class BinaryCrossEntropyBackward0(Node):
-    def setup(self, inputs, args, out): self.save(*inputs, args[0]); self.reduction = args[1]
+    def setup(self, inputs, args, out):
+        self.save(*inputs, args[0])
+        self.reduction = args[1]
     def backward(self, g):
         x, t, weight = self.saved_tensors
         gx = (x - t) / ((1 - x) * x).clamp(min=1e-12)
@@ -244,12 +364,22 @@ class BinaryCrossEntropyBackward0(Node):
         return gx * scale, gt * scale
 
 # %% ../../nbs/05_losses.ipynb #6f2c6249
-def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction='mean',
-                                     pos_weight=None):
-    "Binary cross-entropy of `sigmoid(input)` against `target`, computed stably from the logits."
+def binary_cross_entropy_with_logits(
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    reduce=None,
+    reduction="mean",
+    pos_weight=None,
+):
+    ("Binary cross-entropy of `sigmoid(input)` against `target`, computed stably from "
+     "the logits.")
     reduction = _reduction(reduction, size_average, reduce)
     if input.shape != target.shape:
-        raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+        raise ValueError(
+            f"Target size ({target.shape}) must be the same as input size ({input.shape})"
+        )
     x, t, _ = _operands_same(input, target)
     xp = array_module(x)
     log1p_exp = xp.log1p(xp.exp(-xp.abs(x)))
@@ -258,13 +388,19 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         coef = 1 + (pos_weight._array - 1) * t
         losses = (1 - t) * x + coef * (log1p_exp + xp.maximum(-x, 0))
     if weight is not None: losses = losses * weight._array
-    return _result(xp.asarray(_reduce_array(losses, reduction), dtype=x.dtype), 'binary_cross_entropy_with_logits',
-                   (input, target), (weight, pos_weight, reduction))
+    return _result(
+        xp.asarray(_reduce_array(losses, reduction), dtype=x.dtype),
+        "binary_cross_entropy_with_logits",
+        (input, target),
+        (weight, pos_weight, reduction),
+    )
 
 # %% ../../nbs/05_losses.ipynb #54cbb156
 @formula('binary_cross_entropy_with_logits')
 class BinaryCrossEntropyWithLogitsBackward0(Node):
-    def setup(self, inputs, args, out): self.save(*inputs, *args[:2]); self.reduction = args[2]
+    def setup(self, inputs, args, out):
+        self.save(*inputs, *args[:2])
+        self.reduction = args[2]
     def backward(self, g):
         x, t, weight, pos_weight = self.saved_tensors
         s = x.sigmoid()
@@ -282,12 +418,25 @@ def _log1p_exp_neg(x):
     return (-x).clamp(min=0) + (-x.abs()).exp().log1p()
 
 # %% ../../nbs/05_losses.ipynb #8e2eb452
-def kl_div(input, target, size_average=None, reduce=None, reduction='mean', log_target=False):
-    "Kullback-Leibler divergence of `target` from `exp(input)` (input: log-probabilities)."
+def kl_div(
+    input, target, size_average=None, reduce=None, reduction="mean", log_target=False
+):
+    ("Kullback-Leibler divergence of `target` from `exp(input)` (input: "
+     "log-probabilities).")
     reduction = _reduction(reduction, size_average, reduce)
-    if log_target: pointwise = target.exp() * (target - input)
-    else: pointwise = where(target > 0, target * where(target > 0, target, ones_like(target)).log(), zeros_like(target)) - target * input
-    if reduction == 'batchmean': return pointwise.sum() / (input.shape[0] if input.ndim else 1)
+    if log_target:
+        pointwise = target.exp() * (target - input)
+    else:
+        pointwise = (
+            where(
+                target > 0,
+                target * where(target > 0, target, ones_like(target)).log(),
+                zeros_like(target),
+            )
+            - target * input
+        )
+    if reduction == "batchmean":
+        return pointwise.sum() / (input.shape[0] if input.ndim else 1)
     return _reduce(pointwise, reduction)
 
 # %% ../../nbs/05_losses.ipynb #e9182744
@@ -305,57 +454,131 @@ class _WeightedLoss(_Loss):
 
 class MSELoss(_Loss):
     "Mean squared error."
-    def forward(self, input, target): return mse_loss(input, target, reduction=self.reduction)
+    def forward(self, input, target):
+        return mse_loss(input, target, reduction=self.reduction)
 
 class L1Loss(_Loss):
     "Mean absolute error."
-    def forward(self, input, target): return l1_loss(input, target, reduction=self.reduction)
+    def forward(self, input, target):
+        return l1_loss(input, target, reduction=self.reduction)
 
 class SmoothL1Loss(_Loss):
     "Quadratic below `beta`, linear above."
     def __init__(self, size_average=None, reduce=None, reduction='mean', beta=1.0):
         super().__init__(size_average, reduce, reduction); self.beta = beta
-    def forward(self, input, target): return smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+    def forward(self, input, target):
+        return smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
 
 class HuberLoss(_Loss):
     "Quadratic below `delta`, linear above (scaled by `delta`)."
-    def __init__(self, reduction='mean', delta=1.0): super().__init__(reduction=reduction); self.delta = delta
-    def forward(self, input, target): return huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+    def __init__(self, reduction="mean", delta=1.0):
+        super().__init__(reduction=reduction)
+        self.delta = delta
+    def forward(self, input, target):
+        return huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 
 class NLLLoss(_WeightedLoss):
     "Negative log-likelihood of log-probabilities."
-    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction='mean'):
-        super().__init__(weight, size_average, reduce, reduction); self.ignore_index = ignore_index
+    def __init__(
+        self,
+        weight=None,
+        size_average=None,
+        ignore_index=-100,
+        reduce=None,
+        reduction="mean",
+    ):
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index = ignore_index
     def forward(self, input, target):
-        return nll_loss(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
+        return nll_loss(
+            input,
+            target,
+            self.weight,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+        )
 
 class CrossEntropyLoss(_WeightedLoss):
     "Cross-entropy of logits against class indices or class probabilities."
-    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction='mean', label_smoothing=0.0):
+    def __init__(
+        self,
+        weight=None,
+        size_average=None,
+        ignore_index=-100,
+        reduce=None,
+        reduction="mean",
+        label_smoothing=0.0,
+    ):
         super().__init__(weight, size_average, reduce, reduction)
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
     def forward(self, input, target):
-        return cross_entropy(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction,
-                             label_smoothing=self.label_smoothing)
+        return cross_entropy(
+            input,
+            target,
+            self.weight,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+            label_smoothing=self.label_smoothing,
+        )
 
 class BCELoss(_WeightedLoss):
     "Binary cross-entropy of probabilities."
-    def forward(self, input, target): return binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
+    def forward(self, input, target):
+        return binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
 
 class BCEWithLogitsLoss(_Loss):
     "Binary cross-entropy of logits (stable)."
-    def __init__(self, weight=None, size_average=None, reduce=None, reduction='mean', pos_weight=None):
+    def __init__(
+        self,
+        weight=None,
+        size_average=None,
+        reduce=None,
+        reduction="mean",
+        pos_weight=None,
+    ):
         super().__init__(size_average, reduce, reduction)
-        self.register_buffer('weight', weight); self.register_buffer('pos_weight', pos_weight)
+        self.register_buffer("weight", weight)
+        self.register_buffer("pos_weight", pos_weight)
     def forward(self, input, target):
-        return binary_cross_entropy_with_logits(input, target, self.weight, reduction=self.reduction, pos_weight=self.pos_weight)
+        return binary_cross_entropy_with_logits(
+            input,
+            target,
+            self.weight,
+            reduction=self.reduction,
+            pos_weight=self.pos_weight,
+        )
 
 class KLDivLoss(_Loss):
     "KL divergence of log-probabilities."
-    def __init__(self, size_average=None, reduce=None, reduction='mean', log_target=False):
-        super().__init__(size_average, reduce, reduction); self.log_target = log_target
-    def forward(self, input, target): return kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+    def __init__(
+        self, size_average=None, reduce=None, reduction="mean", log_target=False
+    ):
+        super().__init__(size_average, reduce, reduction)
+        self.log_target = log_target
+    def forward(self, input, target):
+        return kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
 
-add_to_namespace(functional, mse_loss, l1_loss, smooth_l1_loss, huber_loss, nll_loss, cross_entropy, binary_cross_entropy,
-       binary_cross_entropy_with_logits, kl_div)
-add_to_namespace('learntorch.nn', MSELoss, L1Loss, SmoothL1Loss, HuberLoss, NLLLoss, CrossEntropyLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss)
+add_to_namespace(
+    functional,
+    mse_loss,
+    l1_loss,
+    smooth_l1_loss,
+    huber_loss,
+    nll_loss,
+    cross_entropy,
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    kl_div,
+)
+add_to_namespace(
+    "learntorch.nn",
+    MSELoss,
+    L1Loss,
+    SmoothL1Loss,
+    HuberLoss,
+    NLLLoss,
+    CrossEntropyLoss,
+    BCELoss,
+    BCEWithLogitsLoss,
+    KLDivLoss,
+)
