@@ -29,19 +29,18 @@ class Parameter(Tensor):
     def __new__(cls, data=None, requires_grad=True):
         if data is None: data = empty(0)
         return _wrap(data.detach()._array, cls=cls).requires_grad_(requires_grad)
-    def __init__(self, data=None, requires_grad=True):
-        pass  # everything happened in __new__
+    def __init__(self, data=None,
+                 requires_grad=True): pass   # everything happened in __new__
     def __repr__(self): return 'Parameter containing:\n' + super().__repr__()
     def __deepcopy__(self, memo):
         ("A new Parameter over a copy of the data (no link back to `self`, no `.grad`), "
          "as PyTorch does.")
         if id(self) not in memo:
-            memo[id(self)] = Parameter(
-                _wrap(self._array.copy(order="K")), self.requires_grad
-            )
+            memo[id(self)] = Parameter(_wrap(self._array.copy(order='K')),
+                                       self.requires_grad)
         return memo[id(self)]
-    def __reduce_ex__(self, proto):
-        return (_rebuild_parameter, (self._array, self.requires_grad))
+    def __reduce_ex__(self, proto): return (_rebuild_parameter, (self._array,
+                                                                 self.requires_grad))
 
 def _rebuild_parameter(array, requires_grad):
     "Unpickle a Parameter from its array."
@@ -63,13 +62,9 @@ class Module:
         object.__setattr__(self, '_modules', OrderedDict())
         object.__setattr__(self, '_forward_hooks', OrderedDict())
         object.__setattr__(self, '_forward_pre_hooks', OrderedDict())
-        for name in (
-            "_forward_hooks_with_kwargs",
-            "_forward_pre_hooks_with_kwargs",
-            "_backward_hooks",
-            "_backward_pre_hooks",
-            "_load_state_dict_pre_hooks",
-        ):
+        for name in ('_forward_hooks_with_kwargs', '_forward_pre_hooks_with_kwargs',
+                     '_backward_hooks',
+                     '_backward_pre_hooks', '_load_state_dict_pre_hooks'):
             object.__setattr__(self, name, OrderedDict())
 
     def __setattr__(self, name, value):
@@ -196,8 +191,8 @@ class _RemovableHandle:
     ("Returned by the `register_*_hook` methods: `.remove()` unregisters the hook (also "
      "usable as `with`).")
     _ids = itertools.count()
-    def __init__(self, *hook_dicts):
-        self.hook_dicts, self.id = hook_dicts, next(self._ids)
+    def __init__(self,
+                 *hook_dicts): self.hook_dicts, self.id = hook_dicts, next(self._ids)
     def remove(self):
         for hooks in self.hook_dicts: hooks.pop(self.id, None)
     def __enter__(self): return self
@@ -230,8 +225,8 @@ def _call(self, *args, **kwargs):
                 args, kwargs = result
         else:
             result = hook(self, args)
-            if result is not None:
-                args = result if isinstance(result, tuple) else (result,)
+            if result is not None: args = result if isinstance(result,
+                                                               tuple) else (result,)
     watch = (
         _BackwardHooks(self)
         if (self._backward_hooks or self._backward_pre_hooks)
@@ -253,27 +248,20 @@ Module.__call__ = _call
 def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
     ("Call `hook(module, args)` before every forward; a returned value replaces the "
      "inputs.")
-    return _add_hook(
-        self._forward_pre_hooks,
-        hook,
-        prepend,
-        self._forward_pre_hooks_with_kwargs,
-        with_kwargs,
-    )
+    return _add_hook(self._forward_pre_hooks, hook, prepend,
+                     self._forward_pre_hooks_with_kwargs, with_kwargs)
 
 @patch_module
-def register_forward_hook(
-    self, hook, *, prepend=False, with_kwargs=False, always_call=False
-):
+def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
+                          always_call=False):
     ("Call `hook(module, args, output)` after every forward; a returned value replaces "
      "the output.")
     if always_call:
         raise NotImplementedError(
             "register_forward_hook(always_call=True) is not supported"
         )
-    return _add_hook(
-        self._forward_hooks, hook, prepend, self._forward_hooks_with_kwargs, with_kwargs
-    )
+    return _add_hook(self._forward_hooks, hook, prepend, self._forward_hooks_with_kwargs,
+                     with_kwargs)
 
 @patch_module
 def register_full_backward_pre_hook(self, hook, prepend=False):
@@ -370,9 +358,8 @@ def named_modules(self, memo=None, prefix='', remove_duplicate=True):
     yield prefix, self
     for name, child in self._modules.items():
         if child is None: continue
-        yield from child.named_modules(
-            memo, prefix + ("." if prefix else "") + name, remove_duplicate
-        )
+        yield from child.named_modules(memo, prefix + ('.' if prefix else '') + name,
+                                       remove_duplicate)
 
 def _named_members(self, get_members, prefix='', recurse=True, remove_duplicate=True):
     seen = set()
@@ -390,9 +377,8 @@ def _named_members(self, get_members, prefix='', recurse=True, remove_duplicate=
 @patch_module
 def named_parameters(self, prefix='', recurse=True, remove_duplicate=True):
     "Yield `(name, parameter)` for every parameter, with dotted names."
-    yield from _named_members(
-        self, lambda m: m._parameters.items(), prefix, recurse, remove_duplicate
-    )
+    yield from _named_members(self, lambda m: m._parameters.items(), prefix, recurse,
+                              remove_duplicate)
 
 @patch_module
 def parameters(self, recurse=True):
@@ -402,9 +388,8 @@ def parameters(self, recurse=True):
 @patch_module
 def named_buffers(self, prefix='', recurse=True, remove_duplicate=True):
     "Yield `(name, buffer)` for every buffer."
-    yield from _named_members(
-        self, lambda m: m._buffers.items(), prefix, recurse, remove_duplicate
-    )
+    yield from _named_members(self, lambda m: m._buffers.items(), prefix, recurse,
+                              remove_duplicate)
 
 @patch_module
 def buffers(self, recurse=True):
@@ -438,8 +423,8 @@ def get_submodule(self, target):
         if not hasattr(module, part):
             raise AttributeError(f"{module._get_name()} has no attribute `{part}`")
         module = getattr(module, part)
-        if not isinstance(module, Module):
-            raise AttributeError(f"`{part}` is not an nn.Module")
+        if not isinstance(module,
+                          Module): raise AttributeError(f"`{part}` is not an nn.Module")
     return module
 
 def _get_member(self, target, kind, check):
@@ -470,8 +455,8 @@ def get_buffer(self, target):
 def train(self, mode=True):
     ("Set training mode (or evaluation mode with `mode=False`) on this module and all "
      "below it.")
-    if not isinstance(mode, bool):
-        raise ValueError("training mode is expected to be boolean")
+    if not isinstance(mode,
+                      bool): raise ValueError("training mode is expected to be boolean")
     for m in self.modules(): object.__setattr__(m, 'training', mode)
     return self
 
@@ -564,17 +549,14 @@ Module.float, Module.double, Module.half = (
 )
 
 # %% ../../nbs/03_module.ipynb #07a6847e
-class _IncompatibleKeys(
-    namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
-):
+class _IncompatibleKeys(namedtuple('IncompatibleKeys', ['missing_keys',
+                                                        'unexpected_keys'])):
     ("What `load_state_dict` found: keys the model wanted but did not get, and keys it "
      "got but did not want.")
-
     def __repr__(self):
         if not self.missing_keys and not self.unexpected_keys:
             return "<All keys matched successfully>"
         return super().__repr__()
-
     __str__ = __repr__
 
 @patch_module
@@ -592,9 +574,8 @@ def state_dict(self, *args, destination=None, prefix='', keep_vars=False):
     ("An ordered dict of every parameter and persistent buffer, by dotted name (`prefix` "
      "before each).")
     if args:   # the old positional form state_dict(destination, prefix, keep_vars)
-        destination, prefix, keep_vars = (
-            list(args) + [destination, prefix, keep_vars][len(args) :]
-        )[:3]
+        destination, prefix, keep_vars = (list(args) + [destination, prefix,
+                                                        keep_vars][len(args):])[:3]
     if destination is None:
         destination = OrderedDict()
         destination._metadata = OrderedDict()
@@ -602,43 +583,24 @@ def state_dict(self, *args, destination=None, prefix='', keep_vars=False):
         destination._metadata[prefix[:-1]] = {"version": self._version}
     self._save_to_state_dict(destination, prefix, keep_vars)
     for name, m in self._modules.items():
-        if m is not None:
-            m.state_dict(
-                destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars
-            )
+        if m is not None: m.state_dict(destination=destination,
+                                       prefix=prefix + name + '.', keep_vars=keep_vars)
     return destination
 
 
 # %% ../../nbs/03_module.ipynb #df0ac9f8
 @patch_module
-def _load_from_state_dict(
-    self,
-    state_dict,
-    prefix,
-    local_metadata,
-    strict,
-    missing_keys,
-    unexpected_keys,
-    error_msgs,
-):
+def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                          unexpected_keys,
+                          error_msgs):
     ("Copy this module's own entries (keys `prefix + name`) from `state_dict`; layers "
      "override it to rename keys.")
     for hook in list(self._load_state_dict_pre_hooks.values()):
-        hook(
-            self,
-            state_dict,
-            prefix,
-            local_metadata,
-            strict,
-            missing_keys,
-            unexpected_keys,
-            error_msgs,
-        )
-    own = {
-        name: t
-        for name, t in itertools.chain(self._parameters.items(), self._buffers.items())
-        if t is not None and name not in self._non_persistent_buffers_set
-    }
+        hook(self, state_dict, prefix, local_metadata, strict, missing_keys,
+             unexpected_keys, error_msgs)
+    own = {name: t for name, t in itertools.chain(self._parameters.items(),
+                                                  self._buffers.items())
+           if t is not None and name not in self._non_persistent_buffers_set}
     assign = local_metadata.get('assign_to_params_buffers', False)
     for name, target in own.items():
         key = prefix + name
@@ -691,17 +653,14 @@ def load_state_dict(self, state_dict, strict=True, assign=False):
     def load(module, local_state, prefix=''):
         local_metadata = {} if metadata is None else dict(metadata.get(prefix[:-1], {}))
         if assign: local_metadata['assign_to_params_buffers'] = True
-        module._load_from_state_dict(
-            local_state, prefix, local_metadata, True, missing, unexpected, errors
-        )
+        module._load_from_state_dict(local_state, prefix, local_metadata, True, missing,
+                                     unexpected, errors)
         for name, child in module._modules.items():
             if child is None: continue
             child_prefix = prefix + name + '.'
-            load(
-                child,
-                {k: v for k, v in local_state.items() if k.startswith(child_prefix)},
-                child_prefix,
-            )
+            load(child, {k: v for k,
+                         v in local_state.items() if k.startswith(child_prefix)},
+                 child_prefix)
     load(self, OrderedDict(state_dict))
     if strict:
         if unexpected:
@@ -742,9 +701,8 @@ def extra_repr(self):
 def _module_repr(self):
     extra = self.extra_repr()
     extra_lines = extra.split('\n') if extra else []
-    child_lines = [
-        f"({key}): " + _addindent(repr(m), 2) for key, m in self._modules.items()
-    ]
+    child_lines = [f'({key}): ' + _addindent(repr(m), 2) for key,
+                   m in self._modules.items()]
     lines = extra_lines + child_lines
     text = self._get_name() + '('
     if lines:
@@ -872,8 +830,8 @@ class ModuleDict(Module):
     def clear(self): self._modules.clear()
     def update(self, modules):
         "Add the modules of a dict or of `(name, module)` pairs."
-        for k, m in modules.items() if isinstance(modules, dict) else modules:
-            self[k] = m
+        for k, m in (modules.items() if isinstance(modules,
+                                                   dict) else modules): self[k] = m
     def forward(self, *args):
         raise NotImplementedError(
             "ModuleDict has no forward: index it in your own forward"
@@ -924,15 +882,11 @@ def _no_version():
     "None: learntorch does not call cuDNN."
     return None
 
-_backends = _submodule(
-    "learntorch.backends", "Which compute backends exist (`torch.backends`)."
-)
-_backends.mps = _submodule(
-    "learntorch.backends.mps",
-    "Apple's Metal GPUs (not supported).",
-    is_available=_never,
-    is_built=_never,
-)
+_backends = _submodule('learntorch.backends',
+                       "Which compute backends exist (`torch.backends`).")
+_backends.mps = _submodule('learntorch.backends.mps',
+                           "Apple's Metal GPUs (not supported).",
+                           is_available=_never, is_built=_never)
 _backends.cudnn = _submodule(
     "learntorch.backends.cudnn",
     "cuDNN's switches, accepted for scripts that set them.",

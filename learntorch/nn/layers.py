@@ -49,16 +49,8 @@ from learntorch.nn import (
 # %% ../../nbs/04_layers.ipynb #43a60ec9
 def calculate_gain(nonlinearity, param=None):
     "The recommended scale factor for weights followed by `nonlinearity`."
-    linear = (
-        "linear",
-        "conv1d",
-        "conv2d",
-        "conv3d",
-        "conv_transpose1d",
-        "conv_transpose2d",
-        "conv_transpose3d",
-        "sigmoid",
-    )
+    linear = ('linear', 'conv1d', 'conv2d', 'conv3d', 'conv_transpose1d',
+              'conv_transpose2d', 'conv_transpose3d', 'sigmoid')
     if nonlinearity in linear: return 1
     if nonlinearity == 'tanh': return 5.0 / 3
     if nonlinearity == 'relu': return math.sqrt(2.0)
@@ -121,23 +113,18 @@ def xavier_normal_(tensor, gain=1.0, generator=None):
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0., gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
-def kaiming_uniform_(
-    tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None
-):
+def kaiming_uniform_(tensor, a=0, mode='fan_in', nonlinearity='leaky_relu',
+                     generator=None):
     "He uniform: U(-bound, bound) with bound = gain * sqrt(3 / fan)."
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / _fan(tensor, mode))
     return uniform_(tensor, -bound, bound, generator)
 
-def kaiming_normal_(
-    tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None
-):
+def kaiming_normal_(tensor, a=0, mode='fan_in', nonlinearity='leaky_relu',
+                    generator=None):
     "He normal: N(0, std²) with std = gain / sqrt(fan)."
-    return normal_(
-        tensor,
-        0.0,
-        calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode)),
-        generator,
-    )
+    return normal_(tensor, 0., calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor,
+                                                                                mode)),
+                   generator)
 
 def trunc_normal_(tensor, mean=0., std=1., a=-2., b=2., generator=None):
     "Normal samples redrawn until they fall inside [a, b]."
@@ -153,22 +140,9 @@ def _tensor_from(values, like):
     "A numpy array as a tensor with `like`'s dtype and device."
     return tensor(values, dtype=like.dtype, device=like.device)
 
-add_to_namespace(
-    init_namespace,
-    calculate_gain,
-    _calculate_fan_in_and_fan_out,
-    uniform_,
-    normal_,
-    constant_,
-    ones_,
-    zeros_,
-    eye_,
-    xavier_uniform_,
-    xavier_normal_,
-    kaiming_uniform_,
-    kaiming_normal_,
-    trunc_normal_,
-)
+add_to_namespace(init_namespace, calculate_gain, _calculate_fan_in_and_fan_out, uniform_,
+                 normal_, constant_, ones_, zeros_, eye_,
+       xavier_uniform_, xavier_normal_, kaiming_uniform_, kaiming_normal_, trunc_normal_)
 
 # %% ../../nbs/04_layers.ipynb #1f3eca60
 def _addmm(bias, x, wt):
@@ -187,11 +161,8 @@ class AddmmBackward0(Node):
         self.bias_shape = b.shape
     def backward(self, g):
         x, wt = self.saved_tensors
-        return (
-            _sum_to(g, self.bias_shape),
-            g @ wt.t() if wt is not None else None,
-            x.t() @ g if x is not None else None,
-        )
+        return (_sum_to(g, self.bias_shape), g @ wt.t() if wt is not None else None,
+                x.t() @ g if x is not None else None)
 
 # %% ../../nbs/04_layers.ipynb #9b318e40
 def linear(input, weight, bias=None):
@@ -225,9 +196,8 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(
-            empty(out_features, in_features, device=device, dtype=dtype)
-        )
+        self.weight = Parameter(empty(out_features, in_features, device=device,
+                                      dtype=dtype))
         if bias: self.bias = Parameter(empty(out_features, device=device, dtype=dtype))
         else: self.register_parameter('bias', None)   # (`self.bias = None` first would clash)
         self.reset_parameters()
@@ -263,38 +233,33 @@ def bilinear(input1, input2, weight, bias=None):
         )
     batch = input1.shape[:-1]
     x1, x2 = input1.reshape(-1, in1), input2.reshape(-1, in2)
-    mixed = (x1 @ weight.permute(1, 0, 2).reshape(in1, out_f * in2)).reshape(
-        -1, out_f, in2
-    )
+    mixed = (x1 @ weight.permute(1, 0, 2).reshape(in1, out_f * in2)).reshape(-1, out_f,
+                                                                             in2)
     y = (mixed * x2.unsqueeze(1)).sum(-1).view(*batch, out_f)
     return y if bias is None else y + bias
 
 class Bilinear(Module):
     "The bilinear layer `y = x1ᵀ A x2 + b`."
-    def __init__(
-        self, in1_features, in2_features, out_features, bias=True, device=None, dtype=None
-    ):
+    def __init__(self, in1_features, in2_features, out_features, bias=True, device=None,
+                 dtype=None):
         super().__init__()
         self.in1_features, self.in2_features, self.out_features = (
             in1_features,
             in2_features,
             out_features,
         )
-        self.weight = Parameter(
-            empty(out_features, in1_features, in2_features, device=device, dtype=dtype)
-        )
-        if bias:
-            self.bias = Parameter(empty(out_features, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        self.weight = Parameter(empty(out_features, in1_features, in2_features,
+                                      device=device, dtype=dtype))
+        if bias: self.bias = Parameter(empty(out_features, device=device, dtype=dtype))
+        else: self.register_parameter('bias', None)
         self.reset_parameters()
     def reset_parameters(self):
         "U(-1/sqrt(in1), 1/sqrt(in1)) for weight and bias."
         bound = 1 / math.sqrt(self.weight.shape[1])
         uniform_(self.weight, -bound, bound)
         if self.bias is not None: uniform_(self.bias, -bound, bound)
-    def forward(self, input1, input2):
-        return bilinear(input1, input2, self.weight, self.bias)
+    def forward(self, input1, input2): return bilinear(input1, input2, self.weight,
+                                                       self.bias)
     def extra_repr(self):
         return (f'in1_features={self.in1_features}, in2_features={self.in2_features}, '
                 f'out_features={self.out_features}, bias={self.bias is not None}')
@@ -322,18 +287,12 @@ class Unflatten(Module):
 class _Elementwise(Node):
     "Derivative node of an activation: `derivative(x, *params)`."
     def setup(self, inputs, args, out): self.save(inputs[0]); self.params = args
-    def backward(self, g):
-        return (g * self.derivative(self.saved_tensors[0], *self.params),)
+    def backward(self, g): return (g * self.derivative(self.saved_tensors[0],
+                                                       *self.params),)
 
-_KERNELS = {
-    "gelu": "GeluKernelImpl",
-    "elu": "elu_cpu",
-    "leaky_relu": "leaky_relu_cpu",
-    "silu": "silu_cpu",
-    "softplus": "softplus_cpu",
-    "mish": "mish_cpu",
-    "hardswish": "hardswish_cpu",
-}
+_KERNELS = {'gelu': 'GeluKernelImpl', 'elu': 'elu_cpu', 'leaky_relu': 'leaky_relu_cpu',
+            'silu': 'silu_cpu',
+            'softplus': 'softplus_cpu', 'mish': 'mish_cpu', 'hardswish': 'hardswish_cpu'}
 
 def _floats_only(input, kernel):
     ("PyTorch's error for an integer or bool tensor given to a kernel that only has "
@@ -351,9 +310,8 @@ def _activation(name, node_name, forward, derivative, doc):
         with np.errstate(all='ignore'): r = forward(array_module(a), a, *params)
         return _result(r.astype(a.dtype, copy=False), name, (input,), params)
     fn.__name__, fn.__qualname__, fn.__doc__ = name, name, doc
-    formula(name)(
-        type(node_name, (_Elementwise,), {"derivative": staticmethod(derivative)})
-    )
+    formula(name)(type(node_name, (_Elementwise,),
+                       {'derivative': staticmethod(derivative)}))
     return fn
 
 def _erf(xp, a):
@@ -386,13 +344,9 @@ def _gelu_derivative(x, approximate):
     cdf = 0.5 * (1 + _erf_op(x / math.sqrt(2)))
     return cdf + x * (-0.5 * x * x).exp() / math.sqrt(2 * math.pi)
 
-_erf_op = _activation(
-    "erf",
-    "ErfBackward0",
-    lambda xp, a: _erf(xp, a),
-    lambda x: 2 / math.sqrt(math.pi) * (-x * x).exp(),
-    "The error function `2/√π ∫₀ˣ exp(-t²) dt`.",
-)
+_erf_op = _activation('erf', 'ErfBackward0', lambda xp, a: _erf(xp, a),
+                      lambda x: 2 / math.sqrt(math.pi) * (-x * x).exp(),
+                  "The error function `2/√π ∫₀ˣ exp(-t²) dt`.")
 
 _leaky_relu = _activation(
     "leaky_relu",
@@ -505,9 +459,8 @@ class ELU(Module):
 
 class GELU(Module):
     "`x * Φ(x)`."
-    def __init__(self, approximate="none"):
-        super().__init__()
-        self.approximate = approximate
+    def __init__(self,
+                 approximate='none'): super().__init__(); self.approximate = approximate
     def forward(self, input): return gelu(input, self.approximate)
     def extra_repr(self): return f"approximate='{self.approximate}'"
 
@@ -530,8 +483,8 @@ class Hardtanh(Module):
     def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
         super().__init__()
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
-    def forward(self, input):
-        return hardtanh(input, self.min_val, self.max_val, self.inplace)
+    def forward(self, input): return hardtanh(input, self.min_val, self.max_val,
+                                              self.inplace)
     def extra_repr(self):
         return f"min_val={self.min_val}, max_val={self.max_val}" + (
             ", inplace=True" if self.inplace else ""
@@ -554,20 +507,14 @@ def _mish_derivative(x):
     t = where(x > 20, x, x.clamp(max=20).exp().log1p()).tanh()
     return t + x * x.sigmoid() * (1 - t * t)
 
-_mish = _activation(
-    "mish",
-    "MishBackward0",
-    lambda xp, a: a * _softplus_tanh(xp, a),
-    _mish_derivative,
-    "`x * tanh(softplus(x))`.",
-)
-_hardswish = _activation(
-    "hardswish",
-    "HardswishBackward0",
-    lambda xp, a: a * xp.clip(a + 3, 0, 6) / 6,
-    lambda x: where(x <= -3, zeros_like(x), where(x < 3, x / 3 + 0.5, ones_like(x))),
-    "`x * relu6(x + 3) / 6`, a cheap swish.",
-)
+_mish = _activation('mish', 'MishBackward0', lambda xp, a: a * _softplus_tanh(xp, a),
+                    _mish_derivative,
+                    "`x * tanh(softplus(x))`.")
+_hardswish = _activation('hardswish', 'HardswishBackward0', lambda xp,
+                         a: a * xp.clip(a + 3, 0, 6) / 6,
+                         lambda x: where(x <= -3, zeros_like(x), where(x < 3, x / 3 + 0.5,
+                                                                       ones_like(x))),
+                         "`x * relu6(x + 3) / 6`, a cheap swish.")
 
 def mish(input, inplace=False):
     "`x * tanh(softplus(x))`, a smooth ReLU-like activation."
@@ -599,11 +546,8 @@ def prelu(input, weight):
                 f"{weight.numel()} and channel size = {channels}."
             )
     a, w = input._array, weight._array.reshape(_channel_shape(input.ndim, weight.numel()))
-    return _result(
-        array_module(a).where(a > 0, a, w * a).astype(a.dtype, copy=False),
-        "prelu",
-        (input, weight),
-    )
+    return _result(array_module(a).where(a > 0, a, w * a).astype(a.dtype, copy=False),
+                   'prelu', (input, weight))
 
 def _channel_shape(ndim, n):
     ("Shape that broadcasts `n` per-channel values along dimension 1 of an `ndim`-d "
@@ -694,8 +638,8 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     x, a, d = _softmax_input(input, dim, dtype, 'softmax', _stacklevel)
     xp = array_module(a)
     with np.errstate(invalid='ignore'):
-        if a.ndim == 0 or a.size == 0:
-            return _result(xp.exp(a - a), "softmax", (x,), d)  # 1, or nan for inf/nan
+        if a.ndim == 0 or a.size == 0: return _result(xp.exp(a - a), 'softmax', (x,),
+                                                      d)   # 1, or nan for inf/nan
         e = xp.exp(a - a.max(axis=d, keepdims=True))
         e /= e.sum(axis=d, keepdims=True)
     return _result(e, 'softmax', (x,), d)
@@ -705,8 +649,8 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     x, a, d = _softmax_input(input, dim, dtype, 'log_softmax', _stacklevel)
     xp = array_module(a)
     with np.errstate(invalid='ignore'):
-        if a.ndim == 0 or a.size == 0:
-            return _result(a - a, "log_softmax", (x,), d)  # 0, or nan for inf/nan
+        if a.ndim == 0 or a.size == 0: return _result(a - a, 'log_softmax', (x,),
+                                                      d)     # 0, or nan for inf/nan
         shifted = a - a.max(axis=d, keepdims=True)
         shifted -= xp.log(xp.exp(shifted).sum(axis=d, keepdims=True))
     return _result(shifted, 'log_softmax', (x,), d)
@@ -714,9 +658,8 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
 # %% ../../nbs/04_layers.ipynb #7f7ce556
 @formula('softmax')
 class SoftmaxBackward0(Node):
-    def setup(self, inputs, dim, out):
-        self.save(inputs[0], _SavedOutput(out))
-        self.dim = dim
+    def setup(self, inputs, dim, out): self.save(inputs[0],
+                                                 _SavedOutput(out)); self.dim = dim
     def backward(self, g):
         x, y = self.saved_tensors
         if is_grad_enabled(): y = softmax(x, self.dim)
@@ -724,9 +667,8 @@ class SoftmaxBackward0(Node):
 
 @formula('log_softmax')
 class LogSoftmaxBackward0(Node):
-    def setup(self, inputs, dim, out):
-        self.save(inputs[0], _SavedOutput(out))
-        self.dim = dim
+    def setup(self, inputs, dim, out): self.save(inputs[0],
+                                                 _SavedOutput(out)); self.dim = dim
     def backward(self, g):
         x, y = self.saved_tensors
         if is_grad_enabled(): y = log_softmax(x, self.dim)
@@ -776,15 +718,8 @@ class Dropout(Module):
     def extra_repr(self): return f'p={self.p}, inplace={self.inplace}'
 
 # %% ../../nbs/04_layers.ipynb #ce6ad477
-def embedding(
-    input,
-    weight,
-    padding_idx=None,
-    max_norm=None,
-    norm_type=2.0,
-    scale_grad_by_freq=False,
-    sparse=False,
-):
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
     "Rows of `weight` picked by the integer tensor `input`."
     if input.dtype not in (int64, int32):
         raise RuntimeError(
@@ -801,9 +736,8 @@ def embedding(
         raise NotImplementedError(
             "embedding(sparse=True) is not supported: gradients are always dense"
         )
-    if max_norm is not None:
-        _renorm_rows_(weight, idx, max_norm, norm_type)
-    return _result(weight._array[idx], "embedding", (weight,), (input, padding_idx))
+    if max_norm is not None: _renorm_rows_(weight, idx, max_norm, norm_type)
+    return _result(weight._array[idx], 'embedding', (weight,), (input, padding_idx))
 
 def _renorm_rows_(weight, idx, max_norm, norm_type):
     ("Shrink, in place, each looked-up row whose `norm_type`-norm exceeds `max_norm` to "
@@ -811,12 +745,10 @@ def _renorm_rows_(weight, idx, max_norm, norm_type):
     xp = array_module(weight._array)
     rows = xp.unique(idx)
     with no_grad():
-        norms = xp.linalg.norm(
-            weight._array[rows].astype(np.float64), ord=norm_type, axis=1
-        )
-        scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(
-            weight._array.dtype
-        )
+        norms = xp.linalg.norm(weight._array[rows].astype(np.float64), ord=norm_type,
+                               axis=1)
+        scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7),
+                         1.0).astype(weight._array.dtype)
         weight._array[rows] *= scale[:, None]
     _bump_version(weight)
 
@@ -840,53 +772,22 @@ class EmbeddingBackward0(Node):
 class Embedding(Module):
     ("A lookup table of `num_embeddings` vectors of size `embedding_dim`, initialised "
      "N(0, 1).")
-    def __init__(
-        self,
-        num_embeddings,
-        embedding_dim,
-        padding_idx=None,
-        max_norm=None,
-        norm_type=2.0,
-        scale_grad_by_freq=False,
-        sparse=False,
-        _weight=None,
-        _freeze=False,
-        device=None,
-        dtype=None,
-    ):
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
+                 scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None,
+                 dtype=None):
         super().__init__()
-        if padding_idx is not None and padding_idx < 0:
-            padding_idx += num_embeddings
-        self.num_embeddings, self.embedding_dim, self.padding_idx = (
-            num_embeddings,
-            embedding_dim,
-            padding_idx,
-        )
-        self.max_norm, self.norm_type, self.scale_grad_by_freq, self.sparse = (
-            max_norm,
-            norm_type,
-            scale_grad_by_freq,
-            sparse,
-        )
-        w = (
-            _weight
-            if _weight is not None
-            else normal_(empty(num_embeddings, embedding_dim, device=device, dtype=dtype))
-        )
-        self.weight = Parameter(w, requires_grad=not _freeze)
-        if padding_idx is not None and _weight is None:
-            with no_grad():
-                self.weight[padding_idx] = 0
+        if padding_idx is not None and padding_idx < 0: padding_idx += num_embeddings
+        self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
+        self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
+        fresh = _weight is None
+        if fresh: _weight = normal_(empty(num_embeddings, embedding_dim, device=device, dtype=dtype))
+        self.weight = Parameter(_weight, requires_grad=not _freeze)
+        if padding_idx is not None and fresh:
+            with no_grad(): self.weight[padding_idx] = 0
     def forward(self, input):
-        return embedding(
-            input,
-            self.weight,
-            self.padding_idx,
-            self.max_norm,
-            self.norm_type,
-            self.scale_grad_by_freq,
-            self.sparse,
-        )
+        return embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                         self.scale_grad_by_freq, self.sparse)
     def extra_repr(self):
         s = f'{self.num_embeddings}, {self.embedding_dim}'
         if self.padding_idx is not None: s += f', padding_idx={self.padding_idx}'
@@ -900,14 +801,8 @@ class Embedding(Module):
     def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, **kwargs):
         "An Embedding whose table is `embeddings` (frozen by default)."
         rows, cols = embeddings.shape
-        return cls(
-            rows,
-            cols,
-            padding_idx=padding_idx,
-            _weight=embeddings,
-            _freeze=freeze,
-            **kwargs,
-        )
+        return cls(rows, cols, padding_idx=padding_idx, _weight=embeddings,
+                   _freeze=freeze, **kwargs)
 
 def one_hot(tensor, num_classes=-1):
     ("Integer class indices as one-hot vectors (int64), with `num_classes` columns "
@@ -929,11 +824,8 @@ def one_hot(tensor, num_classes=-1):
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     ("Normalise over the trailing `normalized_shape` dimensions, then scale by `weight` "
      "and shift by `bias`.")
-    shape = (
-        (normalized_shape,)
-        if isinstance(normalized_shape, builtins.int)
-        else tuple(normalized_shape)
-    )
+    shape = (normalized_shape,) if isinstance(normalized_shape,
+                                              builtins.int) else tuple(normalized_shape)
     if not shape:
         raise RuntimeError(
             "Expected normalized_shape to be at least 1-dimensional, i.e., containing at "
@@ -954,9 +846,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     y = (a - mu) * rstd
     if weight is not None: y = y * weight._array
     if bias is not None: y = y + bias._array
-    return _result(
-        y.astype(a.dtype, copy=False), "layer_norm", (input, weight, bias), (axes, eps)
-    )
+    return _result(y.astype(a.dtype, copy=False), 'layer_norm', (input, weight, bias),
+                   (axes, eps))
 
 # %% ../../nbs/04_layers.ipynb #22227e5d
 @formula('layer_norm')
@@ -994,15 +885,8 @@ class NativeLayerNormBackward0(Node):
 class LayerNorm(Module):
     ("Layer normalisation over the last dimensions, with a learned elementwise scale and "
      "shift.")
-    def __init__(
-        self,
-        normalized_shape,
-        eps=1e-5,
-        elementwise_affine=True,
-        bias=True,
-        device=None,
-        dtype=None,
-    ):
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
+                 device=None, dtype=None):
         super().__init__()
         self.normalized_shape = (
             (normalized_shape,)
@@ -1011,20 +895,15 @@ class LayerNorm(Module):
         )
         self.eps, self.elementwise_affine = eps, elementwise_affine
         if elementwise_affine:
-            self.weight = Parameter(
-                ones(self.normalized_shape, device=device, dtype=dtype)
-            )
-            if bias:
-                self.bias = Parameter(
-                    zeros(self.normalized_shape, device=device, dtype=dtype)
-                )
-            else:
-                self.register_parameter("bias", None)
+            self.weight = Parameter(ones(self.normalized_shape, device=device,
+                                         dtype=dtype))
+            if bias: self.bias = Parameter(zeros(self.normalized_shape, device=device,
+                                                 dtype=dtype))
+            else: self.register_parameter('bias', None)
         else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-    def forward(self, input):
-        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+            self.register_parameter('weight', None); self.register_parameter('bias', None)
+    def forward(self, input): return layer_norm(input, self.normalized_shape, self.weight,
+                                                self.bias, self.eps)
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}, "
@@ -1034,11 +913,8 @@ class LayerNorm(Module):
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     ("Divide by the root mean square over the trailing `normalized_shape` dimensions, "
      "then scale by `weight`.")
-    shape = (
-        (normalized_shape,)
-        if isinstance(normalized_shape, builtins.int)
-        else tuple(normalized_shape)
-    )
+    shape = (normalized_shape,) if isinstance(normalized_shape,
+                                              builtins.int) else tuple(normalized_shape)
     if tuple(input.shape[input.ndim - len(shape):]) != shape or len(shape) > input.ndim:
         raise RuntimeError(
             f"Given normalized_shape={list(shape)}, expected input with shape "
@@ -1056,9 +932,8 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
 
 class RMSNorm(Module):
     "Root-mean-square normalisation (no centring) with a learned elementwise scale."
-    def __init__(
-        self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None
-    ):
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None,
+                 dtype=None):
         super().__init__()
         self.normalized_shape = (
             (normalized_shape,)
@@ -1066,12 +941,9 @@ class RMSNorm(Module):
             else tuple(normalized_shape)
         )
         self.eps, self.elementwise_affine = eps, elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(
-                ones(self.normalized_shape, device=device, dtype=dtype)
-            )
-        else:
-            self.register_parameter("weight", None)
+        if elementwise_affine: self.weight = Parameter(ones(self.normalized_shape,
+                                                            device=device, dtype=dtype))
+        else: self.register_parameter('weight', None)
     def reset_parameters(self):
         if self.weight is not None: ones_(self.weight)
     def forward(self, x): return rms_norm(x, self.normalized_shape, self.weight, self.eps)
@@ -1153,9 +1025,8 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
      "least `eps`).")
     shape = np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
     x1, x2 = x1.expand(*shape), x2.expand(*shape)
-    return ((x1 / _clamped_norm(x1, dim, eps)) * (x2 / _clamped_norm(x2, dim, eps))).sum(
-        dim
-    )
+    return ((x1 / _clamped_norm(x1, dim, eps)) * (x2 / _clamped_norm(x2, dim,
+                                                                     eps))).sum(dim)
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     "The `p`-norm of `x1 - x2 + eps` along the last dimension."
@@ -1174,8 +1045,8 @@ class PairwiseDistance(Module):
     "The `p`-norm distance between matching rows."
     def __init__(self, p=2.0, eps=1e-6, keepdim=False):
         super().__init__(); self.norm, self.eps, self.keepdim = p, eps, keepdim
-    def forward(self, x1, x2):
-        return pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
+    def forward(self, x1, x2): return pairwise_distance(x1, x2, self.norm, self.eps,
+                                                        self.keepdim)
 
 
 # %% ../../nbs/04_layers.ipynb #cb35f3cf
@@ -1188,10 +1059,8 @@ def _pad_sources(shape, pad, mode):
         (pad[i], pad[i + 1]) for i in range(len(pad) - 2, -1, -2)
     ]
     src = np.arange(math.prod(shape)).reshape(shape)
-    crop = tuple(
-        slice(-builtins.min(lo, 0), n + builtins.min(hi, 0))
-        for (lo, hi), n in zip(pairs, shape)
-    )
+    crop = tuple(slice(-builtins.min(lo, 0), n + builtins.min(hi, 0)) for (lo, hi),
+                 n in zip(pairs, shape))
     src = src[crop]                                    # negative padding removes elements
     grow = [(builtins.max(lo, 0), builtins.max(hi, 0)) for lo, hi in pairs]
     if mode == 'constant': return np.pad(src, grow, constant_values=-1)
@@ -1242,8 +1111,8 @@ def pad(input, pad, mode='constant', value=None):
     flat = a.reshape(-1)
     src_x = xp.asarray(src)
     out = flat[xp.maximum(src_x, 0)]
-    if mode == "constant":
-        out = xp.where(src_x >= 0, out, xp.asarray(value or 0).astype(a.dtype))
+    if mode == 'constant': out = xp.where(src_x >= 0, out,
+                                          xp.asarray(value or 0).astype(a.dtype))
     name = 'constant_pad' if mode == 'constant' else f'{mode}_pad{k}d'
     return _result(out.astype(a.dtype, copy=False), name, (input,), (src_x, input.shape))
 
@@ -1256,19 +1125,15 @@ class _PadBackward(Node):
         self.src = src[self.keep]
     def backward(self, g):
         picked = g[_wrap(self.keep)]
-        return (
-            _index_grad(picked, (_wrap(self.src),), (math.prod(self.shape),)).reshape(
-                self.shape
-            ),
-        )
+        return (_index_grad(picked, (_wrap(self.src),), (math.prod(self.shape),
+                                                         )).reshape(self.shape),)
 
 # %% ../../nbs/04_layers.ipynb #6559cb58
 formula('constant_pad')(_renamed(_PadBackward, 'ConstantPadNdBackward0'))
 for _k in (1, 2, 3):
     formula(f'reflect_pad{_k}d')(_renamed(_PadBackward, f'ReflectionPad{_k}DBackward0'))
-    formula(f"replicate_pad{_k}d")(
-        _renamed(_PadBackward, f"ReplicationPad{_k}DBackward0")
-    )
+    formula(f'replicate_pad{_k}d')(_renamed(_PadBackward,
+                                            f'ReplicationPad{_k}DBackward0'))
 
 # %% ../../nbs/04_layers.ipynb #a7b08de6
 def _einsum_terms(equation, shapes):
@@ -1283,9 +1148,9 @@ def _einsum_terms(equation, shapes):
             "than specified in the equation"
         )
     spare = [c for c in string.ascii_letters if c not in equation]
-    n_ell = builtins.max(
-        [len(s) - len(t) + 3 for t, s in zip(terms, shapes) if "..." in t], default=0
-    )
+    n_ell = builtins.max([len(s) - len(t) + 3 for t, s in zip(terms,
+                                                              shapes) if '...' in t],
+                         default=0)
     ell = ''.join(spare[:n_ell])
     terms = [
         t.replace("...", ell[n_ell - (len(s) - len(t) + 3) :])
@@ -1365,8 +1230,8 @@ def einsum(equation, *operands):
 def meshgrid(*tensors, indexing=None):
     ("Coordinate grids: each 1-D tensor expanded along its own dimension "
      "(`indexing='ij'` or `'xy'`).")
-    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
-        tensors = tuple(tensors[0])
+    if len(tensors) == 1 and isinstance(tensors[0], (list,
+                                                     tuple)): tensors = tuple(tensors[0])
     if indexing is None:
         warnings.warn(
             "torch.meshgrid: in an upcoming release, it will be required to pass the "
@@ -1399,9 +1264,8 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     xp = array_module(a)
     _ = sorted      # False allows any order; PyTorch's CPU kernel sorts anyway, as numpy does
     if dim is not None: dim = dim % builtins.max(a.ndim, 1)
-    values, inverse, counts = xp.unique(
-        a, return_inverse=True, return_counts=True, axis=dim
-    )
+    values, inverse, counts = xp.unique(a, return_inverse=True, return_counts=True,
+                                        axis=dim)
     result = [_wrap(values.astype(a.dtype, copy=False))]
     if return_inverse:
         result.append(
@@ -1427,18 +1291,15 @@ def bincount(input, weights=None, minlength=0):
     if weights.shape != input.shape:
         raise RuntimeError("weights should be 1-d and have the same length as input")
     out_dtype = np.float32 if weights.dtype is float32 else np.float64
-    return _wrap(
-        xp.bincount(a, weights=weights._array, minlength=minlength).astype(out_dtype)
-    )
+    return _wrap(xp.bincount(a, weights=weights._array,
+                             minlength=minlength).astype(out_dtype))
 
 def cdist(x1, x2, p=2.0, compute_mode='use_mm_for_euclid_dist_if_necessary'):
     ("All pairwise `p`-norm distances between the rows of `x1` (…, P, M) and of `x2` (…, "
      "R, M).")
-    if compute_mode not in (
-        "use_mm_for_euclid_dist_if_necessary",
-        "use_mm_for_euclid_dist",
-        "donot_use_mm_for_euclid_dist",
-    ):
+    if compute_mode not in ('use_mm_for_euclid_dist_if_necessary',
+                            'use_mm_for_euclid_dist',
+                            'donot_use_mm_for_euclid_dist'):
         raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
     if x1.ndim < 2 or x2.ndim < 2:
         raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1.ndim}D")
@@ -1471,11 +1332,8 @@ class CdistBackward0(Node):
         elif p == math.inf: coef = diff.sign() * (diff.abs() == dist).to(diff.dtype)
         else:
             safe = where(dist == 0, ones_like(dist), dist)
-            coef = where(
-                dist == 0,
-                zeros_like(diff),
-                diff.sign() * diff.abs() ** (p - 1) / safe ** (p - 1),
-            )
+            coef = where(dist == 0, zeros_like(diff),
+                         diff.sign() * diff.abs() ** (p - 1) / safe ** (p - 1))
         gd = g.unsqueeze(-1) * coef
         return _sum_to(gd.sum(-2), x1.shape), _sum_to(-gd.sum(-3), x2.shape)
 

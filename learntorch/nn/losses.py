@@ -90,11 +90,8 @@ def _pointwise_loss(name, input, target, reduction, param, elementwise):
 def _operands_same(input, target):
     "Arrays of input and target in their promoted dtype."
     d = result_type(input, target)
-    return (
-        input._array.astype(d.np, copy=False),
-        target._array.astype(d.np, copy=False),
-        d,
-    )
+    return input._array.astype(d.np, copy=False), target._array.astype(d.np,
+                                                                       copy=False), d
 
 def _weighted(losses, weight, reduction, input, mean_by_weight=True):
     ("Per-element `losses` times `weight`, reduced as PyTorch's weighted regression "
@@ -106,61 +103,47 @@ def _weighted(losses, weight, reduction, input, mean_by_weight=True):
     if reduction == 'sum': return losses.sum()
     return losses.sum() / weight.sum() if mean_by_weight else losses.mean()
 
-def mse_loss(
-    input, target, size_average=None, reduce=None, reduction="mean", weight=None
-):
+def mse_loss(input, target, size_average=None, reduce=None, reduction='mean',
+             weight=None):
     "Mean squared error `(input - target)²`, reduced (with `weight`: a weighted mean)."
     reduction = _reduction(reduction, size_average, reduce)
-    if weight is not None:
-        return _weighted((input - target) ** 2, weight, reduction, input)
-    return _pointwise_loss(
-        "mse_loss", input, target, reduction, None, lambda xp, d, p: d * d
-    )
+    if weight is not None: return _weighted((input - target) ** 2, weight, reduction,
+                                            input)
+    return _pointwise_loss('mse_loss', input, target, reduction, None, lambda xp, d,
+                           p: d * d)
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction='mean', weight=None):
     "Mean absolute error `|input - target|`, reduced (with `weight`: a weighted mean)."
     _check_sizes(input, target)
     reduction = _reduction(reduction, size_average, reduce)
-    if weight is not None:
-        return _weighted((input - target).abs(), weight, reduction, input)
+    if weight is not None: return _weighted((input - target).abs(), weight, reduction,
+                                            input)
     return _reduce((input - target).abs(), reduction)
 
-def smooth_l1_loss(
-    input, target, size_average=None, reduce=None, reduction="mean", beta=1.0
-):
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction='mean',
+                   beta=1.0):
     "`0.5 d² / beta` where `|d| < beta`, else `|d| - 0.5 beta`."
-    if beta == 0:
-        return l1_loss(input, target, reduction=reduction)
-    return _pointwise_loss(
-        "smooth_l1_loss",
-        input,
-        target,
-        _reduction(reduction, size_average, reduce),
-        beta,
-        lambda xp, d, b: xp.where(xp.abs(d) < b, 0.5 * d * d / b, xp.abs(d) - 0.5 * b),
-    )
+    if beta == 0: return l1_loss(input, target, reduction=reduction)
+    return _pointwise_loss('smooth_l1_loss', input, target, _reduction(reduction,
+                                                                       size_average,
+                                                                       reduce), beta,
+                           lambda xp, d, b: xp.where(xp.abs(d) < b, 0.5 * d * d / b,
+                                                     xp.abs(d) - 0.5 * b))
 
 def huber_loss(input, target, reduction='mean', delta=1.0, weight=None):
     ("`0.5 d²` where `|d| <= delta`, else `delta (|d| - 0.5 delta)` (with `weight`: "
      "weighted, then averaged).")
     reduction = _reduction(reduction)
-    elementwise = lambda xp, d, k: xp.where(
-        xp.abs(d) <= k, 0.5 * d * d, k * (xp.abs(d) - 0.5 * k)
-    )
-    if weight is None:
-        return _pointwise_loss("huber_loss", input, target, reduction, delta, elementwise)
+    elementwise = lambda xp, d, k: xp.where(xp.abs(d) <= k, 0.5 * d * d,
+                                            k * (xp.abs(d) - 0.5 * k))
+    if weight is None: return _pointwise_loss('huber_loss', input, target, reduction,
+                                              delta, elementwise)
     losses = _pointwise_loss('huber_loss', input, target, 'none', delta, elementwise)
-    return _weighted(
-        losses, weight, reduction, input, mean_by_weight=False
-    )  # (PyTorch: a plain mean here)
+    return _weighted(losses, weight, reduction, input,
+                     mean_by_weight=False)   # (PyTorch: a plain mean here)
 
-formula("mse_loss")(
-    type(
-        "MseLossBackward0",
-        (_PointwiseLoss,),
-        {"derivative": staticmethod(lambda d, p: 2 * d)},
-    )
-)
+formula('mse_loss')(type('MseLossBackward0', (_PointwiseLoss,),
+                         {'derivative': staticmethod(lambda d, p: 2 * d)}))
 formula('smooth_l1_loss')(type('SmoothL1LossBackward0', (_PointwiseLoss,), {
     'derivative': staticmethod(lambda d, b: where(d.abs() < b, d / b, d.sign()))}))
 formula('huber_loss')(type('HuberLossBackward0', (_PointwiseLoss,), {
@@ -180,15 +163,8 @@ def _classes_last(input, target):
     perm = (0,) + tuple(range(2, input.ndim)) + (1,)
     return input.permute(*perm).reshape(-1, input.shape[1]), target.reshape(-1)
 
-def nll_loss(
-    input,
-    target,
-    weight=None,
-    size_average=None,
-    ignore_index=-100,
-    reduce=None,
-    reduction="mean",
-):
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,
+             reduce=None, reduction='mean'):
     "Minus the (weighted) log-probability that `input` gives each sample's target class."
     reduction = _reduction(reduction, size_average, reduce)
     if target.dtype not in (int64, uint8):
@@ -225,10 +201,8 @@ class NllLossBackward0(Node):
     ("Only the picked log-probabilities get gradient: `-weight` (divided by the total "
      "weight for the mean).")
     def setup(self, inputs, args, out):
-        (
-            self.shape,
-            (self.idx, self.w, self.reduction, self.target_shape, target, weight),
-        ) = inputs[0].shape, args
+        self.shape, (self.idx, self.w, self.reduction, self.target_shape, target,
+                     weight) = inputs[0].shape, args
         self.save(
             target, weight
         )  # saved like PyTorch's: editing them in place before backward is an error
@@ -236,8 +210,9 @@ class NllLossBackward0(Node):
         self.saved_tensors                  # (checks their versions)
         n, c = self.shape
         total = builtins.float(self.w.sum())
-        if self.reduction == "mean" and total == 0:
-            return (zeros(n, c, dtype=g.dtype, device=g.device),)  # every sample ignored
+        if self.reduction == 'mean' and total == 0: return (zeros(n, c, dtype=g.dtype,
+                                                                  device=g.device),
+                                                            )   # every sample ignored
         scale = (
             g.reshape(-1)
             if self.reduction == "none"
@@ -271,16 +246,9 @@ class DivBackward1(Node):
     def backward(self, g): return (g / self.n,)
 
 # %% ../../nbs/05_losses.ipynb #b5484872
-def cross_entropy(
-    input,
-    target,
-    weight=None,
-    size_average=None,
-    ignore_index=-100,
-    reduce=None,
-    reduction="mean",
-    label_smoothing=0.0,
-):
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,
+                  reduce=None, reduction='mean',
+                  label_smoothing=0.0):
     ("Cross-entropy between logits `input` and class indices (or class probabilities) "
      "`target`.")
     reduction = _reduction(reduction, size_average, reduce)
@@ -323,9 +291,8 @@ def cross_entropy(
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_classes)
 
 # %% ../../nbs/05_losses.ipynb #2c0899ca
-def binary_cross_entropy(
-    input, target, weight=None, size_average=None, reduce=None, reduction="mean"
-):
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction='mean'):
     "Binary cross-entropy between probabilities `input` and targets in [0, 1]."
     reduction = _reduction(reduction, size_average, reduce)
     if input.shape != target.shape:
@@ -337,25 +304,18 @@ def binary_cross_entropy(
     xp = array_module(a)
     if ((a < 0) | (a > 1)).any():
         raise RuntimeError("all elements of input should be between 0 and 1")
-    with np.errstate(divide="ignore"):
-        losses = -(
-            t * xp.maximum(xp.log(a), -100) + (1 - t) * xp.maximum(xp.log1p(-a), -100)
-        )
-    if weight is not None:
-        losses = losses * weight._array
-    return _result(
-        xp.asarray(_reduce_array(losses, reduction), dtype=a.dtype),
-        "binary_cross_entropy",
-        (input, target),
-        (weight, reduction),
-    )
+    with np.errstate(divide='ignore'):
+        losses = -(t * xp.maximum(xp.log(a), -100) + (1 - t) * xp.maximum(xp.log1p(-a),
+                                                                          -100))
+    if weight is not None: losses = losses * weight._array
+    return _result(xp.asarray(_reduce_array(losses, reduction), dtype=a.dtype),
+                   'binary_cross_entropy', (input, target), (weight, reduction))
 
 # %% ../../nbs/05_losses.ipynb #2b71cc7c
 @formula('binary_cross_entropy')
 class BinaryCrossEntropyBackward0(Node):
-    def setup(self, inputs, args, out):
-        self.save(*inputs, args[0])
-        self.reduction = args[1]
+    def setup(self, inputs, args, out): self.save(*inputs,
+                                                  args[0]); self.reduction = args[1]
     def backward(self, g):
         x, t, weight = self.saved_tensors
         gx = (x - t) / ((1 - x) * x).clamp(min=1e-12)
@@ -364,15 +324,9 @@ class BinaryCrossEntropyBackward0(Node):
         return gx * scale, gt * scale
 
 # %% ../../nbs/05_losses.ipynb #6f2c6249
-def binary_cross_entropy_with_logits(
-    input,
-    target,
-    weight=None,
-    size_average=None,
-    reduce=None,
-    reduction="mean",
-    pos_weight=None,
-):
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,
+                                     reduce=None, reduction='mean',
+                                     pos_weight=None):
     ("Binary cross-entropy of `sigmoid(input)` against `target`, computed stably from "
      "the logits.")
     reduction = _reduction(reduction, size_average, reduce)
@@ -388,19 +342,15 @@ def binary_cross_entropy_with_logits(
         coef = 1 + (pos_weight._array - 1) * t
         losses = (1 - t) * x + coef * (log1p_exp + xp.maximum(-x, 0))
     if weight is not None: losses = losses * weight._array
-    return _result(
-        xp.asarray(_reduce_array(losses, reduction), dtype=x.dtype),
-        "binary_cross_entropy_with_logits",
-        (input, target),
-        (weight, pos_weight, reduction),
-    )
+    return _result(xp.asarray(_reduce_array(losses, reduction), dtype=x.dtype),
+                   'binary_cross_entropy_with_logits',
+                   (input, target), (weight, pos_weight, reduction))
 
 # %% ../../nbs/05_losses.ipynb #54cbb156
 @formula('binary_cross_entropy_with_logits')
 class BinaryCrossEntropyWithLogitsBackward0(Node):
-    def setup(self, inputs, args, out):
-        self.save(*inputs, *args[:2])
-        self.reduction = args[2]
+    def setup(self, inputs, args, out): self.save(*inputs,
+                                                  *args[:2]); self.reduction = args[2]
     def backward(self, g):
         x, t, weight, pos_weight = self.saved_tensors
         s = x.sigmoid()
@@ -418,23 +368,15 @@ def _log1p_exp_neg(x):
     return (-x).clamp(min=0) + (-x.abs()).exp().log1p()
 
 # %% ../../nbs/05_losses.ipynb #8e2eb452
-def kl_div(
-    input, target, size_average=None, reduce=None, reduction="mean", log_target=False
-):
+def kl_div(input, target, size_average=None, reduce=None, reduction='mean',
+           log_target=False):
     ("Kullback-Leibler divergence of `target` from `exp(input)` (input: "
      "log-probabilities).")
     reduction = _reduction(reduction, size_average, reduce)
-    if log_target:
-        pointwise = target.exp() * (target - input)
-    else:
-        pointwise = (
-            where(
-                target > 0,
-                target * where(target > 0, target, ones_like(target)).log(),
-                zeros_like(target),
-            )
-            - target * input
-        )
+    if log_target: pointwise = target.exp() * (target - input)
+    else: pointwise = where(target > 0, target * where(target > 0, target,
+                                                       ones_like(target)).log(),
+                            zeros_like(target)) - target * input
     if reduction == "batchmean":
         return pointwise.sum() / (input.shape[0] if input.ndim else 1)
     return _reduce(pointwise, reduction)
@@ -454,72 +396,50 @@ class _WeightedLoss(_Loss):
 
 class MSELoss(_Loss):
     "Mean squared error."
-    def forward(self, input, target):
-        return mse_loss(input, target, reduction=self.reduction)
+    def forward(self, input, target): return mse_loss(input, target,
+                                                      reduction=self.reduction)
 
 class L1Loss(_Loss):
     "Mean absolute error."
-    def forward(self, input, target):
-        return l1_loss(input, target, reduction=self.reduction)
+    def forward(self, input, target): return l1_loss(input, target,
+                                                     reduction=self.reduction)
 
 class SmoothL1Loss(_Loss):
     "Quadratic below `beta`, linear above."
     def __init__(self, size_average=None, reduce=None, reduction='mean', beta=1.0):
         super().__init__(size_average, reduce, reduction); self.beta = beta
-    def forward(self, input, target):
-        return smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+    def forward(self, input, target): return smooth_l1_loss(input, target,
+                                                            reduction=self.reduction,
+                                                            beta=self.beta)
 
 class HuberLoss(_Loss):
     "Quadratic below `delta`, linear above (scaled by `delta`)."
-    def __init__(self, reduction="mean", delta=1.0):
-        super().__init__(reduction=reduction)
-        self.delta = delta
-    def forward(self, input, target):
-        return huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+    def __init__(self, reduction='mean',
+                 delta=1.0): super().__init__(reduction=reduction); self.delta = delta
+    def forward(self, input, target): return huber_loss(input, target,
+                                                        reduction=self.reduction,
+                                                        delta=self.delta)
 
 class NLLLoss(_WeightedLoss):
     "Negative log-likelihood of log-probabilities."
-    def __init__(
-        self,
-        weight=None,
-        size_average=None,
-        ignore_index=-100,
-        reduce=None,
-        reduction="mean",
-    ):
-        super().__init__(weight, size_average, reduce, reduction)
-        self.ignore_index = ignore_index
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                 reduction='mean'):
+        super().__init__(weight, size_average, reduce,
+                         reduction); self.ignore_index = ignore_index
     def forward(self, input, target):
-        return nll_loss(
-            input,
-            target,
-            self.weight,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,
-        )
+        return nll_loss(input, target, self.weight, ignore_index=self.ignore_index,
+                        reduction=self.reduction)
 
 class CrossEntropyLoss(_WeightedLoss):
     "Cross-entropy of logits against class indices or class probabilities."
-    def __init__(
-        self,
-        weight=None,
-        size_average=None,
-        ignore_index=-100,
-        reduce=None,
-        reduction="mean",
-        label_smoothing=0.0,
-    ):
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                 reduction='mean', label_smoothing=0.0):
         super().__init__(weight, size_average, reduce, reduction)
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
     def forward(self, input, target):
-        return cross_entropy(
-            input,
-            target,
-            self.weight,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,
-            label_smoothing=self.label_smoothing,
-        )
+        return cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
+                             reduction=self.reduction,
+                             label_smoothing=self.label_smoothing)
 
 class BCELoss(_WeightedLoss):
     "Binary cross-entropy of probabilities."
@@ -528,57 +448,27 @@ class BCELoss(_WeightedLoss):
 
 class BCEWithLogitsLoss(_Loss):
     "Binary cross-entropy of logits (stable)."
-    def __init__(
-        self,
-        weight=None,
-        size_average=None,
-        reduce=None,
-        reduction="mean",
-        pos_weight=None,
-    ):
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction='mean',
+                 pos_weight=None):
         super().__init__(size_average, reduce, reduction)
-        self.register_buffer("weight", weight)
-        self.register_buffer("pos_weight", pos_weight)
+        self.register_buffer('weight', weight); self.register_buffer('pos_weight',
+                                                                     pos_weight)
     def forward(self, input, target):
-        return binary_cross_entropy_with_logits(
-            input,
-            target,
-            self.weight,
-            reduction=self.reduction,
-            pos_weight=self.pos_weight,
-        )
+        return binary_cross_entropy_with_logits(input, target, self.weight,
+                                                reduction=self.reduction,
+                                                pos_weight=self.pos_weight)
 
 class KLDivLoss(_Loss):
     "KL divergence of log-probabilities."
-    def __init__(
-        self, size_average=None, reduce=None, reduction="mean", log_target=False
-    ):
-        super().__init__(size_average, reduce, reduction)
-        self.log_target = log_target
-    def forward(self, input, target):
-        return kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+    def __init__(self, size_average=None, reduce=None, reduction='mean',
+                 log_target=False):
+        super().__init__(size_average, reduce, reduction); self.log_target = log_target
+    def forward(self, input, target): return kl_div(input, target,
+                                                    reduction=self.reduction,
+                                                    log_target=self.log_target)
 
-add_to_namespace(
-    functional,
-    mse_loss,
-    l1_loss,
-    smooth_l1_loss,
-    huber_loss,
-    nll_loss,
-    cross_entropy,
-    binary_cross_entropy,
-    binary_cross_entropy_with_logits,
-    kl_div,
-)
-add_to_namespace(
-    "learntorch.nn",
-    MSELoss,
-    L1Loss,
-    SmoothL1Loss,
-    HuberLoss,
-    NLLLoss,
-    CrossEntropyLoss,
-    BCELoss,
-    BCEWithLogitsLoss,
-    KLDivLoss,
-)
+add_to_namespace(functional, mse_loss, l1_loss, smooth_l1_loss, huber_loss, nll_loss,
+                 cross_entropy, binary_cross_entropy,
+       binary_cross_entropy_with_logits, kl_div)
+add_to_namespace('learntorch.nn', MSELoss, L1Loss, SmoothL1Loss, HuberLoss, NLLLoss,
+                 CrossEntropyLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss)
