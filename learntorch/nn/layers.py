@@ -77,6 +77,7 @@ def _fan(tensor, mode):
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return fan_in if mode == 'fan_in' else fan_out
 
+# %% ../../nbs/04_layers.ipynb #61d9cb6a
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     "Fill `tensor` in place with samples from U(a, b)."
     with no_grad(): return tensor.uniform_(a, b, generator=generator)
@@ -102,6 +103,7 @@ def eye_(tensor):
     if tensor.dim() != 2: raise ValueError("Only tensors with 2 dimensions are supported")
     with no_grad(): return tensor.copy_(eye(*tensor.shape))
 
+# %% ../../nbs/04_layers.ipynb #694f9cc1
 def xavier_uniform_(tensor, gain=1.0, generator=None):
     "Glorot uniform: U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out))."
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
@@ -191,6 +193,7 @@ def linear(input, weight, bias=None):
         )
     return input @ wt + bias
 
+# %% ../../nbs/04_layers.ipynb #16c71d69
 class Linear(Module):
     "The affine layer `y = x Wᵀ + b`."
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
@@ -314,6 +317,7 @@ def _activation(name, node_name, forward, derivative, doc):
                        {'derivative': staticmethod(derivative)}))
     return fn
 
+# %% ../../nbs/04_layers.ipynb #572cd091
 def _erf(xp, a):
     ("The error function: exact (Python's `math.erf`) in float64, Abramowitz & Stegun's "
      "formula 7.1.26 (error < 1.5e-7) otherwise.")
@@ -355,6 +359,8 @@ _leaky_relu = _activation(
     lambda x, slope=0.01: where(x > 0, ones_like(x), full_like(x, slope)),
     "`x` for positive inputs, `negative_slope * x` otherwise.",
 )
+
+# %% ../../nbs/04_layers.ipynb #6372fc9f
 _elu = _activation(
     "elu",
     "EluBackward0",
@@ -395,6 +401,7 @@ _hardtanh = _activation(
     "`x` clipped to [min_val, max_val].",
 )
 
+# %% ../../nbs/04_layers.ipynb #ce52119a
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     "`x` for positive inputs, `negative_slope * x` otherwise."
     return _inplace_or(_leaky_relu, input, inplace, negative_slope)
@@ -464,6 +471,7 @@ class GELU(Module):
     def forward(self, input): return gelu(input, self.approximate)
     def extra_repr(self): return f"approximate='{self.approximate}'"
 
+# %% ../../nbs/04_layers.ipynb #cf8293a2
 class SiLU(Module):
     "`x * sigmoid(x)`."
     def __init__(self, inplace=False): super().__init__(); self.inplace = inplace
@@ -524,6 +532,7 @@ def hardswish(input, inplace=False):
     "`x * relu6(x + 3) / 6`, a cheap swish."
     return _inplace_or(_hardswish, input, inplace)
 
+# %% ../../nbs/04_layers.ipynb #87725f38
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
     "`softmax(-x)`: weights that favour the smallest entries."
     if dim is None: dim = _softmax_dim(input.ndim, dim, 'softmin', _stacklevel)
@@ -633,6 +642,7 @@ def _softmax_input(input, dim, dtype, kernel, stacklevel=3):
     )
     return x, x._array, d
 
+# %% ../../nbs/04_layers.ipynb #f4029256
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     "Probabilities along `dim`: `exp(x) / sum(exp(x))`, computed stably."
     x, a, d = _softmax_input(input, dim, dtype, 'softmax', _stacklevel)
@@ -804,6 +814,7 @@ class Embedding(Module):
         return cls(rows, cols, padding_idx=padding_idx, _weight=embeddings,
                    _freeze=freeze, **kwargs)
 
+# %% ../../nbs/04_layers.ipynb #ac4574d2
 def one_hot(tensor, num_classes=-1):
     ("Integer class indices as one-hot vectors (int64), with `num_classes` columns "
      "(default: max + 1).")
@@ -953,60 +964,12 @@ class RMSNorm(Module):
 
 
 # %% ../../nbs/04_layers.ipynb #f80694e0
-add_to_namespace(
-    functional,
-    linear,
-    bilinear,
-    relu,
-    relu6,
-    leaky_relu,
-    elu,
-    gelu,
-    silu,
-    mish,
-    hardswish,
-    softplus,
-    hardtanh,
-    prelu,
-    sigmoid,
-    tanh,
-    softmax,
-    softmin,
-    log_softmax,
-    dropout,
-    embedding,
-    one_hot,
-    layer_norm,
-    rms_norm,
-)
-add_to_namespace(
-    "learntorch.nn",
-    Identity,
-    Linear,
-    Bilinear,
-    Flatten,
-    Unflatten,
-    ReLU,
-    ReLU6,
-    LeakyReLU,
-    PReLU,
-    ELU,
-    GELU,
-    SiLU,
-    Mish,
-    Hardswish,
-    Softplus,
-    Hardtanh,
-    Sigmoid,
-    Tanh,
-    Softmax,
-    Softmin,
-    LogSoftmax,
-    Dropout,
-    Embedding,
-    LayerNorm,
-    RMSNorm,
-)
+add_to_namespace(functional, linear, bilinear, relu, relu6, leaky_relu, elu, gelu, silu, mish,
+                 hardswish, softplus, hardtanh, prelu, sigmoid, tanh, softmax, softmin,
+                 log_softmax, dropout, embedding, one_hot, layer_norm, rms_norm)
+add_to_namespace('learntorch.nn', Identity, Linear, Bilinear, Flatten, Unflatten, ReLU, ReLU6,
+                 LeakyReLU, PReLU, ELU, GELU, SiLU, Mish, Hardswish, Softplus, Hardtanh, Sigmoid,
+                 Tanh, Softmax, Softmin, LogSoftmax, Dropout, Embedding, LayerNorm, RMSNorm)
 
 # %% ../../nbs/04_layers.ipynb #433d2223
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
@@ -1066,6 +1029,7 @@ def _pad_sources(shape, pad, mode):
     if mode == 'constant': return np.pad(src, grow, constant_values=-1)
     return np.pad(src, grow, mode=_PAD_MODES[mode])
 
+# %% ../../nbs/04_layers.ipynb #bed07259
 def pad(input, pad, mode='constant', value=None):
     ("Pad the last `len(pad) // 2` dimensions: `pad = (left, right, top, bottom, ...)`, "
      "starting from the last.")
@@ -1171,6 +1135,7 @@ def _einsum_terms(equation, shapes):
         out = ell + ''.join(sorted(c for c in counts if counts[c] == 1 and c not in ell))
     return terms, out
 
+# %% ../../nbs/04_layers.ipynb #ae329e3a
 def _einsum_pair(a, ta, b, tb, keep):
     ("Contract `a` (subscripts `ta`) with `b` over the letters they share and `keep` "
      "does not need, by one bmm.")
@@ -1207,6 +1172,7 @@ def _einsum_pair(a, ta, b, tb, keep):
     out = a3.bmm(b3).view(tuple(size[c] for c in batch + left + right))
     return out, ''.join(batch + left + right)
 
+# %% ../../nbs/04_layers.ipynb #c589c0a9
 def einsum(equation, *operands):
     ("Sum of products over repeated subscripts, as in `einsum('ij,jk->ik', a, b)` (built "
      "from bmm, sum, permute).")
@@ -1227,6 +1193,7 @@ def einsum(equation, *operands):
     if t != out: x = x.permute(*[t.index(c) for c in out])
     return x
 
+# %% ../../nbs/04_layers.ipynb #caae5110
 def meshgrid(*tensors, indexing=None):
     ("Coordinate grids: each 1-D tensor expanded along its own dimension "
      "(`indexing='ij'` or `'xy'`).")
@@ -1257,6 +1224,7 @@ def meshgrid(*tensors, indexing=None):
         grids.append(t.reshape(shape).expand(*sizes))
     return tuple(grids)
 
+# %% ../../nbs/04_layers.ipynb #9253e049
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
     ("The distinct values (sorted), optionally with each element's position among them "
      "and how often each occurs.")
@@ -1274,6 +1242,7 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     if return_counts: result.append(_wrap(counts.astype(np.int64)))
     return result[0] if len(result) == 1 else tuple(result)
 
+# %% ../../nbs/04_layers.ipynb #57e16062
 def bincount(input, weights=None, minlength=0):
     ("How often each value 0, 1, ... occurs in a 1-d tensor of non-negative integers "
      "(summing `weights` instead).")
