@@ -103,6 +103,7 @@ def _weighted(losses, weight, reduction, input, mean_by_weight=True):
     if reduction == 'sum': return losses.sum()
     return losses.sum() / weight.sum() if mean_by_weight else losses.mean()
 
+# %% ../../nbs/05_losses.ipynb #896e882e
 def mse_loss(input, target, size_average=None, reduce=None, reduction='mean',
              weight=None):
     "Mean squared error `(input - target)²`, reduced (with `weight`: a weighted mean)."
@@ -130,6 +131,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction='mea
                            lambda xp, d, b: xp.where(xp.abs(d) < b, 0.5 * d * d / b,
                                                      xp.abs(d) - 0.5 * b))
 
+# %% ../../nbs/05_losses.ipynb #b2006289
 def huber_loss(input, target, reduction='mean', delta=1.0, weight=None):
     ("`0.5 d²` where `|d| <= delta`, else `delta (|d| - 0.5 delta)` (with `weight`: "
      "weighted, then averaged).")
@@ -163,6 +165,7 @@ def _classes_last(input, target):
     perm = (0,) + tuple(range(2, input.ndim)) + (1,)
     return input.permute(*perm).reshape(-1, input.shape[1]), target.reshape(-1)
 
+# %% ../../nbs/05_losses.ipynb #460d8804
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,
              reduce=None, reduction='mean'):
     "Minus the (weighted) log-probability that `input` gives each sample's target class."
@@ -404,6 +407,7 @@ class L1Loss(_Loss):
     def forward(self, input, target): return l1_loss(input, target,
                                                      reduction=self.reduction)
 
+# %% ../../nbs/05_losses.ipynb #42c32e94
 class SmoothL1Loss(_Loss):
     "Quadratic below `beta`, linear above."
     def __init__(self, size_average=None, reduce=None, reduction='mean', beta=1.0):
@@ -430,6 +434,7 @@ class NLLLoss(_WeightedLoss):
         return nll_loss(input, target, self.weight, ignore_index=self.ignore_index,
                         reduction=self.reduction)
 
+# %% ../../nbs/05_losses.ipynb #2d99ff96
 class CrossEntropyLoss(_WeightedLoss):
     "Cross-entropy of logits against class indices or class probabilities."
     def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
