@@ -11,3 +11,4 @@ from .nn import layers as _nn_layers, losses as _nn_losses   # concept modules: 
 from .nn import _backends as backends   # torch.backends.mps / cudnn, for device-selection idioms
 from .nn.layers import softmax, log_softmax
 from .nn.layers import einsum, meshgrid, unique, bincount, cdist
+from . import optim   # torch.optim, torch.optim.lr_scheduler; also fills nn.utils
