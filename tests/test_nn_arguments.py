@@ -98,3 +98,16 @@ def test_softmax_without_dim_warns_like_pytorch():
     for T in (learntorch, torch):
         with pytest.warns(UserWarning, match='Implicit dimension choice for softmax has been deprecated'):
             T.nn.functional.softmax(T.ones(2, 3))
+
+
+def test_nn_node_classes_have_their_own_names():
+    "No graph-node class defined in nn shares its `__name__` with a different node class."
+    from collections import defaultdict
+    from learntorch.autograd import Node
+    by_name = defaultdict(set)
+    def walk(cls):
+        for sub in cls.__subclasses__(): by_name[sub.__name__].add(sub); walk(sub)
+    walk(Node)
+    clashes = {n: sorted(c.__module__ for c in cs) for n, cs in by_name.items()
+               if len(cs) > 1 and any(c.__module__.startswith('learntorch.nn') for c in cs)}
+    assert not clashes, clashes
