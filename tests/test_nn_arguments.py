@@ -87,7 +87,7 @@ def test_embedding_max_norm_renormalises_rows_in_place():
     (lambda: nn.functional.embedding(learntorch.tensor([0]), learntorch.ones(2, 2), scale_grad_by_freq=True),
      'scale_grad_by_freq'),
     (lambda: nn.Embedding(2, 2, sparse=True)(learntorch.tensor([0])), 'sparse'),
-    (lambda: nn.functional.pad(learntorch.ones(1, 2, 2), (1, 1), mode='circular'), 'circular'),
+    (lambda: nn.functional.pad(learntorch.ones(1, 2, 2), (1, 1), mode='wrap'), 'wrap'),
     (lambda: nn.Linear(2, 2).register_forward_hook(print, always_call=True), 'always_call'),
 ])
 def test_unsupported_arguments_raise_naming_them(call, arg):

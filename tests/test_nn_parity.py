@@ -178,9 +178,9 @@ row('normalize', 'normalize', lambda T, o, x: T.nn.functional.normalize(x, o['p'
 
 @st.composite
 def pad_opts(draw):
-    mode = draw(st.sampled_from(['constant', 'reflect', 'replicate']))
+    mode = draw(st.sampled_from(['constant', 'reflect', 'replicate', 'circular']))
     k = draw(st.integers(1, 3 if mode != 'constant' else 2))
-    lo = -1 if mode == 'constant' else 0
+    lo = -1 if mode in ('constant', 'circular') else 0
     return {'mode': mode, 'k': k, 'pad': tuple(draw(st.integers(lo, 2)) for _ in range(2 * k)),
             'value': draw(st.sampled_from([0.0, 1.5])) if mode == 'constant' else None}
 def pad_x(draw, o): return [floats(draw, (draw(st.integers(1, 2)),) * (1 if o['k'] < 3 else 0) + (2,) + tuple(draw(st.integers(3, 4)) for _ in range(o['k'])))]

@@ -1013,7 +1013,7 @@ class PairwiseDistance(Module):
 
 
 # %% ../../nbs/04_layers.ipynb #cb35f3cf
-_PAD_MODES = {'constant': 'constant', 'reflect': 'reflect', 'replicate': 'edge'}
+_PAD_MODES = {'constant': 'constant', 'reflect': 'reflect', 'replicate': 'edge', 'circular': 'wrap'}
 
 def _pad_sources(shape, pad, mode):
     ("For each output element of the padded tensor, the flat index of the input element "
@@ -1041,10 +1041,7 @@ def pad(input, pad, mode='constant', value=None):
             f"dimension but got "
             f"padding length {len(pad)} and input of dimension {input.ndim}"
         )
-    if mode not in _PAD_MODES:
-        if mode == "circular":
-            raise NotImplementedError("pad(mode='circular') is not supported")
-        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if mode not in _PAD_MODES: raise NotImplementedError(f"Unrecognised padding mode {mode}")
     if mode != 'constant':
         if value is not None and value != 0:
             raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument")
@@ -1060,18 +1057,20 @@ def pad(input, pad, mode='constant', value=None):
         for i in range(k):
             n, (lo, hi) = input.shape[input.ndim - 1 - i], pad[2 * i: 2 * i + 2]
             if mode == 'reflect' and (lo >= n or hi >= n):
-                raise RuntimeError(
-                    f"Argument #4: Padding size should be less than the corresponding "
-                    f"input dimension, "
-                    f"but got: padding ({lo}, {hi}) at dimension {input.ndim - 1 - i} of "
-                    f"input "
-                    f"{list(input.shape)}"
-                )
+                raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding "
+                                   f"input dimension, but got: padding ({lo}, {hi}) at dimension "
+                                   f"{input.ndim - 1 - i} of input {list(input.shape)}")
             if n == 0 and (lo > 0 or hi > 0):
                 raise RuntimeError("input tensor must be non-empty to pad it")
+            if mode == 'circular' and (lo > n or hi > n):
+                raise RuntimeError("Padding value causes wrapping around more than once.")
     src = _pad_sources(tuple(input.shape), tuple(pad), mode)
     a = input._array
     xp = array_module(a)
+    if mode == 'circular':             # PyTorch copies slices into a new tensor: a CopySlices node
+        out = zeros(src.shape, dtype=input.dtype, device=input.device)
+        out[0:] = input.reshape(-1)[_wrap(xp.asarray(src))]
+        return out
     flat = a.reshape(-1)
     src_x = xp.asarray(src)
     out = flat[xp.maximum(src_x, 0)]
