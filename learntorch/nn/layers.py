@@ -616,13 +616,8 @@ class PReLU(Module):
 def _softmax_dim(ndim, dim, name='softmax', stacklevel=3):
     "`dim`, or PyTorch's legacy default (with its deprecation warning) when it is None."
     if dim is not None: return dim
-    warnings.warn(
-        f"Implicit dimension choice for {name} has been deprecated. Change the call to "
-        f"include dim=X "
-        "as an argument.",
-        UserWarning,
-        stacklevel=stacklevel + 1,
-    )
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to "
+                  "include dim=X as an argument.", UserWarning, stacklevel=stacklevel + 1)
     return 0 if ndim in (0, 1, 3) else 1
 
 def _softmax_input(input, dim, dtype, kernel, stacklevel=3):
@@ -631,15 +626,12 @@ def _softmax_input(input, dim, dtype, kernel, stacklevel=3):
     n = builtins.max(x.ndim, 1)
     d = _softmax_dim(x.ndim, dim, kernel, stacklevel + 1)
     if not -n <= d < n:
-        raise IndexError(
-            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but "
-            f"got {d})"
-        )
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                         f"but got {d})")
     d %= n
-    _floats_only(
-        x,
-        kernel + ("_lastdim" if d == x.ndim - 1 or x.ndim == 0 else "") + "_kernel_impl",
-    )
+    if x.numel():                      # (PyTorch runs no kernel, so checks no dtype, when empty)
+        last = '_lastdim' if d == x.ndim - 1 or x.ndim == 0 else ''
+        _floats_only(x, kernel + last + '_kernel_impl')
     return x, x._array, d
 
 # %% ../../nbs/04_layers.ipynb #f4029256
@@ -647,9 +639,9 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     "Probabilities along `dim`: `exp(x) / sum(exp(x))`, computed stably."
     x, a, d = _softmax_input(input, dim, dtype, 'softmax', _stacklevel)
     xp = array_module(a)
+    if a.size == 0: return _result(a.copy(), 'softmax', (x,), d)
     with np.errstate(invalid='ignore'):
-        if a.ndim == 0 or a.size == 0: return _result(xp.exp(a - a), 'softmax', (x,),
-                                                      d)   # 1, or nan for inf/nan
+        if a.ndim == 0: return _result(xp.exp(a - a), 'softmax', (x,), d)   # 1, or nan for inf/nan
         e = xp.exp(a - a.max(axis=d, keepdims=True))
         e /= e.sum(axis=d, keepdims=True)
     return _result(e, 'softmax', (x,), d)
@@ -658,9 +650,9 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     "Log-probabilities along `dim`: `x - log(sum(exp(x)))`, computed stably."
     x, a, d = _softmax_input(input, dim, dtype, 'log_softmax', _stacklevel)
     xp = array_module(a)
+    if a.size == 0: return _result(a.copy(), 'log_softmax', (x,), d)
     with np.errstate(invalid='ignore'):
-        if a.ndim == 0 or a.size == 0: return _result(a - a, 'log_softmax', (x,),
-                                                      d)     # 0, or nan for inf/nan
+        if a.ndim == 0: return _result(a - a, 'log_softmax', (x,), d)       # 0, or nan for inf/nan
         shifted = a - a.max(axis=d, keepdims=True)
         shifted -= xp.log(xp.exp(shifted).sum(axis=d, keepdims=True))
     return _result(shifted, 'log_softmax', (x,), d)
@@ -848,6 +840,11 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
             f"Given normalized_shape={list(shape)}, expected input with shape [*, "
             f"{', '.join(map(str, shape))}], but got input of size{input.shape}"
         )
+    for p in (weight, bias):
+        if p is not None and p.dtype is not input.dtype:
+            raise RuntimeError("mixed dtype (CPU): " + (
+                f"expect parameter to have scalar type of {input.dtype._legacy_name}"
+                if input.dtype.is_floating_point else "all inputs must share same datatype."))
     _floats_only(input, 'LayerNormKernelImpl')
     a = input._array
     xp = array_module(a)

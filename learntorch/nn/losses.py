@@ -262,12 +262,13 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     class_dim = 0 if input.ndim == 1 else 1
     logp = log_softmax(input, class_dim)
     n_classes = input.shape[class_dim]
+    n_safe = builtins.max(n_classes, 1)         # (no classes: nothing to smooth, no division by 0)
     w_shape = [1] * input.ndim; w_shape[class_dim] = n_classes
     if (
         target.shape == input.shape and target.dtype.is_floating_point
     ):  # class probabilities
         if label_smoothing > 0:
-            target = target * (1 - label_smoothing) + label_smoothing / n_classes
+            target = target * (1 - label_smoothing) + label_smoothing / n_safe
         weighted = (
             logp * target if weight is None else logp * target * weight.reshape(w_shape)
         )
@@ -291,7 +292,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         denom = weight[kept].sum() if weight is not None else (~ignored).sum()
         smooth = smooth.sum() / denom
     else: smooth = _reduce(smooth, reduction)
-    return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_classes)
+    return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_safe)
 
 # %% ../../nbs/05_losses.ipynb #2c0899ca
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
