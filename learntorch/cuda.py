@@ -46,9 +46,9 @@ def synchronize(device=None):
     if cp is None: raise AssertionError(_NO_CUDA)
     with cp.cuda.Device(_gpu_index(device)): cp.cuda.runtime.deviceSynchronize()
 
-# %% ../nbs/14_cuda.ipynb #4fbef5a2
+# %% ../nbs/14_cuda.ipynb #48313610
 def manual_seed(seed):
-    "Seed the GPU's random numbers: learntorch draws them on the CPU, from the global generator."
+    "Seed the GPU's random numbers (learntorch draws them on the CPU, from one generator)."
     _manual_seed(seed)
 
 def manual_seed_all(seed):
