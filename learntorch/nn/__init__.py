@@ -880,10 +880,6 @@ def add_to_namespace(namespace, *objects):
      "`namespace` under their own names.")
     if isinstance(namespace, str): namespace = sys.modules[namespace]
     for obj in objects:
-        held = getattr(namespace, obj.__name__, None)
-        # a notebook run (its code lives in `__main__`) never replaces the library's own
-        if obj.__module__ == '__main__' and getattr(held, '__module__', '__main__') != '__main__':
-            continue
         setattr(namespace, obj.__name__, obj)
         if obj.__name__ not in namespace.__all__: namespace.__all__.append(obj.__name__)
 
