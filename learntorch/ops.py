@@ -515,6 +515,7 @@ def _inplace(self, fn, *args, **kwargs):
         _check_inplace_result(self, result.dtype, result._array.shape)
         _store(self, result._array)
         self.grad_fn, self._requires_grad = result.grad_fn, result._requires_grad
+        hooks.rebase(result, self)
         return self
     result = fn(self, *args, **kwargs)
     _check_inplace_result(self, result.dtype, result._array.shape)

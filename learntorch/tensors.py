@@ -849,6 +849,7 @@ class _Hooks:
     "The places where notebook 02 plugs autograd in; until then operations are not recorded."
     record = None                                   # record(out, op, inputs, args): add `out` to the graph
     def recording(self, tensors): return False      # would an operation on `tensors` be recorded?
+    def rebase(self, result, t): pass              # an in-place op wrote `result` (and its node) into `t`
 
 hooks = _Hooks()
 
