@@ -26,13 +26,16 @@ __all__ = ['DivBackward2', 'MinimumBackward0', 'FmodBackward0', 'FmodBackward1',
 import builtins, math, re, weakref
 import numpy as np
 from .tensors import *
-from .tensors import _wrap, _view_of, _index_key, _dtype_of_np, _broadcast_view, hooks, _bump_version
+from learntorch.tensors import (
+    _wrap, _view_of, _index_key, _dtype_of_np, _broadcast_view, hooks, _bump_version,
+)
 from .ops import *
 from .ops import _add_at
 
 # %% ../nbs/02_autograd.ipynb #72700b1b
 class _GradMode:
-    "Whether operations are being recorded for autograd (a process-wide switch), and the function that records them."
+    """Whether operations are being recorded for autograd (a process-wide switch), and the
+    function that records them."""
     enabled = True
     recorder = None      # `_record`, defined below
 
@@ -41,21 +44,30 @@ def is_grad_enabled():
     return _GradMode.enabled
 
 def _set_grad_mode(flag):
-    "Switch recording on or off. Off, the recording hook of notebook 00 is removed, so operations pay nothing for autograd."
+    """Switch recording on or off. Off, the recording hook of notebook 00 is removed, so
+    operations pay nothing for autograd."""
     _GradMode.enabled = flag
     hooks.record = _GradMode.recorder if flag else None
 
 class _GradModeContext:
     "Base for the grad-mode switches: a context manager that is also a decorator."
     def __new__(cls, *args, **kwargs):
-        if cls is not set_grad_enabled and len(args) == 1 and callable(args[0]) and not kwargs:  # bare `@no_grad`
+        # bare `@no_grad`
+        if (
+            cls is not set_grad_enabled
+            and len(args) == 1
+            and callable(args[0])
+            and not kwargs
+        ):
             return cls()(args[0])
         return super().__new__(cls)
     def __call__(self, func):
         mode = self._mode
         def wrapper(*args, **kwargs):
             with set_grad_enabled(mode): return func(*args, **kwargs)
-        wrapper.__name__, wrapper.__doc__, wrapper.__wrapped__ = func.__name__, func.__doc__, func
+        wrapper.__name__, wrapper.__doc__, wrapper.__wrapped__ = (
+            func.__name__, func.__doc__, func,
+        )
         return wrapper
     def __enter__(self):
         self._prev = _GradMode.enabled
@@ -68,82 +80,118 @@ class no_grad(_GradModeContext):
     _mode = False
 
 class enable_grad(_GradModeContext):
-    "Turn recording on inside a `with` block or a decorated function (e.g. inside `no_grad`)."
+    """Turn recording on inside a `with` block or a decorated function (e.g. inside
+    `no_grad`)."""
     _mode = True
 
 class inference_mode(_GradModeContext):
-    "Like `no_grad` (PyTorch's version also skips version counting; learntorch's is the same as `no_grad`)."
+    """Like `no_grad` (PyTorch's version also skips version counting; learntorch's is the
+    same as `no_grad`)."""
     def __init__(self, mode=True): self._mode = not mode
 
 class set_grad_enabled(_GradModeContext):
-    "Turn recording on or off: at once when called, and back to the previous mode when used as a context manager."
+    """Turn recording on or off: at once when called, and back to the previous mode when
+    used as a context manager."""
     def __init__(self, mode):
         self._prev, self._mode = _GradMode.enabled, builtins.bool(mode)
         _set_grad_mode(self._mode)
     def __enter__(self): return self
     def __exit__(self, *exc): _set_grad_mode(self._prev)
     def __call__(self, func):
-        _set_grad_mode(self._prev)            # used as a decorator, it must not change the mode at definition time
+        # used as a decorator, it must not change the mode at definition time
+        _set_grad_mode(self._prev)
         return super().__call__(func)
 
 # %% ../nbs/02_autograd.ipynb #2240d92d
-_FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after they have already "
-          "been freed). Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). "
-          "Specify retain_graph=True if you need to backward through the graph a second time or if you need to access "
-          "saved tensors after calling backward.")
+_FREED = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after they have already "
+    "been freed). Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). "
+    "Specify retain_graph=True if you need to backward through the graph a second time or if you need to access "
+    "saved tensors after calling backward."
+)
 
 class Node:
-    "One step of the backward graph: turns the gradient of an operation's output into gradients of its inputs."
+    """One step of the backward graph: turns the gradient of an operation's output into
+    gradients of its inputs."""
+
     # Defaults live on the class, so creating a node (once per recorded operation) costs almost nothing.
-    next_functions, _saved, _versions, _freed, _pre_hooks, _input_dtypes, _num_outputs = (), (), (), False, None, None, 1
-    differentiable = None   # a formula may pick the inputs that get edges (e.g. `where`'s condition gets none)
+    next_functions, _saved, _versions, _freed, _pre_hooks, _input_dtypes, _num_outputs = (
+        (), (), (), False, None, None, 1,
+    )
+    # a formula may pick the inputs that get edges (e.g. `where`'s condition gets none)
+    differentiable = None
 
     def name(self):
         "The node's class name, such as `MulBackward0`."
         return type(self).__name__
 
-    def __repr__(self): return f'<{type(self).__name__} object at {hex(id(self))}>'
+    def __repr__(self):
+        return f'<{type(self).__name__} object at {hex(id(self))}>'
 
     def save(self, *values):
-        "Keep `values` (tensors, numbers, None or `_SavedOutput`s) and the tensors' current versions for the backward step."
+        """Keep `values` (tensors, numbers, None or `_SavedOutput`s) and the tensors'
+        current versions for the backward step."""
         self._saved = values
-        self._versions = tuple([(v._base if v._base is not None else v)._version_count if isinstance(v, Tensor) else None
-                                for v in values])
+        self._versions = tuple(
+            [
+                (v._base if v._base is not None else v)._version_count
+                if isinstance(v, Tensor)
+                else None
+                for v in values
+            ]
+        )
 
     @property
     def saved_tensors(self):
         "The saved values, checked against later in-place changes."
-        if self._freed: raise RuntimeError(_FREED)
+        if self._freed:
+            raise RuntimeError(_FREED)
         result = []
         for v, version in zip(self._saved, self._versions):
-            if isinstance(v, _SavedOutput): v = v.unpack(self)
-            elif version is not None and v._version != version: raise _modified_error(v, version, v.grad_fn)
+            if isinstance(v, _SavedOutput):
+                v = v.unpack(self)
+            elif version is not None and v._version != version:
+                raise _modified_error(v, version, v.grad_fn)
             result.append(v)
         return tuple(result)
 
     def release(self):
         "Free the saved tensors (after a backward pass without `retain_graph`)."
-        if self._saved: self._saved, self._freed = (), True
+        if self._saved:
+            self._saved, self._freed = (), True
 
-    def backward(self, grad): raise NotImplementedError
-    def apply(self, grads): return self.backward(grads[0])
+    def backward(self, grad):
+        raise NotImplementedError
+
+    def apply(self, grads):
+        return self.backward(grads[0])
+
     def __call__(self, *grads):
         "Run this node's backward step on the given output gradients."
         return self.apply(list(grads))
 
     def register_prehook(self, hook):
-        "Call `hook(grad_outputs)` before this node runs; it may return replacement gradients."
-        if self._pre_hooks is None: self._pre_hooks = []
+        """Call `hook(grad_outputs)` before this node runs; it may return replacement
+        gradients."""
+        if self._pre_hooks is None:
+            self._pre_hooks = []
         self._pre_hooks.append(hook)
         return _RemovableHandle(self._pre_hooks, hook)
 
 def _modified_error(t, version, producer):
-    "PyTorch's error for a saved tensor changed in place; `producer` names where it came from (its node, or None for a leaf)."
-    made_by = 'a leaf Variable' if producer is None else f"output 0 of {re.sub(r'Backward[0-9]*$', '', producer.name())}"
-    return RuntimeError("one of the variables needed for gradient computation has been modified by an inplace operation: "
-                        f"[{t.type()} {list(t.shape)}], which is {made_by}, is at version {t._version}; expected version "
-                        f"{version} instead. Hint: enable anomaly detection to find the operation that failed to compute its "
-                        "gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).")
+    """PyTorch's error for a saved tensor changed in place; `producer` names where it came
+    from (its node, or None for a leaf)."""
+    made_by = (
+        'a leaf Variable'
+        if producer is None
+        else f"output 0 of {re.sub(r'Backward[0-9]*$', '', producer.name())}"
+    )
+    return RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an inplace operation: "
+        f"[{t.type()} {list(t.shape)}], which is {made_by}, is at version {t._version}; expected version "
+        f"{version} instead. Hint: enable anomaly detection to find the operation that failed to compute its "
+        "gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False)."
+    )
 
 class _SavedOutput:
     """A node's own output, saved without a reference cycle (output -> node -> output): the array,
@@ -151,7 +199,8 @@ class _SavedOutput:
     __slots__ = ('array', 'owner', 'version')
     def __init__(self, out): self.array = out._array; self.track(out)
     def track(self, t):
-        "Check versions against `t` (an in-place operation's output is the tensor it changed)."
+        """Check versions against `t` (an in-place operation's output is the tensor it
+        changed)."""
         owner = t._base if t._base is not None else t
         self.owner, self.version = weakref.ref(owner), owner._version_count
     def unpack(self, node):
@@ -159,7 +208,8 @@ class _SavedOutput:
         if owner is not None and owner._version_count != self.version:
             raise _modified_error(owner, self.version, node)
         out = _wrap(self.array)
-        if _GradMode.enabled:      # create_graph: the output's history is this very node, as in PyTorch
+        # create_graph: the output's history is this very node, as in PyTorch
+        if _GradMode.enabled:
             out.grad_fn, out._requires_grad = node, True
         return out
 
@@ -175,7 +225,8 @@ class AccumulateGrad(Node):
     def __init__(self, variable): self.variable = variable
 
 def _accumulator(leaf):
-    "The `AccumulateGrad` node of `leaf`, created on first use (the leaf keeps only a weak reference to it)."
+    """The `AccumulateGrad` node of `leaf`, created on first use (the leaf keeps only a
+    weak reference to it)."""
     ref = leaf._grad_accumulator
     node = ref() if ref is not None else None
     if node is None:
@@ -184,7 +235,8 @@ def _accumulator(leaf):
     return node
 
 def _edge(x):
-    "Where a gradient for input `x` must go: (node, output number), or (None, 0) if `x` needs no gradient."
+    """Where a gradient for input `x` must go: (node, output number), or (None, 0) if `x`
+    needs no gradient."""
     if isinstance(x, Tensor):
         if x.grad_fn is not None: return (x.grad_fn, getattr(x, '_output_nr', 0))
         if x._requires_grad: return (_accumulator(x), 0)
@@ -201,7 +253,8 @@ def formula(*ops):
     return register
 
 def _record(out, op, inputs, args):
-    "Add `out`, the result of `op` on `inputs`, to the graph when autograd is on and an input requires grad."
+    """Add `out`, the result of `op` on `inputs`, to the graph when autograd is on and an
+    input requires grad."""
     if not _GradMode.enabled: return
     for x in inputs:
         if isinstance(x, Tensor) and x._requires_grad: break
@@ -214,25 +267,37 @@ def _record(out, op, inputs, args):
         if cls is _NotImplemented: node.op = op
     else: node = cls()
     edges, dtypes = [], []
-    for x in (inputs if cls.differentiable is None else cls.differentiable(inputs)):   # `_edge`, inlined: a hot loop
+    # `_edge`, inlined: a hot loop
+    for x in (inputs if cls.differentiable is None else cls.differentiable(inputs)):
         if isinstance(x, Tensor):
             dtypes.append(x._array.dtype)
-            if x.grad_fn is not None: edges.append((x.grad_fn, getattr(x, '_output_nr', 0)) if x.grad_fn._num_outputs > 1 else (x.grad_fn, 0))
-            elif x._requires_grad: edges.append((_accumulator(x), 0))
-            else: edges.append((None, 0))
+            if x.grad_fn is not None:
+                edges.append(
+                    (x.grad_fn, getattr(x, '_output_nr', 0))
+                    if x.grad_fn._num_outputs > 1
+                    else (x.grad_fn, 0)
+                )
+            elif x._requires_grad:
+                edges.append((_accumulator(x), 0))
+            else:
+                edges.append((None, 0))
         else:
             dtypes.append(None); edges.append((None, 0))
     node.next_functions, node._input_dtypes = tuple(edges), tuple(dtypes)
     node.setup(inputs, args, out)
-    if type(out) is tuple:                 # one node for several results (split, unbind): each knows its output number
+    # one node for several results (split, unbind): each knows its output number
+    if type(out) is tuple:
         node._num_outputs = len(out)
-        for i, o in enumerate(out): o.grad_fn, o._requires_grad, o._output_nr = node, True, i
+        for i, o in enumerate(out):
+            o.grad_fn, o._requires_grad, o._output_nr = node, True, i
     else:
-        if out._retains_grad and out.grad_fn is not None: _move_retain_hook(out, out.grad_fn, node)
+        if out._retains_grad and out.grad_fn is not None:
+            _move_retain_hook(out, out.grad_fn, node)
         out.grad_fn, out._requires_grad = node, True
 
 def _move_retain_hook(t, old, new):
-    "`t` changed in place: its `retain_grad` now keeps the gradient of the new version (node `new`)."
+    """`t` changed in place: its `retain_grad` now keeps the gradient of the new version
+    (node `new`)."""
     hooks_list = old._pre_hooks or []
     for h in hooks_list:
         if getattr(h, '_retains', None) is t:
@@ -265,11 +330,14 @@ _set_grad_mode(True)
 
 # %% ../nbs/02_autograd.ipynb #1c6cb195
 def _sum_to(grad, shape):
-    "Sum `grad` over the dimensions that broadcasting added or stretched, giving `shape` (None for number inputs)."
+    """Sum `grad` over the dimensions that broadcasting added or stretched, giving `shape`
+    (None for number inputs)."""
     if shape is None or grad is None: return None
     if grad.shape == shape: return grad
     lead = grad.ndim - len(shape)
-    dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and grad.shape[lead + i] != 1)
+    dims = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and grad.shape[lead + i] != 1
+    )
     if dims: grad = sum(grad, dim=dims, keepdim=True)
     return grad.reshape(shape)
 
@@ -282,13 +350,20 @@ def _renamed(cls, name):
 # %% ../nbs/02_autograd.ipynb #e44de031
 @formula('add')
 class AddBackward0(Node):
-    def setup(self, inputs, alpha, out): self.shapes, self.alpha = (_shape(inputs[0]), _shape(inputs[1])), alpha
+    def setup(self, inputs, alpha, out):
+        self.shapes, self.alpha = (_shape(inputs[0]), _shape(inputs[1])), alpha
     def backward(self, g):
-        return _sum_to(g, self.shapes[0]), _sum_to(g if self.alpha == 1 else g * self.alpha, self.shapes[1])
+        return _sum_to(g, self.shapes[0]), _sum_to(
+            g if self.alpha == 1 else g * self.alpha, self.shapes[1]
+        )
 
 class SubBackward0(Node):
-    def setup(self, inputs, alpha, out): self.shapes, self.alpha = (_shape(inputs[0]), _shape(inputs[1])), alpha
-    def backward(self, g): return _sum_to(g, self.shapes[0]), _sum_to(-g if self.alpha == 1 else g * -self.alpha, self.shapes[1])
+    def setup(self, inputs, alpha, out):
+        self.shapes, self.alpha = (_shape(inputs[0]), _shape(inputs[1])), alpha
+    def backward(self, g):
+        return _sum_to(g, self.shapes[0]), _sum_to(
+            -g if self.alpha == 1 else g * -self.alpha, self.shapes[1]
+        )
 
 class RsubBackward1(Node):
     "`number - x`: only the tensor gets an edge."
@@ -296,13 +371,16 @@ class RsubBackward1(Node):
     def setup(self, inputs, alpha, out): self.alpha = alpha
     def backward(self, g): return (-g if self.alpha == 1 else g * -self.alpha,)
 
-_formulas['sub'] = lambda inputs, args: SubBackward0 if isinstance(inputs[0], Tensor) else RsubBackward1
+_formulas['sub'] = lambda inputs, args: (
+    SubBackward0 if isinstance(inputs[0], Tensor) else RsubBackward1
+)
 
 def _needs_grad(x): return isinstance(x, Tensor) and x._requires_grad
 
 @formula('mul')
 class MulBackward0(Node):
-    "d(a*b)/da = b, d(a*b)/db = a: each factor is kept only if the other one needs a gradient."
+    """d(a*b)/da = b, d(a*b)/db = a: each factor is kept only if the other one needs a
+    gradient."""
     def setup(self, inputs, args, out):
         a, b = inputs
         self.shapes = (_shape(a), _shape(b))
@@ -325,9 +403,14 @@ class DivBackward0(Node):
         return ga, gb
 
 class _ZeroGrad(Node):
-    "Piecewise-constant operations (rounding, sign, floor division): the gradient is zero."
+    """Piecewise-constant operations (rounding, sign, floor division): the gradient is
+    zero."""
     def setup(self, inputs, args, out): self.shapes = tuple(_shape(x) for x in inputs)
-    def backward(self, g): return tuple(None if s is None else zeros(s, dtype=g.dtype, device=g.device) for s in self.shapes)
+    def backward(self, g):
+        return tuple(
+            None if s is None else zeros(s, dtype=g.dtype, device=g.device)
+            for s in self.shapes
+        )
 
 DivBackward2 = _renamed(_ZeroGrad, 'DivBackward2')      # both rounding modes
 
@@ -336,20 +419,28 @@ class _NumberOverTensor(Node):
     def setup(self, inputs, args, out):
         number, x = inputs
         recip = _formulas['reciprocal']()
-        recip.next_functions, recip._input_dtypes = self.next_functions[1:], self._input_dtypes[1:]
+        recip.next_functions, recip._input_dtypes = (
+            self.next_functions[1:], self._input_dtypes[1:],
+        )
         xp = array_module(x._array)
         with np.errstate(divide='ignore'): r = _wrap(xp.asarray(xp.reciprocal(x._array)))
         recip.setup((x,), None, r)
         r.grad_fn, r._requires_grad = recip, True
-        self.__class__ = MulBackward0                      # from now on an ordinary MulBackward0
-        self.next_functions, self._input_dtypes = ((recip, 0), (None, 0)), (r._array.dtype, None)
+        # from now on an ordinary MulBackward0
+        self.__class__ = MulBackward0
+        self.next_functions, self._input_dtypes = (
+            ((recip, 0), (None, 0)), (r._array.dtype, None),
+        )
         self.setup((r, number), None, out)
 
-_formulas['div'] = lambda inputs, mode: ({None: DivBackward0 if isinstance(inputs[0], Tensor) else _NumberOverTensor,
-                                          'floor': DivBackward2, 'trunc': DivBackward2}[mode])
+_formulas['div'] = lambda inputs, mode: {
+    None: DivBackward0 if isinstance(inputs[0], Tensor) else _NumberOverTensor,
+    'floor': DivBackward2, 'trunc': DivBackward2,
+}[mode]
 
 class PowBackward0(Node):
-    "`x ** number` (and `x.square()`, which PyTorch computes as `x ** 2`): the number gets no edge."
+    """`x ** number` (and `x.square()`, which PyTorch computes as `x ** 2`): the number
+    gets no edge."""
     differentiable = staticmethod(lambda inputs: inputs[:1])
     def setup(self, inputs, args, out):
         self.save(inputs[0]); self.exponent = inputs[1] if len(inputs) > 1 else 2
@@ -366,7 +457,9 @@ class PowBackward1(Node):
         a, b = self.saved_tensors
         ga = _sum_to(g * b * a ** (b - 1), self.shapes[0])
         r = a ** b
-        gb = _sum_to(g * where((a == 0) & (b >= 0), zeros_like(r), r * log(a)), self.shapes[1])
+        gb = _sum_to(
+            g * where((a == 0) & (b >= 0), zeros_like(r), r * log(a)), self.shapes[1]
+        )
         return ga, gb
 
 class PowBackward2(Node):
@@ -375,15 +468,22 @@ class PowBackward2(Node):
     def setup(self, inputs, args, out): self.base = inputs[0]; self.save(inputs[1])
     def backward(self, g):
         (b,) = self.saved_tensors
-        if self.base == 0: return (g * where(b >= 0, zeros_like(b), full_like(b, -math.inf)),)
+        if self.base == 0:
+            return (g * where(b >= 0, zeros_like(b), full_like(b, -math.inf)),)
         return (g * (self.base ** b) * math.log(self.base),)
 
-_formulas['pow'] = lambda inputs, args: (PowBackward1 if isinstance(inputs[1], Tensor) else PowBackward0) if isinstance(inputs[0], Tensor) else PowBackward2
+_formulas['pow'] = lambda inputs, args: (
+    (PowBackward1 if isinstance(inputs[1], Tensor) else PowBackward0)
+    if isinstance(inputs[0], Tensor)
+    else PowBackward2
+)
 _formulas['square'] = PowBackward0
 
 @formula('maximum', 'minimum')
 class MaximumBackward0(Node):
-    def setup(self, inputs, args, out): self.save(*inputs); self.shapes = tuple(x.shape for x in inputs)
+    def setup(self, inputs, args, out):
+        self.save(*inputs)
+        self.shapes = tuple(x.shape for x in inputs)
     def backward(self, g):
         a, b = self.saved_tensors
         first_wins = (a > b) if self.name() == 'MaximumBackward0' else (a < b)
@@ -397,12 +497,17 @@ _formulas['minimum'] = MinimumBackward0
 
 @formula('atan2')
 class Atan2Backward0(Node):
-    def setup(self, inputs, args, out): self.save(*inputs); self.shapes = tuple(x.shape for x in inputs)
+    def setup(self, inputs, args, out):
+        self.save(*inputs)
+        self.shapes = tuple(x.shape for x in inputs)
     def backward(self, g):
         a, b = self.saved_tensors
         d = a * a + b * b
-        recip = where(d == 0, zeros_like(d), 1 / d)      # at (0, 0) PyTorch defines both gradients as 0
-        return _sum_to(g * b * recip, self.shapes[0]), _sum_to(g * -a * recip, self.shapes[1])
+        # at (0, 0) PyTorch defines both gradients as 0
+        recip = where(d == 0, zeros_like(d), 1 / d)
+        return _sum_to(g * b * recip, self.shapes[0]), _sum_to(
+            g * -a * recip, self.shapes[1]
+        )
 
 class RemainderBackward0(Node):
     "`x % number`: between its jumps the remainder moves with x; the number gets no edge."
@@ -411,7 +516,8 @@ class RemainderBackward0(Node):
     def backward(self, g): return (g,)
 
 class RemainderBackward1(Node):
-    "`x % y = x - q y` with the quotient `q` the forward used (floor, or trunc for fmod): d/dy = -q."
+    """`x % y = x - q y` with the quotient `q` the forward used (floor, or trunc for
+    fmod): d/dy = -q."""
     mode = 'floor'
     def setup(self, inputs, args, out):
         a, b = inputs
@@ -429,7 +535,9 @@ def _remainder_formula(inputs, args):
     if not isinstance(inputs[0], Tensor): return _NotImplemented
     return RemainderBackward1 if isinstance(inputs[1], Tensor) else RemainderBackward0
 _formulas['remainder'] = _remainder_formula
-_formulas['fmod'] = lambda inputs, args: FmodBackward1 if isinstance(inputs[1], Tensor) else FmodBackward0
+_formulas['fmod'] = lambda inputs, args: (
+    FmodBackward1 if isinstance(inputs[1], Tensor) else FmodBackward0
+)
 
 # %% ../nbs/02_autograd.ipynb #70c5f0c4
 class _Unary(Node):
@@ -471,11 +579,17 @@ _unary_formula('abs', 'AbsBackward0', lambda x: sign(x))
 _unary_formula('relu', 'ReluBackward0', lambda y: (y > 0).to(y.dtype), uses_output=True)
 _unary_formula('frac', 'FracBackward0', lambda x: 1)
 _unary_formula('nan_to_num', 'NanToNumBackward0', lambda x: isfinite(x).to(x.dtype))
-for _op, _name in [('sign', 'SignBackward0'), ('floor', 'FloorBackward0'), ('ceil', 'CeilBackward0'),
-                   ('trunc', 'TruncBackward0')]:
+for _op, _name in [
+    ('sign', 'SignBackward0'), ('floor', 'FloorBackward0'), ('ceil', 'CeilBackward0'),
+    ('trunc', 'TruncBackward0'),
+]:
     _formulas[_op] = _renamed(_ZeroGrad, _name)
-RoundBackward0, RoundBackward1 = _renamed(_ZeroGrad, 'RoundBackward0'), _renamed(_ZeroGrad, 'RoundBackward1')
-_formulas['round'] = lambda inputs, decimals: RoundBackward1 if decimals else RoundBackward0
+RoundBackward0, RoundBackward1 = (
+    _renamed(_ZeroGrad, 'RoundBackward0'), _renamed(_ZeroGrad, 'RoundBackward1'),
+)
+_formulas['round'] = lambda inputs, decimals: (
+    RoundBackward1 if decimals else RoundBackward0
+)
 
 # %% ../nbs/02_autograd.ipynb #6391baf6
 class ClampBackward1(Node):
@@ -490,9 +604,11 @@ class ClampBackward1(Node):
         return (where(keep, g, zeros_like(g)),)
 
 class ClampBackward0(Node):
-    "clamp with tensor bounds: each bound gets the gradient where it was chosen (with `min > max`, `max` wins)"
+    """clamp with tensor bounds: each bound gets the gradient where it was chosen (with
+    `min > max`, `max` wins)"""
     def setup(self, inputs, args, out):
-        self.save(*[x if isinstance(x, Tensor) else None for x in inputs]); self.shapes = tuple(_shape(x) for x in inputs)
+        self.save(*[x if isinstance(x, Tensor) else None for x in inputs])
+        self.shapes = tuple(_shape(x) for x in inputs)
     def backward(self, g):
         x, lo, hi = self.saved_tensors
         z = zeros_like(g)
@@ -500,28 +616,45 @@ class ClampBackward0(Node):
         if lo is not None: keep = keep & (x >= lo)
         if hi is not None: keep = keep & (x <= hi)
         glo = ghi = None
-        if lo is not None: glo = _sum_to(where((x < lo) & (lo < hi) if hi is not None else (x < lo), g, z), self.shapes[1])
-        if hi is not None: ghi = _sum_to(where((x > hi) | (hi < lo) if lo is not None else (x > hi), g, z), self.shapes[2])
+        if lo is not None:
+            glo = _sum_to(
+                where((x < lo) & (lo < hi) if hi is not None else (x < lo), g, z),
+                self.shapes[1],
+            )
+        if hi is not None:
+            ghi = _sum_to(
+                where((x > hi) | (hi < lo) if lo is not None else (x > hi), g, z),
+                self.shapes[2],
+            )
         return _sum_to(where(keep, g, z), self.shapes[0]), glo, ghi
 
-_formulas['clamp'] = lambda inputs, args: ClampBackward0 if any_tensor(inputs[1:]) else ClampBackward1
+_formulas['clamp'] = lambda inputs, args: (
+    ClampBackward0 if any_tensor(inputs[1:]) else ClampBackward1
+)
 
 def any_tensor(xs): return builtins.any(isinstance(x, Tensor) for x in xs)
 
 @formula('where')
 class WhereBackward0(Node):
-    differentiable = staticmethod(lambda inputs: inputs[1:])   # the condition gets no edge
-    def setup(self, inputs, args, out): self.save(inputs[0]); self.shapes = tuple(_shape(x) for x in inputs)
+    # the condition gets no edge
+    differentiable = staticmethod(lambda inputs: inputs[1:])
+    def setup(self, inputs, args, out):
+        self.save(inputs[0])
+        self.shapes = tuple(_shape(x) for x in inputs)
     def backward(self, g):
         (c,) = self.saved_tensors
         z = zeros_like(g)
-        return _sum_to(where(c, g, z), self.shapes[1]), _sum_to(where(c, z, g), self.shapes[2])
+        return _sum_to(where(c, g, z), self.shapes[1]), _sum_to(
+            where(c, z, g), self.shapes[2]
+        )
 
 # %% ../nbs/02_autograd.ipynb #5dec6f99
 def _unreduce(g, shape, dims, keepdim):
     "Expand gradient `g` of a reduction over `dims` back to the input `shape`."
-    if len(shape) == 0: return g.reshape(())          # reducing a 0-d tensor changes nothing
-    if not _GradMode.enabled:             # a plain backward pass: skip the bookkeeping of tensor operations
+    # reducing a 0-d tensor changes nothing
+    if len(shape) == 0: return g.reshape(())
+    # a plain backward pass: skip the bookkeeping of tensor operations
+    if not _GradMode.enabled:
         a = g._array
         if dims is None: a = a.reshape((1,) * len(shape))
         elif not keepdim: a = a.reshape(tuple(1 if i in dims else s for i, s in enumerate(shape)))
@@ -533,31 +666,47 @@ def _unreduce(g, shape, dims, keepdim):
 
 def _count(shape, dims):
     "How many elements a reduction over `dims` combines."
-    return math.prod(shape) if dims is None or not shape else math.prod(shape[d] for d in dims)
+    return (
+        math.prod(shape)
+        if dims is None or not shape
+        else math.prod(shape[d] for d in dims)
+    )
 
 class SumBackward0(Node):
-    def setup(self, inputs, args, out): self.shape, (self.dims, self.keepdim) = inputs[0].shape, args
+    def setup(self, inputs, args, out):
+        self.shape, (self.dims, self.keepdim) = inputs[0].shape, args
     def backward(self, g): return (_unreduce(g, self.shape, self.dims, self.keepdim),)
 
 SumBackward1 = _renamed(SumBackward0, 'SumBackward1')
 _formulas['sum'] = lambda inputs, args: SumBackward0 if args[0] is None else SumBackward1
 
 class MeanBackward0(SumBackward0):
-    def backward(self, g): return (_unreduce(g, self.shape, self.dims, self.keepdim) / _count(self.shape, self.dims),)
+    def backward(self, g):
+        return (
+            _unreduce(g, self.shape, self.dims, self.keepdim)
+            / _count(self.shape, self.dims),
+        )
 
 MeanBackward1 = _renamed(MeanBackward0, 'MeanBackward1')
-_formulas['mean'] = lambda inputs, args: MeanBackward0 if args[0] is None else MeanBackward1
+_formulas['mean'] = lambda inputs, args: (
+    MeanBackward0 if args[0] is None else MeanBackward1
+)
 
 class ProdBackward0(Node):
-    "The gradient of a product with respect to one factor is the product of all the others (computed without dividing, so zeros are fine)."
+    """The gradient of a product with respect to one factor is the product of all the
+    others (computed without dividing, so zeros are fine)."""
     def setup(self, inputs, args, out):
-        self.save(inputs[0], _SavedOutput(out)); self.dims, self.keepdim = args   # PyTorch saves both
+        # PyTorch saves both
+        self.save(inputs[0], _SavedOutput(out)); self.dims, self.keepdim = args
     def backward(self, g):
         x, _ = self.saved_tensors
         if self.dims is None or x.ndim == 0:
             if x.ndim == 0: return (g.reshape(()),)
             flat = x.reshape(-1)
-            return (_unreduce(g, x.shape, None, False) * _others_product(flat, 0).reshape(x.shape),)
+            return (
+                _unreduce(g, x.shape, None, False)
+                * _others_product(flat, 0).reshape(x.shape),
+            )
         d = self.dims[0]
         return (_unreduce(g, x.shape, self.dims, self.keepdim) * _others_product(x, d),)
 
@@ -565,57 +714,102 @@ def _others_product(x, d):
     "For each position along `d`, the product of all the other elements along `d`."
     n = x.shape[d]
     ones_slice = ones_like(narrow(x, d, 0, 1))
-    before = cat([ones_slice, cumprod(narrow(x, d, 0, n - 1), d)], d) if n > 1 else ones_slice
-    after = flip(cat([ones_slice, cumprod(flip(narrow(x, d, 1, n - 1), (d,)), d)], d), (d,)) if n > 1 else ones_slice
+    before = (
+        cat([ones_slice, cumprod(narrow(x, d, 0, n - 1), d)], d) if n > 1 else ones_slice
+    )
+    after = (
+        flip(cat([ones_slice, cumprod(flip(narrow(x, d, 1, n - 1), (d,)), d)], d), (d,))
+        if n > 1
+        else ones_slice
+    )
     return before * after
 
 ProdBackward1 = _renamed(ProdBackward0, 'ProdBackward1')
-_formulas['prod'] = lambda inputs, args: ProdBackward0 if args[0] is None else ProdBackward1
+_formulas['prod'] = lambda inputs, args: (
+    ProdBackward0 if args[0] is None else ProdBackward1
+)
 
 @formula('var')
 class VarBackward0(Node):
-    def setup(self, inputs, args, out): self.save(inputs[0]); self.dims, self.keepdim, self.correction = args
+    def setup(self, inputs, args, out):
+        self.save(inputs[0])
+        self.dims, self.keepdim, self.correction = args
     def backward(self, g):
         (x,) = self.saved_tensors
         n = _count(x.shape, self.dims)
         centred = x - mean(x, self.dims, keepdim=True)
-        if n <= self.correction and self.dims is None:     # no degrees of freedom over everything: PyTorch gives ±inf, nan at the mean
-            return (_unreduce(g * 2 / 0., x.shape, None, False) * where(centred == 0, full_like(centred, math.nan), ones_like(centred)),)
-        return (_unreduce(g, x.shape, self.dims, self.keepdim) * centred * 2 / builtins.max(n - self.correction, 0),)  # (no degrees of freedom: inf)
+        # no degrees of freedom over everything: PyTorch gives ±inf, nan at the mean
+        if n <= self.correction and self.dims is None:
+            return (
+                _unreduce(g * 2 / 0.0, x.shape, None, False)
+                * where(centred == 0, full_like(centred, math.nan), ones_like(centred)),
+            )
+        # (no degrees of freedom: inf)
+        return (
+            _unreduce(g, x.shape, self.dims, self.keepdim)
+            * centred
+            * 2
+            / builtins.max(n - self.correction, 0),
+        )
 
 @formula('std')
 class StdBackward0(Node):
-    def setup(self, inputs, args, out): self.save(inputs[0], _SavedOutput(out)); self.dims, self.keepdim, self.correction = args
+    def setup(self, inputs, args, out):
+        self.save(inputs[0], _SavedOutput(out))
+        self.dims, self.keepdim, self.correction = args
     def backward(self, g):
         x, y = self.saved_tensors
         n = _count(x.shape, self.dims)
         centred = x - mean(x, self.dims, keepdim=True)
-        safe_y = where(y == 0, ones_like(y), y)             # where the spread is 0, PyTorch defines the gradient as 0
+        # where the spread is 0, PyTorch defines the gradient as 0
+        safe_y = where(y == 0, ones_like(y), y)
         scaled = where(y == 0, zeros_like(g), g / safe_y)
-        return (_unreduce(scaled, x.shape, self.dims, self.keepdim) * centred / builtins.max(n - self.correction, 0),)
+        return (
+            _unreduce(scaled, x.shape, self.dims, self.keepdim)
+            * centred
+            / builtins.max(n - self.correction, 0),
+        )
 
 @formula('norm')
 class LinalgVectorNormBackward0(Node):
-    def setup(self, inputs, args, out): self.save(inputs[0], _SavedOutput(out)); self.p, self.dims, self.keepdim = args
+    def setup(self, inputs, args, out):
+        self.save(inputs[0], _SavedOutput(out))
+        self.p, self.dims, self.keepdim = args
     def backward(self, g):
         x, y = self.saved_tensors
-        if self.p == 0: return (None,)      # a count of non-zeros: no gradient at all (`.grad` stays None)
-        g, y = _unreduce(g, x.shape, self.dims, self.keepdim), _unreduce(y, x.shape, self.dims, self.keepdim)
+        # a count of non-zeros: no gradient at all (`.grad` stays None)
+        if self.p == 0: return (None,)
+        g, y = (
+            _unreduce(g, x.shape, self.dims, self.keepdim),
+            _unreduce(y, x.shape, self.dims, self.keepdim),
+        )
         p = self.p
         if p == 1: return (g * sign(x),)
         if p in (math.inf, -math.inf):
             hit = (abs(x) == y).to(x.dtype)
-            return (g * sign(x) * hit / _unreduce(sum(hit, self.dims, keepdim=True), x.shape, self.dims, True),)
+            return (
+                g
+                * sign(x)
+                * hit
+                / _unreduce(sum(hit, self.dims, keepdim=True), x.shape, self.dims, True),
+            )
         safe_y = where(y == 0, ones_like(y), y)
         if p == 2: return (where(y == 0, zeros_like(x), g * x / safe_y),)
-        return (where(y == 0, zeros_like(x), g * x * abs(x) ** (p - 2) / safe_y ** (p - 1)),)
+        return (
+            where(y == 0, zeros_like(x), g * x * abs(x) ** (p - 2) / safe_y ** (p - 1)),
+        )
 
 @formula('logsumexp')
 class LogsumexpBackward0(Node):
-    def setup(self, inputs, args, out): self.save(inputs[0], _SavedOutput(out)); self.dims, self.keepdim = args
+    def setup(self, inputs, args, out):
+        self.save(inputs[0], _SavedOutput(out))
+        self.dims, self.keepdim = args
     def backward(self, g):
         x, y = self.saved_tensors
-        return (_unreduce(g, x.shape, self.dims, self.keepdim) * exp(x - _unreduce(y, x.shape, self.dims, self.keepdim)),)
+        return (
+            _unreduce(g, x.shape, self.dims, self.keepdim)
+            * exp(x - _unreduce(y, x.shape, self.dims, self.keepdim)),
+        )
 
 @formula('cumsum')
 class CumsumBackward0(Node):
@@ -628,33 +822,55 @@ class CumsumBackward0(Node):
 class CumprodBackward0(Node):
     """d y_j / d x_i = (x_0 ⋯ x_{i-1}) (x_{i+1} ⋯ x_j) for j ≥ i. Built from products, never dividing by x,
     so zeros are fine: Q[i, j] = x_{i+1} ⋯ x_j is a cumprod along the rows of a matrix that holds x_k right of the diagonal."""
-    def setup(self, inputs, args, out): self.save(inputs[0], _SavedOutput(out)); self.dim = args
+    def setup(self, inputs, args, out):
+        self.save(inputs[0], _SavedOutput(out))
+        self.dim = args
     def backward(self, g):
         x, _ = self.saved_tensors
         if x.ndim == 0: return (g,)
         d, n = self.dim, x.shape[self.dim]
-        xl, gl = x.transpose(d, -1), g.transpose(d, -1)                      # work along the last dimension
+        # work along the last dimension
+        xl, gl = x.transpose(d, -1), g.transpose(d, -1)
         right = ones(n, n, dtype=bool, device=x.device).triu(1)              # k > i
-        q = cumprod(where(right, xl.unsqueeze(-2).expand(*xl.shape[:-1], n, n), ones_like(xl).unsqueeze(-2)), -1)
+        q = cumprod(
+            where(
+                right, xl.unsqueeze(-2).expand(*xl.shape[:-1], n, n),
+                ones_like(xl).unsqueeze(-2),
+            ),
+            -1,
+        )
         upper = ones(n, n, dtype=bool, device=x.device).triu()               # j >= i
-        inner = (where(upper, q, zeros_like(q)) * gl.unsqueeze(-2)).sum(-1)  # Σ_{j≥i} g_j Q[i, j]
-        before = cat([ones_like(narrow(xl, -1, 0, 1)), cumprod(narrow(xl, -1, 0, n - 1), -1)], -1) if n > 1 else ones_like(xl)
+        # Σ_{j≥i} g_j Q[i, j]
+        inner = (where(upper, q, zeros_like(q)) * gl.unsqueeze(-2)).sum(-1)
+        before = (
+            cat(
+                [ones_like(narrow(xl, -1, 0, 1)), cumprod(narrow(xl, -1, 0, n - 1), -1)],
+                -1,
+            )
+            if n > 1
+            else ones_like(xl)
+        )
         return ((before * inner).transpose(d, -1),)
 
 class MaxBackward1(Node):
-    "max/min over all elements: the gradient is shared evenly by the elements equal to the result"
+    """max/min over all elements: the gradient is shared evenly by the elements equal to
+    the result"""
     def setup(self, inputs, args, out): self.save(inputs[0], _SavedOutput(out))
     def backward(self, g):
         x, y = self.saved_tensors
-        hit = isnan(x) if isnan(y).item() else (x == y)      # a nan result came from the nan inputs
+        # a nan result came from the nan inputs
+        hit = isnan(x) if isnan(y).item() else (x == y)
         share = g / sum(hit.to(g.dtype))
-        return (where(hit, share, zeros_like(x)),)    # exactly 0 elsewhere, even if the share is inf
+        # exactly 0 elsewhere, even if the share is inf
+        return (where(hit, share, zeros_like(x)),)
 
 MinBackward1 = _renamed(MaxBackward1, 'MinBackward1')
 _formulas['max'], _formulas['min'] = MaxBackward1, MinBackward1
 
 class AmaxBackward0(Node):
-    def setup(self, inputs, args, out): self.save(inputs[0], _SavedOutput(out)); self.dims, self.keepdim = args
+    def setup(self, inputs, args, out):
+        self.save(inputs[0], _SavedOutput(out))
+        self.dims, self.keepdim = args
     def backward(self, g):
         x, y = self.saved_tensors
         hit = (x == _unreduce(y, x.shape, self.dims, self.keepdim)).to(g.dtype)
@@ -665,17 +881,26 @@ AminBackward0 = _renamed(AmaxBackward0, 'AminBackward0')
 _formulas['amax'], _formulas['amin'] = AmaxBackward0, AminBackward0
 
 class _SelectAlongDim(Node):
-    "max/min/sort/topk along a dimension: each output element came from one input position (given by `indices`)."
+    """max/min/sort/topk along a dimension: each output element came from one input
+    position (given by `indices`)."""
     def setup(self, inputs, args, out):
         self.shape, self.dim, self.indices = inputs[0].shape, args[0], args[-1]
         self.keepdim = args[1] if len(args) == 3 else True
     def backward(self, g):
         idx = self.indices
-        if not self.keepdim and len(self.shape): g, idx = g.unsqueeze(self.dim), idx.unsqueeze(self.dim)
+        if not self.keepdim and len(self.shape):
+            g, idx = g.unsqueeze(self.dim), idx.unsqueeze(self.dim)
         if not len(self.shape): return (g.clone(),)
-        return (scatter_add(zeros(self.shape, dtype=g.dtype, device=g.device), self.dim, idx, g),)
+        return (
+            scatter_add(
+                zeros(self.shape, dtype=g.dtype, device=g.device), self.dim, idx, g
+            ),
+        )
 
-for _op, _name in [('max_dim', 'MaxBackward0'), ('min_dim', 'MinBackward0'), ('sort', 'SortBackward0'), ('topk', 'TopkBackward0')]:
+for _op, _name in [
+    ('max_dim', 'MaxBackward0'), ('min_dim', 'MinBackward0'), ('sort', 'SortBackward0'),
+    ('topk', 'TopkBackward0'),
+]:
     _formulas[_op] = _renamed(_SelectAlongDim, _name)
 
 # %% ../nbs/02_autograd.ipynb #977fb255
@@ -704,7 +929,8 @@ class MmBackward0(Node):
         return ga, gb
 
 def _should_fold(a, b):
-    "PyTorch's choice to fold the batch of the larger operand into one matrix product (decides the node's name)."
+    """PyTorch's choice to fold the batch of the larger operand into one matrix product
+    (decides the node's name)."""
     larger_first = a.ndim >= b.ndim
     big, small_ndim = (a if larger_first else b), (b.ndim if larger_first else a.ndim)
     if not (big.ndim >= 3 and small_ndim <= 2): return False
@@ -712,22 +938,36 @@ def _should_fold(a, b):
     if a.ndim == 2: return False
     if big.numel() == 0: return True
     shape, strides = big.shape, list(big.stride())
-    if not larger_first: strides[-1], strides[-2] = strides[-2], strides[-1]; shape = shape[:-2] + (shape[-1], shape[-2])
+    if not larger_first:
+        strides[-1], strides[-2] = strides[-2], strides[-1]
+        shape = shape[:-2] + (shape[-1], shape[-2])
     return all(strides[i] == strides[i + 1] * shape[i + 1] for i in range(big.ndim - 2))
 
 def _matmul_formula(inputs, args):
-    "The node PyTorch's matmul ends with, which depends on the ranks (and on how it folds batches)."
+    """The node PyTorch's matmul ends with, which depends on the ranks (and on how it
+    folds batches)."""
     a, b = inputs
     na, nb = a.ndim, b.ndim
     if na <= 2 and nb <= 2:
-        return {(1, 1): DotBackward0, (2, 1): MvBackward0, (1, 2): SqueezeBackward4, (2, 2): MmBackward0}[(na, nb)]
-    if na == 3 and nb == 3 and a.shape[0] == 1 and b.shape[0] > 1: a = a[0]; na = 2   # a batch of one is a matrix
-    if nb > na and na == 2 and _should_fold(a, b):   # computed as (b.mT @ a.mT).mT, made contiguous
-        return TransposeBackward0 if a.shape[-2] == 1 or b.shape[-1] == 1 else CloneBackward0
+        return {
+            (1, 1): DotBackward0, (2, 1): MvBackward0, (1, 2): SqueezeBackward4,
+            (2, 2): MmBackward0,
+        }[(na, nb)]
+    # a batch of one is a matrix
+    if na == 3 and nb == 3 and a.shape[0] == 1 and b.shape[0] > 1: a = a[0]; na = 2
+    # computed as (b.mT @ a.mT).mT, made contiguous
+    if nb > na and na == 2 and _should_fold(a, b):
+        return (
+            TransposeBackward0 if a.shape[-2] == 1 or b.shape[-1] == 1 else CloneBackward0
+        )
     return UnsafeViewBackward0
 
-DotBackward0, MvBackward0 = _renamed(MmBackward0, 'DotBackward0'), _renamed(MmBackward0, 'MvBackward0')
-SqueezeBackward4, BmmBackward0 = _renamed(MmBackward0, 'SqueezeBackward4'), _renamed(MmBackward0, 'BmmBackward0')
+DotBackward0, MvBackward0 = (
+    _renamed(MmBackward0, 'DotBackward0'), _renamed(MmBackward0, 'MvBackward0'),
+)
+SqueezeBackward4, BmmBackward0 = (
+    _renamed(MmBackward0, 'SqueezeBackward4'), _renamed(MmBackward0, 'BmmBackward0'),
+)
 _formulas['matmul'], _formulas['bmm'] = _matmul_formula, BmmBackward0
 
 class _OrMatmul(Node):
@@ -770,13 +1010,22 @@ class PermuteBackward0(Node):
     def backward(self, g): return (g.permute(self.inverse),)
 
 class SqueezeBackward0(ViewBackward0): pass
-SqueezeBackward1, SqueezeBackward2 = _renamed(SqueezeBackward0, 'SqueezeBackward1'), _renamed(SqueezeBackward0, 'SqueezeBackward2')
-_formulas['squeeze'] = lambda inputs, args: (SqueezeBackward0 if args[1] is None else
-                                             SqueezeBackward2 if isinstance(args[1], (tuple, list)) else SqueezeBackward1)
+SqueezeBackward1, SqueezeBackward2 = (
+    _renamed(SqueezeBackward0, 'SqueezeBackward1'),
+    _renamed(SqueezeBackward0, 'SqueezeBackward2'),
+)
+_formulas['squeeze'] = lambda inputs, args: (
+    SqueezeBackward0
+    if args[1] is None
+    else SqueezeBackward2
+    if isinstance(args[1], (tuple, list))
+    else SqueezeBackward1
+)
 
 @formula('unsqueeze')
 class UnsqueezeBackward0(Node):
-    "`unsqueeze(dim)`, or indexing whose last step is a `None` (then `args` is the index)."
+    """`unsqueeze(dim)`, or indexing whose last step is a `None` (then `args` is the
+    index)."""
     def setup(self, inputs, args, out):
         if isinstance(args, builtins.int): self.dim = args
         else: self.dim, self.shape, self.key = None, inputs[0].shape, args
@@ -796,7 +1045,8 @@ class CloneBackward0(_OrMatmul):
 
 @formula('to')
 class ToCopyBackward0(Node):
-    def setup(self, inputs, args, out): self.dtype, self.device = inputs[0].dtype, inputs[0].device
+    def setup(self, inputs, args, out):
+        self.dtype, self.device = inputs[0].dtype, inputs[0].device
     def backward(self, g): return (g.to(self.device, self.dtype),)
 
 @formula('flip')
@@ -808,20 +1058,26 @@ class FlipBackward0(Node):
 class RollBackward0(Node):
     def setup(self, inputs, args, out): self.shifts, self.dims = args
     def backward(self, g):
-        shifts = tuple(-s for s in self.shifts) if isinstance(self.shifts, (tuple, list)) else -self.shifts
+        shifts = (
+            tuple(-s for s in self.shifts)
+            if isinstance(self.shifts, (tuple, list))
+            else -self.shifts
+        )
         return (roll(g, shifts, self.dims),)
 
 @formula('tril', 'triu')
 class TrilBackward0(Node):
     def setup(self, inputs, args, out): self.diagonal = args
-    def backward(self, g): return ((tril if self.name() == 'TrilBackward0' else triu)(g, self.diagonal),)
+    def backward(self, g):
+        return ((tril if self.name() == 'TrilBackward0' else triu)(g, self.diagonal),)
 
 TriuBackward0 = _renamed(TrilBackward0, 'TriuBackward0')
 _formulas['triu'] = TriuBackward0
 
 @formula('repeat')
 class RepeatBackward0(Node):
-    "Each input element appears once per repetition: sum the gradient over the repetitions."
+    """Each input element appears once per repetition: sum the gradient over the
+    repetitions."""
     def setup(self, inputs, args, out): self.repeats, self.shape = args
     def backward(self, g):
         lead = len(self.repeats) - len(self.shape)
@@ -834,13 +1090,17 @@ class RepeatBackward0(Node):
 
 @formula('cat')
 class CatBackward0(Node):
-    "Each input gets its slice of the gradient (the legacy empty 1-d inputs that cat skips get empty gradients)."
+    """Each input gets its slice of the gradient (the legacy empty 1-d inputs that cat
+    skips get empty gradients)."""
     def setup(self, inputs, args, out):
         self.dim, self.skipped = args
         self.sizes = [x.shape[self.dim] for x, s in zip(inputs, self.skipped) if not s]
     def backward(self, g):
         pieces = iter(split(g, self.sizes, self.dim))
-        return tuple(zeros(0, dtype=g.dtype, device=g.device) if s else next(pieces) for s in self.skipped)
+        return tuple(
+            zeros(0, dtype=g.dtype, device=g.device) if s else next(pieces)
+            for s in self.skipped
+        )
 
 @formula('stack')
 class StackBackward0(Node):
@@ -848,41 +1108,68 @@ class StackBackward0(Node):
     def backward(self, g): return unbind(g, self.dim)
 
 class SplitBackward0(Node):
-    "All the pieces of a split share one node: their gradients (zeros for unused pieces) are joined back together."
-    def setup(self, inputs, args, out): self.shape, (self.dim, self.sizes) = inputs[0].shape, args
+    """All the pieces of a split share one node: their gradients (zeros for unused pieces)
+    are joined back together."""
+    def setup(self, inputs, args, out):
+        self.shape, (self.dim, self.sizes) = inputs[0].shape, args
     def apply(self, grads):
         g0 = next(g for g in grads if g is not None)
-        parts = [g if g is not None else zeros(s, dtype=g0.dtype, device=g0.device) for g, s in zip(grads, self._piece_shapes())]
+        parts = [
+            g if g is not None else zeros(s, dtype=g0.dtype, device=g0.device)
+            for g, s in zip(grads, self._piece_shapes())
+        ]
         return (cat(parts, self.dim),)
     def _piece_shapes(self):
         shape = list(self.shape)
         return [tuple(shape[:self.dim] + [n] + shape[self.dim + 1:]) for n in self.sizes]
 
 SplitWithSizesBackward0 = _renamed(SplitBackward0, 'SplitWithSizesBackward0')
-_formulas['split'], _formulas['split_with_sizes'] = SplitBackward0, SplitWithSizesBackward0
+_formulas['split'], _formulas['split_with_sizes'] = (
+    SplitBackward0, SplitWithSizesBackward0,
+)
 
 @formula('unbind')
 class UnbindBackward0(Node):
-    "All the slices of an unbind share one node: their gradients (zeros for unused ones) are stacked back."
+    """All the slices of an unbind share one node: their gradients (zeros for unused ones)
+    are stacked back."""
     def setup(self, inputs, args, out): self.shape, self.dim = inputs[0].shape, args
     def apply(self, grads):
         g0 = next(g for g in grads if g is not None)
         slice_shape = self.shape[:self.dim] + self.shape[self.dim + 1:]
-        return (stack([g if g is not None else zeros(slice_shape, dtype=g0.dtype, device=g0.device) for g in grads], self.dim),)
+        return (
+            stack(
+                [
+                    g
+                    if g is not None
+                    else zeros(slice_shape, dtype=g0.dtype, device=g0.device)
+                    for g in grads
+                ],
+                self.dim,
+            ),
+        )
 
 class IndexBackward0(Node):
-    "Indexing: scatter-add the gradient into zeros of the input's shape at the indexed positions."
+    """Indexing: scatter-add the gradient into zeros of the input's shape at the indexed
+    positions."""
     def setup(self, inputs, args, out): self.shape, self.key = inputs[0].shape, args
     def backward(self, g): return (_index_grad(g, self.key, self.shape),)
 
-SelectBackward0, SliceBackward0 = _renamed(IndexBackward0, 'SelectBackward0'), _renamed(IndexBackward0, 'SliceBackward0')
+SelectBackward0, SliceBackward0 = (
+    _renamed(IndexBackward0, 'SelectBackward0'),
+    _renamed(IndexBackward0, 'SliceBackward0'),
+)
 AliasBackward0 = _renamed(IndexBackward0, 'AliasBackward0')
 
 def _getitem_formula(inputs, key):
-    "Name the indexing node after the last step PyTorch applies: index tensors last, else the last select/slice/unsqueeze."
+    """Name the indexing node after the last step PyTorch applies: index tensors last,
+    else the last select/slice/unsqueeze."""
     if isinstance(key, slice): return SliceBackward0
     parts = key if isinstance(key, tuple) else (key,)
-    if builtins.any(isinstance(k, (Tensor, list, np.ndarray, builtins.bool)) and not (isinstance(k, Tensor) and k.ndim == 0) for k in parts):
+    if builtins.any(
+        isinstance(k, (Tensor, list, np.ndarray, builtins.bool))
+        and not (isinstance(k, Tensor) and k.ndim == 0)
+        for k in parts
+    ):
         return IndexBackward0
     shape = inputs[0].shape
     consumed = builtins.sum(1 for k in parts if k is not None and k is not Ellipsis)
@@ -892,7 +1179,8 @@ def _getitem_formula(inputs, key):
         if k is None: last = UnsqueezeBackward0; continue
         if isinstance(k, slice):
             size = shape[pos] if pos < len(shape) else 0
-            if k.indices(size) != (0, size, 1): last = SliceBackward0   # a slice of everything is skipped
+            # a slice of everything is skipped
+            if k.indices(size) != (0, size, 1): last = SliceBackward0
         else: last = SelectBackward0
         pos += 1
     return last
@@ -900,29 +1188,55 @@ def _getitem_formula(inputs, key):
 _formulas['getitem'], _formulas['narrow'] = _getitem_formula, SliceBackward0
 
 class CopySlices(Node):
-    "`x[key] = value`: the old values at `key` get no gradient; `value` gets the gradient at `key`."
+    """`x[key] = value`: the old values at `key` get no gradient; `value` gets the
+    gradient at `key`."""
     def setup(self, inputs, key, out):
         self.key, self.value_shape = _index_key(key)[0], _shape(inputs[1])
     def backward(self, g):
         keep = ones_like(g)
         keep._array[self.key] = 0
-        gv = _sum_to(g[self.key], self.value_shape) if self.value_shape is not None else None
+        gv = (
+            _sum_to(g[self.key], self.value_shape)
+            if self.value_shape is not None
+            else None
+        )
         return g * keep, gv
 
 def _whole(key):
-    "Whether an index selects the whole tensor (only `:` and `...`), so assignment writes the tensor itself."
+    """Whether an index selects the whole tensor (only `:` and `...`), so assignment
+    writes the tensor itself."""
     parts = key if isinstance(key, tuple) else (key,)
-    return builtins.all(k is Ellipsis or k == slice(None) for k in parts if not isinstance(k, (Tensor, np.ndarray, list)))\
-           and not builtins.any(isinstance(k, (Tensor, np.ndarray, list)) for k in parts)
+    return builtins.all(
+        k is Ellipsis or k == slice(None)
+        for k in parts
+        if not isinstance(k, (Tensor, np.ndarray, list))
+    ) and not builtins.any(isinstance(k, (Tensor, np.ndarray, list)) for k in parts)
 
 def _setitem_formula(inputs, key):
-    "`x[key] = v` in PyTorch: index_put for index tensors, fill/copy for the whole tensor, else a copy into a view."
+    """`x[key] = v` in PyTorch: index_put for index tensors, fill/copy for the whole
+    tensor, else a copy into a view."""
     parts = key if isinstance(key, tuple) else (key,)
-    advanced = [isinstance(k, (np.ndarray, list)) or (isinstance(k, Tensor) and k.ndim > 0) for k in parts]
-    basic_view = builtins.any(not adv and (isinstance(k, (builtins.int, np.integer, Tensor)) or k is None or (isinstance(k, slice) and k != slice(None)))
-                              for k, adv in zip(parts, advanced))
-    if builtins.any(advanced): return CopySlices if basic_view else IndexPutBackward0   # a basic part makes a view first
-    if _whole(key): return CopyBackwards if isinstance(inputs[1], Tensor) and inputs[1].ndim else FillBackward3
+    advanced = [
+        isinstance(k, (np.ndarray, list)) or (isinstance(k, Tensor) and k.ndim > 0)
+        for k in parts
+    ]
+    basic_view = builtins.any(
+        not adv
+        and (
+            isinstance(k, (builtins.int, np.integer, Tensor))
+            or k is None
+            or (isinstance(k, slice) and k != slice(None))
+        )
+        for k, adv in zip(parts, advanced)
+    )
+    # a basic part makes a view first
+    if builtins.any(advanced): return CopySlices if basic_view else IndexPutBackward0
+    if _whole(key):
+        return (
+            CopyBackwards
+            if isinstance(inputs[1], Tensor) and inputs[1].ndim
+            else FillBackward3
+        )
     return CopySlices
 
 IndexPutBackward0 = _renamed(CopySlices, 'IndexPutBackward0')
@@ -930,15 +1244,18 @@ _formulas['setitem'] = _setitem_formula
 
 @formula('copy_')
 class CopyBackwards(Node):
-    "`x.copy_(src)` or `x[...] = src`: the old values get gradient 0, `src` gets the gradient."
+    """`x.copy_(src)` or `x[...] = src`: the old values get gradient 0, `src` gets the
+    gradient."""
     def setup(self, inputs, args, out): self.value_shape = _shape(inputs[1])
     def backward(self, g): return zeros_like(g), _sum_to(g, self.value_shape)
 
 class FillBackward3(CopyBackwards):
-    "`x.fill_(v)` or `x[...] = v` with a number or 0-d tensor `v`: `v` gets the sum of the gradient."
+    """`x.fill_(v)` or `x[...] = v` with a number or 0-d tensor `v`: `v` gets the sum of
+    the gradient."""
 
 class FillBackward2(Node):
-    "`x.fill_(number)`: every old value is gone, so the gradient is 0 (a number has no edge)."
+    """`x.fill_(number)`: every old value is gone, so the gradient is 0 (a number has no
+    edge)."""
     differentiable = staticmethod(lambda inputs: inputs[:1])
     def setup(self, inputs, args, out): pass
     def backward(self, g): return (zeros_like(g),)
@@ -947,22 +1264,35 @@ class ZeroBackward0(FillBackward2):
     "`x.zero_()`: the old values get gradient 0."
 
 _formulas['zero_'] = ZeroBackward0
-_formulas['fill_'] = lambda inputs, args: FillBackward3 if isinstance(inputs[1], Tensor) else FillBackward2
+_formulas['fill_'] = lambda inputs, args: (
+    FillBackward3 if isinstance(inputs[1], Tensor) else FillBackward2
+)
 
 class _NotImplemented(Node):
-    "An operation PyTorch has no derivative for: recording works, `backward` through it fails."
-    differentiable = staticmethod(lambda inputs: [x for x in inputs if isinstance(x, Tensor)])
+    """An operation PyTorch has no derivative for: recording works, `backward` through it
+    fails."""
+    differentiable = staticmethod(
+        lambda inputs: [x for x in inputs if isinstance(x, Tensor)]
+    )
     op = None                      # the operation's name, set by `_record`
     def setup(self, inputs, args, out): pass
-    def backward(self, g): raise RuntimeError(f"derivative for aten::{self.op} is not implemented")
+    def backward(self, g):
+        raise RuntimeError(f"derivative for aten::{self.op} is not implemented")
 
-_NotImplemented.__name__ = _NotImplemented.__qualname__ = 'NotImplemented'   # PyTorch's name
+# PyTorch's name
+_NotImplemented.__name__ = _NotImplemented.__qualname__ = 'NotImplemented'
 _formulas['floor_divide'] = lambda inputs, args: _NotImplemented
 
 @formula('gather')
 class GatherBackward0(Node):
-    def setup(self, inputs, args, out): self.shape, (self.dim, self.index) = inputs[0].shape, args
-    def backward(self, g): return (scatter_add(zeros(self.shape, dtype=g.dtype, device=g.device), self.dim, self.index, g),)
+    def setup(self, inputs, args, out):
+        self.shape, (self.dim, self.index) = inputs[0].shape, args
+    def backward(self, g):
+        return (
+            scatter_add(
+                zeros(self.shape, dtype=g.dtype, device=g.device), self.dim, self.index, g
+            ),
+        )
 
 @formula('scatter_add')
 class ScatterAddBackward0(Node):
@@ -971,7 +1301,8 @@ class ScatterAddBackward0(Node):
 
 @formula('index_select')
 class IndexSelectBackward0(Node):
-    def setup(self, inputs, args, out): self.shape, (self.dim, self.index) = inputs[0].shape, args
+    def setup(self, inputs, args, out):
+        self.shape, (self.dim, self.index) = inputs[0].shape, args
     def backward(self, g):
         key = (slice(None),) * self.dim + (self.index.reshape(-1),)
         return (_index_grad(g, key, self.shape),)
@@ -980,10 +1311,12 @@ class MaskedFillBackward0(Node):
     "masked_fill with a number: the filled positions get no gradient."
     differentiable = staticmethod(lambda inputs: inputs[:1])
     def setup(self, inputs, mask, out): self.mask, self.shape = mask, inputs[0].shape
-    def backward(self, g): return (_sum_to(where(self.mask, zeros_like(g), g), self.shape),)
+    def backward(self, g):
+        return (_sum_to(where(self.mask, zeros_like(g), g), self.shape),)
 
 class MaskedFillBackward1(MaskedFillBackward0):
-    "masked_fill with a 0-d tensor value: the value gets the gradient of every filled position."
+    """masked_fill with a 0-d tensor value: the value gets the gradient of every filled
+    position."""
     differentiable = None
     def backward(self, g):
         z = zeros_like(g)
@@ -991,7 +1324,8 @@ class MaskedFillBackward1(MaskedFillBackward0):
 
 @formula('masked_select')
 class MaskedSelectBackward0(Node):
-    "`x.masked_select(mask)`: the gradient goes back to the selected positions (summed over broadcasting)."
+    """`x.masked_select(mask)`: the gradient goes back to the selected positions (summed
+    over broadcasting)."""
     differentiable = staticmethod(lambda inputs: inputs[:1])
     def setup(self, inputs, args, out):
         self.save(inputs[1]); self.shape = inputs[0].shape
@@ -1000,7 +1334,9 @@ class MaskedSelectBackward0(Node):
         full = broadcast_shapes(self.shape, mask.shape)
         return (_sum_to(_index_grad(g, mask.expand(full), full), self.shape),)
 
-_formulas['masked_fill'] = lambda inputs, mask: MaskedFillBackward1 if isinstance(inputs[1], Tensor) else MaskedFillBackward0
+_formulas['masked_fill'] = lambda inputs, mask: (
+    MaskedFillBackward1 if isinstance(inputs[1], Tensor) else MaskedFillBackward0
+)
 
 # %% ../nbs/02_autograd.ipynb #f1aa1b5e
 def _topological_counts(roots):
@@ -1024,7 +1360,8 @@ def _add_grad(buffers, node, index, grad):
 
 def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
     "Propagate `seeds` (gradients of the root nodes' outputs) back through the graph."
-    counts = _topological_counts(list(dict.fromkeys(n for n, _ in roots)))   # each root node once, even if several outputs are roots
+    # each root node once, even if several outputs are roots
+    counts = _topological_counts(list(dict.fromkeys(n for n, _ in roots)))
     buffers = {}
     for (node, index), seed in zip(roots, seeds): _add_grad(buffers, node, index, seed)
     ready = [n for n in dict.fromkeys(n for n, _ in roots) if counts.get(n, 0) == 0]
@@ -1042,7 +1379,8 @@ def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
             if accumulate and g is not None: _accumulate(leaf, g)
             continue
         if capture is not None and node in capture: capture[node] = grads[0]
-        if grads.count(None) == len(grads): results = (None,) * len(node.next_functions)   # nothing arrived
+        # nothing arrived
+        if grads.count(None) == len(grads): results = (None,) * len(node.next_functions)
         else: results = node.apply(grads)
         if not retain_graph: node.release()
         dtypes = node._input_dtypes
@@ -1050,14 +1388,20 @@ def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
             if child is None: continue
             g = results[i]
             if g is not None:
-                if dtypes is not None and dtypes[i] is not None and g._array.dtype != dtypes[i]: g = g.to(_dtype_of_np[dtypes[i]])
+                if (
+                    dtypes is not None
+                    and dtypes[i] is not None
+                    and g._array.dtype != dtypes[i]
+                ):
+                    g = g.to(_dtype_of_np[dtypes[i]])
                 _add_grad(buffers, child, index, g)
             counts[child] -= 1
             if counts[child] == 0: ready.append(child)
 
 # %% ../nbs/02_autograd.ipynb #f66d3af8
 def _run_hooks(hooks_list, grad):
-    "Pass `grad` through a leaf's hooks; a hook that returns a tensor replaces the gradient."
+    """Pass `grad` through a leaf's hooks; a hook that returns a tensor replaces the
+    gradient."""
     for hook in hooks_list:
         new = hook(grad)
         if new is not None: grad = new
@@ -1067,14 +1411,18 @@ def _accumulate(leaf, grad):
     "Add `grad` into `leaf.grad` (its hooks have run already)."
     if grad.dtype is not leaf.dtype: grad = grad.to(leaf.dtype)
     old = leaf.grad
-    if is_grad_enabled():                      # create_graph: keep the gradient's own history
+    # create_graph: keep the gradient's own history
+    if is_grad_enabled():
         leaf.grad = grad if old is None else old + grad
-    elif old is None:                          # a fresh copy, so later in-place changes stay apart
+    # a fresh copy, so later in-place changes stay apart
+    elif old is None:
         a = grad._array
-        if a.shape != leaf._array.shape: a = array_module(a).broadcast_to(a, leaf._array.shape)
+        if a.shape != leaf._array.shape:
+            a = array_module(a).broadcast_to(a, leaf._array.shape)
         leaf.grad = _wrap(a.copy())
     elif old._array.flags.writeable and old.shape == leaf.shape and old.dtype is leaf.dtype:
-        xp = array_module(old._array)          # add into `.grad`'s own memory, as PyTorch does
+        # add into `.grad`'s own memory, as PyTorch does
+        xp = array_module(old._array)
         xp.add(old._array, grad._array, out=old._array, casting='unsafe')
         _bump_version(old)
     else: leaf.grad = old + grad
@@ -1087,47 +1435,73 @@ def _roots_and_seeds(tensors, grad_tensors, fn_name='backward'):
     roots, seeds = [], []
     for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
         if not t._requires_grad:
-            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+            raise RuntimeError(
+                f"element {i} of tensors does not require grad and does not have a grad_fn"
+            )
         if g is None:
-            if t._array.size != 1: raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            if t._array.size != 1:
+                raise RuntimeError(
+                    "grad can be implicitly created only for scalar outputs"
+                )
             g = _wrap(array_module(t._array).ones(t._array.shape, t._array.dtype))
         elif not isinstance(g, Tensor): g = tensor(g, dtype=t.dtype, device=t.device)
         elif g.shape != t.shape:
-            if g.numel() == 1 and t.numel() == 1: g = g.reshape(t.shape)
-            else: raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and output[{i}] has a shape of {t.shape}.")
+            if g.numel() == 1 and t.numel() == 1:
+                g = g.reshape(t.shape)
+            else:
+                raise RuntimeError(
+                    f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and output[{i}] has a shape of {t.shape}."
+                )
         roots.append(_edge(t))
         seeds.append(g)
     return roots, seeds
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+def backward(
+    tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None
+):
     "Compute the gradients of `tensors` and accumulate them into the leaves' `.grad`."
     roots, seeds = _roots_and_seeds(tensors, grad_tensors)
-    if retain_graph is None: retain_graph = create_graph
+    if retain_graph is None:
+        retain_graph = create_graph
     with set_grad_enabled(create_graph):
-        if inputs is None: _run_engine(roots, seeds, retain_graph)
+        if inputs is None:
+            _run_engine(roots, seeds, retain_graph)
         else:
             inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
-            grads = grad(tensors, inputs, seeds, retain_graph=retain_graph, create_graph=create_graph, allow_unused=True)
+            grads = grad(
+                tensors, inputs, seeds, retain_graph=retain_graph,
+                create_graph=create_graph, allow_unused=True,
+            )
             for x, g in zip(inputs, grads):
-                if g is not None: _accumulate(x, g)
+                if g is not None:
+                    _accumulate(x, g)
 
-def _backward_method(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-    "Compute the gradient of this tensor with respect to the graph's leaves, accumulating into their `.grad`."
+def _backward_method(
+    self, gradient=None, retain_graph=None, create_graph=False, inputs=None
+):
+    """Compute the gradient of this tensor with respect to the graph's leaves,
+    accumulating into their `.grad`."""
     backward(self, gradient, retain_graph, create_graph, inputs)
 
-_backward_method.__name__ = 'backward'   # a `def backward` here would hide the function `backward` above
+# a `def backward` here would hide the function `backward` above
+_backward_method.__name__ = 'backward'
 patch_tensor(_backward_method)
 
 # %% ../nbs/02_autograd.ipynb #b9a3395b
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True, allow_unused=None,
-         is_grads_batched=False, materialize_grads=False):
-    "The gradients of `outputs` with respect to `inputs`, returned as a tuple (leaves' `.grad` untouched)."
+def grad(
+    outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+    only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False,
+):
+    """The gradients of `outputs` with respect to `inputs`, returned as a tuple (leaves'
+    `.grad` untouched)."""
     single = isinstance(inputs, Tensor)
     inputs = (inputs,) if single else tuple(inputs)
     roots, seeds = _roots_and_seeds(outputs, grad_outputs, 'grad')
     for i, x in enumerate(inputs):
-        if not x._requires_grad: raise RuntimeError(f"One of the differentiated Tensors does not require grad")
-    if retain_graph is None: retain_graph = create_graph
+        if not x._requires_grad:
+            raise RuntimeError(f"One of the differentiated Tensors does not require grad")
+    if retain_graph is None:
+        retain_graph = create_graph
     nodes = [x.grad_fn if x.grad_fn is not None else _accumulator(x) for x in inputs]
     capture = dict.fromkeys(nodes)
     with set_grad_enabled(create_graph):
@@ -1137,8 +1511,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         g = capture[node]
         if g is None:
             if not (allow_unused or materialize_grads):
-                raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior.")
-            if materialize_grads: g = zeros_like(x)
+                raise RuntimeError(
+                    f"The differentiated Tensor at index {i} appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior."
+                )
+            if materialize_grads:
+                g = zeros_like(x)
         elif g.shape != x.shape: g = _sum_to(g, x.shape) if g.ndim >= x.ndim else g.expand(x.shape)
         results.append(g)
     return tuple(results)
@@ -1146,8 +1523,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 # %% ../nbs/02_autograd.ipynb #2bef0efb
 @patch_tensor
 def register_hook(self, hook):
-    "Call `hook(grad)` whenever this tensor's gradient is computed; a returned tensor replaces the gradient."
-    if not self._requires_grad: raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    """Call `hook(grad)` whenever this tensor's gradient is computed; a returned tensor
+    replaces the gradient."""
+    if not self._requires_grad:
+        raise RuntimeError(
+            "cannot register a hook on a tensor that doesn't require gradient"
+        )
     if self.grad_fn is None:
         if self._hooks is None: self._hooks = []
         self._hooks.append(hook)
@@ -1155,14 +1536,16 @@ def register_hook(self, hook):
     nr = getattr(self, '_output_nr', 0)
     pre_hook = _tensor_pre_hook(hook, nr)
     handle = self.grad_fn.register_prehook(pre_hook)
-    if self._retains_grad:         # keep the retain_grad hook last, so `.grad` shows what the other hooks made of it
+    # keep the retain_grad hook last, so `.grad` shows what the other hooks made of it
+    if self._retains_grad:
         hooks_list = self.grad_fn._pre_hooks
         keeper = next(h for h in hooks_list if getattr(h, '_retains', None) is self)
         hooks_list.remove(keeper); hooks_list.append(keeper)
     return handle
 
 def _tensor_pre_hook(hook, nr):
-    "Wrap a tensor hook `hook(grad)` as a pre-hook of its node, which sees the gradients of all the node's outputs."
+    """Wrap a tensor hook `hook(grad)` as a pre-hook of its node, which sees the gradients
+    of all the node's outputs."""
     def pre_hook(grads):
         if grads[nr] is None: return None
         new = hook(grads[nr])
@@ -1177,31 +1560,43 @@ def retain_grad(self):
     if self.grad_fn is None: return
     if not self._retains_grad:
         def keep(g):
-            self.grad = g.detach().clone() if self.grad is None else self.grad + g.detach()
+            self.grad = (
+                g.detach().clone() if self.grad is None else self.grad + g.detach()
+            )
         self.register_hook(keep)
         self.grad_fn._pre_hooks[-1]._retains = self
         self._retains_grad = True
 
-Tensor.retains_grad = property(lambda self: self._retains_grad, doc="Whether a non-leaf tensor keeps its `.grad`.")
+Tensor.retains_grad = property(
+    lambda self: self._retains_grad, doc="Whether a non-leaf tensor keeps its `.grad`."
+)
 
 @patch_tensor
 def detach_(self):
-    "Cut this tensor out of the graph, in place: it becomes a leaf that does not require grad."
+    """Cut this tensor out of the graph, in place: it becomes a leaf that does not require
+    grad."""
     self.grad_fn, self._requires_grad = None, False
     return self
 
 def Variable(data, requires_grad=False, volatile=False):
-    "The pre-0.4 wrapper, kept so old code runs: tensors carry `requires_grad` themselves now."
-    return data.requires_grad_(requires_grad) if isinstance(data, Tensor) else tensor(data, requires_grad=requires_grad)
+    """The pre-0.4 wrapper, kept so old code runs: tensors carry `requires_grad`
+    themselves now."""
+    return (
+        data.requires_grad_(requires_grad)
+        if isinstance(data, Tensor)
+        else tensor(data, requires_grad=requires_grad)
+    )
 
 # %% ../nbs/02_autograd.ipynb #d45d8c5b
 class FunctionCtx(Node):
-    "The `ctx` of a custom Function (and its graph node): saves tensors and flags for the backward step."
+    """The `ctx` of a custom Function (and its graph node): saves tensors and flags for
+    the backward step."""
     def save_for_backward(self, *tensors):
         "Keep `tensors` for `backward` (read them back with `ctx.saved_tensors`)."
         self.save(*tensors)
     def mark_dirty(self, *tensors): self.dirty = tensors
-    def mark_non_differentiable(self, *tensors): self.non_differentiable = set(map(id, tensors))
+    def mark_non_differentiable(self, *tensors):
+        self.non_differentiable = set(map(id, tensors))
     def set_materialize_grads(self, value): self.materialize_grads = value
 
 class BackwardCFunction(FunctionCtx):
@@ -1215,44 +1610,68 @@ class BackwardCFunction(FunctionCtx):
         n = len(self.next_functions)
         if len(result) < n: result = result + (None,) * (n - len(result))
         if len(result) > n and builtins.any(r is not None for r in result[n:]):
-            raise RuntimeError(f"function {self.name()} returned an incorrect number of gradients (expected {n}, got {len(result)})")
+            raise RuntimeError(
+                f"function {self.name()} returned an incorrect number of gradients (expected {n}, got {len(result)})"
+            )
         return result[:n]
 
 class Function:
-    "Base class for operations with a hand-written gradient: define static `forward(ctx, ...)` and `backward(ctx, ...)`."
+    """Base class for operations with a hand-written gradient: define static `forward(ctx,
+    ...)` and `backward(ctx, ...)`."""
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        cls._backward_cls = type(cls.__name__ + 'Backward', (BackwardCFunction,), {'_forward_cls': cls})
+        cls._backward_cls = type(
+            cls.__name__ + 'Backward', (BackwardCFunction,), {'_forward_cls': cls}
+        )
 
     @staticmethod
-    def forward(ctx, *args, **kwargs): raise NotImplementedError("You must implement the forward function for custom autograd.Function.")
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError(
+            "You must implement the forward function for custom autograd.Function."
+        )
     @staticmethod
-    def backward(ctx, *grad_outputs): raise NotImplementedError("You must implement the backward function for custom autograd.Function.")
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError(
+            "You must implement the backward function for custom autograd.Function."
+        )
 
     @classmethod
     def apply(cls, *args, **kwargs):
         "Run `forward` and, if any input requires grad, record the result in the graph."
         ctx = cls._backward_cls()
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        ctx.needs_input_grad = tuple(
+            isinstance(a, Tensor) and a._requires_grad for a in args
+        )
         with no_grad(): outputs = cls.forward(ctx, *args, **kwargs)
         single = not isinstance(outputs, tuple)
         outs = [outputs] if single else list(outputs)
         if _GradMode.enabled and builtins.any(ctx.needs_input_grad):
             ctx.next_functions = tuple(_edge(a) for a in args)
-            ctx._input_dtypes = tuple(a._array.dtype if isinstance(a, Tensor) else None for a in args)
+            ctx._input_dtypes = tuple(
+                a._array.dtype if isinstance(a, Tensor) else None for a in args
+            )
             ctx._num_outputs = len(outs)
             skip = getattr(ctx, 'non_differentiable', set())
             for i, o in enumerate(outs):
-                if not isinstance(o, Tensor) or id(o) in skip or not o.dtype.is_floating_point: continue
-                if builtins.any(o is a for a in args): o = outs[i] = _view_of(o, o._array)  # never rewrite an input's history
+                if (
+                    not isinstance(o, Tensor)
+                    or id(o) in skip
+                    or not o.dtype.is_floating_point
+                ):
+                    continue
+                # never rewrite an input's history
+                if builtins.any(o is a for a in args): o = outs[i] = _view_of(o, o._array)
                 o.grad_fn, o._requires_grad = ctx, True
                 if i: o._output_nr = i
-            ctx._output_likes = [zeros_like(o) if isinstance(o, Tensor) else None for o in outs]
+            ctx._output_likes = [
+                zeros_like(o) if isinstance(o, Tensor) else None for o in outs
+            ]
         return outs[0] if single else tuple(outs)
 
 # %% ../nbs/02_autograd.ipynb #1746fafd
 class _IndexGrad(Function):
-    "Scatter-add `g` into zeros of `shape` at `key` (the backward of indexing); its own backward indexes again."
+    """Scatter-add `g` into zeros of `shape` at `key` (the backward of indexing); its own
+    backward indexes again."""
     @staticmethod
     def forward(ctx, g, key, shape):
         ctx.key = _index_key(key)[0]
@@ -1264,9 +1683,11 @@ class _IndexGrad(Function):
     def backward(ctx, gg): return gg[ctx.key], None, None
 
 def _index_grad(g, key, shape):
-    "The gradient of indexing with `key` a tensor of `shape`, given the gradient `g` of the result."
+    """The gradient of indexing with `key` a tensor of `shape`, given the gradient `g` of
+    the result."""
     numpy_key, is_view = _index_key(key)
-    if is_view:                                  # basic indexing never repeats a position: a plain write is enough
+    # basic indexing never repeats a position: a plain write is enough
+    if is_view:
         if not is_grad_enabled():
             out = zeros(shape, dtype=g.dtype, device=g.device)
             out._array[numpy_key] = g._array
@@ -1277,7 +1698,8 @@ def _index_grad(g, key, shape):
 class GradcheckError(RuntimeError):
     "Raised by `gradcheck` when analytical and numerical gradients disagree."
 
-def _as_tuple(x): return x if isinstance(x, tuple) else tuple(x) if isinstance(x, list) else (x,)
+def _as_tuple(x):
+    return x if isinstance(x, tuple) else tuple(x) if isinstance(x, list) else (x,)
 
 def _numerical_jacobian(func, inputs, x, output_index, eps):
     "d output / d x by central differences: one row per element of `x`."
@@ -1287,9 +1709,21 @@ def _numerical_jacobian(func, inputs, x, output_index, eps):
     for idx in np.ndindex(*target.shape):
         old = target[idx].item()
         target[idx] = old + eps
-        plus = _as_tuple(func(*inputs))[output_index].detach().to(float64).reshape(-1)._array.copy()
+        plus = (
+            _as_tuple(func(*inputs))[output_index]
+            .detach()
+            .to(float64)
+            .reshape(-1)
+            ._array.copy()
+        )
         target[idx] = old - eps
-        minus = _as_tuple(func(*inputs))[output_index].detach().to(float64).reshape(-1)._array.copy()
+        minus = (
+            _as_tuple(func(*inputs))[output_index]
+            .detach()
+            .to(float64)
+            .reshape(-1)
+            ._array.copy()
+        )
         target[idx] = old
         rows.append((plus - minus) / (2 * eps))
     return np.array(rows).reshape(target.size, n_out)
@@ -1302,37 +1736,61 @@ def _analytical_jacobian(output, x):
     for j in range(flat.numel()):
         seed = zeros_like(flat); seed._array[j] = 1
         (g,) = grad(flat, x, seed.reshape(-1), retain_graph=True, allow_unused=True)
-        cols.append(np.zeros(x.numel()) if g is None else g.detach().to(float64).reshape(-1)._array.copy())
+        cols.append(
+            np.zeros(x.numel())
+            if g is None
+            else g.detach().to(float64).reshape(-1)._array.copy()
+        )
     return np.array(cols).T.reshape(x.numel(), -1)
 
-def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, **kwargs):
-    "Check the gradients of `func` at `inputs` (tensors requiring grad, ideally float64) against finite differences."
+def gradcheck(
+    func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, **kwargs
+):
+    """Check the gradients of `func` at `inputs` (tensors requiring grad, ideally float64)
+    against finite differences."""
     inputs = _as_tuple(inputs)
     outputs = _as_tuple(func(*inputs))
     for i, x in enumerate(inputs):
-        if not (isinstance(x, Tensor) and x._requires_grad): continue
+        if not (isinstance(x, Tensor) and x._requires_grad):
+            continue
         for k, out in enumerate(outputs):
-            if not (isinstance(out, Tensor) and out._requires_grad): continue
+            if not (isinstance(out, Tensor) and out._requires_grad):
+                continue
             numerical = _numerical_jacobian(func, inputs, x, k, eps)
             analytical = _analytical_jacobian(_as_tuple(func(*inputs))[k], x)
-            if not np.allclose(analytical, numerical, rtol=rtol, atol=atol, equal_nan=True):
-                if not raise_exception: return False
-                raise GradcheckError(f"Jacobian mismatch for output {k} with respect to input {i},\n"
-                                     f"numerical:{numerical}\nanalytical:{analytical}\n")
+            if not np.allclose(
+                analytical, numerical, rtol=rtol, atol=atol, equal_nan=True
+            ):
+                if not raise_exception:
+                    return False
+                raise GradcheckError(
+                    f"Jacobian mismatch for output {k} with respect to input {i},\n"
+                    f"numerical:{numerical}\nanalytical:{analytical}\n"
+                )
     return True
 
-def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, **kwargs):
-    "Check the second derivatives of `func`: `gradcheck` applied to its vector-Jacobian product."
+def gradgradcheck(
+    func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3,
+    raise_exception=True, **kwargs,
+):
+    """Check the second derivatives of `func`: `gradcheck` applied to its vector-Jacobian
+    product."""
     inputs = _as_tuple(inputs)
     diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x._requires_grad]
     outputs = _as_tuple(func(*inputs))
     if grad_outputs is None:
         gen = Generator().manual_seed(0)
-        grad_outputs = tuple(randn(o.shape, dtype=o.dtype, generator=gen).requires_grad_() for o in outputs)
+        grad_outputs = tuple(
+            randn(o.shape, dtype=o.dtype, generator=gen).requires_grad_() for o in outputs
+        )
     grad_outputs = _as_tuple(grad_outputs)
     n = len(inputs)
+
     def vjp(*args):
         xs, gs = args[:n], args[n:]
         outs = _as_tuple(func(*xs))
         return grad(outs, [xs[i] for i in diff], gs, create_graph=True, allow_unused=True)
-    return gradcheck(vjp, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception)
+    return gradcheck(
+        vjp, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
+        raise_exception=raise_exception,
+    )
