@@ -20,14 +20,15 @@ __all__ = ['DivBackward2', 'RoundBackward0', 'RoundBackward1', 'SumBackward1', '
            'RepeatBackward0', 'CatBackward0', 'StackBackward0', 'SplitBackward0', 'UnbindBackward0', 'IndexBackward0',
            'CopySlices', 'CopyBackwards', 'FillBackward3', 'FillBackward2', 'ZeroBackward0', 'GatherBackward0',
            'ScatterAddBackward0', 'IndexSelectBackward0', 'MaskedFillBackward0', 'MaskedFillBackward1',
-           'MaskedSelectBackward0']
+           'MaskedSelectBackward0', 'ScatterBackward0', 'ScatterBackward1']
 
 # %% ../nbs/02_autograd.ipynb #1f915a6b
 import builtins, math, re, weakref
 import numpy as np
 from .tensors import *
+from .tensors import array_module, patch_tensor, hooks
 from learntorch.tensors import (
-    _wrap, _view_of, _index_key, _dtype_of_np, _broadcast_view, hooks, _bump_version,
+    _wrap, _view_of, _index_key, _dtype_of_np, _broadcast_view, _bump_version,
 )
 from .ops import *
 from .ops import _add_at
@@ -457,7 +458,8 @@ def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
             g, leaf = grads[0], node.variable
             if g is not None and leaf._hooks: g = _run_hooks(leaf._hooks, g)
             if capture is not None and node in capture: capture[node] = g
-            if accumulate and g is not None: _accumulate(leaf, g)
+            # a leaf that stopped requiring grad (`requires_grad_(False)`, `detach_()`) keeps None
+            if accumulate and g is not None and leaf._requires_grad: _accumulate(leaf, g)
             continue
         if capture is not None and node in capture: capture[node] = grads[0]
         # nothing arrived
@@ -1074,6 +1076,8 @@ def _tensor_pre_hook(hook, nr):
 @patch_tensor
 def retain_grad(self):
     "Keep `.grad` for this non-leaf tensor after backward (leaves always keep theirs)."
+    if not self._requires_grad:
+        raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
     if self.grad_fn is None: return
     if not self._retains_grad:
         def keep(g):
@@ -1370,14 +1374,17 @@ _formulas['fmod'] = lambda inputs, args: (
 # %% ../nbs/02_autograd.ipynb #b6b860e3
 class ProdBackward0(Node):
     """The gradient of a product with respect to one factor is the product of all the
-    others (computed without dividing, so zeros are fine)."""
+    others: `result / x` when no factor is 0 (as PyTorch computes it), else built from
+    products without dividing."""
     def setup(self, inputs, args, out):
-        # PyTorch saves both
         self.save(inputs[0], _SavedOutput(out)); self.dims, self.keepdim = args
     def backward(self, g):
-        x, _ = self.saved_tensors
-        if self.dims is None or x.ndim == 0:
-            if x.ndim == 0: return (g.reshape(()),)
+        x, y = self.saved_tensors
+        if x.ndim == 0: return (g.reshape(()),)
+        if x.numel() and (x != 0).all().item():
+            ug = _unreduce(g, x.shape, self.dims, self.keepdim)
+            return (ug * (_unreduce(y, x.shape, self.dims, self.keepdim) / x),)
+        if self.dims is None:
             flat = x.reshape(-1)
             return (
                 _unreduce(g, x.shape, None, False)
@@ -1389,7 +1396,9 @@ class ProdBackward0(Node):
 def _others_product(x, d):
     "For each position along `d`, the product of all the other elements along `d`."
     n = x.shape[d]
-    ones_slice = ones_like(narrow(x, d, 0, 1))
+    if n == 0: return ones_like(x)               # an empty input: an empty gradient
+    one_shape = x.shape[:d] + (1,) + x.shape[d + 1:]
+    ones_slice = ones(one_shape, dtype=x.dtype, device=x.device)
     before = (
         cat([ones_slice, cumprod(narrow(x, d, 0, n - 1), d)], d) if n > 1 else ones_slice
     )
@@ -1706,7 +1715,7 @@ def _getitem_formula(inputs, key):
     parts = key if isinstance(key, tuple) else (key,)
     if builtins.any(
         isinstance(k, (Tensor, list, np.ndarray, builtins.bool))
-        and not (isinstance(k, Tensor) and k.ndim == 0)
+        and not (isinstance(k, Tensor) and k.ndim == 0 and k.dtype is not bool)  # 0-d mask: index
         for k in parts
     ):
         return IndexBackward0
@@ -1718,8 +1727,10 @@ def _getitem_formula(inputs, key):
         if k is None: last = UnsqueezeBackward0; continue
         if isinstance(k, slice):
             size = shape[pos] if pos < len(shape) else 0
-            # a slice of everything is skipped
-            if k.indices(size) != (0, size, 1): last = SliceBackward0
+            # PyTorch skips a slice whose raw start is 0, stop >= size and step 1 (so `-2:`
+            # on a size-1 dimension is still a slice)
+            start, stop, step = k.start or 0, math.inf if k.stop is None else k.stop, k.step or 1
+            if not (start == 0 and stop >= size and step == 1): last = SliceBackward0
         else: last = SelectBackward0
         pos += 1
     return last
@@ -1731,7 +1742,8 @@ class CopySlices(Node):
     """`x[key] = value`: the old values at `key` get no gradient; `value` gets the
     gradient at `key`."""
     def setup(self, inputs, key, out):
-        self.key, self.value_shape = _index_key(key)[0], _shape(inputs[1])
+        self.key = _index_key(key, inputs[0].shape)[0]
+        self.value_shape = _shape(inputs[1])
     def backward(self, g):
         keep = ones_like(g)
         keep._array[self.key] = 0
@@ -1771,12 +1783,9 @@ def _setitem_formula(inputs, key):
     )
     # a basic part makes a view first
     if builtins.any(advanced): return CopySlices if basic_view else IndexPutBackward0
-    if _whole(key):
-        return (
-            CopyBackwards
-            if isinstance(inputs[1], Tensor) and inputs[1].ndim
-            else FillBackward3
-        )
+    if _whole(key):                # PyTorch's copy_to: copy_ if the shapes match, else fill_ by a 0-d
+        vshape = inputs[1].shape if isinstance(inputs[1], Tensor) else ()
+        return CopyBackwards if inputs[0].shape == vshape or len(vshape) else FillBackward3
     return CopySlices
 
 IndexPutBackward0 = _renamed(CopySlices, 'IndexPutBackward0')
@@ -1828,41 +1837,42 @@ _formulas['floor_divide'] = lambda inputs, args: _NotImplemented
 @formula('gather')
 class GatherBackward0(Node):
     def setup(self, inputs, args, out):
-        self.shape, (self.dim, self.index) = inputs[0].shape, args
+        self.shape, (self.dim, index) = inputs[0].shape, args
+        self.save(index)
     def backward(self, g):
-        return (
-            scatter_add(
-                zeros(self.shape, dtype=g.dtype, device=g.device), self.dim, self.index, g
-            ),
-        )
+        (index,) = self.saved_tensors
+        zero = zeros(self.shape, dtype=g.dtype, device=g.device)
+        return (scatter_add(zero, self.dim, index, g),)
 
 @formula('scatter_add')
 class ScatterAddBackward0(Node):
-    def setup(self, inputs, args, out): self.dim, self.index = args
-    def backward(self, g): return g, gather(g, self.dim, self.index)
+    def setup(self, inputs, args, out): self.dim, index = args; self.save(index)
+    def backward(self, g): return g, gather(g, self.dim, self.saved_tensors[0])
 
 @formula('index_select')
 class IndexSelectBackward0(Node):
     def setup(self, inputs, args, out):
-        self.shape, (self.dim, self.index) = inputs[0].shape, args
+        self.shape, (self.dim, index) = inputs[0].shape, args
+        self.save(index)
     def backward(self, g):
-        key = (slice(None),) * self.dim + (self.index.reshape(-1),)
+        key = (slice(None),) * self.dim + (self.saved_tensors[0].reshape(-1),)
         return (_index_grad(g, key, self.shape),)
 
 class MaskedFillBackward0(Node):
     "masked_fill with a number: the filled positions get no gradient."
     differentiable = staticmethod(lambda inputs: inputs[:1])
-    def setup(self, inputs, mask, out): self.mask, self.shape = mask, inputs[0].shape
+    def setup(self, inputs, mask, out): self.save(mask); self.shape = inputs[0].shape
     def backward(self, g):
-        return (_sum_to(where(self.mask, zeros_like(g), g), self.shape),)
+        (mask,) = self.saved_tensors
+        return (_sum_to(where(mask, zeros_like(g), g), self.shape),)
 
 class MaskedFillBackward1(MaskedFillBackward0):
     """masked_fill with a 0-d tensor value: the value gets the gradient of every filled
     position."""
     differentiable = None
     def backward(self, g):
-        z = zeros_like(g)
-        return _sum_to(where(self.mask, z, g), self.shape), sum(where(self.mask, g, z))
+        (mask,), z = self.saved_tensors, zeros_like(g)
+        return _sum_to(where(mask, z, g), self.shape), sum(where(mask, g, z))
 
 @formula('masked_select')
 class MaskedSelectBackward0(Node):
@@ -1880,13 +1890,39 @@ _formulas['masked_fill'] = lambda inputs, mask: (
     MaskedFillBackward1 if isinstance(inputs[1], Tensor) else MaskedFillBackward0
 )
 
+# %% ../nbs/02_autograd.ipynb #bd52ad42
+class ScatterBackward0(Node):
+    "`x.scatter(dim, index, src)`: 0 where `src` overwrote x; `src` gathers the gradient."
+    def setup(self, inputs, args, out):
+        (self.dim, index, _), self.src_shape = args, inputs[1].shape
+        self.save(index)
+    def backward(self, g):
+        (index,) = self.saved_tensors
+        gs = g.gather(self.dim, index)
+        if gs.shape != self.src_shape:        # PyTorch checks the shape of every gradient
+            raise RuntimeError(
+                "Function ScatterBackward0 returned an invalid gradient at index 1 - got "
+                f"{list(gs.shape)} but expected shape compatible with "
+                f"{list(self.src_shape)}")
+        return g.scatter(self.dim, index, 0.), gs
+
+class ScatterBackward1(Node):
+    "`x.scatter(dim, index, number)`: gradient 0 where the number was written."
+    differentiable = staticmethod(lambda inputs: inputs[:1])
+    def setup(self, inputs, args, out): (self.dim, index, _) = args; self.save(index)
+    def backward(self, g): return (g.scatter(self.dim, self.saved_tensors[0], 0.),)
+
+_formulas['scatter'] = lambda inputs, args: (
+    _NotImplemented if args[2] is not None
+    else ScatterBackward0 if isinstance(inputs[1], Tensor) else ScatterBackward1)
+
 # %% ../nbs/02_autograd.ipynb #1746fafd
 class _IndexGrad(Function):
     """Scatter-add `g` into zeros of `shape` at `key` (the backward of indexing); its own
     backward indexes again."""
     @staticmethod
     def forward(ctx, g, key, shape):
-        ctx.key = _index_key(key)[0]
+        ctx.key = _index_key(key, shape)[0]
         xp = array_module(g._array)
         out = xp.zeros(shape, dtype=g._array.dtype)
         _add_at(xp, out, ctx.key, g._array)
@@ -1897,7 +1933,7 @@ class _IndexGrad(Function):
 def _index_grad(g, key, shape):
     """The gradient of indexing with `key` a tensor of `shape`, given the gradient `g` of
     the result."""
-    numpy_key, is_view = _index_key(key)
+    numpy_key, is_view = _index_key(key, shape)
     # basic indexing never repeats a position: a plain write is enough
     if is_view:
         if not is_grad_enabled():

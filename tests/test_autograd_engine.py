@@ -1341,3 +1341,94 @@ def test_node_names_are_unique():
         stack += cls.__subclasses__()
         if cls.__module__ != 'learntorch.autograd' or cls.__name__.startswith('_'): continue
         assert seen.setdefault(cls.__name__, cls) is cls, f'two node classes named {cls.__name__}'
+
+
+def _edges(node):
+    return [(type(n).__name__ if n is not None else None, i) for n, i in node.next_functions]
+
+
+def test_copy_is_copy_backwards(torch):
+    "copy_ records CopyBackwards: no `self * 0 + src` (inf * 0 would give nan), the old values get gradient 0."
+    def fn(T):
+        a = T.tensor([math.inf, 1.])
+        s = t(T, [2., 3.], True)
+        a.copy_(s)
+        x = t(T, [1., 2.], True)
+        y = x * 1
+        y.copy_(t(T, [5., 6.], dtype=T.float64))      # another dtype: the gradient goes back converted
+        (a.sum() + y.sum()).backward()
+        return a, s.grad, x.grad, type(a.grad_fn).__name__, _edges(a.grad_fn), _edges(y.grad_fn)
+    same(torch, fn)
+
+
+def test_fill_and_zero_keep_history(torch):
+    "zero_()/fill_() on a non-leaf keep requires_grad and record ZeroBackward0/FillBackward2/FillBackward3."
+    def fn(T):
+        x, v = t(T, [1., 2.], True), t(T, 3., True)
+        a, b, c = x * 1, x * 2, x * 3
+        a.zero_(); b.fill_(4.); c.fill_(v)
+        (a + b + c).sum().backward()
+        return ([(u.requires_grad, type(u.grad_fn).__name__, _edges(u.grad_fn)) for u in (a, b, c)],
+                x.grad, v.grad)
+    same(torch, fn)
+
+
+def test_scatter_nodes(torch):
+    def fn(T):
+        x, src = t(T, [[0., 1., 2.], [3., 4., 5.]], True), t(T, [[5.], [7.]], True)
+        idx = T.tensor([[0], [2]])
+        y = x.scatter(1, idx, src)
+        z = x.scatter(1, idx, 2.)
+        (y.sum() + (z * z).sum()).backward()
+        return x.grad, src.grad, type(y.grad_fn).__name__, type(z.grad_fn).__name__, _edges(z.grad_fn)
+    same(torch, fn)
+
+
+def test_draw_graph():
+    "draw_graph draws one labelled box per node (leaves with their shapes) and returns a matplotlib Figure."
+    matplotlib = pytest.importorskip('matplotlib')
+    w = learntorch.randn(5, 3, requires_grad=True)
+    b = learntorch.randn(3, requires_grad=True)
+    loss = (learntorch.ones(5) @ w + b).sigmoid().sum()
+    fig = learntorch.autograd.draw_graph(loss)
+    assert isinstance(fig, matplotlib.figure.Figure)
+    labels = sorted(t.get_text() for t in fig.axes[0].texts if t.get_text())   # arrows have no text
+    assert labels == sorted(['SumBackward0', 'SigmoidBackward0', 'AddBackward0', 'SqueezeBackward4',
+                             'AccumulateGrad\n(5, 3)', 'AccumulateGrad\n(3,)'])
+    with pytest.raises(ValueError, match='no grad_fn'): learntorch.autograd.draw_graph(w)
+
+
+def test_indexing_node_names_follow_pytorch(torch):
+    "A 0-d bool index is a mask (IndexBackward0); a slice is skipped only if written as start 0, stop >= size, step 1."
+    def fn(T):
+        v = t(T, -1.5, True)
+        w = T.ones(1, 1, 1, requires_grad=True)
+        return [type(r.grad_fn).__name__ for r in (v[v > 0], w[-2:, :], w[0:, :], w[:5, :], w[:, ::1])]
+    same(torch, fn)
+
+
+def test_whole_assignment_copy_or_fill(torch):
+    "`x[...] = v` is copy_ when the shapes match, fill_ when v is 0-d, copy_ (broadcast) otherwise."
+    def fn(T):
+        names = []
+        for shape, value in [((), 1.), ((1,), 1.), ((2,), T.tensor(2.)), ((2, 2), T.tensor([2., 1.]))]:
+            y = T.ones(shape, requires_grad=True) * 1
+            y[...] = value
+            names.append(type(y.grad_fn).__name__)
+        return names
+    same(torch, fn)
+
+
+@pytest.mark.parametrize('how', ['requires_grad_', 'detach_'])
+def test_leaf_that_stopped_requiring_grad_gets_none(torch, how):
+    def fn(T):
+        v = t(T, [1., 2.], True)
+        z = v.cumprod(0) * v
+        getattr(v, how)(*([False] if how == 'requires_grad_' else []))
+        z.sum().backward()
+        return v.grad
+    same(torch, fn)
+
+
+def test_retain_grad_requires_grad(torch):
+    same_error(torch, lambda T: T.ones(2).retain_grad())
