@@ -458,7 +458,7 @@ def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
             g, leaf = grads[0], node.variable
             if g is not None and leaf._hooks: g = _run_hooks(leaf._hooks, g)
             if capture is not None and node in capture: capture[node] = g
-            # a leaf that stopped requiring grad (`requires_grad_(False)`, `detach_()`) keeps None
+            # a leaf that stopped requiring grad (`requires_grad_(False)`) keeps None
             if accumulate and g is not None and leaf._requires_grad: _accumulate(leaf, g)
             continue
         if capture is not None and node in capture: capture[node] = grads[0]
@@ -1715,25 +1715,56 @@ def _getitem_formula(inputs, key):
     parts = key if isinstance(key, tuple) else (key,)
     if builtins.any(
         isinstance(k, (Tensor, list, np.ndarray, builtins.bool))
-        and not (isinstance(k, Tensor) and k.ndim == 0 and k.dtype is not bool)  # 0-d mask: index
+        # a 0-d integer tensor selects; a 0-d bool tensor is a mask
+        and not (isinstance(k, Tensor) and k.ndim == 0 and k.dtype is not bool)
         for k in parts
     ):
         return IndexBackward0
-    shape = inputs[0].shape
+    steps = _index_steps(inputs[0].shape, parts)
+    if len(steps) > 1: return _IndexChain
+    return steps[0][0] if steps else AliasBackward0
+
+def _index_steps(shape, parts):
+    """PyTorch's basic indexing one dimension at a time: a list of (node class, key of the
+    step, shape before the step), from the input towards the result."""
     consumed = builtins.sum(1 for k in parts if k is not None and k is not Ellipsis)
-    last, pos = AliasBackward0, 0
+    steps, dim, n_in = [], 0, len(shape)      # `dim`: the dimension of the result so far
     for k in parts:
-        if k is Ellipsis: pos += len(shape) - consumed; continue
-        if k is None: last = UnsqueezeBackward0; continue
-        if isinstance(k, slice):
-            size = shape[pos] if pos < len(shape) else 0
-            # PyTorch skips a slice whose raw start is 0, stop >= size and step 1 (so `-2:`
-            # on a size-1 dimension is still a slice)
-            start, stop, step = k.start or 0, math.inf if k.stop is None else k.stop, k.step or 1
-            if not (start == 0 and stop >= size and step == 1): last = SliceBackward0
-        else: last = SelectBackward0
-        pos += 1
-    return last
+        if k is Ellipsis: dim += n_in - consumed; continue
+        lead = (slice(None),) * dim
+        if k is None: step = (UnsqueezeBackward0, lead + (None,))
+        elif isinstance(k, slice):
+            # PyTorch skips a slice whose raw start is 0, stop >= size and step 1
+            # (so `-2:` on a size-1 dimension is still a slice)
+            start, by = k.start or 0, k.step or 1
+            stop = math.inf if k.stop is None else k.stop
+            dim += 1
+            if start == 0 and stop >= shape[dim - 1] and by == 1: continue
+            step = (SliceBackward0, lead + (k,))
+        else: step = (SelectBackward0, lead + (k.item() if isinstance(k, Tensor) else k,))
+        steps.append(step + (tuple(shape),))
+        shape = np.broadcast_to(np.empty((), np.int8), shape)[step[1]].shape
+        if k is None: dim += 1
+    return steps
+
+class _ShapeOnly:
+    "Stands for a tensor of which a node's `setup` needs only the shape."
+    def __init__(self, shape): self.shape = shape
+
+class _IndexChain(Node):
+    """Basic indexing in several steps (`x[0, 1:]`) records one node per step, as PyTorch
+    does: the steps before the last become their own nodes, this node becomes the last."""
+    def setup(self, inputs, key, out):
+        steps = _index_steps(inputs[0].shape, key if isinstance(key, tuple) else (key,))
+        edges = self.next_functions
+        for cls, step_key, shape in steps[:-1]:
+            node = cls()
+            node.next_functions, node._input_dtypes = edges, self._input_dtypes
+            node.setup((_ShapeOnly(shape),), step_key, None)
+            edges = ((node, 0),)
+        cls, step_key, shape = steps[-1]
+        self.__class__, self.next_functions = cls, edges
+        self.setup((_ShapeOnly(shape),), step_key, out)
 
 _formulas['getitem'], _formulas['narrow'] = _getitem_formula, SliceBackward0
 
@@ -1783,9 +1814,11 @@ def _setitem_formula(inputs, key):
     )
     # a basic part makes a view first
     if builtins.any(advanced): return CopySlices if basic_view else IndexPutBackward0
-    if _whole(key):                # PyTorch's copy_to: copy_ if the shapes match, else fill_ by a 0-d
+    # PyTorch's copy_to: copy_ if the shapes match, else fill_ if 0-d
+    if _whole(key):
         vshape = inputs[1].shape if isinstance(inputs[1], Tensor) else ()
-        return CopyBackwards if inputs[0].shape == vshape or len(vshape) else FillBackward3
+        same = inputs[0].shape == vshape
+        return CopyBackwards if same or len(vshape) else FillBackward3
     return CopySlices
 
 IndexPutBackward0 = _renamed(CopySlices, 'IndexPutBackward0')
