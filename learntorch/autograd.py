@@ -890,14 +890,24 @@ _formulas['mean'] = lambda inputs, args: (
 )
 
 # %% ../nbs/02_autograd.ipynb #977fb255
+def _is_transposed(x):
+    "A matrix laid out column by column, like the view `w.t()`."
+    f = x._array.flags
+    return x._array.ndim == 2 and f.f_contiguous and not f.c_contiguous
+
 class MmBackward0(Node):
     def setup(self, inputs, args, out):
         a, b = inputs
         self.save(a if b._requires_grad else None, b if a._requires_grad else None)
-        self.shapes = (a.shape, b.shape)
+        self.shapes, self.transposed = (a.shape, b.shape), (_is_transposed(a), _is_transposed(b))
     def backward(self, g):
         a, b = self.saved_tensors
         sa, sb = self.shapes
+        if len(sa) == 2 and len(sb) == 2:     # each gradient in its input's layout, so that
+            ta, tb = self.transposed          # `(x @ w.t())`'s gradient for w comes out contiguous
+            ga = None if b is None else (b @ g.mT).mT if ta else g @ b.mT
+            gb = None if a is None else (g.mT @ a).mT if tb else a.mT @ g
+            return ga, gb
         if len(sa) == 1 and len(sb) == 1:     # dot product
             return (g * b if b is not None else None), (g * a if a is not None else None)
         g2 = g

@@ -1432,3 +1432,12 @@ def test_leaf_that_stopped_requiring_grad_gets_none(torch, how):
 
 def test_retain_grad_requires_grad(torch):
     same_error(torch, lambda T: T.ones(2).retain_grad())
+
+
+def test_matrix_gradient_in_the_inputs_layout(torch):
+    "`x @ w.t()`: the gradient of the leaf w comes out contiguous (computed in w.t()'s layout), as in PyTorch."
+    def fn(T):
+        x, w = t(T, [[1., 2.], [3., 4.], [5., 6.]]), t(T, [[1., 0.], [2., 1.], [0., 3.], [1., 1.]], True)
+        (x @ w.t()).sum().backward()
+        return w.grad, w.grad.is_contiguous(), w.grad.stride()
+    same(torch, fn)
