@@ -23,7 +23,8 @@ from collections import namedtuple
 import numpy as np
 from .tensors import *
 from .tensors import (_wrap, _view_of, _finish, _norm_dim, _check_dtype,
-                                _original, _bump_version, _overlap_error, _checked_scalar,
+                                _original, _bump_version, _overlap_error,
+                                    _checked_scalar, _check_no_overlap,
                                 _dtype_of_np, _dtype_of_scalar, _rng, _size_arg,
                                 _shape_args)
 
@@ -166,20 +167,21 @@ def _result(r, op, inputs, args=None, out=None):
     """Wrap array `r`, the result of `op` on `inputs`, as a tensor (or write it into
     `out`) and let autograd record it."""
     if type(r) is not np.ndarray: r = _as_array(r)
-    if out is not None: return _write_out(out, r, inputs)
+    if out is not None: return _write_out(out, r, inputs, op)
     t = _wrap(r)
     # `_finish`, inlined: this is the hottest path in the library
     record = hooks.record
     if record is not None: record(t, op, inputs, args)
     return t
 
-def _write_out(out, r, inputs):
-    if hooks.recording(inputs):
-        raise RuntimeError(f"{getattr(out, '_op', 'op')}(): functions with out=... "
-                           f"arguments don't support automatic "
-                           "differentiation, but one of the arguments requires grad.")
-    if out.shape != r.shape:
-        out._array = array_module(r).empty(r.shape, dtype=out._array.dtype)
+def _write_out(out, r, inputs, op='op'):
+    if hooks.recording(inputs + (out,)):
+        raise RuntimeError(f"{op}(): functions with out=... arguments don't support "
+                           "automatic differentiation, but one of the arguments requires grad.")
+    if out.shape != r.shape:      # resize: keep out's memory when the element count fits
+        a = out._array
+        if a.size == r.size and a.flags.c_contiguous: out._array = a.reshape(r.shape)
+        else: out._array = array_module(r).empty(r.shape, dtype=a.dtype)
     if not can_cast(_dtype_of_np[r.dtype], out.dtype):
         raise RuntimeError(f"result type {_dtype_of_np[r.dtype]._legacy_name} can't be "
                            f"cast to the desired output type {out.dtype._legacy_name}")
@@ -247,12 +249,24 @@ def _float_operands(x, y):
         return _operand_array(x, float32, xp), _operand_array(y, float32, xp), xp
     return _operand_array(x, d, xp), _operand_array(y, d, xp), xp
 
+def _no_bool_kernel(d, kernel):
+    "PyTorch has no division or remainder kernels for bool."
+    if d is bool: raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
+
 def _check_integer_division(a, b, d):
     "Integer division by zero is an error in PyTorch (floats give inf or nan instead)."
     if d.is_floating_point or getattr(a, 'size', 1) == 0 or getattr(b, 'size', 1) == 0:
         return
     if builtins.bool((b == 0).any() if hasattr(b, 'any') else b == 0):
         raise RuntimeError("ZeroDivisionError")
+
+def _in_half(a, b, d):
+    """Remainders of half tensors, and `number // half tensor`, round the Python number to half
+    first (unlike `+`, `*` and `half tensor // number`), as PyTorch's kernels do."""
+    if d is not float16: return a, b
+    return tuple(x.astype(np.float16) if hasattr(x,
+                                                 'astype') else np.float16(x)
+                                                 for x in (a, b))
 
 def div(input, other, *, rounding_mode=None, out=None):
     """`input / other`: true division, or rounded with `rounding_mode='trunc'` or
@@ -269,12 +283,16 @@ def div(input, other, *, rounding_mode=None, out=None):
         return _result(r, 'div', (input, other), rounding_mode, out)
     a, b, d = _operands(input, other)
     xp = _xp2(a, b)
+    _no_bool_kernel(d, 'div_floor_cpu' if rounding_mode == 'floor' else 'div_trunc_cpu')
     _check_integer_division(a, b, d)
+    if rounding_mode == 'floor' and not isinstance(input, Tensor):
+        a, b = _in_half(a, b, d)
     with np.errstate(divide='ignore', invalid='ignore'):
         if rounding_mode == 'floor': r = _elementwise(xp.floor_divide, a, b)
         else: r = xp.trunc(_elementwise(xp.true_divide, a, b)).astype(d.np)
     return _result(_back_to(r, d), 'div', (input, other), rounding_mode, out)
 
+# %% ../nbs/01_ops.ipynb #14d2aa26
 def floor_divide(input, other, *, out=None):
     "`input // other`: division rounded down."
     return div(input, other, rounding_mode='floor', out=out)
@@ -282,15 +300,28 @@ def floor_divide(input, other, *, out=None):
 def remainder(input, other, *, out=None):
     "`input % other` with the sign of `other`, as Python's `%`."
     a, b, d = _operands(input, other)
+    _no_bool_kernel(d, 'remainder_cpu')
+    a, b = _in_half(a, b, d)
     xp = _xp2(a, b)
     _check_integer_division(a, b, d)
     with np.errstate(divide='ignore', invalid='ignore'):
         r = _elementwise(xp.remainder, a, b)
     return _result(_back_to(r, d), 'remainder', (input, other), None, out)
 
+def _first_is_tensor(name, input, other):
+    """PyTorch's TypeError when a function whose first argument must be a tensor gets a
+    number."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                        f"({type(input).__name__}, {type(other).__name__}), but "
+                        f"expected one of:")
+
 def fmod(input, other, *, out=None):
     "The remainder with the sign of `input`, as C's `fmod`."
+    _first_is_tensor('fmod', input, other)
     a, b, d = _operands(input, other)
+    _no_bool_kernel(d, 'fmod_cpu')
+    a, b = _in_half(a, b, d)
     _check_integer_division(a, b, d)
     with np.errstate(divide='ignore', invalid='ignore'):
         r = _elementwise(_xp2(a, b).fmod, a, b)
@@ -358,9 +389,11 @@ subtract, multiply, divide, true_divide = sub, mul, div, div
 def _comparison(name, ufunc_name, doc, tensors_only=False):
     def compare(input, other, *, out=None):
         if tensors_only: _tensors_only(name, input, other)
+        else: _first_is_tensor(name, input, other)
         a, b, d = _operands(input, other)
-        return _result(_elementwise(getattr(_xp2(a, b), ufunc_name), a, b), name, (input,
-                other), None, out)
+        a, b = _in_half(a, b, d)        # half comparisons round a Python number to half
+        r = _elementwise(getattr(_xp2(a, b), ufunc_name), a, b)
+        return _result(r, name, (input, other), None, out)
     compare.__name__, compare.__qualname__, compare.__doc__ = name, name, doc
     return compare
 
@@ -667,6 +700,8 @@ def _store(self, r):
 def _inplace(self, fn, *args, **kwargs):
     """Run `fn(self, *args)` and store the result in self: the pattern behind every `op_`
     method."""
+    if args and isinstance(args[0], Tensor):
+        _check_no_overlap(self._array, args[0]._array, allow_same=True)
     if args and isinstance(args[0], Tensor) and args[0].shape != self.shape:
         shape = broadcast_shapes(self.shape, args[0].shape)
         if shape != self.shape:
@@ -685,27 +720,30 @@ def _inplace(self, fn, *args, **kwargs):
 
 # %% ../nbs/01_ops.ipynb #8b53b1d7
 def _fast_inplace(self, ufunc_name, other, fn, alpha=1, **kwargs):
-    """In-place binary operation straight into self's memory (numpy's `out=`) when
-    autograd is not involved."""
+    """In-place binary operation straight into self's memory (numpy's `out=`) outside
+    autograd."""
     a = self._array
     if alpha != 1: kwargs['alpha'] = alpha
+    # bool rules live in `fn`
+    if a.dtype == np.bool_: return _inplace(self, fn, other, **kwargs)
     if isinstance(other, Tensor):
         b = other._array
+        _check_no_overlap(a, b, allow_same=True)     # `x.add_(x[:, 0])` is refused
         if b.dtype != a.dtype or type(b) is not type(a) or hooks.recording((self, other)):
             return _inplace(self, fn, other, **kwargs)
-    elif isinstance(other, (builtins.float, builtins.int)) and not isinstance(other,
-            builtins.bool) and \
+    elif type(other) in (builtins.float, builtins.int) and \
             (a.dtype.kind == 'f' or (type(other) is builtins.int
                                      and a.dtype == np.int64)):
         if hooks.recording((self,)): return _inplace(self, fn, other, **kwargs)
         b = other
     else: return _inplace(self, fn, other, **kwargs)
-    # `alpha * other` is the one temporary; half precision keeps PyTorch's single rounding
+    # `alpha * other` is the one temporary; half keeps PyTorch's single rounding
     if alpha != 1:
         if a.dtype.kind != 'f' or a.dtype == np.float16:
             return _inplace(self, fn, other, **kwargs)
         b = b * alpha
-    try: getattr(array_module(a), ufunc_name)(a, b, out=a)
+    try:
+        with np.errstate(all='ignore'): getattr(array_module(a), ufunc_name)(a, b, out=a)
     except ValueError as e:
         if 'read-only' in str(e): raise _overlap_error() from None
         raise _inplace_shape_error(a, b) from None
@@ -771,6 +809,7 @@ def copy_(self, src, non_blocking=False):
         shape = list(broadcast_shapes(self.shape, src.shape))
         raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the "
                            f"broadcast shape {shape}")
+    _check_no_overlap(self._array, a, allow_same=True)
     return _overwrite(self, a, 'copy_', (self, src))
 
 @patch_tensor
@@ -823,7 +862,13 @@ for _name in ['neg', 'abs', 'exp', 'log', 'sqrt', 'sigmoid', 'tanh', 'relu', 'fl
 def _binary_inplace(fn):
     """The in-place twin `fn_` of a two-operand function, e.g. `remainder_` for
     `remainder`."""
-    def op_(self, other): return _inplace(self, fn, other)
+    def op_(self, other):
+        d = result_type(self, other)          # PyTorch checks the cast before the kernel
+        if not can_cast(d, self.dtype):
+            raise RuntimeError(f"result type {d._legacy_name} can't be cast to the "
+                               f"desired "
+                               f"output type {self.dtype._legacy_name}")
+        return _inplace(self, fn, other)
     op_.__name__, op_.__doc__ = fn.__name__ + '_', f"In place: `self = {fn.__name__}(self, other)`."
     return op_
 
@@ -873,7 +918,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     "The sum of all elements, or along `dim` (int or tuple)."
     a = input._array
     dims = _dims(dim, a.ndim)
-    d = _accumulate_dtype(input.dtype, dtype)
+    d = out.dtype if out is not None and dtype is None else _accumulate_dtype(input.dtype, dtype)
     r = _reduced(array_module(a).sum, a, d, axis=_reduce_axes(a, dims), keepdims=keepdim)
     return _result(r, 'sum', (input,), (dims, keepdim), out)
 
@@ -899,9 +944,13 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     d = _require_floating(input, 'mean', _check_dtype(dtype, 'mean'))
     a = input._array
     dims = _dims(dim, a.ndim)
-    with np.errstate(invalid='ignore', divide='ignore'):
-        r = _reduced(array_module(a).mean, a, d, axis=_reduce_axes(a, dims),
-                     keepdims=keepdim)
+    xp, n = array_module(a), _count_reduced(a.shape, dims)
+    # half precision accumulates in float32
+    acc = np.float32 if d is float16 else d.np
+    # mean of nothing: nan
+    with np.errstate(invalid='ignore', divide='ignore', over='ignore'):
+        r = xp.sum(a, axis=_reduce_axes(a, dims), keepdims=keepdim, dtype=acc) / n
+        r = _contiguous(r).astype(d.np, copy=False)
     return _result(r, 'mean', (input,), (dims, keepdim), out)
 
 def _correction(unbiased, correction):
@@ -972,7 +1021,9 @@ def logsumexp(input, dim, keepdim=False, *, out=None):
     a = input._array if input.dtype.is_floating_point else input._array.astype(get_default_dtype().np)
     dims = _dims(dim, a.ndim)
     xp, axes = array_module(a), _reduce_axes(a, dims)
-    if a.size == 0: r = xp.log(xp.sum(xp.exp(a), axis=axes, keepdims=keepdim))
+    if a.size == 0:
+        with np.errstate(divide='ignore'):
+            r = xp.log(xp.sum(xp.exp(a), axis=axes, keepdims=keepdim))
     else:
         m = xp.max(a, axis=axes, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)
@@ -1172,9 +1223,13 @@ def _same_dtype(a, b):
                            f"{_blas_type_names[b.dtype.name]}")
     _check_same_device(a, b)
 
+def _product(a, b):
+    "numpy's matrix product of arrays `a` and `b`, without numpy's overflow warnings."
+    with np.errstate(all='ignore'): return array_module(a).matmul(a, b)
+
 def _no_bool(a, kernel):
-    "PyTorch has no matrix-product kernels for bool."
-    if a.dtype == np.bool_:
+    "PyTorch has no matrix-product kernels for bool (an empty product never reaches one)."
+    if a.dtype == np.bool_ and a.size:
         raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
 
 def _matmul_kernel(na, nb):
@@ -1191,10 +1246,13 @@ def matmul(input, other, *, out=None):
                         f"{type(other).__name__}")
     a, b = input._array, other._array
     if a.dtype != b.dtype or type(a) is not type(b): _same_dtype(a, b)
-    if a.dtype == np.bool_ and a.ndim and b.ndim:
+    inner_fits = a.ndim and b.ndim and a.shape[-1] == b.shape[-2 if b.ndim > 1 else 0]
+    if a.dtype == np.bool_ and inner_fits:
         _no_bool(a, _matmul_kernel(a.ndim, b.ndim))
     # `dot` is numpy's fastest route for vectors and matrices
-    try: r = a.dot(b) if 0 < a.ndim <= 2 and 0 < b.ndim <= 2 else a @ b
+    try:
+        with np.errstate(all='ignore'):   # overflow gives inf silently, as in PyTorch
+            r = a.dot(b) if 0 < a.ndim <= 2 and 0 < b.ndim <= 2 else a @ b
     except ValueError:
         if a.ndim == 0 or b.ndim == 0:
             raise RuntimeError(f"both arguments to matmul need to be at least 1D, but "
@@ -1211,7 +1269,7 @@ def mm(input, mat2, *, out=None):
     _same_dtype(a, b)
     _no_bool(a, 'addmm_impl_cpu_')
     if a.shape[1] != b.shape[0]: raise _mat_error(a, b)
-    return _result(array_module(a).matmul(a, b), 'matmul', (input, mat2), None, out)
+    return _result(_product(a, b), 'matmul', (input, mat2), None, out)
 
 def bmm(input, mat2, *, out=None):
     "Matrix products of two batches of matrices: (b, n, m) @ (b, m, p) -> (b, n, p)."
@@ -1224,7 +1282,7 @@ def bmm(input, mat2, *, out=None):
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to "
                            f"be: [{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, "
                            f"{b.shape[1]}].")
-    return _result(array_module(a).matmul(a, b), 'bmm', (input, mat2), None, out)
+    return _result(_product(a, b), 'bmm', (input, mat2), None, out)
 
 # %% ../nbs/01_ops.ipynb #ac01f3a7
 def mv(input, vec, *, out=None):
@@ -1237,7 +1295,7 @@ def mv(input, vec, *, out=None):
     if a.shape[1] != b.shape[0]:
         raise RuntimeError(f"size mismatch, got input ({a.shape[0]}), mat "
                            f"({a.shape[0]}x{a.shape[1]}), vec ({b.shape[0]})")
-    return _result(array_module(a).matmul(a, b), 'matmul', (input, vec), None, out)
+    return _result(_product(a, b), 'matmul', (input, vec), None, out)
 
 def dot(input, other, *, out=None):
     "The dot product of two vectors."
@@ -1247,7 +1305,7 @@ def dot(input, other, *, out=None):
     _same_dtype(a, b)
     _no_bool(a, 'dot')
     if a.shape != b.shape: raise _mat_error(a, b)
-    return _result(array_module(a).matmul(a, b), 'matmul', (input, other), None, out)
+    return _result(_product(a, b), 'matmul', (input, other), None, out)
 
 def outer(input, vec2, *, out=None):
     "The outer product of two vectors: `result[i, j] = input[i] * vec2[j]`."
@@ -1333,6 +1391,8 @@ def _narrow_pieces(input, sizes, dim, op):
 def split(tensor, split_size_or_sections, dim=0):
     """Views of pieces of `split_size_or_sections` elements each (or of the listed sizes)
     along `dim`."""
+    if tensor.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
     d = _norm_dim(dim, tensor.ndim)
     n = tensor.shape[d]
     if isinstance(split_size_or_sections, builtins.int):
@@ -1351,6 +1411,8 @@ def split(tensor, split_size_or_sections, dim=0):
 
 def chunk(input, chunks, dim=0):
     "Split into `chunks` views of (nearly) equal size along `dim`."
+    if input.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     n = input.shape[_norm_dim(dim, input.ndim)]
@@ -1369,6 +1431,8 @@ def unbind(input, dim=0):
 def narrow(input, dim, start, length):
     """A view of `length` elements of `input` along `dim`, from `start` (negative: counted
     from the end)."""
+    if input.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     d = _norm_dim(dim, input.ndim)
     size = input.shape[d] if input.ndim else 1
     if isinstance(start, Tensor): start = start.item()
@@ -1412,8 +1476,9 @@ def gather(input, dim, index, *, sparse_grad=False, out=None):
                            "input tensor")
     src = a[tuple(slice(None) if k == d else slice(0, idx.shape[k])
                   for k in range(a.ndim))]
-    if idx.size and (idx.max() >= a.shape[d] or idx.min() < -a.shape[d]):
-        raise RuntimeError(f"index {builtins.int(idx.max())} is out of bounds for "
+    if idx.size and (idx.max() >= a.shape[d] or idx.min() < 0):
+        bad = builtins.int(idx.min() if idx.min() < 0 else idx.max())
+        raise RuntimeError(f"index {bad} is out of bounds for "
                            f"dimension {d} with size {a.shape[d]}")
     return _result(array_module(a).take_along_axis(src, idx, axis=d), 'gather', (input,),
                    (d, index), out)
@@ -1429,16 +1494,17 @@ def _add_at(xp, target, key, values):
 def scatter_add(input, dim, index, src):
     """A copy of `input` with `src` added at the positions `index` names along `dim`
     (repeats accumulate)."""
-    a, idx, d = input._array, _index_array(index, 'scatter_add'), _norm_dim(dim,
-            input.ndim)
-    xp = array_module(a)
-    r = a.copy()
-    grids = list(xp.meshgrid(*[xp.arange(s) for s in idx.shape], indexing='ij'))
-    grids[d] = idx
-    _add_at(xp, r, tuple(grids), src._array[tuple(slice(0, s)
-                                                  for s in idx.shape)].astype(a.dtype,
-                                                          copy=False))
-    return _result(r, 'scatter_add', (input, src), (d, index))
+    if src.dtype is not input.dtype:
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+    key = _scatter_key(input, dim, index, src,
+                       'scatter_add')   # defined with `scatter` below
+    a = input._array
+    r = a.reshape(1).copy() if a.ndim == 0 else a.copy()
+    values = (src._array.reshape(1) if src.ndim == 0 else src._array)
+    with np.errstate(over='ignore'):
+        _add_at(array_module(a), r, key, values[tuple(slice(0, s) for s in key[0].shape)])
+    return _result(r.reshape(a.shape), 'scatter_add', (input, src),
+                   (_norm_dim(dim, a.ndim), index))
 
 # %% ../nbs/01_ops.ipynb #ea1835b9
 def index_select(input, dim, index, *, out=None):
@@ -1471,6 +1537,8 @@ def masked_fill(input, mask, value):
 
 def masked_select(input, mask):
     "The elements of `input` where `mask` is true, as a 1-d tensor."
+    if not isinstance(mask, Tensor) or mask.dtype is not bool:
+        raise RuntimeError("masked_select: expected BoolTensor for mask")
     a, m = input._array, mask._array
     xp = array_module(a)
     a, m = xp.broadcast_arrays(a, m)
@@ -1525,16 +1593,22 @@ def repeat(self, *sizes):
 
 def equal(input, other):
     "True if both tensors have the same shape and the same values."
+    _tensors_only('equal', input, other)
     return input.shape == other.shape and builtins.bool((input._array == other._array).all())
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     "Elementwise `|input - other| <= atol + rtol * |other|`."
+    _tensors_only('isclose', input, other)
+    if input.dtype is not other.dtype:
+        raise RuntimeError(f"{input.dtype._legacy_name} did not match "
+                           f"{other.dtype._legacy_name}")
     a, b, d = _operands(input, other)
     return _wrap(_as_array(_xp2(a, b).isclose(a, b, rtol=rtol, atol=atol,
                                               equal_nan=equal_nan)))
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     "True if all elements are close (see `isclose`)."
+    _tensors_only('allclose', input, other)
     return builtins.bool(isclose(input, other, rtol, atol, equal_nan)._array.all())
 
 for _f in [gather, scatter_add, index_select, masked_fill, masked_select, flip, tril,

@@ -285,7 +285,13 @@ def element_size(self):
 @patch_tensor
 def stride(self, dim=None):
     "Steps in elements (not bytes) between neighbours along each dimension."
-    s = tuple(b // self._array.itemsize for b in self._array.strides)
+    a = self._array
+    # a fresh empty tensor: PyTorch's row-major strides
+    if a.size == 0 and a.base is None:
+        s, step = [], 1
+        for size in reversed(a.shape): s.insert(0, step); step *= builtins.max(size, 1)
+        s = tuple(s)
+    else: s = tuple(b // a.itemsize for b in a.strides)
     return s if dim is None else s[_norm_dim(dim, len(s))]
 
 @patch_tensor
@@ -326,6 +332,8 @@ def _norm_dim(dim, ndim):
 def _get_requires_grad(self): return self._requires_grad
 
 def _set_requires_grad(self, flag):
+    # a computed tensor already requires grad
+    if self.grad_fn is not None and flag: return
     if self.grad_fn is not None:
         raise RuntimeError("you can only change requires_grad flags of leaf variables. "
                            "If you want to use a computed "
@@ -606,11 +614,10 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, device=None,
     "Values from `start` up to (not including) `end`, `step` apart."
     if end is None: start, end = 0, start
     start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end,
-            step))
+        step))
     all_int = all(isinstance(v, (builtins.int, np.integer)) for v in (start, end, step))
     d = _out_dtype(out, dtype, 'arange') or (int64 if all_int else get_default_dtype())
-    # an integer range counts in integers: 3.3 means 3
-    if not d.is_floating_point and not all_int:
+    if d is int64 and not all_int:         # int64 counts in integers: end=3.3 means 3
         if builtins.int(step) == 0: raise ValueError("step must be nonzero")
         start, end, step, all_int = builtins.int(start), builtins.int(end), builtins.int(step), True
     if step == 0: raise RuntimeError("step must be nonzero")
@@ -619,7 +626,13 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, device=None,
     n = max(math.ceil((end - start) / step), 0)
     if all_int:
         array = np.arange(start, end, step, dtype=np.int64).astype(d.np, copy=False)
+    # other integer types: the length from the floats,
+    elif not d.is_floating_point:
+        i = np.arange(n, dtype=np.int64)   # the values from truncated start and step
+        array = (builtins.int(start) + builtins.int(step) * i).astype(d.np)
     else: array = (start + np.arange(n, dtype=np.float64) * step).astype(d.np)
+    # keeps its shape
+    if out is not None and out.numel() == n: array = array.reshape(out.shape)
     return _new_tensor(array, device, requires_grad, out, 'arange')
 
 def linspace(start, end, steps, *, out=None, dtype=None, device=None,
@@ -631,10 +644,8 @@ def linspace(start, end, steps, *, out=None, dtype=None, device=None,
         return _new_tensor(np.full(1, start, d.np), device, requires_grad, out,
                            'linspace')
     # PyTorch's formula: a step in the output precision, counted from the start for the
-    # first half and back from
-    # the end for the second, each product-and-sum rounded once (float64 here, a fused
-    # multiply-add there).
-    # integer linspace starts from integers
+    # first half and back from the end for the second, each product-and-sum rounded once
+    # (float64 here, a fused multiply-add there). An integer linspace starts from integers.
     if not d.is_floating_point: start, end = builtins.int(start), builtins.int(end)
     f = d.np.type if d.is_floating_point else np.float64
     step = np.float64(f((f(end) - f(start)) / f(builtins.max(steps - 1, 1))))
@@ -1064,25 +1075,6 @@ def __getitem__(self, key):
     return _finish(out, 'getitem', (self,), key)
 
 # %% ../nbs/00_tensor.ipynb #8b8b2b13
-def _original(t, copy=False):
-    """A stand-in for `t` as it is before an in-place change: its values (copied if asked)
-    and its history."""
-    if t.grad_fn is None and t._requires_grad:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an "
-                           "in-place operation.")
-    base = t._base
-    if base is not None and base._requires_grad and base._array is not t._array:
-        if base.grad_fn is None:
-            raise RuntimeError("a view of a leaf Variable that requires grad is being "
-                               "used in an in-place operation.")
-        raise RuntimeError("learntorch does not support in-place changes to a view of a "
-                           "tensor that requires grad; "
-                           "change the whole tensor instead, or build the result out of "
-                           "place (e.g. with torch.where)")
-    o = _wrap(t._array.copy() if copy else t._array, t._requires_grad)
-    o.grad_fn = t.grad_fn
-    return o
-
 def _finish(out, op, inputs, args=None):
     """Return `out`, the result of operation `op` on `inputs`, after giving autograd the
     chance to record it."""
@@ -1098,6 +1090,9 @@ def _value_array(value, like):
                                f"found at least two devices, {_device_of(like)} and "
                                f"{value.device}!")
         return value._array
+    if isinstance(value, builtins.float) and like.dtype.kind == 'f':
+        # floats too big for the dtype become inf, as in PyTorch
+        return value
     if isinstance(value, (builtins.int, builtins.float)):
         return _checked_scalar(value, _dtype_of_np[like.dtype])
     return value
@@ -1107,20 +1102,30 @@ def _value_array(value, like):
 def __setitem__(self, key, value):
     "Write `value` (a tensor or number, broadcast) into the selected elements, in place."
     numpy_key, is_view = _index_key(key, self._array.shape)
-    if self.grad_fn is None and self._requires_grad and hooks.recording((self,
-            )) and not _selects_all(key):
+    arrays = [k for k in numpy_key if isinstance(k, np.ndarray)]
+    if self._array.ndim == 0 and builtins.any(k.dtype != np.bool_ for k in arrays):
+        raise IndexError("too many indices for tensor of dimension 0")
+    if self.grad_fn is None and self._requires_grad and hooks.recording((self,)) \
+            and not _selects_all(key):
         raise RuntimeError("a view of a leaf Variable that requires grad is being used "
-                           "in an in-place operation.")
-    index_put = builtins.any(isinstance(k, np.ndarray) and k.dtype != np.bool_
-                             for k in numpy_key)   # a mask with one value is a fill
-    if not is_view and isinstance(value, Tensor) and (value.numel() != 1
-                                                      or index_put) and value._array.dtype != self._array.dtype:
-        raise RuntimeError(f"Index put requires the source and destination dtypes "
-                           f"match, got {self.dtype._legacy_name} "
-                           f"for the destination and {value.dtype._legacy_name} for the "
-                           f"source.")
+                           "in an "
+                           "in-place operation.")
+    # a mask and one value: a fill
+    index_put = builtins.any(k.dtype != np.bool_ for k in arrays)
+    if isinstance(value, Tensor) and not is_view and (value.numel() != 1 or index_put):
+        if value._array.dtype != self._array.dtype:
+            raise RuntimeError(f"Index put requires the source and destination dtypes "
+                               f"match, got "
+                               f"{self.dtype._legacy_name} for the destination and "
+                               f"{value.dtype._legacy_name} for the source.")
+        _check_no_overlap(self._array, value._array, allow_same=False)
+    elif isinstance(value, Tensor) and is_view:
+        _check_no_overlap(self._array[numpy_key], value._array, allow_same=True)
     old = _original(self) if hooks.recording((self, value)) else None
-    try: self._array[numpy_key] = _value_array(value, self._array)
+    try:
+        # nan -> int, 1e30 -> half: as PyTorch
+        with np.errstate(invalid='ignore', over='ignore'):
+            self._array[numpy_key] = _value_array(value, self._array)
     except IndexError as e:
         _check_index(self._array.shape, numpy_key)
         raise _index_error(e) from None
@@ -1129,6 +1134,24 @@ def __setitem__(self, key, value):
         raise _setitem_broadcast_error(value, self._array[numpy_key].shape) from None
     _bump_version(self)
     if old is not None: _finish(self, 'setitem', (old, value), key)
+
+# %% ../nbs/00_tensor.ipynb #b830f2ca
+def _check_no_overlap(dest, src, allow_same):
+    """PyTorch refuses to write a tensor into memory it partly shares (the result would depend on
+    the order of the writes). Like PyTorch it checks only dense layouts."""
+    if type(dest) is not np.ndarray or type(src) is not np.ndarray or not dest.size or not src.size:
+        return
+    dense = lambda a: a.flags.c_contiguous or a.flags.f_contiguous
+    if not (dense(dest) and dense(src)): return
+    d0, s0 = dest.__array_interface__['data'][0], src.__array_interface__['data'][0]
+    if d0 + dest.nbytes <= s0 or s0 + src.nbytes <= d0: return
+    if allow_same and d0 == s0 and dest.shape == src.shape and dest.strides == src.strides:
+        return
+    raise RuntimeError("unsupported operation: some elements of the input tensor and "
+                       "the written-to "
+                       "tensor refer to a single memory location. Please clone() the "
+                       "tensor before "
+                       "performing the operation.")
 
 def _selects_all(key):
     """Whether an index is only `:` and `...` (assignment then writes the tensor itself,
@@ -1229,6 +1252,10 @@ def flatten(self, start_dim=0, end_dim=-1):
 @patch_tensor
 def unflatten(self, dim, sizes):
     "Split dimension `dim` into `sizes`."
+    if self.ndim == 0:
+        raise RuntimeError(f"unflatten got an unexpected error:\nDimension specified as "
+                           f"{dim} but "
+                           "tensor has no dimensions")
     d = _norm_dim(dim, self.ndim)
     sizes = list(sizes)
     if -1 in sizes:
@@ -1500,10 +1527,13 @@ def __reduce_ex__(self, protocol):
 
 @patch_tensor
 def __deepcopy__(self, memo):
-    "A copy of a leaf tensor with its own memory, the same `requires_grad` and a copy of `grad`."
+    """A copy of a leaf tensor with its own memory, the same `requires_grad` and a copy of
+    `grad`."""
     if self.grad_fn is not None:
-        raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
-                           "protocol at the moment.  If you were attempting to deepcopy a module, this may be "
+        raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
+                           "support the deepcopy "
+                           "protocol at the moment.  If you were attempting to deepcopy "
+                           "a module, this may be "
                            "because of a torch.nn.utils.weight_norm usage, see "
                            "https://github.com/pytorch/pytorch/pull/103001")
     if id(self) in memo: return memo[id(self)]
@@ -1578,3 +1608,23 @@ def _setitem_broadcast_error(value, shape):
                                 f"{list(shape)}.  Tensor sizes: {vshape}")
     return RuntimeError(f"cannot write a value of shape {vshape} into a selection of "
                         f"shape {list(shape)}")
+
+# %% ../nbs/00_tensor.ipynb #7fed491f
+def _original(t, copy=False):
+    """A stand-in for `t` as it is before an in-place change: its values (copied if asked)
+    and its history."""
+    if t.grad_fn is None and t._requires_grad:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+    base = t._base
+    if base is not None and base._requires_grad and base._array is not t._array:
+        if base.grad_fn is None:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being "
+                               "used in an in-place operation.")
+        raise RuntimeError("learntorch does not support in-place changes to a view of a "
+                           "tensor that requires grad; "
+                           "change the whole tensor instead, or build the result out of "
+                           "place (e.g. with torch.where)")
+    o = _wrap(t._array.copy() if copy else t._array, t._requires_grad)
+    o.grad_fn = t.grad_fn
+    return o

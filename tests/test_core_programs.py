@@ -134,6 +134,62 @@ PROGRAMS = {
     'deepcopy_keeps_grad': "import copy; x = T.ones(2, requires_grad=True); (x * 3).sum().backward(); "
                            "d = copy.deepcopy(x); r = (d, d.grad, d.requires_grad, d.data_ptr() == x.data_ptr())",
     'deepcopy_nonleaf': "import copy; x = T.ones(2, requires_grad=True); r = copy.deepcopy(x * 2)",
+    # cases the differential fuzz test found
+    'scatter_add_0d': "v = T.zeros((), requires_grad=True); r = v.scatter_add(0, T.zeros_like(v, dtype=T.int64), v)",
+    'scatter_add_bounds': "r = T.zeros(3).scatter_add(0, T.tensor([3]), T.ones(1))",
+    'arange_int32_float_end': "r = (T.arange(1, 2.5, dtype=T.int32), T.arange(1.5, 3, 0.5, dtype=T.int16), "
+                              "T.arange(-2.5, 3, dtype=T.uint8))",
+    'arange_out_keeps_shape': "o = T.zeros(2, 1, dtype=T.float64); T.arange(2, out=o); r = o",
+    'idiv_zero_no_warning': "import warnings; v = T.tensor([0., 1.]); w = v / 2.25\n"
+                            "with warnings.catch_warnings():\n    warnings.simplefilter('error')\n"
+                            "    w /= v; w.div_(v); w -= 1e38; w *= 1e38; m = T.ones(0).mean()\nr = (w, m)",
+    'setitem_0d_index_list': "v = T.tensor(1.); v.requires_grad_(); v[[0]] = -1.5; r = v",
+    'setitem_overlap_index_put': "a = T.arange(12.).reshape(3, 4); a[[0, 1]] = a[:2]; r = a",
+    'setitem_overlap_basic': "a = T.arange(12.).reshape(3, 4); a[1:] = a[:-1]; r = a",
+    'setitem_no_overlap_cases': "a = T.arange(12.).reshape(3, 4); a[0] = a[1]; a[...] = a; a[:, :2] = a[:, 1:3]; "
+                                "a[a > 3] = a[a > 3] * 2; r = a",
+    'copy_overlap': "a = T.arange(6.); a[1:].copy_(a[:-1]); r = a",
+    'setitem_float_overflow_is_inf': "h = T.zeros(3, dtype=T.float16); h[h >= 0] = 1e30; h[0] = -1e30; r = h",
+    'setitem_int_overflow': "i = T.zeros(2, dtype=T.int8); i[0] = 300; r = i",
+    'ior_bool_with_float': "b = T.tensor([True]); b |= T.ones(1); r = b",
+    'imod_bool': "b = T.tensor([True]); b %= 2; r = b",
+    'ifloordiv_int_by_float': "i = T.tensor([1]); i //= 2.5; r = i",
+    'split_chunk_narrow_0d': "r = T.tensor(1.).split(1)",
+    'chunk_0d': "r = T.tensor(1.).chunk(1)",
+    'narrow_0d': "r = T.tensor(1.).narrow(0, 0, 1)",
+    'eq_number_first': "r = T.eq(2, T.ones(1))",
+    'lt_number_first': "r = T.lt(2, T.ones(1))",
+    'fmod_number_first': "r = T.fmod(2, T.ones(1))",
+    'isclose_number': "r = T.isclose(T.ones(1), 2)",
+    'allclose_number': "r = T.allclose(-7, T.ones(1))",
+    'equal_number': "r = T.equal(T.ones(1), 1)",
+    'masked_select_float_mask': "r = T.masked_select(T.ones(2), T.ones(2))",
+    'requires_grad_on_computed': "x = T.ones(1, 1, requires_grad=True); y = T.vstack([x, x[-1, :]]); "
+                                 "y.requires_grad_(); r = (y.requires_grad, y.is_leaf)",
+    'requires_grad_false_on_computed': "x = T.ones(1, requires_grad=True); y = x * 2; y.requires_grad_(False); r = y",
+    'half_remainder_floor_scalars': "h = T.tensor([1.], dtype=T.half); a = T.tensor(-1., dtype=T.half); s = 1.2e-33; "
+                                    "r = (h % 0.1, h // 0.1, T.fmod(h, 0.1), s // a, a // s, 0.1 // h)",
+    'out_keeps_numpy_memory': "import numpy as np; x = np.array([-4]); v = T.as_tensor(x); T.mul(v.any(), v.any(), out=v); "
+                              "r = (T.from_numpy(x), v)",
+    'gather_negative_index': "r = T.tensor([1, 2]).gather(-1, T.tensor([1, 0, -1]))",
+    'mm_empty_bool': "v = T.zeros(1, 0) != -1.5; r = T.mm(v, v.mT)",
+    'sub_bool_inplace': "v = T.zeros(2, dtype=T.bool); v.sub_(v <= v); r = v",
+    'unflatten_0d': "r = T.tensor(3).unflatten(-1, (2, -1))",
+    'half_compared_with_number': "a = T.tensor(1.062, dtype=T.float16); s = 1.0614054203033447; "
+                                 "r = (a == s, a < s, s < a, a >= s, T.eq(a, s))",
+    'imod_bool_kernel': "v = T.tensor([True]); v %= v; r = v",
+    'ifloordiv_bool_kernel': "v = T.tensor([False]); v //= v; r = v",
+    'fmod_div_trunc_bool': "r = (T.fmod(T.tensor([True]), T.tensor([True])), )",
+    'isclose_dtype_mismatch': "r = T.zeros(2).allclose(T.tensor(False))",
+    'sum_out_bool': "v = T.tensor([True]); o = T.ne(v, v); T.sum(v, 0, out=o); r = o",
+    'clamp_out_requires_grad': "o = T.full((3, 3), 2.25, requires_grad=True); r = T.clamp(T.zeros(1, 1, 0).isnan(), 0, 1, out=o)",
+    'inplace_partial_overlap': "v = T.tensor([[2]], dtype=T.uint8); v.add_(v[:, -1]); r = v",
+    'isub_partial_overlap': "v = T.arange(4).view(4, 1, 1).swapaxes(-2, -1); v -= v[2, -2:3:3, ...]; r = v",
+    'inplace_full_overlap_ok': "v = T.arange(4.); v.add_(v); v.mul_(v); r = v",
+    'matmul_empty_bool_mismatch': "v = T.zeros(1, 0, dtype=T.bool); r = T.matmul(v, v)",
+    'logsumexp_empty': "import warnings\nwith warnings.catch_warnings():\n    warnings.simplefilter('error')\n"
+                       "    r = T.zeros(0).logsumexp(-1, keepdim=True)",
+    'empty_strides': "r = (T.full((0, 1), 3).stride(), T.ones(2, 0, 3).stride(), T.ones(4, 4)[:, :0].stride())",
 }
 
 
