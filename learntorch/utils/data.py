@@ -8,12 +8,13 @@ __all__ = ['Dataset', 'IterableDataset', 'TensorDataset', 'Subset', 'ConcatDatas
            'default_collate', 'default_convert', 'DataLoader', 'WorkerInfo', 'get_worker_info']
 
 # %% ../../nbs/07_data.ipynb #92ed19a1
-import bisect, itertools, math, multiprocessing, os, pickle, random, signal, sys, time, traceback, warnings
-import weakref
+import bisect, itertools, math, multiprocessing, os, pickle, random, signal, sys, time, traceback
+import warnings, weakref
 from collections import abc
 from multiprocessing.connection import wait as _wait_ready
 import numpy as np
-from ..tensors import (Tensor, tensor, as_tensor, from_numpy, randint, randperm, Generator,
+from ..tensors import (Tensor, tensor, as_tensor, from_numpy, randint, randperm,
+                                Generator,
                                 default_generator, manual_seed, float64)
 from ..ops import stack, multinomial
 
@@ -27,11 +28,12 @@ class Dataset:
 class IterableDataset(Dataset):
     "A dataset that is a stream of samples: subclasses define `__iter__`."
     def __iter__(self):
-        raise NotImplementedError("Subclasses of IterableDataset should implement __iter__.")
+        raise NotImplementedError("Subclasses of IterableDataset should implement "
+                                  "__iter__.")
     def __add__(self, other): return ChainDataset([self, other])
 
 class TensorDataset(Dataset):
-    "Sample `i` is the tuple of row `i` of every tensor (they must share their first dimension)."
+    "Sample `i` is the tuple of row `i` of every tensor (all share their first dimension)."
     def __init__(self, *tensors):
         if any(t.size(0) != tensors[0].size(0) for t in tensors):
             raise AssertionError("Size mismatch between tensors")
@@ -58,7 +60,8 @@ class ConcatDataset(Dataset):
     "Map-style datasets one after the other."
     def __init__(self, datasets):
         self.datasets = list(datasets)
-        if len(self.datasets) == 0: raise AssertionError("datasets should not be an empty iterable")
+        if len(self.datasets) == 0:
+            raise AssertionError("datasets should not be an empty iterable")
         for d in self.datasets:
             if isinstance(d, IterableDataset):
                 raise AssertionError("ConcatDataset does not support IterableDataset")
@@ -67,7 +70,8 @@ class ConcatDataset(Dataset):
     def __getitem__(self, idx):
         if idx < 0:
             if -idx > len(self):
-                raise ValueError("absolute value of index should not exceed dataset length")
+                raise ValueError("absolute value of index should not exceed dataset "
+                                 "length")
             idx = len(self) + idx
         which = bisect.bisect_right(self.cumulative_sizes, idx)
         start = self.cumulative_sizes[which - 1] if which > 0 else 0
@@ -88,20 +92,23 @@ def _lengths_from_fractions(fractions, n):
     "Turn fractions summing to 1 into lengths summing to `n`."
     lengths = []
     for i, frac in enumerate(fractions):
-        if frac < 0 or frac > 1: raise ValueError(f"Fraction at index {i} is not between 0 and 1")
+        if frac < 0 or frac > 1:
+            raise ValueError(f"Fraction at index {i} is not between 0 and 1")
         lengths.append(int(math.floor(n * frac)))
     for i in range(n - sum(lengths)): lengths[i % len(lengths)] += 1
     for i, length in enumerate(lengths):
         if length == 0:
-            warnings.warn(f"Length of split at index {i} is 0. This might result in an empty dataset.")
+            warnings.warn(f"Length of split at index {i} is 0. This might result in an "
+                          f"empty dataset.")
     return lengths
 
 def random_split(dataset, lengths, generator=default_generator):
-    "Split `dataset` into non-overlapping random `Subset`s of the given lengths (or fractions)."
+    "Split `dataset` into non-overlapping random `Subset`s of given lengths (or fractions)."
     if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
         lengths = _lengths_from_fractions(lengths, len(dataset))
     if sum(lengths) != len(dataset):
-        raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
+        raise ValueError("Sum of input lengths does not equal the length of the input "
+                         "dataset!")
     order = randperm(sum(lengths), generator=generator).tolist()
     ends = itertools.accumulate(lengths)
     return [Subset(dataset, order[end - n:end]) for end, n in zip(ends, lengths)]
@@ -113,13 +120,14 @@ class Sampler:
     def __iter__(self): raise NotImplementedError
 
 def _fresh_generator(generator):
-    "`generator`, or a new generator seeded from the global one (so `manual_seed` makes shuffles repeat)."
+    "`generator`, or a new one seeded from the global one (so `manual_seed` repeats shuffles)."
     if generator is not None: return generator
     return Generator().manual_seed(int(randint(0, 2**62, (1,)).item()))
 
 def _check_positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} should be a positive integer value, but got {name}={value}")
+        raise ValueError(f"{name} should be a positive integer value, but got "
+                         f"{name}={value}")
 
 def _check_bool(name, value):
     if not isinstance(value, bool):
@@ -146,16 +154,19 @@ class RandomSampler(Sampler):
         if self.replacement:
             yield from randint(0, n, (self.num_samples,), generator=g).tolist()
             return
-        for _ in range(self.num_samples // n): yield from randperm(n, generator=g).tolist()
+        for _ in range(self.num_samples // n):
+            yield from randperm(n, generator=g).tolist()
         yield from randperm(n, generator=g).tolist()[:self.num_samples % n]
     def __len__(self): return self.num_samples
 
 # %% ../../nbs/07_data.ipynb #84d0d079
 class SubsetRandomSampler(Sampler):
     "The given `indices`, in a random order."
-    def __init__(self, indices, generator=None): self.indices, self.generator = indices, generator
+    def __init__(self, indices, generator=None):
+        self.indices, self.generator = indices, generator
     def __iter__(self):
-        for i in randperm(len(self.indices), generator=_fresh_generator(self.generator)).tolist():
+        for i in randperm(len(self.indices),
+                          generator=_fresh_generator(self.generator)).tolist():
             yield self.indices[i]
     def __len__(self): return len(self.indices)
 
@@ -166,22 +177,25 @@ class WeightedRandomSampler(Sampler):
         _check_bool('replacement', replacement)
         w = as_tensor(weights, dtype=float64)
         if w.ndim != 1:
-            raise ValueError("weights should be a 1d sequence but given weights have shape "
+            raise ValueError("weights should be a 1d sequence but given weights have "
+                             "shape "
                              f"{tuple(w.shape)}")
         self.weights, self.num_samples = w, num_samples
         self.replacement, self.generator = replacement, generator
     def __iter__(self):
-        drawn = multinomial(self.weights, self.num_samples, self.replacement, generator=self.generator)
+        drawn = multinomial(self.weights, self.num_samples, self.replacement,
+                            generator=self.generator)
         yield from drawn.tolist()
     def __len__(self): return self.num_samples
 
 # %% ../../nbs/07_data.ipynb #9ce3b468
 class BatchSampler(Sampler):
-    "Lists of `batch_size` indices from `sampler`; the short last list is dropped if `drop_last`."
+    "Lists of `batch_size` indices from `sampler`; `drop_last` drops a short last list."
     def __init__(self, sampler, batch_size, drop_last):
         _check_positive_int('batch_size', batch_size)
         if not isinstance(drop_last, bool):
-            raise ValueError(f"drop_last should be a boolean value, but got drop_last={drop_last}")
+            raise ValueError(f"drop_last should be a boolean value, but got "
+                             f"drop_last={drop_last}")
         self.sampler, self.batch_size, self.drop_last = sampler, batch_size, drop_last
     def __iter__(self):
         indices = iter(self.sampler)
@@ -193,17 +207,21 @@ class BatchSampler(Sampler):
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
 # %% ../../nbs/07_data.ipynb #554178a2
-_collate_error = ("default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "
+_collate_error = ("default_collate: batch must contain tensors, numpy arrays, numbers, "
+                  "dicts or lists; "
                   "found {}")
 
 def _is_numpy_value(x):
     "numpy arrays and numpy scalars, but not numpy strings (those collate like `str`)."
-    return isinstance(x, (np.ndarray, np.generic)) and not isinstance(x, (np.str_, np.bytes_))
+    return isinstance(x,
+                      (np.ndarray,
+                       np.generic)) and not isinstance(x, (np.str_, np.bytes_))
 
 def _collate_numpy(batch):
     elem = batch[0]
     if elem.dtype.char in 'SaUO': raise TypeError(_collate_error.format(elem.dtype))
-    return from_numpy(np.stack(batch) if isinstance(elem, np.ndarray) else np.array(batch))
+    return from_numpy(np.stack(batch) if isinstance(elem,
+                                                    np.ndarray) else np.array(batch))
 
 def _collate_sequence(batch, collate):
     size = len(batch[0])
@@ -233,7 +251,7 @@ def default_collate(batch):
 
 # %% ../../nbs/07_data.ipynb #ee0756a6
 def default_convert(data):
-    "numpy arrays (also inside tuples, lists and dicts) become tensors; everything else stays."
+    "numpy arrays (also inside tuples, lists, dicts) become tensors; all else stays."
     if isinstance(data, Tensor): return data
     if _is_numpy_value(data):
         return data if data.dtype.char in 'SaUO' else as_tensor(data)
@@ -241,7 +259,8 @@ def default_convert(data):
         converted = {k: default_convert(v) for k, v in data.items()}
         try: return type(data)(converted)
         except TypeError: return converted
-    if isinstance(data, tuple) and hasattr(data, '_fields'): return type(data)(*map(default_convert, data))
+    if isinstance(data, tuple) and hasattr(data, '_fields'):
+        return type(data)(*map(default_convert, data))
     if isinstance(data, tuple): return [default_convert(d) for d in data]
     if isinstance(data, abc.Sequence) and not isinstance(data, (str, bytes)):
         try: return type(data)([default_convert(d) for d in data])
@@ -252,11 +271,13 @@ def default_convert(data):
 class _MapFetcher:
     "Look a batch of indices up in a map-style dataset and collate it."
     def __init__(self, dataset, auto_collation, collate_fn, drop_last):
-        self.dataset, self.auto_collation, self.collate_fn = dataset, auto_collation, collate_fn
+        self.dataset, self.auto_collation = dataset, auto_collation
+        self.collate_fn = collate_fn
     def fetch(self, index):
         if not self.auto_collation: return self.collate_fn(self.dataset[index])
         getitems = getattr(self.dataset, '__getitems__', None)
-        samples = getitems(index) if callable(getitems) else [self.dataset[i] for i in index]
+        if callable(getitems): samples = getitems(index)
+        else: samples = [self.dataset[i] for i in index]
         return self.collate_fn(samples)
 
 class _IterableFetcher:
@@ -269,7 +290,8 @@ class _IterableFetcher:
         if not self.auto_collation: return self.collate_fn(next(self.stream))
         samples = list(itertools.islice(self.stream, len(index)))
         if len(samples) < len(index): self.ended = True
-        if not samples or (self.drop_last and len(samples) < len(index)): raise StopIteration
+        if not samples or (self.drop_last and len(samples) < len(index)):
+            raise StopIteration
         return self.collate_fn(samples)
 
 def _make_fetcher(dataset, *args):
@@ -277,7 +299,7 @@ def _make_fetcher(dataset, *args):
     return kind(dataset, *args)
 
 class _InfiniteConstantSampler(Sampler):
-    "For iterable datasets: an endless stream of `None` placeholders (the stream decides when to stop)."
+    "For iterable datasets: endless `None` placeholders (the stream decides when to stop)."
     def __iter__(self): return itertools.repeat(None)
 
 # %% ../../nbs/07_data.ipynb #b4d92f1b
@@ -287,42 +309,53 @@ class _SingleProcessIter:
         self._loader = loader
         self._sampler_iter = iter(loader._index_sampler)
         self._base_seed = loader._draw_base_seed()
-        self._fetcher = _make_fetcher(loader.dataset, loader._auto_collation, loader.collate_fn,
+        self._fetcher = _make_fetcher(loader.dataset, loader._auto_collation,
+                                      loader.collate_fn,
                                       loader.drop_last)
     def __iter__(self): return self
     def __len__(self): return len(self._loader)
     def __next__(self): return self._fetcher.fetch(next(self._sampler_iter))
 
 class DataLoader:
-    "Batches from `dataset`: a sampler picks indices, a fetcher gets samples, `collate_fn` merges them."
-    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
+    "Batches from `dataset`: a sampler picks indices, `collate_fn` merges the samples."
+    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None,
+                 batch_sampler=None,
                  num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
                  worker_init_fn=None, multiprocessing_context=None, generator=None, *,
                  prefetch_factor=None, persistent_workers=False, pin_memory_device='',
                  in_order=True):
-        self._check_arguments(dataset, batch_size, shuffle, sampler, batch_sampler, num_workers,
+        self._check_arguments(dataset, batch_size, shuffle, sampler, batch_sampler,
+                              num_workers,
                               drop_last, timeout, prefetch_factor, persistent_workers)
         if isinstance(dataset, IterableDataset): sampler = _InfiniteConstantSampler()
         elif sampler is None:
-            sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
-        if batch_sampler is not None: batch_size, drop_last = None, False   # the batch sampler decides
-        elif batch_size is not None: batch_sampler = BatchSampler(sampler, batch_size, drop_last)
-        if collate_fn is None: collate_fn = default_collate if batch_sampler is not None else default_convert
+            if shuffle: sampler = RandomSampler(dataset, generator=generator)
+            else: sampler = SequentialSampler(dataset)
+        # the batch sampler decides
+        if batch_sampler is not None: batch_size, drop_last = None, False
+        elif batch_size is not None:
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+        if collate_fn is None:
+            collate_fn = default_collate if batch_sampler is not None else default_convert
         self.dataset, self.batch_size, self.drop_last = dataset, batch_size, drop_last
-        self.sampler, self.batch_sampler, self.collate_fn = sampler, batch_sampler, collate_fn
-        self.num_workers, self.timeout, self.worker_init_fn = num_workers, timeout, worker_init_fn
-        self.generator, self.persistent_workers, self.in_order = generator, persistent_workers, in_order
-        self.prefetch_factor = 2 if prefetch_factor is None and num_workers > 0 else prefetch_factor
+        self.sampler, self.batch_sampler = sampler, batch_sampler
+        self.collate_fn, self.num_workers, self.timeout = collate_fn, num_workers, timeout
+        self.worker_init_fn, self.generator = worker_init_fn, generator
+        self.persistent_workers, self.in_order = persistent_workers, in_order
+        if prefetch_factor is None and num_workers > 0: prefetch_factor = 2
+        self.prefetch_factor = prefetch_factor
         self.multiprocessing_context = self._context(multiprocessing_context)
-        self.pin_memory, self.pin_memory_device = self._check_pin_memory(pin_memory, pin_memory_device)
+        self.pin_memory = self._check_pin_memory(pin_memory)
+        self.pin_memory_device = pin_memory_device
         self._iterator, self._initialized = None, True
 
     @property
     def _auto_collation(self): return self.batch_sampler is not None
     @property
-    def _index_sampler(self): return self.batch_sampler if self._auto_collation else self.sampler
+    def _index_sampler(self):
+        return self.batch_sampler if self._auto_collation else self.sampler
     def _draw_base_seed(self):
-        "A seed for this epoch's workers, drawn from the loader's generator (or the global one)."
+        "A seed for this epoch's workers, from the loader's generator (or the global one)."
         return int(randint(0, 2**62, (1,), generator=self.generator).item())
 
 # %% ../../nbs/07_data.ipynb #895895da
@@ -342,75 +375,94 @@ def _loader_len(self):
 DataLoader.__iter__, DataLoader.__len__ = _loader_iter, _loader_len
 
 # %% ../../nbs/07_data.ipynb #1b24349d
-_FIXED_AFTER_INIT = ('batch_size', 'batch_sampler', 'sampler', 'drop_last', 'dataset', 'persistent_workers')
+_FIXED_AFTER_INIT = ('batch_size', 'batch_sampler', 'sampler', 'drop_last', 'dataset',
+                     'persistent_workers')
 
-def _check_arguments(self, dataset, batch_size, shuffle, sampler, batch_sampler, num_workers, drop_last,
+def _check_arguments(self, dataset, batch_size, shuffle, sampler, batch_sampler,
+                     num_workers, drop_last,
                      timeout, prefetch_factor, persistent_workers):
     "PyTorch's checks of the loader's arguments, with its messages."
     def fail(msg): raise ValueError(msg)
-    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-        fail('num_workers option should be non-negative; use num_workers=0 to disable multiprocessing.')
+    if isinstance(num_workers, bool) or not isinstance(num_workers,
+                                                       int) or num_workers < 0:
+        fail('num_workers option should be non-negative; use num_workers=0 to disable '
+             'multiprocessing.')
     if timeout < 0: fail('timeout option should be non-negative')
     if num_workers == 0 and prefetch_factor is not None:
-        fail('prefetch_factor option could only be specified in multiprocessing.let num_workers > 0 to '
+        fail('prefetch_factor option could only be specified in multiprocessing.let '
+             'num_workers > 0 to '
              'enable multiprocessing, otherwise set prefetch_factor to None.')
     if prefetch_factor is not None and prefetch_factor < 0:
         fail('prefetch_factor option should be non-negative')
-    if persistent_workers and num_workers == 0: fail('persistent_workers option needs num_workers > 0')
+    if persistent_workers and num_workers == 0:
+        fail('persistent_workers option needs num_workers > 0')
     if isinstance(dataset, IterableDataset):
-        for name, value in (('shuffle', shuffle), ('sampler', sampler), ('batch_sampler', batch_sampler)):
+        for name, value in (('shuffle', shuffle), ('sampler', sampler),
+                            ('batch_sampler', batch_sampler)):
             if value is not None and value is not False:
-                fail(f"DataLoader with IterableDataset: expected unspecified {name} option, "
+                fail(f"DataLoader with IterableDataset: expected unspecified {name} "
+                     f"option, "
                      f"but got {name}={value}")
-    elif sampler is not None and shuffle: fail('sampler option is mutually exclusive with shuffle')
+    elif sampler is not None and shuffle:
+        fail('sampler option is mutually exclusive with shuffle')
     if batch_sampler is not None:
         if batch_size != 1 or shuffle or sampler is not None or drop_last:
-            fail('batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, '
+            fail('batch_sampler option is mutually exclusive with batch_size, shuffle, '
+                 'sampler, '
                  'and drop_last')
     elif batch_size is None and drop_last:
-        fail('batch_size=None option disables auto-batching and is mutually exclusive with drop_last')
+        fail('batch_size=None option disables auto-batching and is mutually exclusive '
+             'with drop_last')
 
+# %% ../../nbs/07_data.ipynb #c337e7e5
 def _context(self, context):
     "The multiprocessing context for workers: fork on Linux unless told otherwise."
     if context is None:
         if self.num_workers == 0: return None
-        return multiprocessing.get_context('fork' if sys.platform.startswith('linux') else None)
+        linux = sys.platform.startswith('linux')
+        return multiprocessing.get_context('fork' if linux else None)
     if self.num_workers == 0:
-        raise ValueError("multiprocessing_context can only be used with multi-process loading "
+        raise ValueError("multiprocessing_context can only be used with multi-process "
+                         "loading "
                          f"(num_workers > 0), but got num_workers={self.num_workers}")
     if isinstance(context, str):
         valid = multiprocessing.get_all_start_methods()
         if context not in valid:
-            raise ValueError("multiprocessing_context option should specify a valid start method in "
+            raise ValueError("multiprocessing_context option should specify a valid "
+                             "start method in "
                              f"{valid!r}, but got multiprocessing_context={context!r}")
         return multiprocessing.get_context(context)
     if not isinstance(context, multiprocessing.context.BaseContext):
-        raise TypeError("multiprocessing_context option should be a valid context object or a string "
+        raise TypeError("multiprocessing_context option should be a valid context "
+                        "object or a string "
                         f"specifying the start method, but got multiprocessing_context={context}")
     return context
 
-def _check_pin_memory(self, pin_memory, device):
-    "Pinned memory speeds up host-to-GPU copies; learntorch's batches are plain numpy arrays, so say so."
+def _check_pin_memory(self, pin_memory):
+    "Pinned memory speeds up copies to a GPU; learntorch's batches are numpy arrays: say so."
     if pin_memory:
-        warnings.warn("'pin_memory' argument is set as true but learntorch does not pin host memory, "
-                      "then device pinned memory won't be used.")
-    return pin_memory, device
+        warnings.warn("'pin_memory' argument is set as true but learntorch does not pin host "
+                      "memory, then device pinned memory won't be used.")
+    return pin_memory
 
 def _loader_setattr(self, name, value):
     if getattr(self, '_initialized', False) and name in _FIXED_AFTER_INIT:
-        raise ValueError(f"{name} attribute should not be set after {type(self).__name__} is initialized")
+        raise ValueError(f"{name} attribute should not be set after "
+                         f"{type(self).__name__} is initialized")
     object.__setattr__(self, name, value)
 
 DataLoader._check_arguments, DataLoader._context = _check_arguments, _context
 DataLoader._check_pin_memory, DataLoader.__setattr__ = _check_pin_memory, _loader_setattr
 
-# %% ../../nbs/07_data.ipynb #1b267004
+# %% ../../nbs/07_data.ipynb #ad6040ba
 class WorkerInfo:
-    "What `get_worker_info()` returns inside a worker: its id, how many there are, its seed, its dataset copy."
+    "A worker's `get_worker_info()`: its id, the number of workers, its seed, its dataset."
     def __init__(self, id, num_workers, seed, dataset):
-        self.id, self.num_workers, self.seed, self.dataset = id, num_workers, seed, dataset
+        self.id, self.num_workers = id, num_workers
+        self.seed, self.dataset = seed, dataset
     def __repr__(self):
-        return (f"WorkerInfo(id={self.id}, num_workers={self.num_workers}, seed={self.seed}, "
+        return (f"WorkerInfo(id={self.id}, num_workers={self.num_workers}, "
+                f"seed={self.seed}, "
                 f"dataset={self.dataset!r})")
 
 _worker_info = None
@@ -420,27 +472,31 @@ def get_worker_info():
     return _worker_info
 
 class _KeyErrorMessage(str):
-    "A KeyError's message printed as is (a KeyError would otherwise show its message with quotes)."
+    "A KeyError message printed as is (a KeyError would otherwise add quotes)."
     def __repr__(self): return self
 
 class _ExceptionWrapper:
-    "The exception being handled, as its type and full traceback text, so it can cross a process boundary."
+    "The exception being handled, as type and traceback text, to cross a process boundary."
     def __init__(self, where):
         exc_type, exc, tb = sys.exc_info()
-        self.where, self.text = where, ''.join(traceback.format_exception(exc_type, exc, tb))
+        self.where = where
+        self.text = ''.join(traceback.format_exception(exc_type, exc, tb))
         try: pickle.loads(pickle.dumps(exc_type)); self.exc_type = exc_type
-        except Exception: self.exc_type = None          # a class defined where the parent cannot find it
+        # a class defined where the parent cannot find it
+        except Exception: self.exc_type = None
         self.type_name = exc_type.__name__
     def reraise(self):
-        "Raise the same exception type in this process, with the worker's traceback in the message."
-        raise self._rebuild()             # (no local holds the exception: no frame-exception cycle)
+        "Raise the same exception type here, with the worker's traceback in the message."
+        # (no local holds the exception: no frame-exception cycle)
+        raise self._rebuild()
     def _rebuild(self):
         msg = f"Caught {self.type_name} {self.where}.\nOriginal {self.text}"
         if self.exc_type is KeyError: msg = _KeyErrorMessage(msg)
         try: return self.exc_type(msg)
-        except Exception: return RuntimeError(msg)   # unknown class, or its constructor wants more
+        # unknown class, or its constructor wants more
+        except Exception: return RuntimeError(msg)
 
-# %% ../../nbs/07_data.ipynb #f638a30e
+# %% ../../nbs/07_data.ipynb #934b34c3
 class _IterableEnd:
     "Sent by a worker whose copy of an iterable dataset is exhausted."
     def __init__(self, worker_id): self.worker_id = worker_id
@@ -448,8 +504,9 @@ class _IterableEnd:
 def _seed_worker(seed):
     random.seed(seed); manual_seed(seed); np.random.seed(seed % 2**32)
 
-def _worker_loop(conn, dataset, fetcher_args, base_seed, init_fn, worker_id, num_workers, parent_pid):
-    "Serve `(epoch, task, indices)` requests from `conn` until `None` arrives or the parent is gone."
+def _worker_loop(conn, dataset, fetcher_args, base_seed, init_fn, worker_id, num_workers,
+                 parent_pid):
+    "Serve `(epoch, task, indices)` requests until `None` comes or the parent is gone."
     global _worker_info
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _seed_worker(base_seed + worker_id)
@@ -463,12 +520,14 @@ def _worker_loop(conn, dataset, fetcher_args, base_seed, init_fn, worker_id, num
     while True:
         try:
             if not conn.poll(1.0):
-                if os.getppid() != parent_pid: return           # orphaned: the main process died
+                # orphaned: the main process died
+                if os.getppid() != parent_pid: return
                 continue
             request = conn.recv()
         except (EOFError, OSError): return
         if request is None: return
-        if request == 'reset':                                    # a new epoch (persistent workers)
+        # a new epoch (persistent workers)
+        if request == 'reset':
             if init_error is None: fetcher = _make_fetcher(dataset, *fetcher_args)
             continue
         epoch, task, index = request
@@ -479,18 +538,21 @@ def _worker_loop(conn, dataset, fetcher_args, base_seed, init_fn, worker_id, num
             except Exception: data = _ExceptionWrapper(where)
         try:
             try: conn.send((epoch, task, data))
-            except (pickle.PicklingError, TypeError, AttributeError):   # a batch pickle cannot carry
+            # a batch pickle cannot carry
+            except (pickle.PicklingError, TypeError, AttributeError):
                 conn.send((epoch, task, _ExceptionWrapper(where)))
         except (BrokenPipeError, ConnectionResetError, OSError): return
 
-# %% ../../nbs/07_data.ipynb #fbb5cae1
+# %% ../../nbs/07_data.ipynb #222aa289
 class _MultiProcessIter:
     "Iterate a DataLoader with worker processes, keeping batches in task order."
     def __init__(self, loader):
-        self._loader_ref, self._num_workers = weakref.ref(loader), loader.num_workers  # (no cycle)
+        # (no cycle)
+        self._loader_ref, self._num_workers = weakref.ref(loader), loader.num_workers
         self._base_seed, self._timeout = loader._draw_base_seed(), loader.timeout
         self._prefetch, self._in_order = loader.prefetch_factor, loader.in_order
-        self._persistent, self._epoch, self._shutdown = loader.persistent_workers, 0, False
+        self._persistent = loader.persistent_workers
+        self._epoch, self._shutdown = 0, False
         ctx = loader.multiprocessing_context
         args = (loader._auto_collation, loader.collate_fn, loader.drop_last)
         self._workers, self._conns = [], []
@@ -499,7 +561,8 @@ class _MultiProcessIter:
                 mine, theirs = ctx.Pipe()
                 w = ctx.Process(target=_worker_loop, daemon=True,
                                 args=(theirs, loader.dataset, args, self._base_seed,
-                                      loader.worker_init_fn, wid, self._num_workers, os.getpid()))
+                                      loader.worker_init_fn, wid, self._num_workers,
+                                      os.getpid()))
                 w.start(); theirs.close()
                 self._workers.append(w); self._conns.append(mine)
         except BaseException:
@@ -514,7 +577,8 @@ class _MultiProcessIter:
         self._epoch += 1
         self._sampler_iter = iter(loader._index_sampler)
         self._send_idx = self._rcvd_idx = self._outstanding = 0
-        self._tasks = {}                      # task -> [worker] while pending, [worker, batch] once here
+        # task -> [worker] while pending, [worker, batch] once here
+        self._tasks = {}
         self._active = [True] * self._num_workers
         self._next_worker = itertools.cycle(range(self._num_workers))
         if not first:
@@ -531,15 +595,17 @@ class _MultiProcessIter:
         self._tasks[self._send_idx] = [wid]
         self._send_idx += 1; self._outstanding += 1
 
-# %% ../../nbs/07_data.ipynb #b29a1fbd
+# %% ../../nbs/07_data.ipynb #6282f691
 def _death_message(worker):
     code = worker.exitcode
     if code is not None and code < 0:
-        return f"DataLoader worker (pid {worker.pid}) is killed by signal: {signal.strsignal(-code)}."
-    return f"DataLoader worker (pid(s) {worker.pid}) exited unexpectedly with exit code {code}."
+        how = signal.strsignal(-code)
+        return f"DataLoader worker (pid {worker.pid}) is killed by signal: {how}."
+    pids = f"pid(s) {worker.pid}"
+    return f"DataLoader worker ({pids}) exited unexpectedly with exit code {code}."
 
 def _get_reply(self):
-    "The next `(task, batch)` from any worker; errors if a worker died or `timeout` passed."
+    "The next `(task, batch)` from any worker; an error if a worker died or time ran out."
     deadline = time.monotonic() + self._timeout if self._timeout > 0 else None
     sentinels = {w.sentinel: w for w in self._workers}
     while True:
@@ -550,7 +616,8 @@ def _get_reply(self):
         ready = _wait_ready(self._conns + list(sentinels), timeout=left)
         for conn in (c for c in self._conns if c in ready):
             try: epoch, task, data = conn.recv()
-            except (EOFError, OSError): break                # its worker is gone: see below
+            # its worker is gone: see below
+            except (EOFError, OSError): break
             if epoch == self._epoch and task in self._tasks: return task, data
         dead = [w for w in self._workers if not w.is_alive()]
         if dead:
@@ -559,8 +626,9 @@ def _get_reply(self):
             raise RuntimeError(message)
 
 def _shutdown_workers(self):
-    "Ask every worker to stop, close the pipes, and terminate any worker that has not stopped soon."
-    if getattr(self, '_shutdown', True): return            # already done (or never started)
+    "Ask each worker to stop, close the pipes, terminate workers that do not stop soon."
+    # already done (or never started)
+    if getattr(self, '_shutdown', True): return
     self._shutdown = True
     for conn in self._conns:
         try: conn.send(None)
@@ -572,17 +640,20 @@ def _shutdown_workers(self):
         if w.is_alive(): w.terminate(); w.join(1.0)
         if w.is_alive(): w.kill(); w.join()
 
-_MultiProcessIter._get_reply, _MultiProcessIter._shutdown_workers = _get_reply, _shutdown_workers
+_MultiProcessIter._get_reply = _get_reply
+_MultiProcessIter._shutdown_workers = _shutdown_workers
 def _iter_del(self):
     try: self._shutdown_workers()
-    except Exception: pass            # at interpreter exit, modules may already be torn down
+    # at interpreter exit, modules may already be torn down
+    except Exception: pass
 
 _MultiProcessIter.__del__ = _iter_del
 
-# %% ../../nbs/07_data.ipynb #039f76cd
+# %% ../../nbs/07_data.ipynb #fd95f09e
 def _next_in_order(self):
     while True:
-        while self._rcvd_idx < self._send_idx:               # skip tasks of exhausted workers
+        # skip tasks of exhausted workers
+        while self._rcvd_idx < self._send_idx:
             entry = self._tasks[self._rcvd_idx]
             if len(entry) == 2 or self._active[entry[0]]: break
             del self._tasks[self._rcvd_idx]; self._rcvd_idx += 1
@@ -617,10 +688,11 @@ def _mp_next(self):
     if self._shutdown: raise StopIteration
     return self._next_in_order() if self._in_order else self._next_any_order()
 
-for f in (_next_in_order, _next_any_order, _process, _end_epoch): setattr(_MultiProcessIter, f.__name__, f)
+for f in (_next_in_order, _next_any_order, _process, _end_epoch):
+    setattr(_MultiProcessIter, f.__name__, f)
 _MultiProcessIter.__next__ = _mp_next
 
-# %% ../../nbs/07_data.ipynb #51f18486
+# %% ../../nbs/07_data.ipynb #d97a6a3e
 def _loader_del(self):
     if getattr(self, '_iterator', None) is not None: _iter_del(self._iterator)
 

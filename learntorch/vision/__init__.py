@@ -17,20 +17,21 @@ from ..tensors import Tensor, as_tensor, from_numpy, rand, randint, float32
 from ..nn import add_to_namespace
 from ..utils.data import Dataset
 
-# %% ../../nbs/08_vision.ipynb #41c2e75f
+# %% ../../nbs/08_vision.ipynb #0d2164d7
 def _pil_to_hwc(pic):
-    "A PIL image as an (H, W, C) numpy array of its natural dtype ('1' images become 0/255 uint8)."
+    "A PIL image as an (H, W, C) array of its own dtype ('1' images become 0/255 uint8)."
     if pic.mode == '1': arr = np.array(pic, dtype=np.uint8) * 255
     else: arr = np.array(pic)
     return arr[:, :, None] if arr.ndim == 2 else arr
 
 class ToTensor:
-    "PIL image or (H, W[, C]) array -> (C, H, W) tensor; uint8 values are scaled to [0, 1] float32."
+    "PIL image or (H, W[, C]) array -> (C, H, W) tensor; uint8 becomes [0, 1] float32."
     def __call__(self, pic):
         if isinstance(pic, Image.Image): hwc = _pil_to_hwc(pic)
         elif isinstance(pic, np.ndarray):
             if pic.ndim not in (2, 3):
-                raise ValueError(f"pic should be 2/3 dimensional. Got {pic.ndim} dimensions.")
+                raise ValueError(f"pic should be 2/3 dimensional. Got {pic.ndim} "
+                                 f"dimensions.")
             hwc = pic[:, :, None] if pic.ndim == 2 else pic
         else: raise TypeError(f"pic should be PIL Image or ndarray. Got {type(pic)}")
         chw = np.ascontiguousarray(hwc.transpose(2, 0, 1))
@@ -41,20 +42,24 @@ class ToTensor:
 class PILToTensor:
     "PIL image -> (C, H, W) tensor of the same values (uint8 stays uint8)."
     def __call__(self, pic):
-        if not isinstance(pic, Image.Image): raise TypeError(f"pic should be PIL Image. Got {type(pic)}")
+        if not isinstance(pic, Image.Image):
+            raise TypeError(f"pic should be PIL Image. Got {type(pic)}")
         return from_numpy(np.ascontiguousarray(_pil_to_hwc(pic).transpose(2, 0, 1)))
     def __repr__(self): return f"{type(self).__name__}()"
 
 # %% ../../nbs/08_vision.ipynb #4e711ca8
 def _check_tensor_image(tensor):
-    if not isinstance(tensor, Tensor): raise TypeError(f"img should be Tensor Image. Got {type(tensor)}")
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"img should be Tensor Image. Got {type(tensor)}")
     if tensor.ndim < 3:
-        raise ValueError("Expected tensor to be a tensor image of size (..., C, H, W). Got "
+        raise ValueError("Expected tensor to be a tensor image of size (..., C, H, W). "
+                         "Got "
                          f"tensor.size() = {tensor.size()}")
 
 class Normalize:
-    "Per channel: subtract `mean[c]`, divide by `std[c]` (a float image of shape (..., C, H, W))."
-    def __init__(self, mean, std, inplace=False): self.mean, self.std, self.inplace = mean, std, inplace
+    "Per channel: subtract `mean[c]`, divide by `std[c]` (float images (..., C, H, W))."
+    def __init__(self, mean, std, inplace=False):
+        self.mean, self.std, self.inplace = mean, std, inplace
     def __call__(self, tensor):
         _check_tensor_image(tensor)
         if not tensor.dtype.is_floating_point:
@@ -77,46 +82,53 @@ class Compose:
         for t in self.transforms: img = t(img)
         return img
     def __repr__(self):
-        return type(self).__name__ + '(' + ''.join(f'\n    {t}' for t in self.transforms) + '\n)'
+        lines = ''.join(f'\n    {t}' for t in self.transforms)
+        return f"{type(self).__name__}({lines}\n)"
 
 class Lambda:
     "A function used as a transform."
     def __init__(self, lambd):
         if not callable(lambd):
-            raise TypeError(f"Argument lambd should be callable, got {repr(type(lambd).__name__)}")
+            raise TypeError(f"Argument lambd should be callable, got "
+                            f"{repr(type(lambd).__name__)}")
         self.lambd = lambd
     def __call__(self, img): return self.lambd(img)
     def __repr__(self): return f"{type(self).__name__}()"
 
-# %% ../../nbs/08_vision.ipynb #3ecf078a
+# %% ../../nbs/08_vision.ipynb #50a7ee28
 def _to_chw(img):
-    "`img` as a (..., C, H, W) numpy array, and a function turning such an array back into `img`'s kind."
+    "`img` as a (..., C, H, W) array, and a function turning arrays back into its kind."
     if isinstance(img, Image.Image):
         def to_pil(arr):
             hwc = np.ascontiguousarray(arr.transpose(1, 2, 0))
             return Image.fromarray(hwc[:, :, 0] if hwc.shape[2] == 1 else hwc)
         return _pil_to_hwc(img).transpose(2, 0, 1), to_pil
     if isinstance(img, Tensor):
-        if img.ndim < 2: raise ValueError(f"Expected an image tensor of at least 2 dimensions, got {img.ndim}")
+        if img.ndim < 2:
+            raise ValueError(f"Expected an image tensor of at least 2 dimensions, got "
+                             f"{img.ndim}")
         device = img.device
-        return img.detach().cpu().numpy(), lambda arr: from_numpy(np.ascontiguousarray(arr)).to(device)
+        def to_tensor(arr): return from_numpy(np.ascontiguousarray(arr)).to(device)
+        return img.detach().cpu().numpy(), to_tensor
     raise TypeError(f"img should be PIL Image or Tensor. Got {type(img)}")
 
 def _pair(size, name='size'):
     "An int or a sequence of one or two ints as `(h, w)`."
     if isinstance(size, numbers.Number): return int(size), int(size)
     if len(size) == 1: return int(size[0]), int(size[0])
-    if len(size) != 2: raise ValueError(f"Please provide only two dimensions (h, w) for {name}.")
+    if len(size) != 2:
+        raise ValueError(f"Please provide only two dimensions (h, w) for {name}.")
     return int(size[0]), int(size[1])
 
 def _crop(arr, top, left, height, width):
-    "arr[..., top:top+height, left:left+width], filled with zeros where the box leaves the image."
+    "arr[..., top:top+height, left:left+width], zeros where the box leaves the image."
     H, W = arr.shape[-2:]
     if top >= 0 and left >= 0 and top + height <= H and left + width <= W:
         return arr[..., top:top + height, left:left + width]
     out = np.zeros(arr.shape[:-2] + (height, width), arr.dtype)
     t0, l0, t1, l1 = max(top, 0), max(left, 0), min(top + height, H), min(left + width, W)
-    if t1 > t0 and l1 > l0: out[..., t0 - top:t1 - top, l0 - left:l1 - left] = arr[..., t0:t1, l0:l1]
+    if t1 > t0 and l1 > l0:
+        out[..., t0 - top:t1 - top, l0 - left:l1 - left] = arr[..., t0:t1, l0:l1]
     return out
 
 # %% ../../nbs/08_vision.ipynb #795887c6
@@ -132,39 +144,50 @@ class CenterCrop:
         return back(_crop(arr, _center_offset(h, th), _center_offset(w, tw), th, tw))
     def __repr__(self): return f"{type(self).__name__}(size={self.size})"
 
+# %% ../../nbs/08_vision.ipynb #8e3e3397
 _PADDING_MODES = ('constant', 'edge', 'reflect', 'symmetric')
 
 def _pad(arr, left, top, right, bottom, fill=0, mode='constant'):
     widths = [(0, 0)] * (arr.ndim - 2) + [(top, bottom), (left, right)]
-    if mode == 'constant': return np.pad(arr, widths, mode='constant', constant_values=fill)
+    if mode == 'constant':
+        return np.pad(arr, widths, mode='constant', constant_values=fill)
     return np.pad(arr, widths, mode=mode)
 
 def _padding_ltrb(padding):
     if isinstance(padding, numbers.Number): return (int(padding),) * 4
     if len(padding) == 1: return (int(padding[0]),) * 4
-    if len(padding) == 2: return int(padding[0]), int(padding[1]), int(padding[0]), int(padding[1])
+    if len(padding) == 2:
+        return int(padding[0]), int(padding[1]), int(padding[0]), int(padding[1])
     if len(padding) == 4: return tuple(int(p) for p in padding)
-    raise ValueError(f"Padding must be an int or a 1, 2, or 4 element tuple, not a {len(padding)} element tuple")
+    raise ValueError(f"Padding must be an int or a 1, 2, or 4 element tuple, not a "
+                     f"{len(padding)} element tuple")
 
 class RandomCrop:
     "Cut a random `size` window (after optional padding)."
-    def __init__(self, size, padding=None, pad_if_needed=False, fill=0, padding_mode='constant'):
+    def __init__(self, size, padding=None, pad_if_needed=False, fill=0,
+                 padding_mode='constant'):
         if padding_mode not in _PADDING_MODES:
-            raise ValueError("Padding mode should be either constant, edge, reflect or symmetric")
+            raise ValueError("Padding mode should be either constant, edge, reflect or "
+                             "symmetric")
         if not isinstance(fill, numbers.Number):
-            raise NotImplementedError("RandomCrop: a per-channel `fill` is not implemented; give one number")
+            raise NotImplementedError("RandomCrop: a per-channel `fill` is not "
+                                      "implemented; give one number")
         self.size, self.padding, self.pad_if_needed = _pair(size), padding, pad_if_needed
         self.fill, self.padding_mode = fill, padding_mode
         if padding is not None: _padding_ltrb(padding)
     @staticmethod
     def get_params(img, output_size):
         "A random crop box `(top, left, height, width)` of `output_size` inside `img`."
-        h, w = img.shape[-2:] if isinstance(img, (Tensor, np.ndarray)) else (img.height, img.width)
+        h, w = img.shape[-2:] if isinstance(img,
+                                            (Tensor,
+                                             np.ndarray)) else (img.height, img.width)
         th, tw = output_size
         if h < th or w < tw:
-            raise ValueError(f"Required crop size {(th, tw)} is larger than input image size {(h, w)}")
+            raise ValueError(f"Required crop size {(th, tw)} is larger than input image "
+                             f"size {(h, w)}")
         if (h, w) == (th, tw): return 0, 0, h, w
-        return randint(0, h - th + 1, (1,)).item(), randint(0, w - tw + 1, (1,)).item(), th, tw
+        return randint(0, h - th + 1,
+                       (1,)).item(), randint(0, w - tw + 1, (1,)).item(), th, tw
     def __call__(self, img):
         arr, back = _to_chw(img)
         pad = lambda a, l, t, r, b: _pad(a, l, t, r, b, self.fill, self.padding_mode)
@@ -174,9 +197,10 @@ class RandomCrop:
         if self.pad_if_needed and h < th: arr = pad(arr, 0, th - h, 0, th - h)
         top, left, th, tw = self.get_params(arr, self.size)
         return back(arr[..., top:top + th, left:left + tw])
-    def __repr__(self): return f"{type(self).__name__}(size={self.size}, padding={self.padding})"
+    def __repr__(self):
+        return f"{type(self).__name__}(size={self.size}, padding={self.padding})"
 
-# %% ../../nbs/08_vision.ipynb #478df0b8
+# %% ../../nbs/08_vision.ipynb #60d44deb
 class InterpolationMode(enum.Enum):
     "How `Resize` computes new pixels."
     NEAREST = 'nearest'
@@ -187,56 +211,65 @@ class InterpolationMode(enum.Enum):
     HAMMING = 'hamming'
     LANCZOS = 'lanczos'
 
-_PIL_FILTER = {InterpolationMode.NEAREST: Image.Resampling.NEAREST,
-               InterpolationMode.NEAREST_EXACT: Image.Resampling.NEAREST,
-               InterpolationMode.BILINEAR: Image.Resampling.BILINEAR,
-               InterpolationMode.BICUBIC: Image.Resampling.BICUBIC, InterpolationMode.BOX: Image.Resampling.BOX,
-               InterpolationMode.HAMMING: Image.Resampling.HAMMING,
-               InterpolationMode.LANCZOS: Image.Resampling.LANCZOS}
+_PIL_FILTER = {mode: getattr(Image.Resampling, mode.name) for mode in InterpolationMode
+               if mode is not InterpolationMode.NEAREST_EXACT}
+_PIL_FILTER[InterpolationMode.NEAREST_EXACT] = Image.Resampling.NEAREST
 
 def _resized_hw(h, w, size, max_size):
-    "The output `(h, w)`: an exact size, or the smaller edge matched to `size` keeping the aspect ratio."
-    if not isinstance(size, numbers.Number) and len(size) == 2: return int(size[0]), int(size[1])
+    "The output `(h, w)`: `size`, or the smaller edge matched to `size` (same aspect)."
+    if not isinstance(size, numbers.Number) and len(size) == 2:
+        return int(size[0]), int(size[1])
     requested = int(size if isinstance(size, numbers.Number) else size[0])
     short, long = min(h, w), max(h, w)
     new_short, new_long = requested, int(requested * long / short)
     if max_size is not None:
         if max_size <= requested:
-            raise ValueError(f"max_size = {max_size} must be strictly greater than the requested size for "
+            raise ValueError(f"max_size = {max_size} must be strictly greater than the "
+                             f"requested size for "
                              f"the smaller edge size = {size}")
-        if new_long > max_size: new_short, new_long = int(max_size * new_short / new_long), max_size
+        if new_long > max_size:
+            new_short, new_long = int(max_size * new_short / new_long), max_size
     return (new_long, new_short) if w <= h else (new_short, new_long)
 
+# %% ../../nbs/08_vision.ipynb #ec3a68be
 class Resize:
     "Resize to `size` (smaller edge, or exact `(h, w)`) with Pillow's filters."
-    def __init__(self, size, interpolation=InterpolationMode.BILINEAR, max_size=None, antialias=True):
+    def __init__(self, size, interpolation=InterpolationMode.BILINEAR, max_size=None,
+                 antialias=True):
         if not isinstance(interpolation, InterpolationMode):
             raise TypeError("Argument interpolation should be a InterpolationMode")
-        self.size, self.interpolation, self.max_size, self.antialias = size, interpolation, max_size, antialias
+        self.size, self.interpolation = size, interpolation
+        self.max_size, self.antialias = max_size, antialias
     def __call__(self, img):
         pil_filter = _PIL_FILTER[self.interpolation]
         if isinstance(img, Image.Image):
             oh, ow = _resized_hw(img.height, img.width, self.size, self.max_size)
             return img.resize((ow, oh), pil_filter)
         if not self.antialias:
-            raise NotImplementedError("Resize(antialias=False) is not implemented: learntorch resizes with "
+            raise NotImplementedError("Resize(antialias=False) is not implemented: "
+                                      "learntorch resizes with "
                                       "Pillow, which always antialiases")
         arr, back = _to_chw(img)
         oh, ow = _resized_hw(*arr.shape[-2:], self.size, self.max_size)
-        work = np.uint8 if arr.dtype == np.uint8 else np.float32          # Pillow's 'L' or 'F' images
+        # Pillow's 'L' or 'F' images
+        work = np.uint8 if arr.dtype == np.uint8 else np.float32
         planes = arr.reshape(-1, *arr.shape[-2:]).astype(work)
-        out = [np.asarray(Image.fromarray(p).resize((ow, oh), pil_filter)) for p in planes]
+        out = [np.asarray(Image.fromarray(p).resize((ow, oh),
+                                                    pil_filter)) for p in planes]
         return back(np.stack(out).reshape(arr.shape[:-2] + (oh, ow)).astype(arr.dtype))
     def __repr__(self):
-        return (f"{type(self).__name__}(size={self.size}, interpolation={self.interpolation.value}, "
+        return (f"{type(self).__name__}(size={self.size}, "
+                f"interpolation={self.interpolation.value}, "
                 f"max_size={self.max_size}, antialias={self.antialias})")
 
+# %% ../../nbs/08_vision.ipynb #274d44af
 class RandomHorizontalFlip:
     "Mirror left-right with probability `p`."
     def __init__(self, p=0.5): self.p = p
     def __call__(self, img):
         if rand(1).item() >= self.p: return img
-        if isinstance(img, Image.Image): return img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        if isinstance(img, Image.Image):
+            return img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         arr, back = _to_chw(img)
         return back(arr[..., ::-1])
     def __repr__(self): return f"{type(self).__name__}(p={self.p})"
@@ -244,24 +277,28 @@ class RandomHorizontalFlip:
 class Grayscale:
     "Convert to gray with 1 (or 3 identical) channels."
     def __init__(self, num_output_channels=1):
-        if num_output_channels not in (1, 3): raise ValueError("num_output_channels should be either 1 or 3")
+        if num_output_channels not in (1, 3):
+            raise ValueError("num_output_channels should be either 1 or 3")
         self.num_output_channels = num_output_channels
     def __call__(self, img):
         if isinstance(img, Image.Image):
             gray = img.convert('L')
-            return gray if self.num_output_channels == 1 else Image.merge('RGB', [gray] * 3)
+            if self.num_output_channels == 1: return gray
+            return Image.merge('RGB', [gray] * 3)
         arr, back = _to_chw(img)
         if arr.shape[-3] not in (1, 3):
-            raise TypeError(f"Input image tensor permitted channel values are [1, 3], but found {arr.shape[-3]}")
+            raise TypeError(f"Input image tensor permitted channel values are [1, 3], "
+                            f"but found {arr.shape[-3]}")
         if arr.shape[-3] == 1: gray = arr.copy()
         else:
             r, g, b = (arr[..., c, :, :].astype(np.float32) for c in range(3))
             mix = np.float32(0.2989) * r + np.float32(0.587) * g + np.float32(0.114) * b
             gray = mix.astype(arr.dtype)[..., None, :, :]
         return back(np.repeat(gray, self.num_output_channels, axis=-3))
-    def __repr__(self): return f"{type(self).__name__}(num_output_channels={self.num_output_channels})"
+    def __repr__(self):
+        return f"{type(self).__name__}(num_output_channels={self.num_output_channels})"
 
-# %% ../../nbs/08_vision.ipynb #c3a7d953
+# %% ../../nbs/08_vision.ipynb #19ea0842
 class ImageReadMode(enum.Enum):
     "The channels `read_image` returns."
     UNCHANGED = 0
@@ -270,7 +307,8 @@ class ImageReadMode(enum.Enum):
     RGB = 3
     RGB_ALPHA = 4
 
-_PIL_MODE = {ImageReadMode.GRAY: 'L', ImageReadMode.GRAY_ALPHA: 'LA', ImageReadMode.RGB: 'RGB',
+_PIL_MODE = {ImageReadMode.GRAY: 'L', ImageReadMode.GRAY_ALPHA: 'LA',
+             ImageReadMode.RGB: 'RGB',
              ImageReadMode.RGB_ALPHA: 'RGBA'}
 
 def read_image(path, mode=ImageReadMode.UNCHANGED):
@@ -278,13 +316,14 @@ def read_image(path, mode=ImageReadMode.UNCHANGED):
     if isinstance(mode, str): mode = ImageReadMode[mode.upper()]
     with Image.open(path) as pic:
         if mode is not ImageReadMode.UNCHANGED: pic = pic.convert(_PIL_MODE[mode])
-        elif pic.mode == 'P': pic = pic.convert('RGBA' if 'transparency' in pic.info else 'RGB')
+        elif pic.mode == 'P':
+            pic = pic.convert('RGBA' if 'transparency' in pic.info else 'RGB')
         elif pic.mode not in ('L', 'LA', 'RGB', 'RGBA', '1'): pic = pic.convert('RGB')
         hwc = _pil_to_hwc(pic)
     return from_numpy(np.ascontiguousarray(hwc.transpose(2, 0, 1)))
 
 def _to_pil_image(pic):
-    "A (C, H, W) tensor or array as a PIL image; float values in [0, 1] are scaled to 0..255."
+    "A (C, H, W) tensor or array as a PIL image; floats in [0, 1] are scaled to 0..255."
     arr = pic.detach().cpu().numpy() if isinstance(pic, Tensor) else np.asarray(pic)
     if arr.ndim == 2: arr = arr[None]
     if arr.dtype.kind == 'f': arr = (arr * 255).astype(np.uint8)
@@ -292,12 +331,13 @@ def _to_pil_image(pic):
     return Image.fromarray(hwc[:, :, 0] if hwc.shape[2] == 1 else hwc)
 
 class ToPILImage:
-    "A (C, H, W) tensor or array -> a PIL image ('L', 'RGB' or 'RGBA' by the number of channels)."
+    "A (C, H, W) tensor or array -> a PIL image ('L', 'RGB' or 'RGBA' by channels)."
     def __call__(self, pic): return _to_pil_image(pic)
     def __repr__(self): return f"{type(self).__name__}()"
 
-# %% ../../nbs/08_vision.ipynb #b4238d47
-_IDX_TYPES = {0x08: np.dtype('u1'), 0x09: np.dtype('i1'), 0x0B: np.dtype('>i2'), 0x0C: np.dtype('>i4'),
+# %% ../../nbs/08_vision.ipynb #7aa5214b
+_IDX_TYPES = {0x08: np.dtype('u1'), 0x09: np.dtype('i1'), 0x0B: np.dtype('>i2'),
+              0x0C: np.dtype('>i4'),
               0x0D: np.dtype('>f4'), 0x0E: np.dtype('>f8')}
 
 def _read_bytes(path):
@@ -307,28 +347,33 @@ def _read_bytes(path):
     try:
         with gzip.open(path, 'rb') as f: return f.read()
     except (EOFError, zlib.error, gzip.BadGzipFile) as e:
-        raise ValueError(f"{path}: the gzip archive is truncated or corrupted ({e})") from None
+        raise ValueError(f"{path}: the gzip archive is truncated or corrupted ({e})") \
+            from None
 
 def read_idx(path):
     "The array stored in the IDX file at `path` (raw or .gz), checked against its header."
     data = _read_bytes(path)
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
-        raise ValueError(f"{path}: not an IDX file: bad magic number 0x{data[:4].hex() or '(empty file)'} "
+        raise ValueError(f"{path}: not an IDX file: bad magic number "
+                         f"0x{data[:4].hex() or '(empty file)'} "
                          "(expected 0x0000, a type code such as 08, and the number of dimensions)")
     ndim, dtype = data[3], _IDX_TYPES[data[2]]
     start = 4 + 4 * ndim
     if len(data) < start:
-        raise ValueError(f"{path}: wrong size: the header of a {ndim}-dimensional IDX file needs {start} "
+        raise ValueError(f"{path}: wrong size: the header of a {ndim}-dimensional IDX "
+                         f"file needs {start} "
                          f"bytes, the file has {len(data)} (truncated?)")
     shape = struct.unpack_from(f'>{ndim}I', data, 4)
     expected = start + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(data) != expected:
-        raise ValueError(f"{path}: wrong size: the header promises an array of shape {tuple(shape)}, "
+        raise ValueError(f"{path}: wrong size: the header promises an array of shape "
+                         f"{tuple(shape)}, "
                          f"{expected} bytes in all, but the file has {len(data)} bytes (truncated or "
                          "corrupted)")
-    return np.frombuffer(data, dtype, offset=start).reshape(shape).astype(dtype.newbyteorder('='))
+    return np.frombuffer(data, dtype,
+                         offset=start).reshape(shape).astype(dtype.newbyteorder('='))
 
-# %% ../../nbs/08_vision.ipynb #5858ea25
+# %% ../../nbs/08_vision.ipynb #f43396d1
 class StandardTransform:
     "Apply `transform` to the input and `target_transform` to the target."
     def __init__(self, transform=None, target_transform=None):
@@ -339,7 +384,8 @@ class StandardTransform:
         return input, target
     def __repr__(self):
         lines = [type(self).__name__]
-        for head, t in (('Transform: ', self.transform), ('Target transform: ', self.target_transform)):
+        for head, t in (('Transform: ', self.transform),
+                        ('Target transform: ', self.target_transform)):
             if t is None: continue
             body = repr(t).splitlines()
             lines += [head + body[0]] + [' ' * len(head) + line for line in body[1:]]
@@ -351,20 +397,24 @@ class VisionDataset(Dataset):
         self.root = os.path.expanduser(root) if isinstance(root, str) else root
         separate = transform is not None or target_transform is not None
         if transforms is not None and separate:
-            raise ValueError("Only transforms or transform/target_transform can be passed as argument")
+            raise ValueError("Only transforms or transform/target_transform can be "
+                             "passed as argument")
         self.transform, self.target_transform = transform, target_transform
-        self.transforms = StandardTransform(transform, target_transform) if separate else transforms
+        self.transforms = StandardTransform(transform,
+                                            target_transform) if separate else transforms
     def _apply(self, img, target):
-        return self.transforms(img, target) if self.transforms is not None else (img, target)
+        return self.transforms(img,
+                               target) if self.transforms is not None else (img, target)
     def extra_repr(self): return ''
     def __repr__(self):
         body = [f"Number of datapoints: {len(self)}"]
         if self.root is not None: body.append(f"Root location: {self.root}")
         body += self.extra_repr().splitlines()
         if self.transforms is not None: body += repr(self.transforms).splitlines()
-        return '\n'.join([f"Dataset {type(self).__name__}"] + ['    ' + line for line in body])
+        head = f"Dataset {type(self).__name__}"
+        return '\n'.join([head] + ['    ' + line for line in body])
 
-# %% ../../nbs/08_vision.ipynb #97c47522
+# %% ../../nbs/08_vision.ipynb #8910156a
 _urlopen = urllib.request.urlopen            # one place for tests to swap the network out
 
 def _download_checked(url, path, md5, timeout=60):
@@ -375,23 +425,27 @@ def _download_checked(url, path, md5, timeout=60):
         with _urlopen(request, timeout=timeout) as response, open(part, 'wb') as f:
             while chunk := response.read(1 << 16): f.write(chunk); digest.update(chunk)
         if digest.hexdigest() != md5:
-            raise RuntimeError(f"checksum mismatch: MD5 {digest.hexdigest()}, expected {md5}")
+            raise RuntimeError(f"checksum mismatch: MD5 {digest.hexdigest()}, expected "
+                               f"{md5}")
         os.replace(part, path)
     finally:
         if os.path.exists(part): os.remove(part)
 
-# %% ../../nbs/08_vision.ipynb #5a2998dd
+# %% ../../nbs/08_vision.ipynb #f2f2dacb
 class MNIST(VisionDataset):
     "The MNIST handwritten digits, read from the standard IDX files in `root/MNIST/raw`."
-    mirrors = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"]
+    mirrors = ["https://ossci-datasets.s3.amazonaws.com/mnist/",
+               "http://yann.lecun.com/exdb/mnist/"]
     resources = [("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
                  ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
                  ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
                  ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c")]
-    classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six",
+    classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five",
+               "6 - six",
                "7 - seven", "8 - eight", "9 - nine"]
 
-    def __init__(self, root, train=True, transform=None, target_transform=None, download=False):
+    def __init__(self, root, train=True, transform=None, target_transform=None,
+                 download=False):
         super().__init__(root, transform=transform, target_transform=target_transform)
         self.train = train
         if download: self.download()
@@ -414,20 +468,24 @@ class MNIST(VisionDataset):
         return None
     def _not_found_message(self, missing):
         urls = ', '.join(self.mirrors[0] + name + '.gz' for name in missing)
-        return (f"Dataset not found: {type(self).__name__} needs {', '.join(missing)} (raw or .gz) in "
+        return (f"Dataset not found: {type(self).__name__} needs {', '.join(missing)} "
+                f"(raw or .gz) in "
                 f"{os.path.abspath(self.raw_folder)}. Use download=True to download it, or download "
                 f"{urls} yourself and put the files in that folder.")
 
-# %% ../../nbs/08_vision.ipynb #26269113
+# %% ../../nbs/08_vision.ipynb #e4ee7977
 def _mnist_load(self):
     image_path, label_path = (self._find(name) for name in self._split_files())
     images, labels = read_idx(image_path), read_idx(label_path)
     if images.ndim != 3:
-        raise ValueError(f"{image_path}: expected images (3 dimensions), got an array of shape {images.shape}")
+        raise ValueError(f"{image_path}: expected images (3 dimensions), got an array "
+                         f"of shape {images.shape}")
     if labels.ndim != 1:
-        raise ValueError(f"{label_path}: expected labels (1 dimension), got an array of shape {labels.shape}")
+        raise ValueError(f"{label_path}: expected labels (1 dimension), got an array of "
+                         f"shape {labels.shape}")
     if len(images) != len(labels):
-        raise ValueError(f"{image_path} holds {len(images)} images but {label_path} holds {len(labels)} labels")
+        raise ValueError(f"{image_path} holds {len(images)} images but {label_path} "
+                         f"holds {len(labels)} labels")
     return from_numpy(images.astype(np.uint8)), from_numpy(labels.astype(np.int64))
 
 def _mnist_getitem(self, index):
@@ -435,20 +493,25 @@ def _mnist_getitem(self, index):
     return self._apply(img, int(self.targets.numpy()[index]))
 
 def _mnist_download(self):
-    "Fetch each missing file from the first mirror that serves it with the right checksum."
+    "Fetch each missing file from the first mirror serving it with the right checksum."
     os.makedirs(self.raw_folder, exist_ok=True)
     for filename, md5 in self.resources:
         if self._find(filename[:-3]) is not None: continue
         failures = []
         for mirror in self.mirrors:
-            try: _download_checked(mirror + filename, os.path.join(self.raw_folder, filename), md5); break
+            try:
+                _download_checked(mirror + filename,
+                                  os.path.join(self.raw_folder, filename), md5)
+                break
             except Exception as e: failures.append(f"{mirror + filename}: {e}")
         else:
-            raise RuntimeError(f"Could not download {filename} for {type(self).__name__}:\n  "
+            raise RuntimeError(f"Could not download {filename} for "
+                               f"{type(self).__name__}:\n  "
                                + '\n  '.join(failures) + f"\nPut the file (raw or .gz) in "
                                f"{os.path.abspath(self.raw_folder)} by hand and try again.")
 
-MNIST._load_data, MNIST.__getitem__, MNIST.download = _mnist_load, _mnist_getitem, _mnist_download
+MNIST._load_data, MNIST.__getitem__ = _mnist_load, _mnist_getitem
+MNIST.download = _mnist_download
 MNIST.__len__ = lambda self: len(self.data)
 MNIST.extra_repr = lambda self: f"Split: {'Train' if self.train else 'Test'}"
 
@@ -459,59 +522,73 @@ class FashionMNIST(MNIST):
                  ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
                  ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
                  ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310")]
-    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+               "Sneaker",
                "Bag", "Ankle boot"]
 
-# %% ../../nbs/08_vision.ipynb #59bfe9ae
+# %% ../../nbs/08_vision.ipynb #91823b5c
 class Digits(MNIST):
     "scikit-learn's bundled 8x8 digits with MNIST's interface: no files, no network."
     n_test = 360
 
-    def __init__(self, root=None, train=True, transform=None, target_transform=None, download=False):
-        VisionDataset.__init__(self, root, transform=transform, target_transform=target_transform)
+    def __init__(self, root=None, train=True, transform=None, target_transform=None,
+                 download=False):
+        VisionDataset.__init__(self, root, transform=transform,
+                               target_transform=target_transform)
         from sklearn.datasets import load_digits
         self.train, bunch = train, load_digits()
         pixels = np.rint(bunch.images * (255 / 16)).astype(np.uint8)
         order = np.random.RandomState(0).permutation(len(pixels))
         part = order[self.n_test:] if train else order[:self.n_test]
-        self.data, self.targets = from_numpy(pixels[part]), from_numpy(bunch.target[part].astype(np.int64))
-    def download(self): pass                      # nothing to fetch: the data ships with scikit-learn
+        self.data = from_numpy(pixels[part])
+        self.targets = from_numpy(bunch.target[part].astype(np.int64))
+    # nothing to fetch: the data ships with scikit-learn
+    def download(self): pass
 
-# %% ../../nbs/08_vision.ipynb #aa84eeb0
-IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+# %% ../../nbs/08_vision.ipynb #ee06a77c
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff",
+                  ".webp")
 
 def has_file_allowed_extension(filename, extensions):
     "Whether `filename` ends in one of `extensions` (ignoring case)."
-    return filename.lower().endswith(extensions if isinstance(extensions, str) else tuple(extensions))
+    if not isinstance(extensions, str): extensions = tuple(extensions)
+    return filename.lower().endswith(extensions)
 
 def find_classes(directory):
     "The class folders of `directory`, sorted, and their indices."
     classes = sorted(entry.name for entry in os.scandir(directory) if entry.is_dir())
-    if not classes: raise FileNotFoundError(f"Couldn't find any class folder in {directory}.")
+    if not classes:
+        raise FileNotFoundError(f"Couldn't find any class folder in {directory}.")
     return classes, {name: i for i, name in enumerate(classes)}
 
-def make_dataset(directory, class_to_idx=None, extensions=None, is_valid_file=None, allow_empty=False):
-    "`(path, class index)` for every accepted file under each class folder, in sorted order."
+def make_dataset(directory, class_to_idx=None, extensions=None, is_valid_file=None,
+                 allow_empty=False):
+    "`(path, class index)` for each accepted file in each class folder, sorted."
     directory = os.path.expanduser(directory)
     if class_to_idx is None: _, class_to_idx = find_classes(directory)
     if (extensions is None) == (is_valid_file is None):
-        raise ValueError("Both extensions and is_valid_file cannot be None or not None at the same time")
-    if extensions is not None: is_valid_file = lambda p: has_file_allowed_extension(p, extensions)
+        raise ValueError("Both extensions and is_valid_file cannot be None or not None "
+                         "at the same time")
+    if extensions is not None:
+        is_valid_file = lambda p: has_file_allowed_extension(p, extensions)
     samples, empty = [], []
     for name in sorted(class_to_idx):
         found = [(os.path.join(folder, f), class_to_idx[name])
-                 for folder, _, files in sorted(os.walk(os.path.join(directory, name), followlinks=True))
+                 for folder, _, files in sorted(os.walk(os.path.join(directory, name),
+                                                        followlinks=True))
                  for f in sorted(files) if is_valid_file(os.path.join(folder, f))]
         if not found: empty.append(name)
         samples += found
     if empty and not allow_empty:
         message = f"Found no valid file for the classes {', '.join(sorted(empty))}. "
-        if extensions is not None:
-            message += f"Supported extensions are: {extensions if isinstance(extensions, str) else ', '.join(extensions)}"
+        if isinstance(extensions, str):
+            message += f"Supported extensions are: {extensions}"
+        elif extensions is not None:
+            message += f"Supported extensions are: {', '.join(extensions)}"
         raise FileNotFoundError(message)
     return samples
 
-# %% ../../nbs/08_vision.ipynb #b0583dd9
+# %% ../../nbs/08_vision.ipynb #ca0586be
 def pil_loader(path):
     "Open an image file as an RGB PIL image."
     with open(path, 'rb') as f: return Image.open(f).convert('RGB')
@@ -520,16 +597,20 @@ default_loader = pil_loader
 
 class DatasetFolder(VisionDataset):
     "Samples `loader(path)` from `root/<class>/<file>`, labelled by sorted class folder."
-    def __init__(self, root, loader, extensions=None, transform=None, target_transform=None,
+    def __init__(self, root, loader, extensions=None, transform=None,
+                 target_transform=None,
                  is_valid_file=None, allow_empty=False):
         super().__init__(root, transform=transform, target_transform=target_transform)
         self.classes, self.class_to_idx = self.find_classes(self.root)
-        self.samples = self.make_dataset(self.root, self.class_to_idx, extensions, is_valid_file, allow_empty)
+        self.samples = self.make_dataset(self.root, self.class_to_idx, extensions,
+                                         is_valid_file, allow_empty)
         self.loader, self.extensions = loader, extensions
         self.targets = [target for _, target in self.samples]
     @staticmethod
-    def make_dataset(directory, class_to_idx, extensions=None, is_valid_file=None, allow_empty=False):
-        return make_dataset(directory, class_to_idx, extensions, is_valid_file, allow_empty)
+    def make_dataset(directory, class_to_idx, extensions=None, is_valid_file=None,
+                     allow_empty=False):
+        return make_dataset(directory, class_to_idx, extensions, is_valid_file,
+                            allow_empty)
     def find_classes(self, directory): return find_classes(directory)
     def __getitem__(self, index):
         path, target = self.samples[index]
@@ -540,50 +621,58 @@ class ImageFolder(DatasetFolder):
     "Images from `root/<class>/<image file>`, labelled by sorted class folder."
     def __init__(self, root, transform=None, target_transform=None, loader=default_loader,
                  is_valid_file=None, allow_empty=False):
-        super().__init__(root, loader, IMG_EXTENSIONS if is_valid_file is None else None, transform,
+        super().__init__(root, loader, IMG_EXTENSIONS if is_valid_file is None else None,
+                         transform,
                          target_transform, is_valid_file, allow_empty)
         self.imgs = self.samples
 
-# %% ../../nbs/08_vision.ipynb #af180046
+# %% ../../nbs/08_vision.ipynb #881bc591
 class FakeData(VisionDataset):
-    "`size` random PIL images of `image_size` (C, H, W) with random labels, repeatable per index."
-    def __init__(self, size=1000, image_size=(3, 224, 224), num_classes=10, transform=None,
+    "`size` random PIL images of `image_size` (C, H, W), random labels, repeatable."
+    def __init__(self, size=1000, image_size=(3, 224, 224), num_classes=10,
+                 transform=None,
                  target_transform=None, random_offset=0):
         super().__init__(None, transform=transform, target_transform=target_transform)
-        self.size, self.image_size, self.num_classes = size, tuple(image_size), num_classes
-        self.random_offset = random_offset
+        self.size, self.image_size = size, tuple(image_size)
+        self.num_classes, self.random_offset = num_classes, random_offset
     def __getitem__(self, index):
-        if not -self.size <= index < self.size: raise IndexError(f"{type(self).__name__} index out of range")
+        if not -self.size <= index < self.size:
+            raise IndexError(f"{type(self).__name__} index out of range")
         rng = np.random.RandomState((index % self.size) + self.random_offset)
         pixels = rng.randint(0, 256, size=self.image_size, dtype=np.uint8)
         target = int(rng.randint(0, self.num_classes))
         return self._apply(_to_pil_image(pixels), target)
     def __len__(self): return self.size
 
-# %% ../../nbs/08_vision.ipynb #12fa454a
+# %% ../../nbs/08_vision.ipynb #1c1944c0
 class ConvertImageDtype:
-    "Convert an image tensor to `dtype`, rescaling values between integer and float ranges."
+    "Convert an image tensor to `dtype`, rescaling between integer and float ranges."
     def __init__(self, dtype): self.dtype = dtype
     def __call__(self, image):
-        if not isinstance(image, Tensor): raise TypeError(f"Input img should be Tensor Image. Got {type(image)}")
+        if not isinstance(image, Tensor):
+            raise TypeError(f"Input img should be Tensor Image. Got {type(image)}")
         src, dst = image.dtype, self.dtype
         if src is dst: return image
         arr = image.detach().cpu().numpy()
         if src.is_floating_point and dst.is_floating_point: out = arr.astype(dst.np)
         elif src.is_floating_point:
-            if (src.np, dst.np) in ((np.float32, np.int32), (np.float32, np.int64), (np.float64, np.int64)):
-                raise RuntimeError(f"The cast from {src} to {dst} cannot be performed safely.")
+            if (src.np, dst.np) in ((np.float32, np.int32), (np.float32, np.int64),
+                                    (np.float64, np.int64)):
+                raise RuntimeError(f"The cast from {src} to {dst} cannot be performed "
+                                   f"safely.")
             top = np.iinfo(dst.np).max
             out = (arr * arr.dtype.type(top + 1.0 - 1e-3)).astype(dst.np)
-        elif dst.is_floating_point: out = arr.astype(dst.np) / dst.np.type(np.iinfo(src.np).max)
+        elif dst.is_floating_point:
+            out = arr.astype(dst.np) / dst.np.type(np.iinfo(src.np).max)
         else:
             src_max, dst_max = np.iinfo(src.np).max, np.iinfo(dst.np).max
-            if src_max > dst_max: out = (arr // ((src_max + 1) // (dst_max + 1))).astype(dst.np)
+            if src_max > dst_max:
+                out = (arr // ((src_max + 1) // (dst_max + 1))).astype(dst.np)
             else: out = arr.astype(dst.np) * ((dst_max + 1) // (src_max + 1))
         return from_numpy(np.ascontiguousarray(out)).to(image.device)
     def __repr__(self): return f"{type(self).__name__}(dtype={self.dtype})"
 
-# %% ../../nbs/08_vision.ipynb #e1777e6d
+# %% ../../nbs/08_vision.ipynb #5c3c530b
 def _namespace(name, doc):
     "An importable namespace module `learntorch.vision.<name>`, with an empty `__all__`."
     full = f'learntorch.vision.{name}'
@@ -593,11 +682,16 @@ def _namespace(name, doc):
         module.__all__ = []
     return module
 
-transforms = _namespace('transforms', "Image transforms: `ToTensor`, `Normalize`, `Compose`, crops, flips, ...")
-datasets = _namespace('datasets', "Image datasets: `MNIST`, `FashionMNIST`, `Digits`, `ImageFolder`, ...")
+transforms = _namespace('transforms', "Image transforms: `ToTensor`, `Normalize`, "
+                                      "`Compose`, crops, flips, ...")
+datasets = _namespace('datasets', "Image datasets: `MNIST`, `FashionMNIST`, `Digits`, "
+                                  "`ImageFolder`, ...")
 io = _namespace('io', "Reading image files: `read_image`, `ImageReadMode`.")
-add_to_namespace(transforms, ToTensor, PILToTensor, ToPILImage, ConvertImageDtype, Normalize, Compose,
-                 Lambda, Resize, CenterCrop, RandomCrop, RandomHorizontalFlip, Grayscale, InterpolationMode)
-add_to_namespace(datasets, VisionDataset, StandardTransform, MNIST, FashionMNIST, Digits, DatasetFolder,
+add_to_namespace(transforms, ToTensor, PILToTensor, ToPILImage, ConvertImageDtype,
+                 Normalize,
+                 Compose, Lambda, Resize, CenterCrop, RandomCrop, RandomHorizontalFlip, Grayscale,
+                 InterpolationMode)
+add_to_namespace(datasets, VisionDataset, StandardTransform, MNIST, FashionMNIST, Digits,
+                 DatasetFolder,
                  ImageFolder, FakeData)
 add_to_namespace(io, read_image, ImageReadMode)
