@@ -15,8 +15,8 @@ from multiprocessing.connection import wait as _wait_ready
 import numpy as np
 from ..tensors import (Tensor, tensor, as_tensor, from_numpy, randint, randperm,
                                 Generator,
-                                default_generator, manual_seed, float64)
-from ..ops import stack, multinomial
+                                default_generator, manual_seed, float64, int64, _wrap)
+from ..ops import stack, unbind, multinomial
 
 # %% ../../nbs/07_data.ipynb #b0b2023b
 class Dataset:
@@ -39,6 +39,13 @@ class TensorDataset(Dataset):
             raise AssertionError("Size mismatch between tensors")
         self.tensors = tensors
     def __getitem__(self, index): return tuple(t[index] for t in self.tensors)
+    def __getitems__(self, indices):
+        "A whole batch at once: one gather per tensor, then a view per row."
+        # a subclass decides itself
+        if type(self).__getitem__ is not TensorDataset.__getitem__:
+            return [self[i] for i in indices]
+        rows = [unbind(t[tensor(indices, dtype=int64)]) for t in self.tensors]
+        return list(zip(*rows))
     def __len__(self): return self.tensors[0].size(0)
 
 # %% ../../nbs/07_data.ipynb #1639eacb
@@ -232,10 +239,21 @@ def _collate_sequence(batch, collate):
     try: return type(batch[0])(columns)
     except TypeError: return columns
 
+def _stack_tensors(batch):
+    "`stack(batch)`, without autograd bookkeeping when no sample needs gradients (the usual case)."
+    arrays = [t._array for t in batch]
+    first = arrays[0]
+    if any(t.requires_grad for t in batch) or any(a.dtype != first.dtype or a.shape != first.shape
+                                                  or type(a) is not type(first) for a in arrays):
+        # autograd, type promotion and PyTorch's error messages
+        return stack(batch, 0)
+    xp = sys.modules[type(first).__module__.split('.')[0]]     # numpy, or cupy on a GPU
+    return _wrap(xp.stack(arrays))
+
 def default_collate(batch):
     "Merge a list of samples into a batch: stack tensors and arrays, recurse into containers."
     elem = batch[0]
-    if isinstance(elem, Tensor): return stack(batch, 0)
+    if isinstance(elem, Tensor): return _stack_tensors(batch)
     if _is_numpy_value(elem): return _collate_numpy(batch)
     if isinstance(elem, float): return tensor(batch, dtype=float64)
     if isinstance(elem, int): return tensor(batch)

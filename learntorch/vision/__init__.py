@@ -13,7 +13,7 @@ __all__ = ['IMG_EXTENSIONS', 'default_loader', 'transforms', 'datasets', 'io', '
 import enum, gzip, hashlib, numbers, os, struct, sys, types, urllib.request, zlib
 import numpy as np
 from PIL import Image
-from ..tensors import Tensor, as_tensor, from_numpy, rand, randint, float32
+from ..tensors import Tensor, as_tensor, from_numpy, rand, randint, float32, _rng, _wrap
 from ..nn import add_to_namespace
 from ..utils.data import Dataset
 
@@ -64,15 +64,24 @@ class Normalize:
         _check_tensor_image(tensor)
         if not tensor.dtype.is_floating_point:
             raise TypeError(f"Input tensor should be a float tensor. Got {tensor.dtype}.")
-        mean = as_tensor(self.mean, dtype=tensor.dtype, device=tensor.device)
-        std = as_tensor(self.std, dtype=tensor.dtype, device=tensor.device)
-        if bool((std == 0).any()):
-            raise ValueError(f"std evaluated to zero after conversion to {tensor.dtype}, "
-                             "leading to division by zero.")
-        if mean.ndim == 1: mean = mean.view(-1, 1, 1)
-        if std.ndim == 1: std = std.view(-1, 1, 1)
+        mean, std = self._statistics(tensor.dtype, tensor.device)
         if self.inplace: return tensor.sub_(mean).div_(std)
-        return (tensor - mean) / std
+        if tensor.requires_grad: return (tensor - mean) / std
+        # same arithmetic, no graph
+        return _wrap((tensor._array - mean._array) / std._array)
+    def _statistics(self, dtype, device):
+        "`mean` and `std` as tensors of shape (C, 1, 1), made once per dtype and device."
+        key = (dtype, str(device))
+        if getattr(self, '_cache_key', None) != key:
+            mean, std = (as_tensor(v, dtype=dtype,
+                                   device=device) for v in (self.mean, self.std))
+            if bool((std == 0).any()):
+                raise ValueError(f"std evaluated to zero after conversion to {dtype}, "
+                                 "leading to division by zero.")
+            if mean.ndim == 1: mean = mean.view(-1, 1, 1)
+            if std.ndim == 1: std = std.view(-1, 1, 1)
+            self._cache_key, self._cache = key, (mean, std)
+        return self._cache
     def __repr__(self): return f"{type(self).__name__}(mean={self.mean}, std={self.std})"
 
 class Compose:
@@ -148,10 +157,15 @@ class CenterCrop:
 _PADDING_MODES = ('constant', 'edge', 'reflect', 'symmetric')
 
 def _pad(arr, left, top, right, bottom, fill=0, mode='constant'):
-    widths = [(0, 0)] * (arr.ndim - 2) + [(top, bottom), (left, right)]
-    if mode == 'constant':
-        return np.pad(arr, widths, mode='constant', constant_values=fill)
-    return np.pad(arr, widths, mode=mode)
+    "Pad the last two axes; a constant border is a filled array with the image copied in (fast)."
+    if mode != 'constant':
+        return np.pad(arr, [(0, 0)] * (arr.ndim - 2) + [(top, bottom), (left, right)],
+                      mode=mode)
+    h, w = arr.shape[-2:]
+    out = np.full(arr.shape[:-2] + (top + h + bottom, left + w + right), fill,
+                  dtype=arr.dtype)
+    out[..., top:top + h, left:left + w] = arr
+    return out
 
 def _padding_ltrb(padding):
     if isinstance(padding, numbers.Number): return (int(padding),) * 4
@@ -186,8 +200,9 @@ class RandomCrop:
             raise ValueError(f"Required crop size {(th, tw)} is larger than input image "
                              f"size {(h, w)}")
         if (h, w) == (th, tw): return 0, 0, h, w
-        return randint(0, h - th + 1,
-                       (1,)).item(), randint(0, w - tw + 1, (1,)).item(), th, tw
+        # the global generator: `manual_seed` repeats crops
+        rng = _rng(None)
+        return int(rng.integers(0, h - th + 1)), int(rng.integers(0, w - tw + 1)), th, tw
     def __call__(self, img):
         arr, back = _to_chw(img)
         pad = lambda a, l, t, r, b: _pad(a, l, t, r, b, self.fill, self.padding_mode)
@@ -267,7 +282,7 @@ class RandomHorizontalFlip:
     "Mirror left-right with probability `p`."
     def __init__(self, p=0.5): self.p = p
     def __call__(self, img):
-        if rand(1).item() >= self.p: return img
+        if _rng(None).random() >= self.p: return img          # the global generator
         if isinstance(img, Image.Image):
             return img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         arr, back = _to_chw(img)
