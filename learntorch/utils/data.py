@@ -234,7 +234,8 @@ def _collate_sequence(batch, collate):
     size = len(batch[0])
     if any(len(e) != size for e in batch):
         raise RuntimeError("each element in list of batch should be of equal size")
-    columns = [collate(list(column)) for column in zip(*batch)]
+    # (strings stay tuples, as in PyTorch)
+    columns = [collate(column) for column in zip(*batch)]
     if isinstance(batch[0], tuple): return columns
     try: return type(batch[0])(columns)
     except TypeError: return columns
@@ -263,7 +264,7 @@ def default_collate(batch):
         try: return type(elem)(collated)
         except TypeError: return collated
     if isinstance(elem, tuple) and hasattr(elem, '_fields'):
-        return type(elem)(*(default_collate(list(field)) for field in zip(*batch)))
+        return type(elem)(*(default_collate(field) for field in zip(*batch)))
     if isinstance(elem, abc.Sequence): return _collate_sequence(batch, default_collate)
     raise TypeError(_collate_error.format(type(elem)))
 
