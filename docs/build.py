@@ -17,7 +17,8 @@ SRC, OUT = DOCS/'_nbs', DOCS/'_build'/'html'
 # nbdev/Quarto directive -> myst-nb tag. Exported code stays visible: reading it is the course.
 TAGS = {'default_exp': 'remove-cell', 'hide': 'remove-cell', 'include: false': 'remove-cell',
         'echo: false': 'remove-input', 'output: false': 'remove-output', 'eval: false': 'skip-execution',
-        'export': 'export', 'exporti': 'export', 'exports': 'export'}
+        'export': 'export', 'exporti': 'export', 'exports': 'export',
+        'solution': 'hide-cell'}   # an exercise's solution: folded away, one click to open (conf.py names the toggle)
 
 DIRECTIVE = re.compile(r'#\s*\|\s*(.*)')
 

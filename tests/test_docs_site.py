@@ -6,7 +6,7 @@ every page: no console errors, no request to another host, math typeset, every i
 the site answering 200 (and its #anchor existing). It also tries the search page and saves screenshots of the
 home page and the first notebook in docs/_build/screenshots/.
 """
-import functools, http.server, json, re, shutil, subprocess, threading, time, urllib.request
+import functools, http.server, json, os, re, shutil, subprocess, threading, time, urllib.request
 from base64 import b64decode
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -14,8 +14,8 @@ import pytest
 
 SITE = Path(__file__).resolve().parent.parent/'docs'/'_build'/'html'
 SHOTS = SITE.parent/'screenshots'
-CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
-FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+CHROMIUM = os.environ.get('LEARNTORCH_CHROMIUM') or shutil.which('chromium') or '/usr/bin/chromium'
+FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
          '--disable-component-update', '--disable-sync', '--no-first-run', '--remote-debugging-port=0']
 
 pytestmark = pytest.mark.skipif(not (SITE/'index.html').is_file(),
@@ -32,11 +32,27 @@ NOTEBOOK = next((p for p in PAGES if re.match(r'\d\d_.*\.html$', p)), None)   # 
 SCREENSHOTS = {'index.html': 'home.png', NOTEBOOK: 'notebook.png'}
 
 
+class BrowserUnavailable(Exception):
+    "Chromium could not be started or driven; the message names the cause and the fix."
+
+
+def connect(ws_url):
+    """A websocket to one DevTools target. No Origin header is sent: Chromium accepts such clients, and rejects
+    (403) an origin it was not told to allow with --remote-allow-origins, whatever its version."""
+    import websocket   # the websocket-client package
+    try:
+        return websocket.create_connection(ws_url, timeout=60, suppress_origin=True)
+    except (websocket.WebSocketException, OSError) as e:
+        raise BrowserUnavailable(
+            f'Chromium refused the DevTools connection to {ws_url}: {type(e).__name__}: {str(e)[:300]}. '
+            'Fix: check that nothing else holds the port and that this Chromium speaks the DevTools protocol '
+            f'(`{CHROMIUM} --version`); run the command in FLAGS by hand to see its own error.') from None
+
+
 class Tab:
     "One browser tab, driven over the DevTools protocol: send a command, keep the events that arrive meanwhile."
     def __init__(self, ws_url):
-        import websocket   # the websocket-client package
-        self.ws, self.last_id, self.events = websocket.create_connection(ws_url, timeout=60), 0, []
+        self.ws, self.last_id, self.events = connect(ws_url), 0, []
 
     def send(self, method, **params):
         self.last_id += 1
@@ -70,6 +86,36 @@ class Tab:
         return self.events
 
 
+def start_browser(profile, chromium=CHROMIUM, timeout=60):
+    "Start headless Chromium with its own profile folder; return the process and a Tab, or raise BrowserUnavailable."
+    if not Path(chromium).is_file():
+        raise BrowserUnavailable(f'{chromium} is missing. Fix: apt-get install chromium (as root; .ci/run does it)')
+    log = profile/'chromium.log'
+    with open(log, 'wb') as out:
+        browser = subprocess.Popen([chromium, *FLAGS, f'--user-data-dir={profile}', 'about:blank'],
+                                   stdout=subprocess.DEVNULL, stderr=out)
+    try:
+        port_file, end = profile/'DevToolsActivePort', time.time() + timeout   # Chromium writes its port here
+        while not port_file.is_file() or not port_file.read_text().strip():
+            if browser.poll() is not None or time.time() > end:
+                why = f'exited with code {browser.returncode}' if browser.poll() is not None else \
+                      f'did not open its DevTools port within {timeout}s'
+                tail = log.read_text(errors='replace').strip().splitlines()[-5:]
+                raise BrowserUnavailable(f'Chromium {why}. Its last words: {tail}. Fix: run `{chromium} '
+                                         f'{" ".join(FLAGS)} about:blank` by hand to see the problem.')
+            time.sleep(0.2)
+        port = port_file.read_text().split()[0]
+        new_tab = urllib.request.Request(f'http://127.0.0.1:{port}/json/new', method='PUT')
+        try:
+            with urllib.request.urlopen(new_tab, timeout=30) as r: ws_url = json.load(r)['webSocketDebuggerUrl']
+        except OSError as e:
+            raise BrowserUnavailable(f'Chromium refused to open a tab on port {port}: {e}') from None
+        return browser, Tab(ws_url)
+    except BaseException:
+        browser.terminate(); browser.wait(30)
+        raise
+
+
 @pytest.fixture(scope='module')
 def server():
     "The built site served over HTTP on 127.0.0.1 (a free port), for as long as the tests run."
@@ -82,26 +128,28 @@ def server():
     httpd.shutdown()
 
 @pytest.fixture(scope='module')
-def tab(tmp_path_factory):
-    "A tab of a fresh headless Chromium (its own profile folder), closed after the tests."
-    assert Path(CHROMIUM).is_file(), f'{CHROMIUM} is missing: apt-get install chromium'
-    profile = tmp_path_factory.mktemp('chromium-profile')
-    browser = subprocess.Popen([CHROMIUM, *FLAGS, f'--user-data-dir={profile}', 'about:blank'],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        port_file, end = profile/'DevToolsActivePort', time.time() + 60   # Chromium writes its port here
-        while not port_file.is_file() or not port_file.read_text().strip():
-            assert browser.poll() is None and time.time() < end, 'Chromium did not start'
-            time.sleep(0.2)
-        port = port_file.read_text().split()[0]
-        with urllib.request.urlopen(urllib.request.Request(f'http://127.0.0.1:{port}/json/new', method='PUT')) as r:
-            t = Tab(json.load(r)['webSocketDebuggerUrl'])
-        for domain in ('Page', 'Runtime', 'Log', 'Network'): t.send(f'{domain}.enable')
-        t.send('Emulation.setDeviceMetricsOverride', width=1280, height=900, deviceScaleFactor=1, mobile=False)
-        yield t
-    finally:
-        browser.terminate()
-        browser.wait(30)
+def browser(tmp_path_factory):
+    "A fresh headless Chromium's tab, or the BrowserUnavailable that says why there is none."
+    try: process, tab = start_browser(tmp_path_factory.mktemp('chromium-profile'))
+    except BrowserUnavailable as e:
+        yield e
+        return
+    for domain in ('Page', 'Runtime', 'Log', 'Network'): tab.send(f'{domain}.enable')
+    tab.send('Emulation.setDeviceMetricsOverride', width=1280, height=900, deviceScaleFactor=1, mobile=False)
+    yield tab
+    process.terminate()
+    process.wait(30)
+
+@pytest.fixture
+def tab(browser):
+    "The browser's tab; without a browser the page checks skip, and test_browser_starts alone fails, saying why."
+    if isinstance(browser, BrowserUnavailable): pytest.skip('no browser: see test_browser_starts')
+    return browser
+
+def test_browser_starts(browser):
+    "Chromium starts headless and answers over DevTools; otherwise this one test fails with the cause and the fix."
+    if isinstance(browser, BrowserUnavailable): pytest.fail(str(browser), pytrace=False)
+    assert 'HeadlessChrome' in browser.js('navigator.userAgent')
 
 @functools.lru_cache(maxsize=None)
 def fetch(url):
