@@ -653,7 +653,7 @@ def _shutdown_workers(self):
         try: conn.send(None)
         except (OSError, ValueError): pass
     for conn in self._conns: conn.close()
-    deadline = time.monotonic() + 2.0
+    deadline = time.monotonic() + 1.0                      # a grace period, then SIGTERM
     for w in self._workers: w.join(max(0.0, deadline - time.monotonic()))
     for w in self._workers:
         if w.is_alive(): w.terminate(); w.join(1.0)
