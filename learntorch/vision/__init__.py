@@ -176,6 +176,7 @@ def _padding_ltrb(padding):
     raise ValueError(f"Padding must be an int or a 1, 2, or 4 element tuple, not a "
                      f"{len(padding)} element tuple")
 
+# %% ../../nbs/08_vision.ipynb #aba98452
 class RandomCrop:
     "Cut a random `size` window (after optional padding)."
     def __init__(self, size, padding=None, pad_if_needed=False, fill=0,
@@ -215,7 +216,7 @@ class RandomCrop:
     def __repr__(self):
         return f"{type(self).__name__}(size={self.size}, padding={self.padding})"
 
-# %% ../../nbs/08_vision.ipynb #60d44deb
+# %% ../../nbs/08_vision.ipynb #ca187333
 class InterpolationMode(enum.Enum):
     "How `Resize` computes new pixels."
     NEAREST = 'nearest'
@@ -246,7 +247,7 @@ def _resized_hw(h, w, size, max_size):
             new_short, new_long = int(max_size * new_short / new_long), max_size
     return (new_long, new_short) if w <= h else (new_short, new_long)
 
-# %% ../../nbs/08_vision.ipynb #ec3a68be
+# %% ../../nbs/08_vision.ipynb #8e23b3e9
 class Resize:
     "Resize to `size` (smaller edge, or exact `(h, w)`) with Pillow's filters."
     def __init__(self, size, interpolation=InterpolationMode.BILINEAR, max_size=None,
@@ -277,7 +278,7 @@ class Resize:
                 f"interpolation={self.interpolation.value}, "
                 f"max_size={self.max_size}, antialias={self.antialias})")
 
-# %% ../../nbs/08_vision.ipynb #274d44af
+# %% ../../nbs/08_vision.ipynb #7247c1dd
 class RandomHorizontalFlip:
     "Mirror left-right with probability `p`."
     def __init__(self, p=0.5): self.p = p
@@ -313,7 +314,7 @@ class Grayscale:
     def __repr__(self):
         return f"{type(self).__name__}(num_output_channels={self.num_output_channels})"
 
-# %% ../../nbs/08_vision.ipynb #19ea0842
+# %% ../../nbs/08_vision.ipynb #13a02d03
 class ImageReadMode(enum.Enum):
     "The channels `read_image` returns."
     UNCHANGED = 0
@@ -350,7 +351,7 @@ class ToPILImage:
     def __call__(self, pic): return _to_pil_image(pic)
     def __repr__(self): return f"{type(self).__name__}()"
 
-# %% ../../nbs/08_vision.ipynb #7aa5214b
+# %% ../../nbs/08_vision.ipynb #e9d249e0
 _IDX_TYPES = {0x08: np.dtype('u1'), 0x09: np.dtype('i1'), 0x0B: np.dtype('>i2'),
               0x0C: np.dtype('>i4'),
               0x0D: np.dtype('>f4'), 0x0E: np.dtype('>f8')}
@@ -388,7 +389,7 @@ def read_idx(path):
     return np.frombuffer(data, dtype,
                          offset=start).reshape(shape).astype(dtype.newbyteorder('='))
 
-# %% ../../nbs/08_vision.ipynb #f43396d1
+# %% ../../nbs/08_vision.ipynb #73a4a2f3
 class StandardTransform:
     "Apply `transform` to the input and `target_transform` to the target."
     def __init__(self, transform=None, target_transform=None):
@@ -429,7 +430,7 @@ class VisionDataset(Dataset):
         head = f"Dataset {type(self).__name__}"
         return '\n'.join([head] + ['    ' + line for line in body])
 
-# %% ../../nbs/08_vision.ipynb #8910156a
+# %% ../../nbs/08_vision.ipynb #e839c70a
 _urlopen = urllib.request.urlopen            # one place for tests to swap the network out
 
 def _download_checked(url, path, md5, timeout=60):
@@ -446,7 +447,7 @@ def _download_checked(url, path, md5, timeout=60):
     finally:
         if os.path.exists(part): os.remove(part)
 
-# %% ../../nbs/08_vision.ipynb #f2f2dacb
+# %% ../../nbs/08_vision.ipynb #1599cdd1
 class MNIST(VisionDataset):
     "The MNIST handwritten digits, read from the standard IDX files in `root/MNIST/raw`."
     mirrors = ["https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -488,7 +489,7 @@ class MNIST(VisionDataset):
                 f"{os.path.abspath(self.raw_folder)}. Use download=True to download it, or download "
                 f"{urls} yourself and put the files in that folder.")
 
-# %% ../../nbs/08_vision.ipynb #e4ee7977
+# %% ../../nbs/08_vision.ipynb #1f5761ac
 def _mnist_load(self):
     image_path, label_path = (self._find(name) for name in self._split_files())
     images, labels = read_idx(image_path), read_idx(label_path)
@@ -541,7 +542,7 @@ class FashionMNIST(MNIST):
                "Sneaker",
                "Bag", "Ankle boot"]
 
-# %% ../../nbs/08_vision.ipynb #91823b5c
+# %% ../../nbs/08_vision.ipynb #420481c1
 class Digits(MNIST):
     "scikit-learn's bundled 8x8 digits with MNIST's interface: no files, no network."
     n_test = 360
@@ -560,7 +561,7 @@ class Digits(MNIST):
     # nothing to fetch: the data ships with scikit-learn
     def download(self): pass
 
-# %% ../../nbs/08_vision.ipynb #ee06a77c
+# %% ../../nbs/08_vision.ipynb #ed133516
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff",
                   ".webp")
 
@@ -603,7 +604,7 @@ def make_dataset(directory, class_to_idx=None, extensions=None, is_valid_file=No
         raise FileNotFoundError(message)
     return samples
 
-# %% ../../nbs/08_vision.ipynb #ca0586be
+# %% ../../nbs/08_vision.ipynb #7b5cf327
 def pil_loader(path):
     "Open an image file as an RGB PIL image."
     with open(path, 'rb') as f: return Image.open(f).convert('RGB')
@@ -641,7 +642,7 @@ class ImageFolder(DatasetFolder):
                          target_transform, is_valid_file, allow_empty)
         self.imgs = self.samples
 
-# %% ../../nbs/08_vision.ipynb #881bc591
+# %% ../../nbs/08_vision.ipynb #a3276104
 class FakeData(VisionDataset):
     "`size` random PIL images of `image_size` (C, H, W), random labels, repeatable."
     def __init__(self, size=1000, image_size=(3, 224, 224), num_classes=10,
@@ -659,7 +660,7 @@ class FakeData(VisionDataset):
         return self._apply(_to_pil_image(pixels), target)
     def __len__(self): return self.size
 
-# %% ../../nbs/08_vision.ipynb #1c1944c0
+# %% ../../nbs/08_vision.ipynb #b9c0f1ac
 class ConvertImageDtype:
     "Convert an image tensor to `dtype`, rescaling between integer and float ranges."
     def __init__(self, dtype): self.dtype = dtype
@@ -687,7 +688,7 @@ class ConvertImageDtype:
         return from_numpy(np.ascontiguousarray(out)).to(image.device)
     def __repr__(self): return f"{type(self).__name__}(dtype={self.dtype})"
 
-# %% ../../nbs/08_vision.ipynb #5c3c530b
+# %% ../../nbs/08_vision.ipynb #eba19aa8
 def _namespace(name, doc):
     "An importable namespace module `learntorch.vision.<name>`, with an empty `__all__`."
     full = f'learntorch.vision.{name}'
