@@ -13,7 +13,7 @@ __all__ = ['IMG_EXTENSIONS', 'default_loader', 'transforms', 'datasets', 'io', '
 import enum, gzip, hashlib, numbers, os, struct, sys, types, urllib.request, zlib
 import numpy as np
 from PIL import Image
-from ..tensors import Tensor, as_tensor, from_numpy, rand, randint, float32, _rng, _wrap
+from ..tensors import Tensor, as_tensor, from_numpy, _rng, _wrap
 from ..nn import add_to_namespace
 from ..utils.data import Dataset
 
