@@ -391,3 +391,14 @@ def test_pin_memory_is_accepted_with_a_warning():
     with pytest.warns(UserWarning, match="'pin_memory' argument is set as true"):
         loader = ld.DataLoader(range(4), batch_size=2, pin_memory=True)
     assert [b.tolist() for b in loader] == [[0, 1], [2, 3]]
+
+
+def test_too_many_workers_warn_like_torch():
+    import warnings
+    n = (len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()) + 1
+    def messages(T):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            list(T.utils.data.DataLoader(range(2), num_workers=n))
+        return {str(w.message) for w in caught if 'worker processes in total' in str(w.message)}
+    assert messages(lt) == messages(torch) and len(messages(lt)) == 1

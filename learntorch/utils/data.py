@@ -562,7 +562,21 @@ def _worker_loop(conn, dataset, fetcher_args, base_seed, init_fn, worker_id, num
                 conn.send((epoch, task, _ExceptionWrapper(where)))
         except (BrokenPipeError, ConnectionResetError, OSError): return
 
-# %% ../../nbs/07_data.ipynb #222aa289
+# %% ../../nbs/07_data.ipynb #17468e6c
+def _check_worker_count(num_workers):
+    "Warn, as PyTorch does, when more workers are asked for than this process has CPU cores."
+    try: cores, note = len(os.sched_getaffinity(0)), ''
+    except AttributeError:
+        cores, note = os.cpu_count(), ' (`cpuset` is not taken into account)'
+    if cores and num_workers > cores:
+        warnings.warn(f"This DataLoader will create {num_workers} worker processes in "
+                      f"total. Our suggested "
+                      f"max number of worker in current system is {cores}{note}, which is smaller than what "
+                      "this DataLoader is going to create. Please be aware that excessive worker creation "
+                      "might get DataLoader running slow or even freeze, lower the worker number to avoid "
+                      "potential slowness/freeze if necessary.")
+
+# %% ../../nbs/07_data.ipynb #f1522acb
 class _MultiProcessIter:
     "Iterate a DataLoader with worker processes, keeping batches in task order."
     def __init__(self, loader):
@@ -572,6 +586,7 @@ class _MultiProcessIter:
         self._prefetch, self._in_order = loader.prefetch_factor, loader.in_order
         self._persistent = loader.persistent_workers
         self._epoch, self._shutdown = 0, False
+        _check_worker_count(self._num_workers)
         ctx = loader.multiprocessing_context
         args = (loader._auto_collation, loader.collate_fn, loader.drop_last)
         self._workers, self._conns = [], []
@@ -614,7 +629,7 @@ class _MultiProcessIter:
         self._tasks[self._send_idx] = [wid]
         self._send_idx += 1; self._outstanding += 1
 
-# %% ../../nbs/07_data.ipynb #6282f691
+# %% ../../nbs/07_data.ipynb #dea0e51a
 def _death_message(worker):
     code = worker.exitcode
     if code is not None and code < 0:
@@ -668,7 +683,7 @@ def _iter_del(self):
 
 _MultiProcessIter.__del__ = _iter_del
 
-# %% ../../nbs/07_data.ipynb #fd95f09e
+# %% ../../nbs/07_data.ipynb #73560242
 def _next_in_order(self):
     while True:
         # skip tasks of exhausted workers
@@ -711,7 +726,7 @@ for f in (_next_in_order, _next_any_order, _process, _end_epoch):
     setattr(_MultiProcessIter, f.__name__, f)
 _MultiProcessIter.__next__ = _mp_next
 
-# %% ../../nbs/07_data.ipynb #d97a6a3e
+# %% ../../nbs/07_data.ipynb #85ad918f
 def _loader_del(self):
     if getattr(self, '_iterator', None) is not None: _iter_del(self._iterator)
 
