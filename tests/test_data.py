@@ -402,3 +402,18 @@ def test_too_many_workers_warn_like_torch():
             list(T.utils.data.DataLoader(range(2), num_workers=n))
         return {str(w.message) for w in caught if 'worker processes in total' in str(w.message)}
     assert messages(lt) == messages(torch) and len(messages(lt)) == 1
+
+
+def test_large_index_lists_and_large_batches_do_not_deadlock():
+    "The main process must never block sending indices to a worker that is blocked sending it a batch."
+    script = textwrap.dedent('''
+        import sys, numpy as np
+        sys.path.insert(0, sys.argv[1])
+        from learntorch.utils.data import DataLoader
+        big = lambda batch: np.full(2_000_000, len(batch))      # a 16 MB reply per batch of 200000 indices
+        out = [int(b[0]) for b in DataLoader(range(800_000), batch_size=200_000, num_workers=2, collate_fn=big)]
+        print(out)
+    ''')
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, '-c', script, root], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == '[200000, 200000, 200000, 200000]', out.stderr

@@ -7,9 +7,9 @@ __all__ = ['Dataset', 'IterableDataset', 'TensorDataset', 'Subset', 'ConcatDatas
            'SequentialSampler', 'RandomSampler', 'SubsetRandomSampler', 'WeightedRandomSampler', 'BatchSampler',
            'default_collate', 'default_convert', 'DataLoader', 'WorkerInfo', 'get_worker_info']
 
-# %% ../../nbs/07_data.ipynb #92ed19a1
-import bisect, itertools, math, multiprocessing, os, pickle, random, signal, sys, time, traceback
-import warnings, weakref
+# %% ../../nbs/07_data.ipynb #0d60c480
+import bisect, itertools, math, multiprocessing, os, pickle, queue, random, signal, sys, time
+import traceback, warnings, weakref
 from collections import abc
 from multiprocessing.connection import wait as _wait_ready
 import numpy as np
@@ -523,7 +523,8 @@ class _IterableEnd:
 def _seed_worker(seed):
     random.seed(seed); manual_seed(seed); np.random.seed(seed % 2**32)
 
-def _worker_loop(conn, dataset, fetcher_args, base_seed, init_fn, worker_id, num_workers,
+def _worker_loop(requests, conn, dataset, fetcher_args, base_seed, init_fn, worker_id,
+                 num_workers,
                  parent_pid):
     "Serve `(epoch, task, indices)` requests until `None` comes or the parent is gone."
     global _worker_info
@@ -537,12 +538,11 @@ def _worker_loop(conn, dataset, fetcher_args, base_seed, init_fn, worker_id, num
         fetcher = _make_fetcher(dataset, *fetcher_args)
     except Exception: init_error = _ExceptionWrapper(where)
     while True:
-        try:
-            if not conn.poll(1.0):
-                # orphaned: the main process died
-                if os.getppid() != parent_pid: return
-                continue
-            request = conn.recv()
+        try: request = requests.get(timeout=1.0)
+        except queue.Empty:
+            # orphaned: the main process died
+            if os.getppid() != parent_pid: return
+            continue
         except (EOFError, OSError): return
         if request is None: return
         # a new epoch (persistent workers)
@@ -589,12 +589,15 @@ class _MultiProcessIter:
         _check_worker_count(self._num_workers)
         ctx = loader.multiprocessing_context
         args = (loader._auto_collation, loader.collate_fn, loader.drop_last)
-        self._workers, self._conns = [], []
+        self._workers, self._conns, self._queues = [], [], []
         try:
             for wid in range(self._num_workers):
-                mine, theirs = ctx.Pipe()
+                requests, (mine, theirs) = ctx.Queue(), ctx.Pipe(duplex=False)
+                requests.cancel_join_thread()            # never wait for it at exit
+                self._queues.append(requests)
                 w = ctx.Process(target=_worker_loop, daemon=True,
-                                args=(theirs, loader.dataset, args, self._base_seed,
+                                args=(requests, theirs, loader.dataset, args,
+                                      self._base_seed,
                                       loader.worker_init_fn, wid, self._num_workers,
                                       os.getpid()))
                 w.start(); theirs.close()
@@ -616,7 +619,7 @@ class _MultiProcessIter:
         self._active = [True] * self._num_workers
         self._next_worker = itertools.cycle(range(self._num_workers))
         if not first:
-            for conn in self._conns: conn.send('reset')
+            for requests in self._queues: requests.put('reset')
         for _ in range(self._prefetch * self._num_workers): self._try_put_index()
 
     def _try_put_index(self):
@@ -625,7 +628,7 @@ class _MultiProcessIter:
         try: index = next(self._sampler_iter)
         except StopIteration: return
         wid = next(w for w in self._next_worker if self._active[w])
-        self._conns[wid].send((self._epoch, self._send_idx, index))
+        self._queues[wid].put((self._epoch, self._send_idx, index))
         self._tasks[self._send_idx] = [wid]
         self._send_idx += 1; self._outstanding += 1
 
@@ -664,15 +667,17 @@ def _shutdown_workers(self):
     # already done (or never started)
     if getattr(self, '_shutdown', True): return
     self._shutdown = True
-    for conn in self._conns:
-        try: conn.send(None)
+    for requests in self._queues:
+        try: requests.put(None)
         except (OSError, ValueError): pass
+    # a worker still sending gets a broken pipe and exits
     for conn in self._conns: conn.close()
     deadline = time.monotonic() + 1.0                      # a grace period, then SIGTERM
     for w in self._workers: w.join(max(0.0, deadline - time.monotonic()))
     for w in self._workers:
         if w.is_alive(): w.terminate(); w.join(1.0)
         if w.is_alive(): w.kill(); w.join()
+    for requests in self._queues: requests.close()
 
 _MultiProcessIter._get_reply = _get_reply
 _MultiProcessIter._shutdown_workers = _shutdown_workers
