@@ -393,7 +393,7 @@ def _loader_len(self):
 
 DataLoader.__iter__, DataLoader.__len__ = _loader_iter, _loader_len
 
-# %% ../../nbs/07_data.ipynb #1b24349d
+# %% ../../nbs/07_data.ipynb #13ce8c05
 _FIXED_AFTER_INIT = ('batch_size', 'batch_sampler', 'sampler', 'drop_last', 'dataset',
                      'persistent_workers')
 
@@ -402,8 +402,8 @@ def _check_arguments(self, dataset, batch_size, shuffle, sampler, batch_sampler,
                      timeout, prefetch_factor, persistent_workers):
     "PyTorch's checks of the loader's arguments, with its messages."
     def fail(msg): raise ValueError(msg)
-    if isinstance(num_workers, bool) or not isinstance(num_workers,
-                                                       int) or num_workers < 0:
+    not_a_count = isinstance(num_workers, bool) or not isinstance(num_workers, int)
+    if not_a_count or num_workers < 0:
         fail('num_workers option should be non-negative; use num_workers=0 to disable '
              'multiprocessing.')
     if timeout < 0: fail('timeout option should be non-negative')
@@ -433,7 +433,7 @@ def _check_arguments(self, dataset, batch_size, shuffle, sampler, batch_sampler,
         fail('batch_size=None option disables auto-batching and is mutually exclusive '
              'with drop_last')
 
-# %% ../../nbs/07_data.ipynb #c337e7e5
+# %% ../../nbs/07_data.ipynb #d26d20ca
 def _context(self, context):
     "The multiprocessing context for workers: fork on Linux unless told otherwise."
     if context is None:
@@ -473,7 +473,7 @@ def _loader_setattr(self, name, value):
 DataLoader._check_arguments, DataLoader._context = _check_arguments, _context
 DataLoader._check_pin_memory, DataLoader.__setattr__ = _check_pin_memory, _loader_setattr
 
-# %% ../../nbs/07_data.ipynb #ad6040ba
+# %% ../../nbs/07_data.ipynb #0fbb0628
 class WorkerInfo:
     "A worker's `get_worker_info()`: its id, the number of workers, its seed, its dataset."
     def __init__(self, id, num_workers, seed, dataset):
@@ -515,7 +515,7 @@ class _ExceptionWrapper:
         # unknown class, or its constructor wants more
         except Exception: return RuntimeError(msg)
 
-# %% ../../nbs/07_data.ipynb #934b34c3
+# %% ../../nbs/07_data.ipynb #3c7642fe
 class _IterableEnd:
     "Sent by a worker whose copy of an iterable dataset is exhausted."
     def __init__(self, worker_id): self.worker_id = worker_id
@@ -562,7 +562,7 @@ def _worker_loop(requests, conn, dataset, fetcher_args, base_seed, init_fn, work
                 conn.send((epoch, task, _ExceptionWrapper(where)))
         except (BrokenPipeError, ConnectionResetError, OSError): return
 
-# %% ../../nbs/07_data.ipynb #17468e6c
+# %% ../../nbs/07_data.ipynb #bb2f8243
 def _check_worker_count(num_workers):
     "Warn, as PyTorch does, when more workers are asked for than this process has CPU cores."
     try: cores, note = len(os.sched_getaffinity(0)), ''
@@ -576,7 +576,7 @@ def _check_worker_count(num_workers):
                       "might get DataLoader running slow or even freeze, lower the worker number to avoid "
                       "potential slowness/freeze if necessary.")
 
-# %% ../../nbs/07_data.ipynb #f1522acb
+# %% ../../nbs/07_data.ipynb #86daea95
 class _MultiProcessIter:
     "Iterate a DataLoader with worker processes, keeping batches in task order."
     def __init__(self, loader):
@@ -632,7 +632,7 @@ class _MultiProcessIter:
         self._tasks[self._send_idx] = [wid]
         self._send_idx += 1; self._outstanding += 1
 
-# %% ../../nbs/07_data.ipynb #dea0e51a
+# %% ../../nbs/07_data.ipynb #15c8e84a
 def _death_message(worker):
     code = worker.exitcode
     if code is not None and code < 0:
@@ -688,7 +688,7 @@ def _iter_del(self):
 
 _MultiProcessIter.__del__ = _iter_del
 
-# %% ../../nbs/07_data.ipynb #73560242
+# %% ../../nbs/07_data.ipynb #271a1cbe
 def _next_in_order(self):
     while True:
         # skip tasks of exhausted workers
@@ -731,7 +731,7 @@ for f in (_next_in_order, _next_any_order, _process, _end_epoch):
     setattr(_MultiProcessIter, f.__name__, f)
 _MultiProcessIter.__next__ = _mp_next
 
-# %% ../../nbs/07_data.ipynb #85ad918f
+# %% ../../nbs/07_data.ipynb #2610bb7b
 def _loader_del(self):
     if getattr(self, '_iterator', None) is not None: _iter_del(self._iterator)
 

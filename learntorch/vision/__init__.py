@@ -193,9 +193,8 @@ class RandomCrop:
     @staticmethod
     def get_params(img, output_size):
         "A random crop box `(top, left, height, width)` of `output_size` inside `img`."
-        h, w = img.shape[-2:] if isinstance(img,
-                                            (Tensor,
-                                             np.ndarray)) else (img.height, img.width)
+        if isinstance(img, Image.Image): h, w = img.height, img.width
+        else: h, w = img.shape[-2:]
         th, tw = output_size
         if h < th or w < tw:
             raise ValueError(f"Required crop size {(th, tw)} is larger than input image "
