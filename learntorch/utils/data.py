@@ -127,7 +127,7 @@ class Sampler:
     def __iter__(self): raise NotImplementedError
 
 def _fresh_generator(generator):
-    "`generator`, or a new one seeded from the global one (so `manual_seed` repeats shuffles)."
+    "`generator`, or a new one seeded from the global one (`manual_seed` repeats shuffles)."
     if generator is not None: return generator
     return Generator().manual_seed(int(randint(0, 2**62, (1,)).item()))
 
@@ -241,18 +241,19 @@ def _collate_sequence(batch, collate):
     except TypeError: return columns
 
 def _stack_tensors(batch):
-    "`stack(batch)`, without autograd bookkeeping when no sample needs gradients (the usual case)."
+    "`stack(batch)`, without autograd bookkeeping when no sample needs gradients (usually)."
     arrays = [t._array for t in batch]
     first = arrays[0]
-    if any(t.requires_grad for t in batch) or any(a.dtype != first.dtype or a.shape != first.shape
-                                                  or type(a) is not type(first) for a in arrays):
+    alike = all(a.dtype == first.dtype and a.shape == first.shape and type(a) is type(first)
+                for a in arrays)
+    if not alike or any(t.requires_grad for t in batch):
         # autograd, type promotion and PyTorch's error messages
         return stack(batch, 0)
     xp = sys.modules[type(first).__module__.split('.')[0]]     # numpy, or cupy on a GPU
     return _wrap(xp.stack(arrays))
 
 def default_collate(batch):
-    "Merge a list of samples into a batch: stack tensors and arrays, recurse into containers."
+    "Merge a list of samples into a batch: stack tensors and arrays, recurse into the rest."
     elem = batch[0]
     if isinstance(elem, Tensor): return _stack_tensors(batch)
     if _is_numpy_value(elem): return _collate_numpy(batch)
@@ -458,7 +459,7 @@ def _context(self, context):
     return context
 
 def _check_pin_memory(self, pin_memory):
-    "Pinned memory speeds up copies to a GPU; learntorch's batches are numpy arrays: say so."
+    "Pinned memory speeds up copies to a GPU; learntorch's batches are numpy arrays."
     if pin_memory:
         warnings.warn("'pin_memory' argument is set as true but learntorch does not pin host "
                       "memory, then device pinned memory won't be used.")
@@ -564,17 +565,17 @@ def _worker_loop(requests, conn, dataset, fetcher_args, base_seed, init_fn, work
 
 # %% ../../nbs/07_data.ipynb #bb2f8243
 def _check_worker_count(num_workers):
-    "Warn, as PyTorch does, when more workers are asked for than this process has CPU cores."
+    "Warn, as PyTorch does, when asked for more workers than this process has CPU cores."
     try: cores, note = len(os.sched_getaffinity(0)), ''
     except AttributeError:
         cores, note = os.cpu_count(), ' (`cpuset` is not taken into account)'
     if cores and num_workers > cores:
-        warnings.warn(f"This DataLoader will create {num_workers} worker processes in "
-                      f"total. Our suggested "
-                      f"max number of worker in current system is {cores}{note}, which is smaller than what "
-                      "this DataLoader is going to create. Please be aware that excessive worker creation "
-                      "might get DataLoader running slow or even freeze, lower the worker number to avoid "
-                      "potential slowness/freeze if necessary.")
+        warnings.warn(
+            f"This DataLoader will create {num_workers} worker processes in total. Our suggested max "
+            f"number of worker in current system is {cores}{note}, which is smaller than what this "
+            "DataLoader is going to create. Please be aware that excessive worker creation might get "
+            "DataLoader running slow or even freeze, lower the worker number to avoid potential "
+            "slowness/freeze if necessary.")
 
 # %% ../../nbs/07_data.ipynb #86daea95
 class _MultiProcessIter:
