@@ -8,8 +8,8 @@ __all__ = ['Dataset', 'IterableDataset', 'TensorDataset', 'Subset', 'ConcatDatas
            'default_collate', 'default_convert', 'DataLoader', 'WorkerInfo', 'get_worker_info']
 
 # %% ../../nbs/07_data.ipynb #0d60c480
-import bisect, itertools, math, multiprocessing, os, pickle, queue, random, signal, sys, time
-import traceback, warnings, weakref
+import bisect, itertools, math, multiprocessing, os, pickle, queue, random, signal, sys
+import time, traceback, warnings, weakref
 from collections import abc
 from multiprocessing.connection import wait as _wait_ready
 import numpy as np
@@ -33,7 +33,7 @@ class IterableDataset(Dataset):
     def __add__(self, other): return ChainDataset([self, other])
 
 class TensorDataset(Dataset):
-    "Sample `i` is the tuple of row `i` of every tensor (all share their first dimension)."
+    "Sample `i` is the tuple of row `i` of every tensor (same first dimension for all)."
     def __init__(self, *tensors):
         if any(t.size(0) != tensors[0].size(0) for t in tensors):
             raise AssertionError("Size mismatch between tensors")
@@ -110,7 +110,7 @@ def _lengths_from_fractions(fractions, n):
     return lengths
 
 def random_split(dataset, lengths, generator=default_generator):
-    "Split `dataset` into non-overlapping random `Subset`s of given lengths (or fractions)."
+    "Split `dataset` into non-overlapping random `Subset`s of given lengths or fractions."
     if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
         lengths = _lengths_from_fractions(lengths, len(dataset))
     if sum(lengths) != len(dataset):
@@ -127,7 +127,7 @@ class Sampler:
     def __iter__(self): raise NotImplementedError
 
 def _fresh_generator(generator):
-    "`generator`, or a new one seeded from the global one (`manual_seed` repeats shuffles)."
+    "`generator`, or a new one seeded from the global one (so `manual_seed` works)."
     if generator is not None: return generator
     return Generator().manual_seed(int(randint(0, 2**62, (1,)).item()))
 
@@ -241,10 +241,10 @@ def _collate_sequence(batch, collate):
     except TypeError: return columns
 
 def _stack_tensors(batch):
-    "`stack(batch)`, without autograd bookkeeping when no sample needs gradients (usually)."
+    "`stack(batch)`, without autograd bookkeeping when no sample needs gradients."
     arrays = [t._array for t in batch]
     first = arrays[0]
-    alike = all(a.dtype == first.dtype and a.shape == first.shape and type(a) is type(first)
+    alike = all(type(a) is type(first) and a.dtype == first.dtype and a.shape == first.shape
                 for a in arrays)
     if not alike or any(t.requires_grad for t in batch):
         # autograd, type promotion and PyTorch's error messages
@@ -253,7 +253,7 @@ def _stack_tensors(batch):
     return _wrap(xp.stack(arrays))
 
 def default_collate(batch):
-    "Merge a list of samples into a batch: stack tensors and arrays, recurse into the rest."
+    "Merge a list of samples into a batch: stack tensors and arrays, recurse into others."
     elem = batch[0]
     if isinstance(elem, Tensor): return _stack_tensors(batch)
     if _is_numpy_value(elem): return _collate_numpy(batch)
@@ -319,7 +319,7 @@ def _make_fetcher(dataset, *args):
     return kind(dataset, *args)
 
 class _InfiniteConstantSampler(Sampler):
-    "For iterable datasets: endless `None` placeholders (the stream decides when to stop)."
+    "For iterable datasets: endless `None` placeholders (the stream decides the end)."
     def __iter__(self): return itertools.repeat(None)
 
 # %% ../../nbs/07_data.ipynb #b4d92f1b
@@ -340,7 +340,8 @@ class DataLoader:
     "Batches from `dataset`: a sampler picks indices, `collate_fn` merges the samples."
     def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None,
                  batch_sampler=None,
-                 num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
+                 num_workers=0, collate_fn=None, pin_memory=False, drop_last=False,
+                 timeout=0,
                  worker_init_fn=None, multiprocessing_context=None, generator=None, *,
                  prefetch_factor=None, persistent_workers=False, pin_memory_device='',
                  in_order=True):
@@ -375,7 +376,7 @@ class DataLoader:
     def _index_sampler(self):
         return self.batch_sampler if self._auto_collation else self.sampler
     def _draw_base_seed(self):
-        "A seed for this epoch's workers, from the loader's generator (or the global one)."
+        "A seed for this epoch's workers, from the loader's generator or the global one."
         return int(randint(0, 2**62, (1,), generator=self.generator).item())
 
 # %% ../../nbs/07_data.ipynb #895895da
@@ -454,15 +455,16 @@ def _context(self, context):
         return multiprocessing.get_context(context)
     if not isinstance(context, multiprocessing.context.BaseContext):
         raise TypeError("multiprocessing_context option should be a valid context "
-                        "object or a string "
-                        f"specifying the start method, but got multiprocessing_context={context}")
+                        "object or a "
+                        "string specifying the start method, but got "
+                        f"multiprocessing_context={context}")
     return context
 
 def _check_pin_memory(self, pin_memory):
     "Pinned memory speeds up copies to a GPU; learntorch's batches are numpy arrays."
     if pin_memory:
-        warnings.warn("'pin_memory' argument is set as true but learntorch does not pin host "
-                      "memory, then device pinned memory won't be used.")
+        warnings.warn("'pin_memory' argument is set as true but learntorch does not pin "
+                      "host memory, then device pinned memory won't be used.")
     return pin_memory
 
 def _loader_setattr(self, name, value):
@@ -474,9 +476,9 @@ def _loader_setattr(self, name, value):
 DataLoader._check_arguments, DataLoader._context = _check_arguments, _context
 DataLoader._check_pin_memory, DataLoader.__setattr__ = _check_pin_memory, _loader_setattr
 
-# %% ../../nbs/07_data.ipynb #0fbb0628
+# %% ../../nbs/07_data.ipynb #8e86400b
 class WorkerInfo:
-    "A worker's `get_worker_info()`: its id, the number of workers, its seed, its dataset."
+    "What `get_worker_info()` gives a worker: its id, the worker count, seed, dataset."
     def __init__(self, id, num_workers, seed, dataset):
         self.id, self.num_workers = id, num_workers
         self.seed, self.dataset = seed, dataset
@@ -496,7 +498,7 @@ class _KeyErrorMessage(str):
     def __repr__(self): return self
 
 class _ExceptionWrapper:
-    "The exception being handled, as type and traceback text, to cross a process boundary."
+    "The exception being handled, as type and traceback text, to cross processes."
     def __init__(self, where):
         exc_type, exc, tb = sys.exc_info()
         self.where = where
@@ -571,11 +573,11 @@ def _check_worker_count(num_workers):
         cores, note = os.cpu_count(), ' (`cpuset` is not taken into account)'
     if cores and num_workers > cores:
         warnings.warn(
-            f"This DataLoader will create {num_workers} worker processes in total. Our suggested max "
-            f"number of worker in current system is {cores}{note}, which is smaller than what this "
-            "DataLoader is going to create. Please be aware that excessive worker creation might get "
-            "DataLoader running slow or even freeze, lower the worker number to avoid potential "
-            "slowness/freeze if necessary.")
+            f"This DataLoader will create {num_workers} worker processes in total. Our "
+            f"suggested max number of worker in current system is {cores}{note}, which is "
+            "smaller than what this DataLoader is going to create. Please be aware that "
+            "excessive worker creation might get DataLoader running slow or even freeze, "
+            "lower the worker number to avoid potential slowness/freeze if necessary.")
 
 # %% ../../nbs/07_data.ipynb #86daea95
 class _MultiProcessIter:
