@@ -343,7 +343,7 @@ def test_timeout_is_honoured():
     start = time.monotonic()
     with pytest.raises(RuntimeError, match='DataLoader timed out after 0.5 seconds'):
         list(ld.DataLoader(Slow(4, delay=60), num_workers=2, timeout=0.5))
-    assert time.monotonic() - start < 0.5 + 2.5                   # the wait, then a 1 s grace period
+    assert time.monotonic() - start < 0.5 + 4                     # the wait, a 1 s grace period, slack
 
 
 def test_leaving_a_loop_early_shuts_workers_down():
