@@ -44,7 +44,12 @@ class TensorDataset(Dataset):
         # a subclass decides itself
         if type(self).__getitem__ is not TensorDataset.__getitem__:
             return [self[i] for i in indices]
-        rows = [unbind(t[tensor(indices, dtype=int64)]) for t in self.tensors]
+        index = tensor(indices, dtype=int64)
+        gathered = [t[index] for t in self.tensors]
+        if any(g.requires_grad for g in gathered):
+            return list(zip(*map(unbind, gathered)))
+        rows = ([_wrap(g._array[i, ...]) for i in range(len(indices))] for g in gathered)
+        # (no graph to record: plain views of each row)
         return list(zip(*rows))
     def __len__(self): return self.tensors[0].size(0)
 
@@ -242,15 +247,17 @@ def _collate_sequence(batch, collate):
 
 def _stack_tensors(batch):
     "`stack(batch)`, without autograd bookkeeping when no sample needs gradients."
-    arrays = [t._array for t in batch]
-    first = arrays[0]
-    alike = all(type(a) is type(first) and a.dtype == first.dtype and a.shape == first.shape
-                for a in arrays)
-    if not alike or any(t.requires_grad for t in batch):
-        # autograd, type promotion and PyTorch's error messages
+    if any(t._requires_grad or t.grad_fn is not None for t in batch):
         return stack(batch, 0)
-    xp = sys.modules[type(first).__module__.split('.')[0]]     # numpy, or cupy on a GPU
-    return _wrap(xp.stack(arrays))
+    arrays = [t._array for t in batch]
+    # numpy, or cupy on a GPU
+    xp = sys.modules[type(arrays[0]).__module__.split('.')[0]]
+    try: out = xp.stack(arrays)
+    # PyTorch's errors (shapes, devices)
+    except (ValueError, TypeError): return stack(batch, 0)
+    # mixed dtypes: PyTorch's promotion
+    if out.dtype != arrays[0].dtype: return stack(batch, 0)
+    return _wrap(out)
 
 def default_collate(batch):
     "Merge a list of samples into a batch: stack tensors and arrays, recurse into others."
@@ -476,7 +483,7 @@ def _loader_setattr(self, name, value):
 DataLoader._check_arguments, DataLoader._context = _check_arguments, _context
 DataLoader._check_pin_memory, DataLoader.__setattr__ = _check_pin_memory, _loader_setattr
 
-# %% ../../nbs/07_data.ipynb #8e86400b
+# %% ../../nbs/07_data.ipynb #71cda787
 class WorkerInfo:
     "What `get_worker_info()` gives a worker: its id, the worker count, seed, dataset."
     def __init__(self, id, num_workers, seed, dataset):
@@ -518,7 +525,7 @@ class _ExceptionWrapper:
         # unknown class, or its constructor wants more
         except Exception: return RuntimeError(msg)
 
-# %% ../../nbs/07_data.ipynb #3c7642fe
+# %% ../../nbs/07_data.ipynb #8a1d2157
 class _IterableEnd:
     "Sent by a worker whose copy of an iterable dataset is exhausted."
     def __init__(self, worker_id): self.worker_id = worker_id
@@ -565,7 +572,7 @@ def _worker_loop(requests, conn, dataset, fetcher_args, base_seed, init_fn, work
                 conn.send((epoch, task, _ExceptionWrapper(where)))
         except (BrokenPipeError, ConnectionResetError, OSError): return
 
-# %% ../../nbs/07_data.ipynb #bb2f8243
+# %% ../../nbs/07_data.ipynb #9d26b22b
 def _check_worker_count(num_workers):
     "Warn, as PyTorch does, when asked for more workers than this process has CPU cores."
     try: cores, note = len(os.sched_getaffinity(0)), ''
@@ -579,7 +586,7 @@ def _check_worker_count(num_workers):
             "excessive worker creation might get DataLoader running slow or even freeze, "
             "lower the worker number to avoid potential slowness/freeze if necessary.")
 
-# %% ../../nbs/07_data.ipynb #86daea95
+# %% ../../nbs/07_data.ipynb #4aa378f9
 class _MultiProcessIter:
     "Iterate a DataLoader with worker processes, keeping batches in task order."
     def __init__(self, loader):
@@ -635,7 +642,7 @@ class _MultiProcessIter:
         self._tasks[self._send_idx] = [wid]
         self._send_idx += 1; self._outstanding += 1
 
-# %% ../../nbs/07_data.ipynb #15c8e84a
+# %% ../../nbs/07_data.ipynb #1263e603
 def _death_message(worker):
     code = worker.exitcode
     if code is not None and code < 0:
@@ -691,7 +698,7 @@ def _iter_del(self):
 
 _MultiProcessIter.__del__ = _iter_del
 
-# %% ../../nbs/07_data.ipynb #271a1cbe
+# %% ../../nbs/07_data.ipynb #2f9262a6
 def _next_in_order(self):
     while True:
         # skip tasks of exhausted workers
@@ -734,7 +741,7 @@ for f in (_next_in_order, _next_any_order, _process, _end_epoch):
     setattr(_MultiProcessIter, f.__name__, f)
 _MultiProcessIter.__next__ = _mp_next
 
-# %% ../../nbs/07_data.ipynb #2610bb7b
+# %% ../../nbs/07_data.ipynb #b51b3d98
 def _loader_del(self):
     if getattr(self, '_iterator', None) is not None: _iter_del(self._iterator)
 
