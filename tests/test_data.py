@@ -417,3 +417,17 @@ def test_large_index_lists_and_large_batches_do_not_deadlock():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = subprocess.run([sys.executable, '-c', script, root], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == '[200000, 200000, 200000, 200000]', out.stderr
+
+
+def test_persistent_workers_restart_iterable_streams_each_epoch():
+    class Shards(ld.IterableDataset):
+        def __iter__(self):
+            info = ld.get_worker_info()
+            return iter(range(info.id, 9, info.num_workers))
+    loader = ld.DataLoader(Shards(), batch_size=2, num_workers=2, persistent_workers=True)
+    for _ in range(2): assert sorted(v for b in loader for v in b.tolist()) == list(range(9))
+    for b in loader: break                                       # an epoch left early ...
+    assert sorted(v for b in loader for v in b.tolist()) == list(range(9))   # ... the next is whole
+    unordered = ld.DataLoader(Shards(), batch_size=2, num_workers=2, in_order=False)
+    assert sorted(v for b in unordered for v in b.tolist()) == list(range(9))
+    del loader, b
