@@ -198,6 +198,8 @@ def test_to_tensor_against_expected_arrays():
     floats = rng.standard_normal((2, 2, 1))
     assert T.ToTensor()(floats).dtype == lt.float64 and np.array_equal(T.ToTensor()(floats).numpy(), floats.transpose(2, 0, 1))
     assert T.PILToTensor()(Image.fromarray(hwc)).dtype == lt.uint8
+    sixteen = Image.fromarray(np.array([[1, 40000]], dtype=np.uint16))          # mode I;16: int16, as torchvision
+    assert T.ToTensor()(sixteen).dtype == lt.int16 and T.ToTensor()(sixteen).tolist() == [[[1, 40000 - 65536]]]
     assert np.array_equal(T.PILToTensor()(Image.fromarray(hwc)).numpy(), hwc.transpose(2, 0, 1))
     with pytest.raises(TypeError, match='pic should be PIL Image or ndarray'): T.ToTensor()(lt.zeros(1, 2, 2))
     with pytest.raises(ValueError, match='pic should be 2/3 dimensional'): T.ToTensor()(np.zeros((1, 1, 1, 1)))

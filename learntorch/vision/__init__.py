@@ -21,6 +21,8 @@ from ..utils.data import Dataset
 def _pil_to_hwc(pic):
     "A PIL image as an (H, W, C) array of its own dtype ('1' images become 0/255 uint8)."
     if pic.mode == '1': arr = np.array(pic, dtype=np.uint8) * 255
+    # as torchvision
+    elif pic.mode.startswith('I;16'): arr = np.array(pic).astype(np.int16)
     else: arr = np.array(pic)
     return arr[:, :, None] if arr.ndim == 2 else arr
 
