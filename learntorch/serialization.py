@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['save', 'add_safe_globals', 'get_safe_globals', 'clear_safe_globals', 'safe_globals', 'load']
 
-# %% ../nbs/09_checkpoint.ipynb #fad026cd
+# %% ../nbs/09_checkpoint.ipynb #58303939
 import io, os, pickle, secrets, stat, struct, sys, zipfile, zlib, _compat_pickle
 from collections import OrderedDict, Counter
 from contextlib import contextmanager
@@ -14,7 +14,7 @@ from .tensors import Tensor, Size, device, dtype, array_module, cupy_module
 from .tensors import _all_dtypes, _wrap, _dtype_of_np, _array_to_device
 from .nn import Parameter
 
-# %% ../nbs/09_checkpoint.ipynb #20c47413
+# %% ../nbs/09_checkpoint.ipynb #9c915ad5
 def _pointer(a):
     "The address of an array's first byte (numpy or cupy)."
     return a.__array_interface__['data'][0] if type(a) is np.ndarray else a.data.ptr
@@ -34,7 +34,7 @@ def _view_of_root(a):
     if end > root.nbytes: return None
     return root, offset // item, tuple(s // item for s in strides)
 
-# %% ../nbs/09_checkpoint.ipynb #fcef1c11
+# %% ../nbs/09_checkpoint.ipynb #6a133ddd
 class _TorchName:
     "A global of PyTorch's, such as `torch._utils._rebuild_tensor_v2`, named in a pickle."
     __slots__ = ('module', 'name')
@@ -58,7 +58,7 @@ class _Storage:
 
 def _location(a): return 'cpu' if type(a) is np.ndarray else f'cuda:{a.device.id}'
 
-# %% ../nbs/09_checkpoint.ipynb #65401eb8
+# %% ../nbs/09_checkpoint.ipynb #ecab1ab9
 class _CheckpointPickler(pickle._Pickler):
     "Pickles like `torch.save`: tensors become rebuild calls over storages kept outside."
     dispatch = pickle._Pickler.dispatch.copy()
@@ -108,9 +108,12 @@ class _CheckpointPickler(pickle._Pickler):
     def save_dtype(self, obj): self.save(_torch_name('torch', obj.name))
     dispatch[dtype] = save_dtype
 
-# %% ../nbs/09_checkpoint.ipynb #a82a56ee
+# %% ../nbs/09_checkpoint.ipynb #917dd12d
 _ALIGN = 64
-_BIG = 0xFFFFFFFF   # sizes and offsets from here on need zip64 fields
+_BIG = 0xFFFFFFFF   # sizes and offsets from here on need zip64 fields...
+_MAX = 0xFFFFFFFF   # ...and this in their 32-bit slot
+
+def _fits(v): return v if v < _BIG else _MAX
 
 class _ZipWriter:
     "Writes an uncompressed zip archive, every record's data aligned to 64 bytes."
@@ -121,28 +124,29 @@ class _ZipWriter:
         self.pos += memoryview(b).nbytes
 
     def write_record(self, name, data):
-        data = memoryview(data).cast('B')
+        view = memoryview(data)
+        data = view.cast('B') if view.nbytes else memoryview(b'')   # no cast of empty views
         name, size, crc = name.encode(), data.nbytes, zlib.crc32(data)
         extra = struct.pack('<HHQQ', 1, 16, size, size) if size >= _BIG else b''
         pad = -(self.pos + 30 + len(name) + len(extra) + 4) % _ALIGN
         extra += struct.pack('<HH', 0x4246, pad) + b'Z' * pad     # the 'FB' padding field
-        small = min(size, _BIG)
+        small = _fits(size)
         self.entries.append((name, crc, size, self.pos))
         self._put(struct.pack('<IHHHHHIIIHH', 0x04034b50, 45, 0x800, 0, 0, 0x21, crc,
                               small, small, len(name), len(extra)) + name + extra)
         self._put(data)
 
-# %% ../nbs/09_checkpoint.ipynb #ca68091f
+# %% ../nbs/09_checkpoint.ipynb #a6df9632
 def _close_zip(z):
     "Write `z`'s central directory and end records."
     start = z.pos
     for name, crc, size, offset in z.entries:
         big = [v for v in (size, size, offset) if v >= _BIG]
         extra = struct.pack(f'<HH{len(big)}Q', 1, 8 * len(big), *big) if big else b''
-        small = min(size, _BIG)
+        small = _fits(size)
         z._put(struct.pack('<IHHHHHHIIIHHHHHII', 0x02014b50, 45, 45, 0x800, 0, 0, 0x21,
                            crc, small, small, len(name), len(extra), 0, 0, 0, 0,
-                           min(offset, _BIG)) + name + extra)
+                           _fits(offset)) + name + extra)
     n, cd_size = len(z.entries), z.pos - start
     if n >= 0xFFFF or start >= _BIG or cd_size >= _BIG:    # zip64 end record and locator
         end64 = z.pos
@@ -150,11 +154,11 @@ def _close_zip(z):
                            cd_size, start))
         z._put(struct.pack('<IIQI', 0x07064b50, 0, end64, 1))
     z._put(struct.pack('<IHHHHIIH', 0x06054b50, 0, 0, min(n, 0xFFFF), min(n, 0xFFFF),
-                       min(cd_size, _BIG), min(start, _BIG), 0))
+                       _fits(cd_size), _fits(start), 0))
 
 _ZipWriter.close = _close_zip
 
-# %% ../nbs/09_checkpoint.ipynb #c7244581
+# %% ../nbs/09_checkpoint.ipynb #b2678491
 def _little_endian(a):
     "`a` on the host, in little-endian byte order."
     a = a if type(a) is np.ndarray else a.get()
@@ -178,7 +182,7 @@ def _write_checkpoint(obj, file, protocol=2, name='archive'):
     z.write_record(f'{name}/.data/serialization_id', serial.encode())
     z.close()
 
-# %% ../nbs/09_checkpoint.ipynb #0d7a0ce7
+# %% ../nbs/09_checkpoint.ipynb #ea540448
 def _fsync_dir(path):
     "Make a rename in directory `path` durable (where directories can be opened)."
     try: fd = os.open(path, os.O_RDONLY)
@@ -195,7 +199,7 @@ def _temporary_beside(path):
         try: return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
         except FileExistsError: continue
 
-# %% ../nbs/09_checkpoint.ipynb #37d6afd1
+# %% ../nbs/09_checkpoint.ipynb #06e9872e
 def _save_atomically(obj, path, protocol):
     "Write to a temporary file beside `path`, fsync it, then rename it over `path`."
     path = os.path.realpath(path)                    # through symlinks, to the real file
@@ -217,7 +221,7 @@ def _save_atomically(obj, path, protocol):
         raise
     _fsync_dir(folder)
 
-# %% ../nbs/09_checkpoint.ipynb #84db23cb
+# %% ../nbs/09_checkpoint.ipynb #a7558445
 def save(obj, f, pickle_module=None, pickle_protocol=2,
          _use_new_zipfile_serialization=True, _disable_byteorder_record=False):
     "Save `obj` to `f` (a path or a binary file object) in PyTorch's zip format."
@@ -238,7 +242,7 @@ def save(obj, f, pickle_module=None, pickle_protocol=2,
                         f"not {type(f).__name__}")
     _write_checkpoint(obj, f, pickle_protocol)
 
-# %% ../nbs/09_checkpoint.ipynb #e3998474
+# %% ../nbs/09_checkpoint.ipynb #893303bb
 class _BadCheckpoint(RuntimeError):
     "A file that is not a readable checkpoint; the message names the file and problem."
 
@@ -265,17 +269,20 @@ def _record_prefix(zf, name):
                          f"<folder>/data.pkl record (records: {shown})")
     return pkls[0][:-len('data.pkl')]
 
-# %% ../nbs/09_checkpoint.ipynb #ff6ab4ff
+# %% ../nbs/09_checkpoint.ipynb #06f61311
 def _read_record(zf, file, info, name, out=None):
     "Record `info`'s bytes read into `out` (uint8, default new), CRC-32 checked."
-    size = info.file_size
+    size, length = info.file_size, file.seek(0, os.SEEK_END)
+    if info.header_offset + size > length:
+        raise _bad(name, f"record {info.filename} ends past the end of the file ({length} "
+                         "bytes): the file is truncated or its directory is corrupted")
     out = np.empty(size, np.uint8) if out is None else out
     if out.nbytes > size:
         raise _bad(name, f"record {info.filename} holds {size} bytes, fewer than the "
                          f"{out.nbytes} its storage needs")
     if info.compress_type != zipfile.ZIP_STORED:   # compressed by a tool: zipfile reads it
         try: out[:] = np.frombuffer(zf.read(info), np.uint8)[:out.nbytes]
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as e:
+        except Exception as e:   # zipfile's errors for damaged or unknown compression
             raise _bad(name, f"record {info.filename} cannot be read ({e})") from None
         return out
     file.seek(info.header_offset)
@@ -302,7 +309,7 @@ def _read_fully(file, view):
         got += len(chunk)
     return got
 
-# %% ../nbs/09_checkpoint.ipynb #5158d484
+# %% ../nbs/09_checkpoint.ipynb #a6ae2f76
 class _StorageType:
     "A storage kind named in a checkpoint (`torch.FloatStorage`): which dtype it holds."
     def __init__(self, dtype): self.dtype = dtype
@@ -333,12 +340,15 @@ class _StorageReader:
         record = f'{self.prefix}data/{key}'
         try: info = self.zf.getinfo(record)
         except KeyError: raise _bad(self.name, f"record {record} is missing") from None
+        if numel * np_dtype.itemsize > info.file_size:     # check before allocating
+            raise _bad(self.name, f"record {record} holds {info.file_size} bytes, fewer "
+                                  f"than the {numel} elements its storage needs")
         a = np.empty(numel, np_dtype)
         _read_record(self.zf, self.file, info, self.name, a.view(np.uint8))
         if self.swap: a.byteswap(inplace=True)
         return _restore(a, location, self.map_location)
 
-# %% ../nbs/09_checkpoint.ipynb #a1199377
+# %% ../nbs/09_checkpoint.ipynb #da57e4dc
 _NO_CUDA = ("Attempting to deserialize object on a CUDA device but "
             "torch.cuda.is_available() is False. If you are running on a CPU-only "
             "machine, please use torch.load with "
@@ -361,7 +371,7 @@ def _restore(a, location, map_location):
     if dev.type == 'cuda' and cupy_module() is None: raise RuntimeError(_NO_CUDA)
     return _array_to_device(a, dev)
 
-# %% ../nbs/09_checkpoint.ipynb #8982971c
+# %% ../nbs/09_checkpoint.ipynb #8bfc74fb
 def _strided(storage, offset, size, stride):
     "The view of `storage` at `offset` with `size` and `stride`, bounds checked."
     item, empty = storage.itemsize, 0 in size
@@ -379,7 +389,7 @@ def _strided(storage, offset, size, stride):
     xp = array_module(storage)
     return xp.lib.stride_tricks.as_strided(storage[offset:], size, strides)
 
-# %% ../nbs/09_checkpoint.ipynb #fb14c3f0
+# %% ../nbs/09_checkpoint.ipynb #3180bad9
 def _ints(values):
     if not all(type(v) is int for v in values):
         raise RuntimeError(f"sizes, strides and offset must be integers: {values!r}")
@@ -416,7 +426,7 @@ def _rebuild_parameter_with_state(data, requires_grad, backward_hooks, state):
     p.__dict__.update(state or {})
     return p
 
-# %% ../nbs/09_checkpoint.ipynb #e7f397d9
+# %% ../nbs/09_checkpoint.ipynb #4dc92f4d
 def _encode(text, encoding='utf-8'):
     "`_codecs.encode` as protocol-2 pickles use it for bytes: latin-1 only."
     if type(text) is not str or encoding not in ('latin1', 'latin-1'):
@@ -458,7 +468,7 @@ def safe_globals(safe_globals):
     try: yield
     finally: _user_safe.clear(); _user_safe.update(saved)
 
-# %% ../nbs/09_checkpoint.ipynb #f9c9ac9d
+# %% ../nbs/09_checkpoint.ipynb #d9d796f5
 def _python3_name(module, name):
     "The Python 3 name of a global a protocol-2 pickle gives the Python 2 way."
     if (module, name) in _compat_pickle.NAME_MAPPING:
@@ -513,7 +523,7 @@ class _FullUnpickler(pickle.Unpickler):
                                          "state_dict() instead")
         return super().find_class(module, name)
 
-# %% ../nbs/09_checkpoint.ipynb #f727163e
+# %% ../nbs/09_checkpoint.ipynb #f80607a4
 _LEGACY_MAGIC = 0x1950a86a20f9469cfc6c   # the first pickle of PyTorch's pre-1.6 format
 
 def _no_storages(pid): raise pickle.UnpicklingError("a bare pickle has no storages")
@@ -536,7 +546,7 @@ def _refuse_bare_pickle(file, name):
                          "learntorch does not read: re-save it with a recent PyTorch")
     raise _bad(name, "not a checkpoint: a bare pickle, not the zip archive of torch.save")
 
-# %% ../nbs/09_checkpoint.ipynb #a1896f81
+# %% ../nbs/09_checkpoint.ipynb #05fe91d0
 def _byteorder(zf, file, prefix, name):
     "The byte order the checkpoint's storages were written in."
     if f'{prefix}byteorder' not in zf.namelist(): return 'little'
@@ -563,7 +573,7 @@ def _load(file, name, map_location, weights_only):
                        f"pickle ({type(e).__name__}: {e})")
             raise pickle.UnpicklingError(message) from None
 
-# %% ../nbs/09_checkpoint.ipynb #df7ee224
+# %% ../nbs/09_checkpoint.ipynb #2a7b3578
 def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None,
          **pickle_load_args):
     "Load a checkpoint from `f` (a path or a binary file object); only data unless told."
