@@ -755,3 +755,15 @@ def test_resume_training_identically(tmp_path, opt_name):
         th_ckpt = torch.load(tmp_path / 'ckpt.pt', weights_only=True)
         th.load_state_dict(th_ckpt['model_state_dict'])
         torch.optim.SGD(th.parameters(), lr=1.0, momentum=0.0).load_state_dict(th_ckpt['optimizer_state_dict'])
+
+
+
+def test_backward_hooks_in_a_file_are_refused():
+    "A tensor whose (normally empty) backward-hooks dict holds an allowed callable, `set`."
+    import re
+    z = zipfile.ZipFile(io.BytesIO(_checkpoint_bytes({'t': lt.zeros(2)})))
+    pkl = z.read('archive/data.pkl')
+    evil, n = re.subn(rb'OrderedDict\nq.\)Rq.', lambda m: m.group(0) + b'(K\x00c__builtin__\nset\nu', pkl,
+                      count=1, flags=re.DOTALL)
+    assert n == 1
+    with pytest.raises(RuntimeError, match='backward hooks'): lt.load(io.BytesIO(_zip_with_pickle(z, evil)))
