@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['save', 'add_safe_globals', 'get_safe_globals', 'clear_safe_globals', 'safe_globals', 'load']
 
-# %% ../nbs/09_checkpoint.ipynb #6fc5782e
+# %% ../nbs/09_checkpoint.ipynb #59f6cad3
 import io, os, pickle, secrets, stat, struct, sys, zipfile, zlib, _compat_pickle
 from collections import OrderedDict, Counter
 from contextlib import contextmanager
@@ -14,7 +14,7 @@ from .tensors import Tensor, Size, device, dtype, array_module, cupy_module
 from .tensors import _all_dtypes, _wrap, _dtype_of_np, _array_to_device
 from .nn import Parameter
 
-# %% ../nbs/09_checkpoint.ipynb #75ba026b
+# %% ../nbs/09_checkpoint.ipynb #e939358f
 def _pointer(a):
     "The address of an array's first byte (numpy or cupy)."
     return a.__array_interface__['data'][0] if type(a) is np.ndarray else a.data.ptr
@@ -34,7 +34,7 @@ def _view_of_root(a):
     if end > root.nbytes: return None
     return root, offset // item, tuple(s // item for s in strides)
 
-# %% ../nbs/09_checkpoint.ipynb #eac5b433
+# %% ../nbs/09_checkpoint.ipynb #be484613
 class _TorchName:
     "A global of PyTorch's, such as `torch._utils._rebuild_tensor_v2`, named in a pickle."
     __slots__ = ('module', 'name')
@@ -58,7 +58,7 @@ class _Storage:
 
 def _location(a): return 'cpu' if type(a) is np.ndarray else f'cuda:{a.device.id}'
 
-# %% ../nbs/09_checkpoint.ipynb #af60cfd5
+# %% ../nbs/09_checkpoint.ipynb #0242de94
 class _CheckpointPickler(pickle._Pickler):
     "Pickles like `torch.save`: tensors become rebuild calls over storages kept outside."
     dispatch = pickle._Pickler.dispatch.copy()
@@ -108,7 +108,7 @@ class _CheckpointPickler(pickle._Pickler):
     def save_dtype(self, obj): self.save(_torch_name('torch', obj.name))
     dispatch[dtype] = save_dtype
 
-# %% ../nbs/09_checkpoint.ipynb #7118696e
+# %% ../nbs/09_checkpoint.ipynb #3e5917fb
 _ALIGN = 64
 _BIG = 0xFFFFFFFF   # sizes and offsets from here on need zip64 fields...
 _MAX = 0xFFFFFFFF   # ...and this in their 32-bit slot
@@ -136,7 +136,7 @@ class _ZipWriter:
                               small, small, len(name), len(extra)) + name + extra)
         self._put(data)
 
-# %% ../nbs/09_checkpoint.ipynb #02312a73
+# %% ../nbs/09_checkpoint.ipynb #58dfe15c
 def _close_zip(z):
     "Write `z`'s central directory and end records."
     start = z.pos
@@ -158,7 +158,7 @@ def _close_zip(z):
 
 _ZipWriter.close = _close_zip
 
-# %% ../nbs/09_checkpoint.ipynb #75fbcfde
+# %% ../nbs/09_checkpoint.ipynb #45bd4eb7
 def _little_endian(a):
     "`a` on the host, in little-endian byte order."
     a = a if type(a) is np.ndarray else a.get()
@@ -182,7 +182,7 @@ def _write_checkpoint(obj, file, protocol=2, name='archive'):
     z.write_record(f'{name}/.data/serialization_id', serial.encode())
     z.close()
 
-# %% ../nbs/09_checkpoint.ipynb #1526eb5d
+# %% ../nbs/09_checkpoint.ipynb #9dd91d52
 def _fsync_dir(path):
     "Make a rename in directory `path` durable (where directories can be opened)."
     try: fd = os.open(path, os.O_RDONLY)
@@ -199,7 +199,7 @@ def _temporary_beside(path):
         try: return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
         except FileExistsError: continue
 
-# %% ../nbs/09_checkpoint.ipynb #a0c847f4
+# %% ../nbs/09_checkpoint.ipynb #d1a6df2f
 def _save_atomically(obj, path, protocol):
     "Write to a temporary file beside `path`, fsync it, then rename it over `path`."
     path = os.path.realpath(path)                    # through symlinks, to the real file
@@ -221,7 +221,7 @@ def _save_atomically(obj, path, protocol):
         raise
     _fsync_dir(folder)
 
-# %% ../nbs/09_checkpoint.ipynb #2491d553
+# %% ../nbs/09_checkpoint.ipynb #c9cb6943
 def save(obj, f, pickle_module=None, pickle_protocol=2,
          _use_new_zipfile_serialization=True, _disable_byteorder_record=False):
     "Save `obj` to `f` (a path or a binary file object) in PyTorch's zip format."
@@ -242,7 +242,7 @@ def save(obj, f, pickle_module=None, pickle_protocol=2,
                         f"not {type(f).__name__}")
     _write_checkpoint(obj, f, pickle_protocol)
 
-# %% ../nbs/09_checkpoint.ipynb #3c06239d
+# %% ../nbs/09_checkpoint.ipynb #89b1bb49
 class _BadCheckpoint(RuntimeError):
     "A file that is not a readable checkpoint; the message names the file and problem."
 
@@ -269,7 +269,7 @@ def _record_prefix(zf, name):
                          f"<folder>/data.pkl record (records: {shown})")
     return pkls[0][:-len('data.pkl')]
 
-# %% ../nbs/09_checkpoint.ipynb #134d6d0a
+# %% ../nbs/09_checkpoint.ipynb #31ef3386
 def _read_record(zf, file, info, name, out=None):
     "Record `info`'s bytes read into `out` (uint8, default new), CRC-32 checked."
     size, length = info.file_size, file.seek(0, os.SEEK_END)
@@ -309,7 +309,7 @@ def _read_fully(file, view):
         got += len(chunk)
     return got
 
-# %% ../nbs/09_checkpoint.ipynb #1fad88c4
+# %% ../nbs/09_checkpoint.ipynb #306553fe
 class _StorageType:
     "A storage kind named in a checkpoint (`torch.FloatStorage`): which dtype it holds."
     def __init__(self, dtype): self.dtype = dtype
@@ -348,7 +348,7 @@ class _StorageReader:
         if self.swap: a.byteswap(inplace=True)
         return _restore(a, location, self.map_location)
 
-# %% ../nbs/09_checkpoint.ipynb #23eca85a
+# %% ../nbs/09_checkpoint.ipynb #14b2024d
 _NO_CUDA = ("Attempting to deserialize object on a CUDA device but "
             "torch.cuda.is_available() is False. If you are running on a CPU-only "
             "machine, please use torch.load with "
@@ -371,7 +371,7 @@ def _restore(a, location, map_location):
     if dev.type == 'cuda' and cupy_module() is None: raise RuntimeError(_NO_CUDA)
     return _array_to_device(a, dev)
 
-# %% ../nbs/09_checkpoint.ipynb #732f014c
+# %% ../nbs/09_checkpoint.ipynb #1c7da2ba
 def _strided(storage, offset, size, stride):
     "The view of `storage` at `offset` with `size` and `stride`, bounds checked."
     item, empty = storage.itemsize, 0 in size
@@ -389,7 +389,7 @@ def _strided(storage, offset, size, stride):
     xp = array_module(storage)
     return xp.lib.stride_tricks.as_strided(storage[offset:], size, strides)
 
-# %% ../nbs/09_checkpoint.ipynb #bea698b6
+# %% ../nbs/09_checkpoint.ipynb #7c78c8bf
 def _ints(values):
     if not all(type(v) is int for v in values):
         raise RuntimeError(f"sizes, strides and offset must be integers: {values!r}")
@@ -430,7 +430,7 @@ def _rebuild_parameter_with_state(data, requires_grad, backward_hooks, state):
     p.__dict__.update(state or {})
     return p
 
-# %% ../nbs/09_checkpoint.ipynb #64923e3e
+# %% ../nbs/09_checkpoint.ipynb #3c93bdf9
 def _encode(text, encoding='utf-8'):
     "`_codecs.encode` as protocol-2 pickles use it for bytes: latin-1 only."
     if type(text) is not str or encoding not in ('latin1', 'latin-1'):
@@ -472,7 +472,7 @@ def safe_globals(safe_globals):
     try: yield
     finally: _user_safe.clear(); _user_safe.update(saved)
 
-# %% ../nbs/09_checkpoint.ipynb #9cfbdde6
+# %% ../nbs/09_checkpoint.ipynb #ecde24ac
 def _python3_name(module, name):
     "The Python 3 name of a global a protocol-2 pickle gives the Python 2 way."
     if (module, name) in _compat_pickle.NAME_MAPPING:
@@ -527,7 +527,7 @@ class _FullUnpickler(pickle.Unpickler):
                                          "state_dict() instead")
         return super().find_class(module, name)
 
-# %% ../nbs/09_checkpoint.ipynb #79a7778d
+# %% ../nbs/09_checkpoint.ipynb #b6696b8d
 _LEGACY_MAGIC = 0x1950a86a20f9469cfc6c   # the first pickle of PyTorch's pre-1.6 format
 
 def _no_storages(pid): raise pickle.UnpicklingError("a bare pickle has no storages")
@@ -550,7 +550,7 @@ def _refuse_bare_pickle(file, name):
                          "learntorch does not read: re-save it with a recent PyTorch")
     raise _bad(name, "not a checkpoint: a bare pickle, not the zip archive of torch.save")
 
-# %% ../nbs/09_checkpoint.ipynb #70fe6c59
+# %% ../nbs/09_checkpoint.ipynb #f2d28ecf
 def _byteorder(zf, file, prefix, name):
     "The byte order the checkpoint's storages were written in."
     if f'{prefix}byteorder' not in zf.namelist(): return 'little'
@@ -577,7 +577,7 @@ def _load(file, name, map_location, weights_only):
                        f"pickle ({type(e).__name__}: {e})")
             raise pickle.UnpicklingError(message) from None
 
-# %% ../nbs/09_checkpoint.ipynb #cd46e48c
+# %% ../nbs/09_checkpoint.ipynb #85cc175f
 def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None,
          **pickle_load_args):
     "Load a checkpoint from `f` (path or binary file); `weights_only=False` trusts the file."
