@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['save', 'add_safe_globals', 'get_safe_globals', 'clear_safe_globals', 'safe_globals', 'load']
 
-# %% ../nbs/09_checkpoint.ipynb #59f6cad3
+# %% ../nbs/09_checkpoint.ipynb #9ca6d657
 import io, os, pickle, secrets, stat, struct, sys, zipfile, zlib, _compat_pickle
 from collections import OrderedDict, Counter
 from contextlib import contextmanager
@@ -14,10 +14,10 @@ from .tensors import Tensor, Size, device, dtype, array_module, cupy_module
 from .tensors import _all_dtypes, _wrap, _dtype_of_np, _array_to_device
 from .nn import Parameter
 
-# %% ../nbs/09_checkpoint.ipynb #e939358f
+# %% ../nbs/09_checkpoint.ipynb #94cab509
 def _pointer(a):
     "The address of an array's first byte (numpy or cupy)."
-    return a.__array_interface__['data'][0] if type(a) is np.ndarray else a.data.ptr
+    return a.__array_interface__['data'][0] if isinstance(a, np.ndarray) else a.data.ptr
 
 def _root(a):
     "The array that owns `a`'s memory: follow `.base` while it is an array too."
@@ -34,7 +34,7 @@ def _view_of_root(a):
     if end > root.nbytes: return None
     return root, offset // item, tuple(s // item for s in strides)
 
-# %% ../nbs/09_checkpoint.ipynb #be484613
+# %% ../nbs/09_checkpoint.ipynb #62cf0875
 class _TorchName:
     "A global of PyTorch's, such as `torch._utils._rebuild_tensor_v2`, named in a pickle."
     __slots__ = ('module', 'name')
@@ -56,9 +56,13 @@ class _Storage:
     def __init__(self, array, key, location):
         self.array, self.key, self.location = array, key, location
 
-def _location(a): return 'cpu' if type(a) is np.ndarray else f'cuda:{a.device.id}'
+def _location(a): return 'cpu' if isinstance(a, np.ndarray) else f'cuda:{a.device.id}'
 
-# %% ../nbs/09_checkpoint.ipynb #0242de94
+def _xp(a):
+    "numpy for numpy arrays and subclasses (`np.memmap`), else the array's own module."
+    return np if isinstance(a, np.ndarray) else array_module(a)
+
+# %% ../nbs/09_checkpoint.ipynb #a9c50b82
 class _CheckpointPickler(pickle._Pickler):
     "Pickles like `torch.save`: tensors become rebuild calls over storages kept outside."
     dispatch = pickle._Pickler.dispatch.copy()
@@ -71,7 +75,7 @@ class _CheckpointPickler(pickle._Pickler):
         "The storage holding array `a`, and `a`'s offset and strides in it."
         found = _view_of_root(a)
         if found is None:   # not a plain view of its owner: a storage of its own
-            root = array_module(a).ascontiguousarray(a)
+            root = _xp(a).ascontiguousarray(a)
             found = root, 0, tuple(s // a.itemsize for s in root.strides)
         root, offset, strides = found
         key = (id(root), root.dtype.str)
@@ -108,7 +112,7 @@ class _CheckpointPickler(pickle._Pickler):
     def save_dtype(self, obj): self.save(_torch_name('torch', obj.name))
     dispatch[dtype] = save_dtype
 
-# %% ../nbs/09_checkpoint.ipynb #3e5917fb
+# %% ../nbs/09_checkpoint.ipynb #7c41af9d
 _ALIGN = 64
 _BIG = 0xFFFFFFFF   # sizes and offsets from here on need zip64 fields...
 _MAX = 0xFFFFFFFF   # ...and this in their 32-bit slot
@@ -136,7 +140,7 @@ class _ZipWriter:
                               small, small, len(name), len(extra)) + name + extra)
         self._put(data)
 
-# %% ../nbs/09_checkpoint.ipynb #58dfe15c
+# %% ../nbs/09_checkpoint.ipynb #943f4cd4
 def _close_zip(z):
     "Write `z`'s central directory and end records."
     start = z.pos
@@ -158,10 +162,10 @@ def _close_zip(z):
 
 _ZipWriter.close = _close_zip
 
-# %% ../nbs/09_checkpoint.ipynb #45bd4eb7
+# %% ../nbs/09_checkpoint.ipynb #b5739723
 def _little_endian(a):
     "`a` on the host, in little-endian byte order."
-    a = a if type(a) is np.ndarray else a.get()
+    a = a if isinstance(a, np.ndarray) else a.get()
     if sys.byteorder == 'little' and a.dtype.byteorder != '>': return a
     return a.astype(a.dtype.newbyteorder('<'))
 
@@ -182,7 +186,7 @@ def _write_checkpoint(obj, file, protocol=2, name='archive'):
     z.write_record(f'{name}/.data/serialization_id', serial.encode())
     z.close()
 
-# %% ../nbs/09_checkpoint.ipynb #9dd91d52
+# %% ../nbs/09_checkpoint.ipynb #01a1e177
 def _fsync_dir(path):
     "Make a rename in directory `path` durable (where directories can be opened)."
     try: fd = os.open(path, os.O_RDONLY)
@@ -199,7 +203,7 @@ def _temporary_beside(path):
         try: return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
         except FileExistsError: continue
 
-# %% ../nbs/09_checkpoint.ipynb #d1a6df2f
+# %% ../nbs/09_checkpoint.ipynb #5d289796
 def _save_atomically(obj, path, protocol):
     "Write to a temporary file beside `path`, fsync it, then rename it over `path`."
     path = os.path.realpath(path)                    # through symlinks, to the real file
@@ -221,7 +225,7 @@ def _save_atomically(obj, path, protocol):
         raise
     _fsync_dir(folder)
 
-# %% ../nbs/09_checkpoint.ipynb #c9cb6943
+# %% ../nbs/09_checkpoint.ipynb #0bcb622f
 def save(obj, f, pickle_module=None, pickle_protocol=2,
          _use_new_zipfile_serialization=True, _disable_byteorder_record=False):
     "Save `obj` to `f` (a path or a binary file object) in PyTorch's zip format."
@@ -242,7 +246,7 @@ def save(obj, f, pickle_module=None, pickle_protocol=2,
                         f"not {type(f).__name__}")
     _write_checkpoint(obj, f, pickle_protocol)
 
-# %% ../nbs/09_checkpoint.ipynb #89b1bb49
+# %% ../nbs/09_checkpoint.ipynb #446b1a5c
 class _BadCheckpoint(RuntimeError):
     "A file that is not a readable checkpoint; the message names the file and problem."
 
@@ -269,13 +273,22 @@ def _record_prefix(zf, name):
                          f"<folder>/data.pkl record (records: {shown})")
     return pkls[0][:-len('data.pkl')]
 
-# %% ../nbs/09_checkpoint.ipynb #31ef3386
+# %% ../nbs/09_checkpoint.ipynb #f1d48382
+def _data_offset(file, info, name):
+    "Where record `info`'s data starts in `file`: after its local header."
+    file.seek(info.header_offset)
+    header = file.read(30)
+    if len(header) < 30 or header[:4] != b'PK\x03\x04':
+        raise _bad(name, f"record {info.filename} is damaged: no zip header at its start")
+    n, m = struct.unpack('<HH', header[26:30])
+    return info.header_offset + 30 + n + m
+
 def _read_record(zf, file, info, name, out=None):
     "Record `info`'s bytes read into `out` (uint8, default new), CRC-32 checked."
     size, length = info.file_size, file.seek(0, os.SEEK_END)
     if info.header_offset + size > length:
         raise _bad(name, f"record {info.filename} ends past the end of the file "
-                         f"({length} B): the file is truncated or its directory corrupted")
+                         f"({length} B): the file is truncated or its directory broken")
     out = np.empty(size, np.uint8) if out is None else out
     if out.nbytes > size:
         raise _bad(name, f"record {info.filename} holds {size} bytes, fewer than the "
@@ -285,12 +298,7 @@ def _read_record(zf, file, info, name, out=None):
         except Exception as e:   # zipfile's errors for damaged or unknown compression
             raise _bad(name, f"record {info.filename} cannot be read ({e})") from None
         return out
-    file.seek(info.header_offset)
-    header = file.read(30)
-    if len(header) < 30 or header[:4] != b'PK\x03\x04':
-        raise _bad(name, f"record {info.filename} is damaged: no zip header at its start")
-    n, m = struct.unpack('<HH', header[26:30])
-    file.seek(info.header_offset + 30 + n + m)
+    file.seek(_data_offset(file, info, name))
     view = memoryview(out).cast('B')
     got = file.readinto(view) if hasattr(file, 'readinto') else _read_fully(file, view)
     if got != out.nbytes:
@@ -309,7 +317,7 @@ def _read_fully(file, view):
         got += len(chunk)
     return got
 
-# %% ../nbs/09_checkpoint.ipynb #306553fe
+# %% ../nbs/09_checkpoint.ipynb #9d09472f
 class _StorageType:
     "A storage kind named in a checkpoint (`torch.FloatStorage`): which dtype it holds."
     def __init__(self, dtype): self.dtype = dtype
@@ -319,9 +327,10 @@ _storage_types = {f'{d._legacy_name}Storage': _StorageType(d) for d in _all_dtyp
 
 class _StorageReader:
     "Reads each storage record once, onto the device `map_location` chooses."
-    def __init__(self, zf, file, prefix, name, map_location, swap=False):
+    def __init__(self, zf, file, prefix, name, map_location, swap=False, mmap_path=None):
         self.zf, self.file, self.prefix, self.name = zf, file, prefix, name
-        self.map_location, self.swap, self.loaded = map_location, swap, {}
+        self.map_location, self.swap, self.mmap_path = map_location, swap, mmap_path
+        self.loaded = {}
 
     def __call__(self, pid):
         if not (type(pid) is tuple and len(pid) == 5 and pid[0] == 'storage'):
@@ -343,12 +352,22 @@ class _StorageReader:
         if numel * np_dtype.itemsize > info.file_size:     # check before allocating
             raise _bad(self.name, f"record {record} holds {info.file_size} bytes, fewer "
                                   f"than the {numel} elements its storage needs")
-        a = np.empty(numel, np_dtype)
-        _read_record(self.zf, self.file, info, self.name, a.view(np.uint8))
+        if self.mmap_path and numel and info.compress_type == zipfile.ZIP_STORED:
+            a = self.mapped(info, np_dtype, numel)
+        else:
+            a = np.empty(numel, np_dtype)
+            _read_record(self.zf, self.file, info, self.name, a.view(np.uint8))
         if self.swap: a.byteswap(inplace=True)
         return _restore(a, location, self.map_location)
 
-# %% ../nbs/09_checkpoint.ipynb #14b2024d
+    def mapped(self, info, np_dtype, numel):
+        "The record mapped from the file, copy-on-write (`mmap=True`): read when used."
+        offset = _data_offset(self.file, info, self.name)
+        if offset + info.file_size > os.path.getsize(self.mmap_path):
+            raise _bad(self.name, f"record {info.filename} ends past the end of the file")
+        return np.memmap(self.mmap_path, np_dtype, 'c', offset, (numel,))
+
+# %% ../nbs/09_checkpoint.ipynb #08ddaa90
 _NO_CUDA = ("Attempting to deserialize object on a CUDA device but "
             "torch.cuda.is_available() is False. If you are running on a CPU-only "
             "machine, please use torch.load with "
@@ -369,9 +388,10 @@ def _restore(a, location, map_location):
     if dev.type not in ('cpu', 'cuda'):
         raise RuntimeError(f"don't know how to restore a storage tagged with {location}")
     if dev.type == 'cuda' and cupy_module() is None: raise RuntimeError(_NO_CUDA)
+    if dev.type == 'cpu' and isinstance(a, np.ndarray): return a   # memmaps stay mapped
     return _array_to_device(a, dev)
 
-# %% ../nbs/09_checkpoint.ipynb #1c7da2ba
+# %% ../nbs/09_checkpoint.ipynb #4ea2f5fa
 def _strided(storage, offset, size, stride):
     "The view of `storage` at `offset` with `size` and `stride`, bounds checked."
     item, empty = storage.itemsize, 0 in size
@@ -383,20 +403,20 @@ def _strided(storage, offset, size, stride):
                            f"storage size of {need * item} are out of bounds for storage "
                            f"of size {storage.nbytes}")
     offset, strides = (0 if empty else offset), tuple(s * item for s in stride)
-    if type(storage) is np.ndarray:
+    if isinstance(storage, np.ndarray):
         return np.ndarray(size, storage.dtype, buffer=storage, offset=offset * item,
                           strides=strides)
     xp = array_module(storage)
     return xp.lib.stride_tricks.as_strided(storage[offset:], size, strides)
 
-# %% ../nbs/09_checkpoint.ipynb #7c78c8bf
+# %% ../nbs/09_checkpoint.ipynb #9020ba40
 def _ints(values):
     if not all(type(v) is int for v in values):
         raise RuntimeError(f"sizes, strides and offset must be integers: {values!r}")
 
 def _no_hooks(hooks):
-    "Backward hooks are functions, which checkpoints never carry (PyTorch drops them too)."
-    if hooks: raise RuntimeError(f"a checkpoint cannot carry backward hooks, got {hooks!r}")
+    "Backward hooks are functions, which checkpoints never carry (PyTorch drops them)."
+    if hooks: raise RuntimeError(f"a checkpoint cannot carry backward hooks: {hooks!r}")
 
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad,
                        backward_hooks, metadata=None):
@@ -430,7 +450,7 @@ def _rebuild_parameter_with_state(data, requires_grad, backward_hooks, state):
     p.__dict__.update(state or {})
     return p
 
-# %% ../nbs/09_checkpoint.ipynb #3c93bdf9
+# %% ../nbs/09_checkpoint.ipynb #a82ca30e
 def _encode(text, encoding='utf-8'):
     "`_codecs.encode` as protocol-2 pickles use it for bytes: latin-1 only."
     if type(text) is not str or encoding not in ('latin1', 'latin-1'):
@@ -472,7 +492,7 @@ def safe_globals(safe_globals):
     try: yield
     finally: _user_safe.clear(); _user_safe.update(saved)
 
-# %% ../nbs/09_checkpoint.ipynb #ecde24ac
+# %% ../nbs/09_checkpoint.ipynb #4e37966b
 def _python3_name(module, name):
     "The Python 3 name of a global a protocol-2 pickle gives the Python 2 way."
     if (module, name) in _compat_pickle.NAME_MAPPING:
@@ -527,7 +547,7 @@ class _FullUnpickler(pickle.Unpickler):
                                          "state_dict() instead")
         return super().find_class(module, name)
 
-# %% ../nbs/09_checkpoint.ipynb #b6696b8d
+# %% ../nbs/09_checkpoint.ipynb #53517f41
 _LEGACY_MAGIC = 0x1950a86a20f9469cfc6c   # the first pickle of PyTorch's pre-1.6 format
 
 def _no_storages(pid): raise pickle.UnpicklingError("a bare pickle has no storages")
@@ -550,7 +570,7 @@ def _refuse_bare_pickle(file, name):
                          "learntorch does not read: re-save it with a recent PyTorch")
     raise _bad(name, "not a checkpoint: a bare pickle, not the zip archive of torch.save")
 
-# %% ../nbs/09_checkpoint.ipynb #f2d28ecf
+# %% ../nbs/09_checkpoint.ipynb #171b5050
 def _byteorder(zf, file, prefix, name):
     "The byte order the checkpoint's storages were written in."
     if f'{prefix}byteorder' not in zf.namelist(): return 'little'
@@ -558,13 +578,13 @@ def _byteorder(zf, file, prefix, name):
     if order not in (b'little', b'big'): raise _bad(name, f"unknown byte order {order!r}")
     return order.decode()
 
-def _load(file, name, map_location, weights_only):
+def _load(file, name, map_location, weights_only, mmap_path=None):
     zf = _open_zip(file, name)
     if zf is None: _refuse_bare_pickle(file, name)
     with zf:
         prefix = _record_prefix(zf, name)
         swap = _byteorder(zf, file, prefix, name) != 'little'
-        storages = _StorageReader(zf, file, prefix, name, map_location, swap)
+        storages = _StorageReader(zf, file, prefix, name, map_location, swap, mmap_path)
         pkl = _read_record(zf, file, zf.getinfo(f'{prefix}data.pkl'), name)
         if not weights_only: return _FullUnpickler(io.BytesIO(pkl), storages).load()
         try: return _WeightsUnpickler(io.BytesIO(pkl), storages).load()
@@ -577,13 +597,14 @@ def _load(file, name, map_location, weights_only):
                        f"pickle ({type(e).__name__}: {e})")
             raise pickle.UnpicklingError(message) from None
 
-# %% ../nbs/09_checkpoint.ipynb #85cc175f
+# %% ../nbs/09_checkpoint.ipynb #e81ae51c
 def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None,
          **pickle_load_args):
-    "Load a checkpoint from `f` (path or binary file); `weights_only=False` trusts the file."
+    "Load a checkpoint from `f` (a path or binary file); weights_only=False trusts it."
     if pickle_module is not None and pickle_module is not pickle:
         raise NotImplementedError("load(pickle_module=...) is not supported")
-    if mmap: raise NotImplementedError("load(mmap=True) is not supported")
+    if mmap and not isinstance(f, (str, os.PathLike)):
+        raise ValueError("f must be a file path in order to use the mmap argument")
     if pickle_load_args:
         raise NotImplementedError(f"load() arguments {sorted(pickle_load_args)} are not "
                                   "supported")
@@ -592,8 +613,9 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
         raise TypeError("map_location should be a str, a device, a dict or a function, "
                         f"not {type(map_location).__name__}")
     if isinstance(f, (str, os.PathLike)):
-        with open(f, 'rb') as file:
-            return _load(file, repr(os.fspath(f)), map_location, weights_only)
+        path = os.fspath(f)
+        with open(path, 'rb') as file:
+            return _load(file, repr(path), map_location, weights_only, mmap and path)
     if isinstance(f, io.TextIOBase) or not hasattr(f, 'read'):
         raise TypeError("load() needs a path or a binary file object opened for reading, "
                         f"not {type(f).__name__}")

@@ -632,7 +632,6 @@ def test_missing_storage_record_and_out_of_bounds_views(tmp_path):
 
 def test_unsupported_arguments_raise():
     buf = io.BytesIO(_checkpoint_bytes({'a': 1}))
-    with pytest.raises(NotImplementedError, match='mmap'): lt.load(buf, mmap=True)
     with pytest.raises(NotImplementedError, match='encoding'): lt.load(buf, encoding='latin1')
     with pytest.raises(NotImplementedError, match='legacy'):
         lt.save({}, io.BytesIO(), _use_new_zipfile_serialization=False)
@@ -794,3 +793,20 @@ def test_backward_hooks_in_a_file_are_refused():
                       count=1, flags=re.DOTALL)
     assert n == 1
     with pytest.raises(RuntimeError, match='backward hooks'): lt.load(io.BytesIO(_zip_with_pickle(z, evil)))
+
+
+def test_mmap_load(tmp_path):
+    path = tmp_path / 'big.pt'
+    base = torch.arange(100_000.).reshape(100, 1000)
+    torch.save({'w': base, 'v': base[:, 10:20], 'i': torch.arange(5)}, path)
+    got = lt.load(path, mmap=True)
+    assert isinstance(serialization._root(got['w'].numpy()), np.memmap)
+    np.testing.assert_array_equal(got['v'].numpy(), base[:, 10:20].numpy())
+    got['w'][0, 10] = -5.                                        # views share the mapped storage...
+    assert got['v'][0, 0].item() == -5.
+    assert lt.load(path)['w'][0, 10].item() == 10.               # ...and writes stay private (copy-on-write)
+    assert (got['w'] + 1)[0, 0].item() == 1. and got['i'].tolist() == [0, 1, 2, 3, 4]
+    lt.save(got, tmp_path / 'again.pt')                          # a mapped storage saves like any other
+    again = torch.load(tmp_path / 'again.pt', weights_only=True)
+    assert again['w'][0, 10].item() == -5. and len({again[k].untyped_storage().data_ptr() for k in 'wv'}) == 1
+    with pytest.raises(ValueError, match='file path'): lt.load(io.BytesIO(path.read_bytes()), mmap=True)
