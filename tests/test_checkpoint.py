@@ -810,3 +810,27 @@ def test_mmap_load(tmp_path):
     again = torch.load(tmp_path / 'again.pt', weights_only=True)
     assert again['w'][0, 10].item() == -5. and len({again[k].untyped_storage().data_ptr() for k in 'wv'}) == 1
     with pytest.raises(ValueError, match='file path'): lt.load(io.BytesIO(path.read_bytes()), mmap=True)
+
+
+from hypothesis import given, settings, strategies as st
+from helpers import arrays, dtype_names, layouts, shapes
+
+
+@settings(max_examples=40)
+@given(data=st.data())
+def test_random_layouts_cross_both_ways(data):
+    "Any dtype, shape (0-d, empty) and memory layout (permuted, strided view of a bigger array), with inf/nan."
+    dt = data.draw(dtype_names()).name
+    a = data.draw(layouts(data.draw(arrays(dt, shapes(max_dims=3), specials=True))))
+    ours, theirs = lt.from_numpy(a), torch.from_numpy(a)
+    buf = io.BytesIO()
+    lt.save({'t': ours, 'n': a.ndim}, buf)
+    got = torch.load(io.BytesIO(buf.getvalue()), weights_only=True)['t']
+    assert str(got.dtype) == str(ours.dtype) and tuple(got.shape) == a.shape
+    np.testing.assert_array_equal(got.numpy(), a)
+    buf = io.BytesIO()
+    torch.save({'t': theirs}, buf)
+    back = lt.load(io.BytesIO(buf.getvalue()))['t']
+    assert back.dtype is ours.dtype and back.shape == ours.shape
+    if a.size > 1: assert back.stride() == theirs.stride()
+    np.testing.assert_array_equal(back.numpy(), a)
