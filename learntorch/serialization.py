@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['save', 'add_safe_globals', 'get_safe_globals', 'clear_safe_globals', 'safe_globals', 'load']
 
-# %% ../nbs/09_checkpoint.ipynb #49b511eb
+# %% ../nbs/09_checkpoint.ipynb #d0f9a0cc
 import io, os, pickle, secrets, stat, struct, sys, zipfile, zlib, _compat_pickle
 from collections import OrderedDict, Counter
 from contextlib import contextmanager
@@ -14,7 +14,7 @@ from .tensors import Tensor, Size, device, dtype, array_module, cupy_module
 from .tensors import _all_dtypes, _wrap, _dtype_of_np, _array_to_device
 from .nn import Parameter
 
-# %% ../nbs/09_checkpoint.ipynb #94d25d45
+# %% ../nbs/09_checkpoint.ipynb #17a318af
 def _pointer(a):
     "The address of an array's first byte (numpy or cupy)."
     return a.__array_interface__['data'][0] if isinstance(a, np.ndarray) else a.data.ptr
@@ -34,7 +34,7 @@ def _view_of_root(a):
     if end > root.nbytes: return None
     return root, offset // item, tuple(s // item for s in strides)
 
-# %% ../nbs/09_checkpoint.ipynb #38bc8a8a
+# %% ../nbs/09_checkpoint.ipynb #c248fb06
 class _TorchName:
     "A global of PyTorch's, such as `torch._utils._rebuild_tensor_v2`, named in a pickle."
     __slots__ = ('module', 'name')
@@ -62,7 +62,7 @@ def _xp(a):
     "numpy for numpy arrays and subclasses (`np.memmap`), else the array's own module."
     return np if isinstance(a, np.ndarray) else array_module(a)
 
-# %% ../nbs/09_checkpoint.ipynb #0dbc4019
+# %% ../nbs/09_checkpoint.ipynb #8e121225
 class _CheckpointPickler(pickle._Pickler):
     "Pickles like `torch.save`: tensors become rebuild calls over storages kept outside."
     dispatch = pickle._Pickler.dispatch.copy()
@@ -112,7 +112,7 @@ class _CheckpointPickler(pickle._Pickler):
     def save_dtype(self, obj): self.save(_torch_name('torch', obj.name))
     dispatch[dtype] = save_dtype
 
-# %% ../nbs/09_checkpoint.ipynb #e15ff2bc
+# %% ../nbs/09_checkpoint.ipynb #574ec10b
 _ALIGN = 64
 _BIG = 0xFFFFFFFF   # sizes and offsets from here on need zip64 fields...
 _MAX = 0xFFFFFFFF   # ...and this in their 32-bit slot
@@ -140,7 +140,7 @@ class _ZipWriter:
                               small, small, len(name), len(extra)) + name + extra)
         self._put(data)
 
-# %% ../nbs/09_checkpoint.ipynb #9d2da1c6
+# %% ../nbs/09_checkpoint.ipynb #5a2093f0
 def _close_zip(z):
     "Write `z`'s central directory and end records."
     start = z.pos
@@ -162,7 +162,7 @@ def _close_zip(z):
 
 _ZipWriter.close = _close_zip
 
-# %% ../nbs/09_checkpoint.ipynb #e8e4d9ba
+# %% ../nbs/09_checkpoint.ipynb #45e01a64
 def _little_endian(a):
     "`a` on the host, in little-endian byte order."
     a = a if isinstance(a, np.ndarray) else a.get()
@@ -186,7 +186,7 @@ def _write_checkpoint(obj, file, protocol=2, name='archive'):
     z.write_record(f'{name}/.data/serialization_id', serial.encode())
     z.close()
 
-# %% ../nbs/09_checkpoint.ipynb #46bf9e9c
+# %% ../nbs/09_checkpoint.ipynb #88957485
 def _fsync_dir(path):
     "Make a rename in directory `path` durable (where directories can be opened)."
     try: fd = os.open(path, os.O_RDONLY)
@@ -203,7 +203,7 @@ def _temporary_beside(path):
         try: return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
         except FileExistsError: continue
 
-# %% ../nbs/09_checkpoint.ipynb #2de6ca1a
+# %% ../nbs/09_checkpoint.ipynb #4f84a52c
 def _save_atomically(obj, path, protocol):
     "Write to a temporary file beside `path`, fsync it, then rename it over `path`."
     path = os.path.realpath(path)                    # through symlinks, to the real file
@@ -225,7 +225,7 @@ def _save_atomically(obj, path, protocol):
         raise
     _fsync_dir(folder)
 
-# %% ../nbs/09_checkpoint.ipynb #29551a17
+# %% ../nbs/09_checkpoint.ipynb #6d616df6
 def save(obj, f, pickle_module=None, pickle_protocol=2,
          _use_new_zipfile_serialization=True, _disable_byteorder_record=False):
     "Save `obj` to `f` (a path or a binary file object) in PyTorch's zip format."
@@ -246,7 +246,7 @@ def save(obj, f, pickle_module=None, pickle_protocol=2,
                         f"not {type(f).__name__}")
     _write_checkpoint(obj, f, pickle_protocol)
 
-# %% ../nbs/09_checkpoint.ipynb #ed33b33a
+# %% ../nbs/09_checkpoint.ipynb #10204580
 class _BadCheckpoint(RuntimeError):
     "A file that is not a readable checkpoint; the message names the file and problem."
 
@@ -273,7 +273,7 @@ def _record_prefix(zf, name):
                          f"<folder>/data.pkl record (records: {shown})")
     return pkls[0][:-len('data.pkl')]
 
-# %% ../nbs/09_checkpoint.ipynb #81a94ecb
+# %% ../nbs/09_checkpoint.ipynb #8dc830da
 def _data_offset(file, info, name):
     "Where record `info`'s data starts in `file`: after its local header."
     file.seek(info.header_offset)
@@ -317,7 +317,7 @@ def _read_fully(file, view):
         got += len(chunk)
     return got
 
-# %% ../nbs/09_checkpoint.ipynb #9fc81a02
+# %% ../nbs/09_checkpoint.ipynb #1c616305
 class _StorageType:
     "A storage kind named in a checkpoint (`torch.FloatStorage`): which dtype it holds."
     def __init__(self, dtype): self.dtype = dtype
@@ -367,7 +367,7 @@ class _StorageReader:
             raise _bad(self.name, f"record {info.filename} ends past the end of the file")
         return np.memmap(self.mmap_path, np_dtype, 'c', offset, (numel,))
 
-# %% ../nbs/09_checkpoint.ipynb #e651eb47
+# %% ../nbs/09_checkpoint.ipynb #a7406a7f
 _NO_CUDA = ("Attempting to deserialize object on a CUDA device but "
             "torch.cuda.is_available() is False. If you are running on a CPU-only "
             "machine, please use torch.load with "
@@ -391,7 +391,7 @@ def _restore(a, location, map_location):
     if dev.type == 'cpu' and isinstance(a, np.ndarray): return a   # memmaps stay mapped
     return _array_to_device(a, dev)
 
-# %% ../nbs/09_checkpoint.ipynb #b337d17d
+# %% ../nbs/09_checkpoint.ipynb #739ed807
 def _strided(storage, offset, size, stride):
     "The view of `storage` at `offset` with `size` and `stride`, bounds checked."
     item, empty = storage.itemsize, 0 in size
@@ -409,7 +409,7 @@ def _strided(storage, offset, size, stride):
     xp = array_module(storage)
     return xp.lib.stride_tricks.as_strided(storage[offset:], size, strides)
 
-# %% ../nbs/09_checkpoint.ipynb #6a6cd686
+# %% ../nbs/09_checkpoint.ipynb #6f166cb7
 def _ints(values):
     if not all(type(v) is int for v in values):
         raise RuntimeError(f"sizes, strides and offset must be integers: {values!r}")
@@ -450,7 +450,7 @@ def _rebuild_parameter_with_state(data, requires_grad, backward_hooks, state):
     p.__dict__.update(state or {})
     return p
 
-# %% ../nbs/09_checkpoint.ipynb #246a0e17
+# %% ../nbs/09_checkpoint.ipynb #12c89ae7
 def _encode(text, encoding='utf-8'):
     "`_codecs.encode` as protocol-2 pickles use it for bytes: latin-1 only."
     if type(text) is not str or encoding not in ('latin1', 'latin-1'):
@@ -492,7 +492,7 @@ def safe_globals(safe_globals):
     try: yield
     finally: _user_safe.clear(); _user_safe.update(saved)
 
-# %% ../nbs/09_checkpoint.ipynb #c7e962cd
+# %% ../nbs/09_checkpoint.ipynb #de6c428d
 def _python3_name(module, name):
     "The Python 3 name of a global a protocol-2 pickle gives the Python 2 way."
     if (module, name) in _compat_pickle.NAME_MAPPING:
@@ -547,13 +547,13 @@ class _FullUnpickler(pickle.Unpickler):
                                          "state_dict() instead")
         return super().find_class(module, name)
 
-# %% ../nbs/09_checkpoint.ipynb #e47da413
+# %% ../nbs/09_checkpoint.ipynb #8a69f193
 _LEGACY_MAGIC = 0x1950a86a20f9469cfc6c   # the first pickle of PyTorch's pre-1.6 format
 
 def _no_storages(pid): raise pickle.UnpicklingError("a bare pickle has no storages")
 
-def _refuse_bare_pickle(file, name):
-    "A file that is not a zip archive: say what it is, running no code."
+def _load_bare_pickle(file, name, map_location, weights_only):
+    "A file that is not a zip archive: PyTorch's legacy format, or say what it is instead."
     file.seek(0)
     head = file.read(2)
     if head[:1] != b'\x80' or len(head) < 2:
@@ -565,12 +565,10 @@ def _refuse_bare_pickle(file, name):
         raise pickle.UnpicklingError(f"{name}: {e}") from None
     except Exception as e:
         raise _bad(name, f"not a checkpoint: a broken pickle ({e!r})") from None
-    if first == _LEGACY_MAGIC:
-        raise _bad(name, "saved in PyTorch's legacy format (before 1.6), which "
-                         "learntorch does not read: re-save it with a recent PyTorch")
+    if first == _LEGACY_MAGIC: return _load_legacy(file, name, map_location, weights_only)
     raise _bad(name, "not a checkpoint: a bare pickle, not the zip archive of torch.save")
 
-# %% ../nbs/09_checkpoint.ipynb #fd8dc587
+# %% ../nbs/09_checkpoint.ipynb #1f2b5a42
 def _byteorder(zf, file, prefix, name):
     "The byte order the checkpoint's storages were written in."
     if f'{prefix}byteorder' not in zf.namelist(): return 'little'
@@ -580,24 +578,27 @@ def _byteorder(zf, file, prefix, name):
 
 def _load(file, name, map_location, weights_only, mmap_path=None):
     zf = _open_zip(file, name)
-    if zf is None: _refuse_bare_pickle(file, name)
+    if zf is None: return _load_bare_pickle(file, name, map_location, weights_only)
     with zf:
         prefix = _record_prefix(zf, name)
         swap = _byteorder(zf, file, prefix, name) != 'little'
         storages = _StorageReader(zf, file, prefix, name, map_location, swap, mmap_path)
         pkl = _read_record(zf, file, zf.getinfo(f'{prefix}data.pkl'), name)
-        if not weights_only: return _FullUnpickler(io.BytesIO(pkl), storages).load()
-        try: return _WeightsUnpickler(io.BytesIO(pkl), storages).load()
-        except pickle.UnpicklingError as e:
-            message = f"Weights only load failed for {name}. {e}"
-            raise pickle.UnpicklingError(message) from None
-        except (RuntimeError, MemoryError): raise
-        except Exception as e:
-            message = (f"cannot load {name}: its data.pkl is not a valid checkpoint "
-                       f"pickle ({type(e).__name__}: {e})")
-            raise pickle.UnpicklingError(message) from None
+        return _unpickle(io.BytesIO(pkl), storages, name, weights_only)
 
-# %% ../nbs/09_checkpoint.ipynb #0cda222c
+def _unpickle(file, storages, name, weights_only):
+    "The object the pickle in `file` builds; a weights-only failure names the file."
+    if not weights_only: return _FullUnpickler(file, storages).load()
+    try: return _WeightsUnpickler(file, storages).load()
+    except pickle.UnpicklingError as e:
+        raise pickle.UnpicklingError(f"Weights only load failed for {name}. {e}") from None
+    except (RuntimeError, MemoryError, NotImplementedError): raise
+    except Exception as e:
+        message = (f"cannot load {name}: its pickle is not a valid checkpoint pickle "
+                   f"({type(e).__name__}: {e})")
+        raise pickle.UnpicklingError(message) from None
+
+# %% ../nbs/09_checkpoint.ipynb #e3e7be12
 def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None,
          **pickle_load_args):
     "Load a checkpoint from `f` (a path or binary file); weights_only=False trusts it."
@@ -623,3 +624,60 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
     name = getattr(f, 'name', None)
     name = repr(name) if isinstance(name, str) else 'the file object'
     return _load(f, name, map_location, weights_only)
+
+# %% ../nbs/09_checkpoint.ipynb #00737343
+def _legacy_target(location, map_location):
+    "Legacy storages are filled after the tensors exist, so they stay on the CPU."
+    if isinstance(map_location, dict): location = map_location.get(location, location)
+    elif map_location is not None and not callable(map_location): location = map_location
+    if callable(map_location) or device(str(location)).type != 'cpu':
+        raise NotImplementedError("legacy (pre-1.6) checkpoints load onto the CPU only: use "
+                                  "map_location='cpu'")
+
+class _LegacyStorages:
+    "The legacy format's `persistent_load`: storages allocated when named, filled later."
+    def __init__(self, file, name, map_location):
+        self.file, self.name, self.map_location, self.arrays = file, name, map_location, {}
+        here = file.tell()
+        self.size = file.seek(0, os.SEEK_END)         # no storage can be larger than the file
+        file.seek(here)
+
+    def __call__(self, pid):
+        if not (type(pid) is tuple and len(pid) == 6 and pid[0] == 'storage'):
+            raise pickle.UnpicklingError(f"unknown persistent id {pid!r}, not a storage")
+        _, kind, key, location, numel, view = pid
+        if not (isinstance(kind, _StorageType) and type(key) is str
+                and type(location) is str and type(numel) is int and numel >= 0):
+            raise pickle.UnpicklingError(f"malformed storage id {pid!r}")
+        if view is not None: raise NotImplementedError("legacy storage views are not supported")
+        _legacy_target(location, self.map_location)
+        if key not in self.arrays:
+            if numel * kind.dtype.itemsize > self.size:
+                raise _bad(self.name, f"storage {key} is larger than the whole file")
+            self.arrays[key] = np.empty(numel, kind.dtype.np)
+        a = self.arrays[key]
+        if a.dtype != kind.dtype.np or a.size != numel:
+            raise _bad(self.name, f"storage {key} is named with two different types or sizes")
+        return a
+
+# %% ../nbs/09_checkpoint.ipynb #99a9e119
+def _load_legacy(file, name, map_location, weights_only):
+    "PyTorch's pre-1.6 format: magic, version, system info, object, storage keys, storages."
+    def small(): return _unpickle(file, _no_storages, name, True)
+    version, system = small(), small()
+    if version != 1001 or type(system) is not dict:
+        raise _bad(name, f"unknown legacy format version {version!r}")
+    order = '<' if system.get('little_endian', True) else '>'
+    storages = _LegacyStorages(file, name, map_location)
+    result = _unpickle(file, storages, name, weights_only)
+    keys = small()
+    if type(keys) is not list: raise _bad(name, "the legacy storage list is missing")
+    for key in keys:
+        header = file.read(8)
+        a = storages.arrays.get(key)
+        if a is None or len(header) < 8 or struct.unpack(order + 'q', header)[0] != a.size:
+            raise _bad(name, f"legacy storage {key} is missing, truncated or of the wrong size")
+        view = memoryview(a.view(np.uint8)).cast('B') if a.nbytes else memoryview(b'')
+        if _read_fully(file, view) != a.nbytes: raise _bad(name, f"legacy storage {key} is cut short")
+        if order == '>': a.byteswap(inplace=True)
+    return result

@@ -331,6 +331,7 @@ def _payload_cases(tmp_path):
         for proto in (2, 4):
             cases.append((f'{name} / raw pickle protocol {proto}', _global_of(fn),
                           lambda p=payload, proto=proto: pickle.dumps({'w': [p]}, protocol=proto)))
+        cases.append((f'{name} / legacy format', _global_of(fn), lambda p=payload: _legacy_bytes({'w': p})))
     return sentinel, cases
 
 
@@ -607,9 +608,6 @@ def test_not_checkpoints(tmp_path):
     with zipfile.ZipFile(buf, 'w') as z: z.writestr('readme.txt', 'hi')
     with pytest.raises(RuntimeError, match='no <folder>/data.pkl'):
         _load_bytes(tmp_path, buf.getvalue())
-    torch.save({'a': torch.ones(1)}, tmp_path / 'legacy.pt', _use_new_zipfile_serialization=False)
-    with pytest.raises(RuntimeError, match='legacy format'):
-        lt.load(tmp_path / 'legacy.pt')
     with pytest.raises(FileNotFoundError):
         lt.load(tmp_path / 'nope.pt')
 
@@ -834,3 +832,33 @@ def test_random_layouts_cross_both_ways(data):
     assert back.dtype is ours.dtype and back.shape == ours.shape
     if a.size > 1: assert back.stride() == theirs.stride()
     np.testing.assert_array_equal(back.numpy(), a)
+
+
+
+def _legacy_bytes(obj):
+    "PyTorch's pre-1.6 header pickles followed by `obj` pickled plainly (no storages)."
+    head = [0x1950a86a20f9469cfc6c, 1001, {'protocol_version': 1001, 'little_endian': True,
+                                          'type_sizes': {'short': 2, 'int': 4, 'long': 4}}]
+    return b''.join(pickle.dumps(h, protocol=2) for h in head) + pickle.dumps(obj, protocol=2) + pickle.dumps([])
+
+
+def test_legacy_format_written_by_pytorch(tmp_path):
+    lt_state, th_state = _twins()
+    base = torch.arange(24.).reshape(4, 6)
+    th_state.update(base=base, cols=base[:, ::2], t=base.t())
+    torch.save(th_state, tmp_path / 'legacy.pt', _use_new_zipfile_serialization=False)
+    assert not zipfile.is_zipfile(tmp_path / 'legacy.pt')
+    got = lt.load(tmp_path / 'legacy.pt')
+    _assert_same(got, th_state)
+    assert got['cols'].numpy().base is got['base'].numpy().base and got['t'].stride() == (1, 6)
+    with open(tmp_path / 'legacy.pt', 'rb') as f: assert lt.load(f)['weight'].shape == (2, 3)
+    assert lt.load(tmp_path / 'legacy.pt', map_location={'cpu': 'cpu'})['int8'].tolist() == th_state['int8'].tolist()
+    with pytest.raises(NotImplementedError, match='CPU only'):
+        lt.load(tmp_path / 'legacy.pt', map_location='cuda:0')
+    raw = (tmp_path / 'legacy.pt').read_bytes()
+    for cut in (len(raw) - 1, len(raw) - 30, len(raw) // 2, 40):
+        with pytest.raises((RuntimeError, pickle.UnpicklingError), match="cut.pt"):
+            _load_bytes(tmp_path, raw[:cut], 'cut.pt')
+    torch.save(torch.nn.Linear(2, 2), tmp_path / 'model.pt', _use_new_zipfile_serialization=False)
+    with pytest.raises(pickle.UnpicklingError, match='torch.nn.modules.linear.Linear'):
+        lt.load(tmp_path / 'model.pt')
