@@ -862,3 +862,10 @@ def test_legacy_format_written_by_pytorch(tmp_path):
     torch.save(torch.nn.Linear(2, 2), tmp_path / 'model.pt', _use_new_zipfile_serialization=False)
     with pytest.raises(pickle.UnpicklingError, match='torch.nn.modules.linear.Linear'):
         lt.load(tmp_path / 'model.pt')
+
+
+def test_weights_only_none_means_the_safe_default(tmp_path):
+    "PyTorch reads weights_only=None as its default, True: None must not open the door."
+    data = _checkpoint_bytes({'w': _Call(os.system, (f'touch {tmp_path / SENTINEL_NAME}',))})
+    with pytest.raises(pickle.UnpicklingError, match='system'): lt.load(io.BytesIO(data), weights_only=None)
+    assert not (tmp_path / SENTINEL_NAME).exists()
