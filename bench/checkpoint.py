@@ -10,7 +10,7 @@ from the page cache in both places.
 
 Extra peak memory is measured in a fresh process per library and operation (VmHWM after /proc/self/clear_refs):
 for save, the peak above the resident state; for load, the peak above the loaded result."""
-import argparse, os, statistics, subprocess, sys, tempfile
+import argparse, os, subprocess, sys, tempfile
 import numpy as np
 from _harness import Case, machine_line, measure, pin_threads
 
@@ -68,7 +68,7 @@ def extra_peak(lib, op, folder):
     else:
         T.save(state_of(T), path)
         _reset_peak(); before = _status('VmRSS:')
-        result = T.load(path, weights_only=True)
+        result = T.load(path, weights_only=True)   # held while the peak is read
         print(_status('VmHWM:') - _status('VmRSS:'), _status('VmRSS:') - before)
 
 

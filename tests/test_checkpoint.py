@@ -25,7 +25,7 @@ def _np_values(a, dt):
 
 def _as_np(t):
     "numpy values of a learntorch or PyTorch tensor."
-    return t.detach().numpy() if isinstance(t, torch.Tensor) else t.detach().numpy()
+    return t.detach().numpy()
 
 
 def _assert_same(lt_obj, th_obj):
