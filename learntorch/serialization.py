@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['save', 'add_safe_globals', 'get_safe_globals', 'clear_safe_globals', 'safe_globals', 'load']
 
-# %% ../nbs/09_checkpoint.ipynb #a9a9a48d
+# %% ../nbs/09_checkpoint.ipynb #f8066f9c
 import io, os, pickle, secrets, stat, struct, sys, zipfile, zlib, _compat_pickle
 from collections import OrderedDict, Counter
 from contextlib import contextmanager
@@ -14,7 +14,7 @@ from .tensors import Tensor, Size, device, dtype, array_module, cupy_module
 from .tensors import _all_dtypes, _wrap, _dtype_of_np, _array_to_device
 from .nn import Parameter
 
-# %% ../nbs/09_checkpoint.ipynb #9a91d77e
+# %% ../nbs/09_checkpoint.ipynb #5f9c1d2d
 def _pointer(a):
     "The address of an array's first byte (numpy or cupy)."
     return a.__array_interface__['data'][0] if isinstance(a, np.ndarray) else a.data.ptr
@@ -34,7 +34,7 @@ def _view_of_root(a):
     if end > root.nbytes: return None
     return root, offset // item, tuple(s // item for s in strides)
 
-# %% ../nbs/09_checkpoint.ipynb #a19493a1
+# %% ../nbs/09_checkpoint.ipynb #abe6ac46
 class _TorchName:
     "A global of PyTorch's, such as `torch._utils._rebuild_tensor_v2`, named in a pickle."
     __slots__ = ('module', 'name')
@@ -62,7 +62,7 @@ def _xp(a):
     "numpy for numpy arrays and subclasses (`np.memmap`), else the array's own module."
     return np if isinstance(a, np.ndarray) else array_module(a)
 
-# %% ../nbs/09_checkpoint.ipynb #2a0e3143
+# %% ../nbs/09_checkpoint.ipynb #2bf900ea
 class _CheckpointPickler(pickle._Pickler):
     "Pickles like `torch.save`: tensors become rebuild calls over storages kept outside."
     dispatch = pickle._Pickler.dispatch.copy()
@@ -112,7 +112,7 @@ class _CheckpointPickler(pickle._Pickler):
     def save_dtype(self, obj): self.save(_torch_name('torch', obj.name))
     dispatch[dtype] = save_dtype
 
-# %% ../nbs/09_checkpoint.ipynb #c77ca16b
+# %% ../nbs/09_checkpoint.ipynb #4b63841a
 _ALIGN = 64
 _BIG = 0xFFFFFFFF   # sizes and offsets from here on need zip64 fields...
 _MAX = 0xFFFFFFFF   # ...and this in their 32-bit slot
@@ -140,7 +140,7 @@ class _ZipWriter:
                               small, small, len(name), len(extra)) + name + extra)
         self._put(data)
 
-# %% ../nbs/09_checkpoint.ipynb #0c8e196a
+# %% ../nbs/09_checkpoint.ipynb #7828b730
 def _close_zip(z):
     "Write `z`'s central directory and end records."
     start = z.pos
@@ -162,7 +162,7 @@ def _close_zip(z):
 
 _ZipWriter.close = _close_zip
 
-# %% ../nbs/09_checkpoint.ipynb #fec0a618
+# %% ../nbs/09_checkpoint.ipynb #39e6b447
 def _little_endian(a):
     "`a` on the host, in little-endian byte order."
     a = a if isinstance(a, np.ndarray) else a.get()
@@ -186,7 +186,7 @@ def _write_checkpoint(obj, file, protocol=2, name='archive'):
     z.write_record(f'{name}/.data/serialization_id', serial.encode())
     z.close()
 
-# %% ../nbs/09_checkpoint.ipynb #73d373e2
+# %% ../nbs/09_checkpoint.ipynb #56c2e992
 def _fsync_dir(path):
     "Make a rename in directory `path` durable (where directories can be opened)."
     try: fd = os.open(path, os.O_RDONLY)
@@ -203,7 +203,7 @@ def _temporary_beside(path):
         try: return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
         except FileExistsError: continue
 
-# %% ../nbs/09_checkpoint.ipynb #1f73bfe7
+# %% ../nbs/09_checkpoint.ipynb #8004f4b5
 def _save_atomically(obj, path, protocol):
     "Write to a temporary file beside `path`, fsync it, then rename it over `path`."
     path = os.path.realpath(path)                    # through symlinks, to the real file
@@ -225,7 +225,7 @@ def _save_atomically(obj, path, protocol):
         raise
     _fsync_dir(folder)
 
-# %% ../nbs/09_checkpoint.ipynb #91b2f72f
+# %% ../nbs/09_checkpoint.ipynb #d33427d8
 def save(obj, f, pickle_module=None, pickle_protocol=2,
          _use_new_zipfile_serialization=True, _disable_byteorder_record=False):
     "Save `obj` to `f` (a path or a binary file object) in PyTorch's zip format."
@@ -246,7 +246,7 @@ def save(obj, f, pickle_module=None, pickle_protocol=2,
                         f"not {type(f).__name__}")
     _write_checkpoint(obj, f, pickle_protocol)
 
-# %% ../nbs/09_checkpoint.ipynb #6c3ae78d
+# %% ../nbs/09_checkpoint.ipynb #b17aca41
 class _BadCheckpoint(RuntimeError):
     "A file that is not a readable checkpoint; the message names the file and problem."
 
@@ -273,7 +273,7 @@ def _record_prefix(zf, name):
                          f"<folder>/data.pkl record (records: {shown})")
     return pkls[0][:-len('data.pkl')]
 
-# %% ../nbs/09_checkpoint.ipynb #26e7d86a
+# %% ../nbs/09_checkpoint.ipynb #f05dc04b
 def _data_offset(file, info, name):
     "Where record `info`'s data starts in `file`: after its local header."
     file.seek(info.header_offset)
@@ -317,7 +317,7 @@ def _read_fully(file, view):
         got += len(chunk)
     return got
 
-# %% ../nbs/09_checkpoint.ipynb #169e0ceb
+# %% ../nbs/09_checkpoint.ipynb #5e8c92f8
 class _StorageType:
     "A storage kind named in a checkpoint (`torch.FloatStorage`): which dtype it holds."
     def __init__(self, dtype): self.dtype = dtype
@@ -367,7 +367,7 @@ class _StorageReader:
             raise _bad(self.name, f"record {info.filename} ends past the end of the file")
         return np.memmap(self.mmap_path, np_dtype, 'c', offset, (numel,))
 
-# %% ../nbs/09_checkpoint.ipynb #7f6b1197
+# %% ../nbs/09_checkpoint.ipynb #6619e427
 _NO_CUDA = ("Attempting to deserialize object on a CUDA device but "
             "torch.cuda.is_available() is False. If you are running on a CPU-only "
             "machine, please use torch.load with "
@@ -391,7 +391,7 @@ def _restore(a, location, map_location):
     if dev.type == 'cpu' and isinstance(a, np.ndarray): return a   # memmaps stay mapped
     return _array_to_device(a, dev)
 
-# %% ../nbs/09_checkpoint.ipynb #1f271f5b
+# %% ../nbs/09_checkpoint.ipynb #44c23253
 def _strided(storage, offset, size, stride):
     "The view of `storage` at `offset` with `size` and `stride`, bounds checked."
     item, empty = storage.itemsize, 0 in size
@@ -409,7 +409,7 @@ def _strided(storage, offset, size, stride):
     xp = array_module(storage)
     return xp.lib.stride_tricks.as_strided(storage[offset:], size, strides)
 
-# %% ../nbs/09_checkpoint.ipynb #51bb725a
+# %% ../nbs/09_checkpoint.ipynb #b014835c
 def _ints(values):
     if not all(type(v) is int for v in values):
         raise RuntimeError(f"sizes, strides and offset must be integers: {values!r}")
@@ -450,7 +450,7 @@ def _rebuild_parameter_with_state(data, requires_grad, backward_hooks, state):
     p.__dict__.update(state or {})
     return p
 
-# %% ../nbs/09_checkpoint.ipynb #1187becc
+# %% ../nbs/09_checkpoint.ipynb #d923b44c
 def _encode(text, encoding='utf-8'):
     "`_codecs.encode` as protocol-2 pickles use it for bytes: latin-1 only."
     if type(text) is not str or encoding not in ('latin1', 'latin-1'):
@@ -492,7 +492,7 @@ def safe_globals(safe_globals):
     try: yield
     finally: _user_safe.clear(); _user_safe.update(saved)
 
-# %% ../nbs/09_checkpoint.ipynb #13bac0c0
+# %% ../nbs/09_checkpoint.ipynb #287e9dcb
 def _python3_name(module, name):
     "The Python 3 name of a global a protocol-2 pickle gives the Python 2 way."
     if (module, name) in _compat_pickle.NAME_MAPPING:
@@ -547,7 +547,7 @@ class _FullUnpickler(pickle.Unpickler):
                                          "state_dict() instead")
         return super().find_class(module, name)
 
-# %% ../nbs/09_checkpoint.ipynb #70d04985
+# %% ../nbs/09_checkpoint.ipynb #5c4e2b01
 _LEGACY_MAGIC = 0x1950a86a20f9469cfc6c   # the first pickle of PyTorch's pre-1.6 format
 
 def _no_storages(pid): raise pickle.UnpicklingError("a bare pickle has no storages")
@@ -569,7 +569,7 @@ def _load_bare_pickle(file, name, map_location, weights_only):
         return _load_legacy(file, name, map_location, weights_only)
     raise _bad(name, "not a checkpoint: a bare pickle, not the zip archive of torch.save")
 
-# %% ../nbs/09_checkpoint.ipynb #b1436142
+# %% ../nbs/09_checkpoint.ipynb #019686eb
 def _byteorder(zf, file, prefix, name):
     "The byte order the checkpoint's storages were written in."
     if f'{prefix}byteorder' not in zf.namelist(): return 'little'
@@ -600,7 +600,7 @@ def _unpickle(file, storages, name, weights_only):
                    f"({type(e).__name__}: {e})")
         raise pickle.UnpicklingError(message) from None
 
-# %% ../nbs/09_checkpoint.ipynb #3c674189
+# %% ../nbs/09_checkpoint.ipynb #f9036cd0
 def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None,
          **pickle_load_args):
     "Load a checkpoint from `f` (a path or binary file); weights_only=False trusts it."
@@ -628,7 +628,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
     name = repr(name) if isinstance(name, str) else 'the file object'
     return _load(f, name, map_location, weights_only)
 
-# %% ../nbs/09_checkpoint.ipynb #e3664774
+# %% ../nbs/09_checkpoint.ipynb #cfa9e4f7
 def _legacy_target(location, map_location):
     "Legacy storages are filled after the tensors exist, so they stay on the CPU."
     if isinstance(map_location, dict): location = map_location.get(location, location)
@@ -663,7 +663,7 @@ class _LegacyStorages:
             raise _bad(self.name, f"storage {key} is named with two types or sizes")
         return a
 
-# %% ../nbs/09_checkpoint.ipynb #8a3e94a0
+# %% ../nbs/09_checkpoint.ipynb #702e069d
 def _load_legacy(file, name, map_location, weights_only):
     "PyTorch's pre-1.6 format: magic, version, system, object, storage keys, storages."
     def small(): return _unpickle(file, _no_storages, name, True)
