@@ -7,4 +7,4 @@ from . import cuda
 from .autograd import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode)
 from . import autograd
 from . import nn
-from .nn import layers as _nn_layers, losses as _nn_losses   # concept modules: importing them fills nn's namespaces
+from .nn import layers as _nn_layers, losses as _nn_losses, conv as _nn_conv   # concept modules: importing them fills nn's namespaces
