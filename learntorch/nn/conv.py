@@ -11,7 +11,7 @@ __all__ = ['ConvolutionBackward0', 'ConvolutionBackwardBackward0', 'conv1d', 'co
            'ConvTranspose2d', 'MaxPool2d', 'MaxPool1d', 'AvgPool2d', 'AvgPool1d', 'AdaptiveAvgPool2d',
            'AdaptiveMaxPool2d', 'BatchNorm1d', 'BatchNorm2d']
 
-# %% ../../nbs/11_conv.ipynb #93a9a2a5
+# %% ../../nbs/11_conv.ipynb #912943fd
 import builtins, math
 import numpy as np
 from ..tensors import *
@@ -22,7 +22,7 @@ from ..autograd import Node, formula, no_grad, is_grad_enabled
 from . import Module, Parameter, add_to_namespace, functional
 from .layers import kaiming_uniform_, uniform_, _calculate_fan_in_and_fan_out
 
-# %% ../../nbs/11_conv.ipynb #fed9b804
+# %% ../../nbs/11_conv.ipynb #d6cb1115
 def _pad(a, pads, value=0):
     """Images `a` (N, C, H, W) framed by `pads` = ((top, bottom), (left, right)) rows
     and columns of `value`."""
@@ -81,7 +81,7 @@ def _col2im(cols, shape, kernel, stride, dilation):
             ].transpose(1, 0, 2, 3)
     return canvas
 
-# %% ../../nbs/11_conv.ipynb #8a8b19e0
+# %% ../../nbs/11_conv.ipynb #68ce8375
 def _conv_size(size, k, s, d):
     return (size - d * (k - 1) - 1) // s + 1
 
@@ -138,7 +138,7 @@ def _conv_weight_arrays(x, g, wshape, stride, pads, dilation, groups, cols=None)
     gm = g.transpose(1, 0, 2, 3).reshape(groups, O // groups, N * oh * ow)
     return _group_mm(gm, cols.transpose(0, 2, 1)).reshape(wshape)
 
-# %% ../../nbs/11_conv.ipynb #59f14000
+# %% ../../nbs/11_conv.ipynb #77a1e3c3
 def _as2d(a):
     return a[:, :, None] if a.ndim == 3 else a  # 1-d signals are images one pixel high
 
@@ -192,7 +192,7 @@ def _conv_weight(image, grad, wshape, stride, pads, dilation, groups, cols=None)
         (stride, pads, dilation, groups),
     )
 
-# %% ../../nbs/11_conv.ipynb #b5a62249
+# %% ../../nbs/11_conv.ipynb #1a3dc7da
 def _needs(node):
     return [fn is not None for fn, _ in node.next_functions]
 
@@ -251,7 +251,7 @@ class ConvolutionBackwardBackward0(Node):
             gg = gg[(...,) + tuple(slice(0, n) for n in grad.shape[2:])]
         return gi, gg
 
-# %% ../../nbs/11_conv.ipynb #c34a4b82
+# %% ../../nbs/11_conv.ipynb #d58754ea
 def _ntuple(value, n, name):
     "An int or a sequence of 1 or `n` ints, as an `n`-tuple."
     if isinstance(value, builtins.int):
@@ -278,7 +278,7 @@ def _conv_pads(padding, kernel, stride, dilation):
         if padding != 'same':
             raise ValueError(
                 f"Invalid padding string '{padding}', should be one of {{'valid', "
-                "'same'}}"
+                "'same'}"
             )
         if builtins.any(s != 1 for s in stride):
             raise RuntimeError("padding='same' is not supported for strided convolutions")
@@ -323,7 +323,7 @@ def _check_conv(x, w, b, groups, pads, dilation, transposed=False):
             f"({_sizes(kernel)}). Kernel size can't be greater than actual input size"
         )
 
-# %% ../../nbs/11_conv.ipynb #9405ffdb
+# %% ../../nbs/11_conv.ipynb #411c1fed
 def _batched(input, n, name, fn):
     """Run `fn` on a batch: an unbatched input (one dimension fewer) gets a batch of
     one and loses it again."""
@@ -366,7 +366,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     kh, kw)."""
     return _conv(input, weight, bias, stride, padding, dilation, groups, 2)
 
-# %% ../../nbs/11_conv.ipynb #bb01828d
+# %% ../../nbs/11_conv.ipynb #8762b8f0
 def _conv_transpose(
     input, weight, bias, stride, padding, output_padding, groups, dilation, n
 ):
@@ -429,7 +429,7 @@ def conv_transpose2d(
         input, weight, bias, stride, padding, output_padding, groups, dilation, 2
     )
 
-# %% ../../nbs/11_conv.ipynb #7deaf234
+# %% ../../nbs/11_conv.ipynb #d6f97f5e
 def _pool_size(size, k, s, p, d, ceil_mode):
     """Output length of a pooling window sliding over `size` (PyTorch's rule: a last
     window must start inside)."""
@@ -479,7 +479,7 @@ def _lowest(dtype):
     "The padding value of max pooling: -inf, or the smallest integer."
     return -np.inf if np.dtype(dtype).kind == 'f' else np.iinfo(dtype).min
 
-# %% ../../nbs/11_conv.ipynb #851bc95c
+# %% ../../nbs/11_conv.ipynb #63c6666d
 def _as4d(a):
     return a if a.ndim == 4 else a[None]  # an unbatched (C, H, W) input is a batch of one
 
@@ -530,7 +530,7 @@ def _max_pool_backward(g, arg, shape, k, s, d, pads):
         (arg, k, s, d, pads, shape[-1]),
     )
 
-# %% ../../nbs/11_conv.ipynb #ab5955d6
+# %% ../../nbs/11_conv.ipynb #ac900229
 @formula('max_pool2d')
 class MaxPool2DWithIndicesBackward0(Node):
     "Only each window's winner gets a gradient."
@@ -604,7 +604,7 @@ def max_pool1d(
     )
     return (r[0].squeeze(-2), r[1].squeeze(-2)) if return_indices else r.squeeze(-2)
 
-# %% ../../nbs/11_conv.ipynb #8dc56db7
+# %% ../../nbs/11_conv.ipynb #2ee5af72
 def _avg_divisor(xp, size, k, s, p, out, count_include_pad):
     """How many pixels each window averages over, per output position (1-d; the 2-d
     divisor is an outer product)."""
@@ -662,7 +662,7 @@ class AvgPool2DBackwardBackward0(Node):
     def backward(self, v):
         return (_avg_pool(v, *self.args),)
 
-# %% ../../nbs/11_conv.ipynb #70ed8405
+# %% ../../nbs/11_conv.ipynb #19624b94
 def avg_pool2d(
     input,
     kernel_size,
@@ -706,7 +706,7 @@ def avg_pool1d(
     )
     return y.squeeze(-2)
 
-# %% ../../nbs/11_conv.ipynb #f7865761
+# %% ../../nbs/11_conv.ipynb #913f1e8f
 def _adaptive_sizes(input, output_size):
     "The output size as a pair; None keeps the input's size."
     o = (
@@ -754,7 +754,7 @@ class AdaptiveAvgPool2DBackward0(Node):
     def backward(self, g):
         return (self.ph.t() @ g @ self.pw,)
 
-# %% ../../nbs/11_conv.ipynb #91b06939
+# %% ../../nbs/11_conv.ipynb #7f4b867f
 def _window_indices(xp, size, out):
     """Each adaptive window's positions, padded to the longest window by repeating
     its last one (max ignores repeats)."""
@@ -802,7 +802,7 @@ class AdaptiveMaxPool2DBackward0(Node):
             flat.scatter_add(-1, self.idx.flatten(-2), g.flatten(-2)).view(self.shape),
         )
 
-# %% ../../nbs/11_conv.ipynb #db798b3c
+# %% ../../nbs/11_conv.ipynb #85736b37
 def _channel_shape(ndim):
     return (1, -1) + (1,) * (ndim - 2)  # broadcast a per-channel vector over (N, C, ...)
 
@@ -862,7 +862,7 @@ def batch_norm(
     )
     return _result(y, 'batch_norm', (input, weight, bias), args)
 
-# %% ../../nbs/11_conv.ipynb #f62737ea
+# %% ../../nbs/11_conv.ipynb #945d00a2
 @formula('batch_norm')
 class NativeBatchNormBackward0(Node):
     """Training: the statistics depend on x (derived above). Eval: a fixed
@@ -899,7 +899,7 @@ class NativeBatchNormBackward0(Node):
         gb = g.sum(axes) if self.has_bias else None
         return gx, gw, gb
 
-# %% ../../nbs/11_conv.ipynb #6b14cb13
+# %% ../../nbs/11_conv.ipynb #a5ff4f7e
 def _fold_geometry(kernel_size, dilation, padding, stride):
     return (
         _ntuple(kernel_size, 2, 'kernel_size'),
@@ -965,7 +965,7 @@ class Col2ImBackward0(Node):
     def backward(self, g):
         return (unfold(g, *self.args),)
 
-# %% ../../nbs/11_conv.ipynb #a7aa91aa
+# %% ../../nbs/11_conv.ipynb #cd9c8197
 class _ConvNd(Module):
     """What every convolution layer stores: geometry, weight (out, in / groups,
     *kernel) and bias."""
@@ -999,7 +999,7 @@ class _ConvNd(Module):
         if padding_mode not in self._modes:
             raise ValueError(
                 f"padding_mode must be one of {{'reflect', 'replicate', 'circular', "
-                "'zeros'}}, "
+                "'zeros'}, "
                 f"but got padding_mode='{padding_mode}'"
             )
         self.kernel_size, self.stride = (
@@ -1071,7 +1071,7 @@ class _ConvNd(Module):
                 "(only 'zeros'); pad the input yourself and use padding=0"
             )
 
-# %% ../../nbs/11_conv.ipynb #48413d9c
+# %% ../../nbs/11_conv.ipynb #4469818e
 class Conv1d(_ConvNd):
     "1-d convolution layer over (N, C, L) signals."
 
@@ -1216,7 +1216,7 @@ class ConvTranspose2d(_ConvNd):
             self.dilation,
         )
 
-# %% ../../nbs/11_conv.ipynb #12ee9cae
+# %% ../../nbs/11_conv.ipynb #4fabb60b
 class MaxPool2d(Module):
     "Keeps the largest value of each window."
 
@@ -1325,7 +1325,7 @@ class AvgPool1d(AvgPool2d):
             self.count_include_pad,
         )
 
-# %% ../../nbs/11_conv.ipynb #6bb052fb
+# %% ../../nbs/11_conv.ipynb #bd272d9b
 class AdaptiveAvgPool2d(Module):
     "Average pooling to a fixed output size."
 
@@ -1353,7 +1353,7 @@ class AdaptiveMaxPool2d(Module):
     def extra_repr(self):
         return f'output_size={self.output_size}'
 
-# %% ../../nbs/11_conv.ipynb #ee8bce4f
+# %% ../../nbs/11_conv.ipynb #a2237ca8
 class _BatchNorm(Module):
     """Batch normalisation: per-channel statistics of the batch while training,
     running averages in eval."""
@@ -1442,7 +1442,7 @@ class _BatchNorm(Module):
             self.eps,
         )
 
-# %% ../../nbs/11_conv.ipynb #39d7caca
+# %% ../../nbs/11_conv.ipynb #dfdeaa4f
 class BatchNorm1d(_BatchNorm):
     "Batch normalisation of (N, C) features or (N, C, L) signals."
 
@@ -1458,7 +1458,7 @@ class BatchNorm2d(_BatchNorm):
         if input.ndim != 4:
             raise ValueError(f"expected 4D input (got {input.ndim}D input)")
 
-# %% ../../nbs/11_conv.ipynb #7a8f2ef8
+# %% ../../nbs/11_conv.ipynb #2f4aa5b4
 add_to_namespace(
     functional,
     conv1d,
