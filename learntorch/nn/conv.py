@@ -11,7 +11,7 @@ __all__ = ['ConvolutionBackward0', 'ConvolutionBackwardBackward0', 'conv1d', 'co
            'ConvTranspose2d', 'MaxPool2d', 'MaxPool1d', 'AvgPool2d', 'AvgPool1d', 'AdaptiveAvgPool2d',
            'AdaptiveMaxPool2d', 'BatchNorm1d', 'BatchNorm2d']
 
-# %% ../../nbs/11_conv.ipynb #912943fd
+# %% ../../nbs/11_conv.ipynb #9cba944c
 import builtins, math
 import numpy as np
 from ..tensors import *
@@ -22,7 +22,7 @@ from ..autograd import Node, formula, no_grad, is_grad_enabled
 from . import Module, Parameter, add_to_namespace, functional
 from .layers import kaiming_uniform_, uniform_, _calculate_fan_in_and_fan_out
 
-# %% ../../nbs/11_conv.ipynb #d6cb1115
+# %% ../../nbs/11_conv.ipynb #598a63a9
 def _pad(a, pads, value=0):
     """Images `a` (N, C, H, W) framed by `pads` = ((top, bottom), (left, right)) rows
     and columns of `value`."""
@@ -81,13 +81,13 @@ def _col2im(cols, shape, kernel, stride, dilation):
             ].transpose(1, 0, 2, 3)
     return canvas
 
-# %% ../../nbs/11_conv.ipynb #68ce8375
+# %% ../../nbs/11_conv.ipynb #18da1f30
 def _conv_size(size, k, s, d):
     return (size - d * (k - 1) - 1) // s + 1
 
 
 def _group_mm(a, b):
-    "The products a[g] @ b[g] per group, through `dot` (BLAS: numpy's stacked matmul is slower)."
+    "Per-group products a[g] @ b[g] with `dot` (BLAS; numpy's stacked matmul is slower)."
     if a.shape[0] == 1: return a[0].dot(b[0])[None]
     return array_module(a).stack([ag.dot(bg) for ag, bg in zip(a, b)])
 
@@ -138,7 +138,7 @@ def _conv_weight_arrays(x, g, wshape, stride, pads, dilation, groups, cols=None)
     gm = g.transpose(1, 0, 2, 3).reshape(groups, O // groups, N * oh * ow)
     return _group_mm(gm, cols.transpose(0, 2, 1)).reshape(wshape)
 
-# %% ../../nbs/11_conv.ipynb #77a1e3c3
+# %% ../../nbs/11_conv.ipynb #f3dee88d
 def _as2d(a):
     return a[:, :, None] if a.ndim == 3 else a  # 1-d signals are images one pixel high
 
@@ -192,7 +192,7 @@ def _conv_weight(image, grad, wshape, stride, pads, dilation, groups, cols=None)
         (stride, pads, dilation, groups),
     )
 
-# %% ../../nbs/11_conv.ipynb #1a3dc7da
+# %% ../../nbs/11_conv.ipynb #f7139c83
 def _needs(node):
     return [fn is not None for fn, _ in node.next_functions]
 
@@ -251,7 +251,7 @@ class ConvolutionBackwardBackward0(Node):
             gg = gg[(...,) + tuple(slice(0, n) for n in grad.shape[2:])]
         return gi, gg
 
-# %% ../../nbs/11_conv.ipynb #d58754ea
+# %% ../../nbs/11_conv.ipynb #cc828a9a
 def _ntuple(value, n, name):
     "An int or a sequence of 1 or `n` ints, as an `n`-tuple."
     if isinstance(value, builtins.int):
@@ -276,10 +276,9 @@ def _conv_pads(padding, kernel, stride, dilation):
         if padding == 'valid':
             return ((0, 0),) * n
         if padding != 'same':
-            raise ValueError(
-                f"Invalid padding string '{padding}', should be one of {{'valid', "
-                "'same'}"
-            )
+            choices = {'same', 'valid'}   # a set, printed in PyTorch's (hash) order
+            raise ValueError(f"Invalid padding string {padding!r}, should be one of "
+                             f"{choices}")
         if builtins.any(s != 1 for s in stride):
             raise RuntimeError("padding='same' is not supported for strided convolutions")
         totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
@@ -290,7 +289,7 @@ def _conv_pads(padding, kernel, stride, dilation):
 def _sizes(t):
     return ' x '.join(map(str, t))
 
-
+# %% ../../nbs/11_conv.ipynb #f42b3280
 def _check_conv(x, w, b, groups, pads, dilation, transposed=False):
     "PyTorch's errors for a convolution's arguments."
     if x.dtype is not w.dtype:
@@ -323,7 +322,7 @@ def _check_conv(x, w, b, groups, pads, dilation, transposed=False):
             f"({_sizes(kernel)}). Kernel size can't be greater than actual input size"
         )
 
-# %% ../../nbs/11_conv.ipynb #411c1fed
+# %% ../../nbs/11_conv.ipynb #4d08bad6
 def _batched(input, n, name, fn):
     """Run `fn` on a batch: an unbatched input (one dimension fewer) gets a batch of
     one and loses it again."""
@@ -366,7 +365,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     kh, kw)."""
     return _conv(input, weight, bias, stride, padding, dilation, groups, 2)
 
-# %% ../../nbs/11_conv.ipynb #8762b8f0
+# %% ../../nbs/11_conv.ipynb #dac761b6
 def _conv_transpose(
     input, weight, bias, stride, padding, output_padding, groups, dilation, n
 ):
@@ -401,7 +400,7 @@ def _conv_transpose(
 
     return _batched(input, n, f'conv_transpose{n}d', run)
 
-
+# %% ../../nbs/11_conv.ipynb #3336f2e0
 def _spell(n, **values):
     "PyTorch's spelling of per-dimension values: `stride_height: 2 stride_width: 2`."
     names = ('width',) if n == 1 else ('height', 'width')
@@ -429,7 +428,7 @@ def conv_transpose2d(
         input, weight, bias, stride, padding, output_padding, groups, dilation, 2
     )
 
-# %% ../../nbs/11_conv.ipynb #d6f97f5e
+# %% ../../nbs/11_conv.ipynb #8a053304
 def _pool_size(size, k, s, p, d, ceil_mode):
     """Output length of a pooling window sliding over `size` (PyTorch's rule: a last
     window must start inside)."""
@@ -479,7 +478,7 @@ def _lowest(dtype):
     "The padding value of max pooling: -inf, or the smallest integer."
     return -np.inf if np.dtype(dtype).kind == 'f' else np.iinfo(dtype).min
 
-# %% ../../nbs/11_conv.ipynb #63c6666d
+# %% ../../nbs/11_conv.ipynb #aec09723
 def _as4d(a):
     return a if a.ndim == 4 else a[None]  # an unbatched (C, H, W) input is a batch of one
 
@@ -530,7 +529,7 @@ def _max_pool_backward(g, arg, shape, k, s, d, pads):
         (arg, k, s, d, pads, shape[-1]),
     )
 
-# %% ../../nbs/11_conv.ipynb #ac900229
+# %% ../../nbs/11_conv.ipynb #bd239cfc
 @formula('max_pool2d')
 class MaxPool2DWithIndicesBackward0(Node):
     "Only each window's winner gets a gradient."
@@ -554,7 +553,7 @@ class MaxPool2DWithIndicesBackwardBackward0(Node):
         idx = _wrap(_flat_indices(self.arg, *self.geometry, self.width))
         return (v.flatten(-2).gather(-1, idx.flatten(-2)).view(idx.shape),)
 
-
+# %% ../../nbs/11_conv.ipynb #493537dd
 def max_pool2d(
     input,
     kernel_size,
@@ -604,7 +603,7 @@ def max_pool1d(
     )
     return (r[0].squeeze(-2), r[1].squeeze(-2)) if return_indices else r.squeeze(-2)
 
-# %% ../../nbs/11_conv.ipynb #2ee5af72
+# %% ../../nbs/11_conv.ipynb #70fac11e
 def _avg_divisor(xp, size, k, s, p, out, count_include_pad):
     """How many pixels each window averages over, per output position (1-d; the 2-d
     divisor is an outer product)."""
@@ -662,7 +661,7 @@ class AvgPool2DBackwardBackward0(Node):
     def backward(self, v):
         return (_avg_pool(v, *self.args),)
 
-# %% ../../nbs/11_conv.ipynb #19624b94
+# %% ../../nbs/11_conv.ipynb #d3be3793
 def avg_pool2d(
     input,
     kernel_size,
@@ -706,7 +705,7 @@ def avg_pool1d(
     )
     return y.squeeze(-2)
 
-# %% ../../nbs/11_conv.ipynb #913f1e8f
+# %% ../../nbs/11_conv.ipynb #912b2272
 def _adaptive_sizes(input, output_size):
     "The output size as a pair; None keeps the input's size."
     o = (
@@ -754,7 +753,7 @@ class AdaptiveAvgPool2DBackward0(Node):
     def backward(self, g):
         return (self.ph.t() @ g @ self.pw,)
 
-# %% ../../nbs/11_conv.ipynb #7f4b867f
+# %% ../../nbs/11_conv.ipynb #286f5757
 def _window_indices(xp, size, out):
     """Each adaptive window's positions, padded to the longest window by repeating
     its last one (max ignores repeats)."""
@@ -802,7 +801,7 @@ class AdaptiveMaxPool2DBackward0(Node):
             flat.scatter_add(-1, self.idx.flatten(-2), g.flatten(-2)).view(self.shape),
         )
 
-# %% ../../nbs/11_conv.ipynb #85736b37
+# %% ../../nbs/11_conv.ipynb #cbb4e165
 def _channel_shape(ndim):
     return (1, -1) + (1,) * (ndim - 2)  # broadcast a per-channel vector over (N, C, ...)
 
@@ -862,7 +861,7 @@ def batch_norm(
     )
     return _result(y, 'batch_norm', (input, weight, bias), args)
 
-# %% ../../nbs/11_conv.ipynb #945d00a2
+# %% ../../nbs/11_conv.ipynb #7c4a5bb1
 @formula('batch_norm')
 class NativeBatchNormBackward0(Node):
     """Training: the statistics depend on x (derived above). Eval: a fixed
@@ -899,7 +898,7 @@ class NativeBatchNormBackward0(Node):
         gb = g.sum(axes) if self.has_bias else None
         return gx, gw, gb
 
-# %% ../../nbs/11_conv.ipynb #a5ff4f7e
+# %% ../../nbs/11_conv.ipynb #5c2d0d40
 def _fold_geometry(kernel_size, dilation, padding, stride):
     return (
         _ntuple(kernel_size, 2, 'kernel_size'),
@@ -947,7 +946,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     )
     return _result(y if input.ndim == 3 else y[0], 'fold', (input,), (size, k, d, p, s))
 
-
+# %% ../../nbs/11_conv.ipynb #965f0949
 @formula('unfold')
 class Im2ColBackward0(Node):
     def setup(self, inputs, args, out):
@@ -965,527 +964,244 @@ class Col2ImBackward0(Node):
     def backward(self, g):
         return (unfold(g, *self.args),)
 
-# %% ../../nbs/11_conv.ipynb #cd9c8197
+# %% ../../nbs/11_conv.ipynb #32105bbb
 class _ConvNd(Module):
-    """What every convolution layer stores: geometry, weight (out, in / groups,
-    *kernel) and bias."""
+    "What every convolution layer stores: geometry, weight and bias."
+    _modes = {'zeros', 'reflect', 'replicate', 'circular'}  # a set, as PyTorch prints it
 
-    _modes = ('zeros', 'reflect', 'replicate', 'circular')
-
-    def __init__(
-        self,
-        n,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride,
-        padding,
-        dilation,
-        groups,
-        bias,
-        padding_mode,
-        transposed=False,
-        output_padding=0,
-        device=None,
-        dtype=None,
-    ):
+    def __init__(self, n, in_channels, out_channels, kernel_size, stride, padding,
+                 dilation, groups, bias, padding_mode, transposed=False,
+                 output_padding=0, device=None, dtype=None):
         super().__init__()
-        if groups <= 0:
-            raise ValueError("groups must be a positive integer")
-        if in_channels % groups:
-            raise ValueError("in_channels must be divisible by groups")
-        if out_channels % groups:
-            raise ValueError("out_channels must be divisible by groups")
+        if groups <= 0: raise ValueError("groups must be a positive integer")
+        for name, count in (('in_channels', in_channels), ('out_channels', out_channels)):
+            if count % groups: raise ValueError(f"{name} must be divisible by groups")
         if padding_mode not in self._modes:
-            raise ValueError(
-                f"padding_mode must be one of {{'reflect', 'replicate', 'circular', "
-                "'zeros'}, "
-                f"but got padding_mode='{padding_mode}'"
-            )
-        self.kernel_size, self.stride = (
-            _ntuple(kernel_size, n, 'kernel_size'),
-            _ntuple(stride, n, 'stride'),
-        )
+            raise ValueError(f"padding_mode must be one of {self._modes}, but got "
+                             f"padding_mode='{padding_mode}'")
+        self.kernel_size = _ntuple(kernel_size, n, 'kernel_size')
+        self.stride = _ntuple(stride, n, 'stride')
         self.dilation = _ntuple(dilation, n, 'dilation')
         if isinstance(padding, str):
-            _conv_pads(
-                padding, self.kernel_size, self.stride, self.dilation
-            )  # validates, as PyTorch does here
+            if padding == 'same' and builtins.any(s != 1 for s in self.stride):
+                raise ValueError("padding='same' is not supported for strided "
+                                 "convolutions")
+            _conv_pads(padding, self.kernel_size, self.stride, self.dilation)  # validates
             self.padding = padding
-        else:
-            self.padding = _ntuple(padding, n, 'padding')
-        self.in_channels, self.out_channels, self.groups = (
-            in_channels,
-            out_channels,
-            groups,
-        )
-        self.transposed, self.output_padding = (
-            transposed,
-            _ntuple(output_padding, n, 'output_padding'),
-        )
-        self.padding_mode = padding_mode
-        shape = (
-            (in_channels, out_channels // groups)
-            if transposed
-            else (out_channels, in_channels // groups)
-        )
-        self.weight = Parameter(
-            empty(*shape, *self.kernel_size, device=device, dtype=dtype)
-        )
-        if bias:
-            self.bias = Parameter(empty(out_channels, device=device, dtype=dtype))
-        else:
-            self.register_parameter('bias', None)
+        else: self.padding = _ntuple(padding, n, 'padding')
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.groups = groups
+        self.transposed, self.padding_mode = transposed, padding_mode
+        self.output_padding = _ntuple(output_padding, n, 'output_padding')
+        if transposed: shape = (in_channels, out_channels // groups)
+        else: shape = (out_channels, in_channels // groups)
+        kw = dict(device=device, dtype=dtype)
+        self.weight = Parameter(empty(*shape, *self.kernel_size, **kw))
+        if bias: self.bias = Parameter(empty(out_channels, **kw))
+        else: self.register_parameter('bias', None)
         self.reset_parameters()
 
     def reset_parameters(self):
-        """PyTorch's default: kaiming_uniform_(a=√5) for the weight, U(-1/√fan_in,
-        1/√fan_in) for the bias."""
+        "PyTorch's default: kaiming_uniform_(a=√5), the bias U(-1/√fan_in, 1/√fan_in)."
         kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             fan_in, _ = _calculate_fan_in_and_fan_out(self.weight)
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
             uniform_(self.bias, -bound, bound)
-
     def extra_repr(self):
         s = f'{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}'
         s += f', stride={self.stride}'
-        if self.padding != (0,) * len(self.kernel_size):
-            s += f', padding={self.padding}'
-        if self.dilation != (1,) * len(self.dilation):
-            s += f', dilation={self.dilation}'
+        if self.padding != (0,) * len(self.kernel_size): s += f', padding={self.padding}'
+        if self.dilation != (1,) * len(self.dilation): s += f', dilation={self.dilation}'
         if self.output_padding != (0,) * len(self.output_padding):
             s += f', output_padding={self.output_padding}'
-        if self.groups != 1:
-            s += f', groups={self.groups}'
-        if self.bias is None:
-            s += ', bias=False'
-        if self.padding_mode != 'zeros':
-            s += f', padding_mode={self.padding_mode}'
+        if self.groups != 1: s += f', groups={self.groups}'
+        if self.bias is None: s += ', bias=False'
+        if self.padding_mode != 'zeros': s += f', padding_mode={self.padding_mode}'
         return s
 
-    def _check_mode(self):
-        if self.padding_mode != 'zeros':
-            raise NotImplementedError(
-                f"padding_mode='{self.padding_mode}' is not implemented in learntorch "
-                "(only 'zeros'); pad the input yourself and use padding=0"
-            )
+# %% ../../nbs/11_conv.ipynb #02403aaf
+def _check_padding_mode(layer):
+    if layer.padding_mode != 'zeros':
+        raise NotImplementedError(f"padding_mode='{layer.padding_mode}' is not "
+                                  "implemented in learntorch (only 'zeros'): pad "
+                                  "the input yourself")
 
-# %% ../../nbs/11_conv.ipynb #4469818e
 class Conv1d(_ConvNd):
     "1-d convolution layer over (N, C, L) signals."
-
-    def __init__(
-        self,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups=1,
-        bias=True,
-        padding_mode='zeros',
-        device=None,
-        dtype=None,
-    ):
-        super().__init__(
-            1,
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            groups,
-            bias,
-            padding_mode,
-            device=device,
-            dtype=dtype,
-        )
-
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 dilation=1, groups=1, bias=True, padding_mode='zeros', device=None,
+                 dtype=None):
+        super().__init__(1, in_channels, out_channels, kernel_size, stride, padding,
+                         dilation, groups, bias, padding_mode, device=device, dtype=dtype)
     def forward(self, input):
-        self._check_mode()
-        return conv1d(
-            input,
-            self.weight,
-            self.bias,
-            self.stride,
-            self.padding,
-            self.dilation,
-            self.groups,
-        )
-
+        _check_padding_mode(self)
+        return conv1d(input, self.weight, self.bias, self.stride, self.padding,
+                      self.dilation, self.groups)
 
 class Conv2d(_ConvNd):
     "2-d convolution layer over (N, C, H, W) images."
-
-    def __init__(
-        self,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups=1,
-        bias=True,
-        padding_mode='zeros',
-        device=None,
-        dtype=None,
-    ):
-        super().__init__(
-            2,
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            groups,
-            bias,
-            padding_mode,
-            device=device,
-            dtype=dtype,
-        )
-
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 dilation=1, groups=1, bias=True, padding_mode='zeros', device=None,
+                 dtype=None):
+        super().__init__(2, in_channels, out_channels, kernel_size, stride, padding,
+                         dilation, groups, bias, padding_mode, device=device, dtype=dtype)
     def forward(self, input):
-        self._check_mode()
-        return conv2d(
-            input,
-            self.weight,
-            self.bias,
-            self.stride,
-            self.padding,
-            self.dilation,
-            self.groups,
-        )
-
+        _check_padding_mode(self)
+        return conv2d(input, self.weight, self.bias, self.stride, self.padding,
+                      self.dilation, self.groups)
 
 class ConvTranspose2d(_ConvNd):
-    """Transposed 2-d convolution ('deconvolution'): the adjoint of `Conv2d`, used to
-    upsample."""
-
-    def __init__(
-        self,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride=1,
-        padding=0,
-        output_padding=0,
-        groups=1,
-        bias=True,
-        dilation=1,
-        padding_mode='zeros',
-        device=None,
-        dtype=None,
-    ):
+    "Transposed 2-d convolution ('deconvolution'), the adjoint of `Conv2d`: upsamples."
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode='zeros',
+                 device=None, dtype=None):
         if padding_mode != 'zeros':
-            raise ValueError(
-                f'Only "zeros" padding mode is supported for {type(self).__name__}'
-            )
-        super().__init__(
-            2,
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            groups,
-            bias,
-            padding_mode,
-            True,
-            output_padding,
-            device=device,
-            dtype=dtype,
-        )
-
+            raise ValueError('Only "zeros" padding mode is supported for '
+                             f'{type(self).__name__}')
+        super().__init__(2, in_channels, out_channels, kernel_size, stride, padding,
+                         dilation, groups, bias, padding_mode, True, output_padding,
+                         device=device, dtype=dtype)
     def forward(self, input, output_size=None):
         if output_size is not None:
             raise NotImplementedError("ConvTranspose2d: output_size= is not implemented")
-        return conv_transpose2d(
-            input,
-            self.weight,
-            self.bias,
-            self.stride,
-            self.padding,
-            self.output_padding,
-            self.groups,
-            self.dilation,
-        )
+        return conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
+                                self.output_padding, self.groups, self.dilation)
 
-# %% ../../nbs/11_conv.ipynb #4fabb60b
+# %% ../../nbs/11_conv.ipynb #50eac91b
 class MaxPool2d(Module):
     "Keeps the largest value of each window."
-
-    def __init__(
-        self,
-        kernel_size,
-        stride=None,
-        padding=0,
-        dilation=1,
-        return_indices=False,
-        ceil_mode=False,
-    ):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
+                 return_indices=False, ceil_mode=False):
         super().__init__()
-        self.kernel_size, self.stride = (
-            kernel_size,
-            stride if (stride is not None) else kernel_size,
-        )
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
         self.padding, self.dilation = padding, dilation
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
-
     def forward(self, input):
-        return max_pool2d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            self.ceil_mode,
-            self.return_indices,
-        )
-
+        k, s, p, d = self.kernel_size, self.stride, self.padding, self.dilation
+        return max_pool2d(input, k, s, p, d, self.ceil_mode, self.return_indices)
     def extra_repr(self):
-        return (
-            f'kernel_size={self.kernel_size}, stride={self.stride}, '
-            f'padding={self.padding}, '
-            f'dilation={self.dilation}, ceil_mode={self.ceil_mode}'
-        )
-
+        return (f'kernel_size={self.kernel_size}, stride={self.stride}, '
+                f'padding={self.padding}, dilation={self.dilation}, '
+                f'ceil_mode={self.ceil_mode}')
 
 class MaxPool1d(MaxPool2d):
     "Max pooling of (N, C, L) signals."
-
     def forward(self, input):
-        return max_pool1d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            self.ceil_mode,
-            self.return_indices,
-        )
-
+        k, s, p, d = self.kernel_size, self.stride, self.padding, self.dilation
+        return max_pool1d(input, k, s, p, d, self.ceil_mode, self.return_indices)
 
 class AvgPool2d(Module):
     "Averages each window."
-
-    def __init__(
-        self,
-        kernel_size,
-        stride=None,
-        padding=0,
-        ceil_mode=False,
-        count_include_pad=True,
-        divisor_override=None,
-    ):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None):
         super().__init__()
-        self.kernel_size, self.stride = (
-            kernel_size,
-            stride if (stride is not None) else kernel_size,
-        )
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
         self.padding, self.ceil_mode = padding, ceil_mode
-        self.count_include_pad, self.divisor_override = (
-            count_include_pad,
-            divisor_override,
-        )
-
+        self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
     def forward(self, input):
-        return avg_pool2d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.ceil_mode,
-            self.count_include_pad,
-            self.divisor_override,
-        )
-
+        return avg_pool2d(input, self.kernel_size, self.stride, self.padding,
+                          self.ceil_mode, self.count_include_pad, self.divisor_override)
     def extra_repr(self):
         k, s, p = self.kernel_size, self.stride, self.padding
         return f'kernel_size={k}, stride={s}, padding={p}'
 
-
 class AvgPool1d(AvgPool2d):
     "Average pooling of (N, C, L) signals."
-
     def forward(self, input):
         if self.divisor_override is not None:
             raise NotImplementedError("AvgPool1d has no divisor_override")
-        return avg_pool1d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.ceil_mode,
-            self.count_include_pad,
-        )
+        return avg_pool1d(input, self.kernel_size, self.stride, self.padding,
+                          self.ceil_mode, self.count_include_pad)
 
-# %% ../../nbs/11_conv.ipynb #bd272d9b
+# %% ../../nbs/11_conv.ipynb #745a954f
 class AdaptiveAvgPool2d(Module):
     "Average pooling to a fixed output size."
-
-    def __init__(self, output_size):
-        super().__init__()
-        self.output_size = output_size
-
-    def forward(self, input):
-        return adaptive_avg_pool2d(input, self.output_size)
-
-    def extra_repr(self):
-        return f'output_size={self.output_size}'
-
+    def __init__(self, output_size): super().__init__(); self.output_size = output_size
+    def forward(self, input): return adaptive_avg_pool2d(input, self.output_size)
+    def extra_repr(self): return f'output_size={self.output_size}'
 
 class AdaptiveMaxPool2d(Module):
     "Max pooling to a fixed output size."
-
     def __init__(self, output_size, return_indices=False):
         super().__init__()
         self.output_size, self.return_indices = output_size, return_indices
-
     def forward(self, input):
         return adaptive_max_pool2d(input, self.output_size, self.return_indices)
+    def extra_repr(self): return f'output_size={self.output_size}'
 
-    def extra_repr(self):
-        return f'output_size={self.output_size}'
-
-# %% ../../nbs/11_conv.ipynb #a2237ca8
+# %% ../../nbs/11_conv.ipynb #d784c64b
 class _BatchNorm(Module):
-    """Batch normalisation: per-channel statistics of the batch while training,
-    running averages in eval."""
-
-    def __init__(
-        self,
-        num_features,
-        eps=1e-5,
-        momentum=0.1,
-        affine=True,
-        track_running_stats=True,
-        device=None,
-        dtype=None,
-        *,
-        bias=True,
-    ):
+    "Batch normalisation: batch statistics while training, running averages in eval."
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, device=None, dtype=None, *, bias=True):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         kw = dict(device=device, dtype=dtype)
-        if affine:
-            self.weight = Parameter(ones(num_features, **kw))
-        else:
-            self.register_parameter('weight', None)
-        if affine and bias:
-            self.bias = Parameter(zeros(num_features, **kw))
-        else:
-            self.register_parameter('bias', None)
+        if affine: self.weight = Parameter(ones(num_features, **kw))
+        else: self.register_parameter('weight', None)
+        if affine and bias: self.bias = Parameter(zeros(num_features, **kw))
+        else: self.register_parameter('bias', None)
+        names = ('running_mean', 'running_var', 'num_batches_tracked')
         if track_running_stats:
-            self.register_buffer('running_mean', zeros(num_features, **kw))
-            self.register_buffer('running_var', ones(num_features, **kw))
-            self.register_buffer(
-                'num_batches_tracked', tensor(0, dtype=int64, device=device)
-            )
-        else:
-            for name in ('running_mean', 'running_var', 'num_batches_tracked'):
-                self.register_buffer(name, None)
+            stats = (zeros(num_features, **kw), ones(num_features, **kw),
+                     tensor(0, dtype=int64, device=device))
+        else: stats = (None, None, None)
+        for name, t in zip(names, stats): self.register_buffer(name, t)
 
     def reset_running_stats(self):
-        if self.track_running_stats:
-            with no_grad():
-                self.running_mean.zero_()
-                self.running_var.fill_(1)
-                self.num_batches_tracked.zero_()
+        if not self.track_running_stats: return
+        with no_grad():
+            self.running_mean.zero_(); self.running_var.fill_(1)
+            self.num_batches_tracked.zero_()
 
     def reset_parameters(self):
         self.reset_running_stats()
         if self.affine:
             with no_grad():
                 self.weight.fill_(1)
-                if self.bias is not None:
-                    self.bias.zero_()
-
+                if self.bias is not None: self.bias.zero_()
     def extra_repr(self):
-        return (
-            f'{self.num_features}, eps={self.eps}, momentum={self.momentum}, '
-            f'affine={self.affine}, '
-            f'bias={self.bias is not None}, '
-            f'track_running_stats={self.track_running_stats}'
-        )
+        return (f'{self.num_features}, eps={self.eps}, momentum={self.momentum}, '
+                f'affine={self.affine}, bias={self.bias is not None}, '
+                f'track_running_stats={self.track_running_stats}')
 
     def forward(self, input):
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
-        if (
-            self.training
-            and self.track_running_stats
-            and self.num_batches_tracked is not None
-        ):
-            with no_grad():
-                self.num_batches_tracked.add_(1)
-            if self.momentum is None:
-                factor = 1.0 / self.num_batches_tracked.item()  # a cumulative average
-        use_batch = self.training or (
-            self.running_mean is None and self.running_var is None
-        )
+        counting = self.track_running_stats and self.num_batches_tracked is not None
+        if self.training and counting:
+            with no_grad(): self.num_batches_tracked.add_(1)
+            if self.momentum is None:                   # a cumulative average
+                factor = 1.0 / self.num_batches_tracked.item()
+        no_stats = self.running_mean is None and self.running_var is None
+        use_batch = self.training or no_stats
         track = not self.training or self.track_running_stats
-        return batch_norm(
-            input,
-            self.running_mean if track else None,
-            self.running_var if track else None,
-            self.weight,
-            self.bias,
-            use_batch,
-            factor,
-            self.eps,
-        )
+        mean, var = (self.running_mean, self.running_var) if track else (None, None)
+        return batch_norm(input, mean, var, self.weight, self.bias, use_batch, factor,
+                          self.eps)
 
-# %% ../../nbs/11_conv.ipynb #dfdeaa4f
+# %% ../../nbs/11_conv.ipynb #6b190091
 class BatchNorm1d(_BatchNorm):
     "Batch normalisation of (N, C) features or (N, C, L) signals."
-
     def _check_input_dim(self, input):
         if input.ndim not in (2, 3):
             raise ValueError(f"expected 2D or 3D input (got {input.ndim}D input)")
 
-
 class BatchNorm2d(_BatchNorm):
     "Batch normalisation of (N, C, H, W) images, per channel."
-
     def _check_input_dim(self, input):
         if input.ndim != 4:
             raise ValueError(f"expected 4D input (got {input.ndim}D input)")
 
-# %% ../../nbs/11_conv.ipynb #2f4aa5b4
-add_to_namespace(
-    functional,
-    conv1d,
-    conv2d,
-    conv_transpose1d,
-    conv_transpose2d,
-    max_pool1d,
-    max_pool2d,
-    avg_pool1d,
-    avg_pool2d,
-    adaptive_avg_pool2d,
-    adaptive_max_pool2d,
-    batch_norm,
-    unfold,
-    fold,
-)
-add_to_namespace(
-    'learntorch.nn',
-    Conv1d,
-    Conv2d,
-    ConvTranspose2d,
-    MaxPool1d,
-    MaxPool2d,
-    AvgPool1d,
-    AvgPool2d,
-    AdaptiveAvgPool2d,
-    AdaptiveMaxPool2d,
-    BatchNorm1d,
-    BatchNorm2d,
-)
+# %% ../../nbs/11_conv.ipynb #d65f3b3c
+add_to_namespace(functional, conv1d, conv2d, conv_transpose1d, conv_transpose2d,
+                 max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, adaptive_avg_pool2d,
+                 adaptive_max_pool2d, batch_norm, unfold, fold)
+add_to_namespace('learntorch.nn', Conv1d, Conv2d, ConvTranspose2d, MaxPool1d, MaxPool2d,
+                 AvgPool1d, AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, BatchNorm1d,
+                 BatchNorm2d)
