@@ -218,6 +218,9 @@ def test_gradchecks_float64():
     lambda T: T.nn.BatchNorm1d(3)(T.randn(2, 4)),
     lambda T: T.nn.BatchNorm2d(3)(T.randn(1, 3, 1, 1)),
     lambda T: T.nn.functional.fold(T.randn(1, 12, 15), (5, 5), 2),
+    lambda T: T.nn.functional.conv2d(T.randn(1, 3, 5, 5), T.randn(4, 3, 3, 3), stride=0),
+    lambda T: T.nn.functional.conv2d(T.randn(1, 3, 5, 5), T.randn(4, 3, 3, 3), dilation=0),
+    lambda T: T.nn.functional.max_pool2d(T.randn(1, 0, 4, 4), 2),
 ])
 def test_errors_match_torch(call):
     with pytest.raises(Exception) as th: call(torch)
@@ -249,3 +252,15 @@ def test_default_init_bounds():
     bound = 1 / np.sqrt(6 * 25)
     assert np.abs(conv.weight.detach().numpy()).max() <= bound and np.abs(conv.bias.detach().numpy()).max() <= bound
     assert conv.weight.detach().numpy().std() > bound / 3
+
+
+@pytest.mark.parametrize('call', [
+    lambda T: T.nn.functional.conv2d(T.randn(0, 3, 5, 5), T.randn(4, 3, 3, 3)),
+    lambda T: T.nn.functional.conv_transpose2d(T.randn(0, 3, 5, 5), T.randn(3, 4, 3, 3), stride=2),
+    lambda T: T.nn.functional.max_pool2d(T.randn(0, 3, 4, 4), 2),
+    lambda T: T.nn.functional.avg_pool2d(T.randn(0, 3, 4, 4), 2),
+    lambda T: T.nn.BatchNorm2d(3)(T.randn(0, 3, 2, 2)),
+])
+def test_empty_batch(call):
+    "A batch of zero samples goes through with the right output shape, as in PyTorch."
+    assert tuple(call(learntorch).shape) == tuple(call(torch).shape)

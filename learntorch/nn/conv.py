@@ -11,7 +11,7 @@ __all__ = ['ConvolutionBackward0', 'ConvolutionBackwardBackward0', 'conv1d', 'co
            'ConvTranspose2d', 'MaxPool2d', 'MaxPool1d', 'AvgPool2d', 'AvgPool1d', 'AdaptiveAvgPool2d',
            'AdaptiveMaxPool2d', 'BatchNorm1d', 'BatchNorm2d']
 
-# %% ../../nbs/11_conv.ipynb #9cba944c
+# %% ../../nbs/11_conv.ipynb #03506d3a
 import builtins, math
 import numpy as np
 from ..tensors import *
@@ -22,7 +22,7 @@ from ..autograd import Node, formula, no_grad, is_grad_enabled
 from . import Module, Parameter, add_to_namespace, functional
 from .layers import kaiming_uniform_, uniform_, _calculate_fan_in_and_fan_out
 
-# %% ../../nbs/11_conv.ipynb #598a63a9
+# %% ../../nbs/11_conv.ipynb #712eac4a
 def _pad(a, pads, value=0):
     """Images `a` (N, C, H, W) framed by `pads` = ((top, bottom), (left, right)) rows
     and columns of `value`."""
@@ -54,7 +54,8 @@ def _im2col(a, kernel, stride, dilation, out, groups):
     w = _windows(a, kernel, stride, dilation, out).transpose(
         1, 2, 3, 0, 4, 5
     )  # (C, kh, kw, N, oh, ow)
-    return w.reshape(groups, -1, a.shape[0] * out[0] * out[1])  # the one copy
+    rows = a.shape[1] // groups * kernel[0] * kernel[1]
+    return w.reshape(groups, rows, a.shape[0] * out[0] * out[1])  # the one copy
 
 
 def _offset_view(a, i, j, stride, dilation, out):
@@ -81,7 +82,7 @@ def _col2im(cols, shape, kernel, stride, dilation):
             ].transpose(1, 0, 2, 3)
     return canvas
 
-# %% ../../nbs/11_conv.ipynb #18da1f30
+# %% ../../nbs/11_conv.ipynb #8781fe44
 def _conv_size(size, k, s, d):
     return (size - d * (k - 1) - 1) // s + 1
 
@@ -138,7 +139,7 @@ def _conv_weight_arrays(x, g, wshape, stride, pads, dilation, groups, cols=None)
     gm = g.transpose(1, 0, 2, 3).reshape(groups, O // groups, N * oh * ow)
     return _group_mm(gm, cols.transpose(0, 2, 1)).reshape(wshape)
 
-# %% ../../nbs/11_conv.ipynb #f3dee88d
+# %% ../../nbs/11_conv.ipynb #ed359a50
 def _as2d(a):
     return a[:, :, None] if a.ndim == 3 else a  # 1-d signals are images one pixel high
 
@@ -192,7 +193,7 @@ def _conv_weight(image, grad, wshape, stride, pads, dilation, groups, cols=None)
         (stride, pads, dilation, groups),
     )
 
-# %% ../../nbs/11_conv.ipynb #f7139c83
+# %% ../../nbs/11_conv.ipynb #23bf411e
 def _needs(node):
     return [fn is not None for fn, _ in node.next_functions]
 
@@ -251,7 +252,7 @@ class ConvolutionBackwardBackward0(Node):
             gg = gg[(...,) + tuple(slice(0, n) for n in grad.shape[2:])]
         return gi, gg
 
-# %% ../../nbs/11_conv.ipynb #cc828a9a
+# %% ../../nbs/11_conv.ipynb #f53bce13
 def _ntuple(value, n, name):
     "An int or a sequence of 1 or `n` ints, as an `n`-tuple."
     if isinstance(value, builtins.int):
@@ -289,7 +290,7 @@ def _conv_pads(padding, kernel, stride, dilation):
 def _sizes(t):
     return ' x '.join(map(str, t))
 
-# %% ../../nbs/11_conv.ipynb #f42b3280
+# %% ../../nbs/11_conv.ipynb #544af2cd
 def _check_conv(x, w, b, groups, pads, dilation, transposed=False):
     "PyTorch's errors for a convolution's arguments."
     if x.dtype is not w.dtype:
@@ -322,7 +323,17 @@ def _check_conv(x, w, b, groups, pads, dilation, transposed=False):
             f"({_sizes(kernel)}). Kernel size can't be greater than actual input size"
         )
 
-# %% ../../nbs/11_conv.ipynb #4d08bad6
+# %% ../../nbs/11_conv.ipynb #3edac342
+def _check_geometry(stride, pads, dilation):
+    if builtins.any(v <= 0 for v in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if builtins.any(v < 0 for p in pads for v in p):
+        raise RuntimeError("negative padding is not supported")
+    if builtins.any(v <= 0 for v in dilation):
+        raise RuntimeError("dilation should be greater than zero, but got "
+                           f"{list(dilation)}")
+
+
 def _batched(input, n, name, fn):
     """Run `fn` on a batch: an unbatched input (one dimension fewer) gets a batch of
     one and loses it again."""
@@ -348,6 +359,7 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, n):
     def run(x):
         s, d = _ntuple(stride, n, 'stride'), _ntuple(dilation, n, 'dilation')
         pads = _conv_pads(padding, weight.shape[2:], s, d)
+        _check_geometry(s, pads, d)
         _check_conv(x, weight, bias, groups, pads, d)
         return _convolution(x, weight, bias, *_lift(n, s, pads, d), groups, False)
 
@@ -365,7 +377,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     kh, kw)."""
     return _conv(input, weight, bias, stride, padding, dilation, groups, 2)
 
-# %% ../../nbs/11_conv.ipynb #dac761b6
+# %% ../../nbs/11_conv.ipynb #f6bf1a63
 def _conv_transpose(
     input, weight, bias, stride, padding, output_padding, groups, dilation, n
 ):
@@ -400,7 +412,7 @@ def _conv_transpose(
 
     return _batched(input, n, f'conv_transpose{n}d', run)
 
-# %% ../../nbs/11_conv.ipynb #3336f2e0
+# %% ../../nbs/11_conv.ipynb #aefe2355
 def _spell(n, **values):
     "PyTorch's spelling of per-dimension values: `stride_height: 2 stride_width: 2`."
     names = ('width',) if n == 1 else ('height', 'width')
@@ -428,7 +440,7 @@ def conv_transpose2d(
         input, weight, bias, stride, padding, output_padding, groups, dilation, 2
     )
 
-# %% ../../nbs/11_conv.ipynb #8a053304
+# %% ../../nbs/11_conv.ipynb #348b380a
 def _pool_size(size, k, s, p, d, ceil_mode):
     """Output length of a pooling window sliding over `size` (PyTorch's rule: a last
     window must start inside)."""
@@ -474,11 +486,20 @@ def _pool_geometry(
     return k, s, d, out, ((p[0], after[0]), (p[1], after[1]))
 
 
+def _check_pool_input(x):
+    "PyTorch's errors for a pooling input: (C, H, W) or (N, C, H, W), only N may be 0."
+    if x.ndim not in (3, 4):
+        raise RuntimeError("non-empty 3D or 4D (batch mode) tensor expected for input")
+    if 0 in x.shape[-3:]:
+        raise RuntimeError("Expected 3D or 4D (batch mode) tensor with optional 0 dim "
+                           f"batch size for input, but got:{list(x.shape)}")
+
+
 def _lowest(dtype):
     "The padding value of max pooling: -inf, or the smallest integer."
     return -np.inf if np.dtype(dtype).kind == 'f' else np.iinfo(dtype).min
 
-# %% ../../nbs/11_conv.ipynb #aec09723
+# %% ../../nbs/11_conv.ipynb #b2d0b290
 def _as4d(a):
     return a if a.ndim == 4 else a[None]  # an unbatched (C, H, W) input is a batch of one
 
@@ -529,7 +550,7 @@ def _max_pool_backward(g, arg, shape, k, s, d, pads):
         (arg, k, s, d, pads, shape[-1]),
     )
 
-# %% ../../nbs/11_conv.ipynb #bd239cfc
+# %% ../../nbs/11_conv.ipynb #47dddde2
 @formula('max_pool2d')
 class MaxPool2DWithIndicesBackward0(Node):
     "Only each window's winner gets a gradient."
@@ -553,7 +574,7 @@ class MaxPool2DWithIndicesBackwardBackward0(Node):
         idx = _wrap(_flat_indices(self.arg, *self.geometry, self.width))
         return (v.flatten(-2).gather(-1, idx.flatten(-2)).view(idx.shape),)
 
-# %% ../../nbs/11_conv.ipynb #493537dd
+# %% ../../nbs/11_conv.ipynb #9145655f
 def max_pool2d(
     input,
     kernel_size,
@@ -565,8 +586,7 @@ def max_pool2d(
 ):
     """The largest value in each window; with `return_indices`, also where it was
     (flat in H * W)."""
-    if input.ndim not in (3, 4) or input.numel() == 0:
-        raise RuntimeError("non-empty 3D or 4D (batch mode) tensor expected for input")
+    _check_pool_input(input)
     k, s, d, out, pads = _pool_geometry(
         input, kernel_size, stride, padding, dilation, ceil_mode
     )
@@ -603,7 +623,7 @@ def max_pool1d(
     )
     return (r[0].squeeze(-2), r[1].squeeze(-2)) if return_indices else r.squeeze(-2)
 
-# %% ../../nbs/11_conv.ipynb #70fac11e
+# %% ../../nbs/11_conv.ipynb #14d256b2
 def _avg_divisor(xp, size, k, s, p, out, count_include_pad):
     """How many pixels each window averages over, per output position (1-d; the 2-d
     divisor is an outer product)."""
@@ -661,7 +681,7 @@ class AvgPool2DBackwardBackward0(Node):
     def backward(self, v):
         return (_avg_pool(v, *self.args),)
 
-# %% ../../nbs/11_conv.ipynb #d3be3793
+# %% ../../nbs/11_conv.ipynb #7bc9882e
 def avg_pool2d(
     input,
     kernel_size,
@@ -672,8 +692,7 @@ def avg_pool2d(
     divisor_override=None,
 ):
     "The mean of each window (zero padding counts unless `count_include_pad=False`)."
-    if input.ndim not in (3, 4):
-        raise RuntimeError("non-empty 3D or 4D (batch mode) tensor expected for input")
+    _check_pool_input(input)
     k, s, _, out, pads = _pool_geometry(input, kernel_size, stride, padding, 1, ceil_mode)
     xp, p = array_module(input._array), _ntuple(padding, 2, 'padding')
     if divisor_override is not None:
@@ -705,7 +724,7 @@ def avg_pool1d(
     )
     return y.squeeze(-2)
 
-# %% ../../nbs/11_conv.ipynb #912b2272
+# %% ../../nbs/11_conv.ipynb #6993eca7
 def _adaptive_sizes(input, output_size):
     "The output size as a pair; None keeps the input's size."
     o = (
@@ -753,7 +772,7 @@ class AdaptiveAvgPool2DBackward0(Node):
     def backward(self, g):
         return (self.ph.t() @ g @ self.pw,)
 
-# %% ../../nbs/11_conv.ipynb #286f5757
+# %% ../../nbs/11_conv.ipynb #c2a166c0
 def _window_indices(xp, size, out):
     """Each adaptive window's positions, padded to the longest window by repeating
     its last one (max ignores repeats)."""
@@ -801,7 +820,7 @@ class AdaptiveMaxPool2DBackward0(Node):
             flat.scatter_add(-1, self.idx.flatten(-2), g.flatten(-2)).view(self.shape),
         )
 
-# %% ../../nbs/11_conv.ipynb #cbb4e165
+# %% ../../nbs/11_conv.ipynb #2485c32c
 def _channel_shape(ndim):
     return (1, -1) + (1,) * (ndim - 2)  # broadcast a per-channel vector over (N, C, ...)
 
@@ -829,13 +848,14 @@ def batch_norm(
             raise RuntimeError(f"{name} should contain {C} elements not {t.numel()}")
     axes, xp = (0,) + tuple(range(2, a.ndim)), array_module(a)
     if training:
-        if a.size // C <= 1:
+        if a.size // C == 1:
             raise ValueError(
                 "Expected more than 1 value per channel when training, got input size "
                 f"{input.shape}"
             )
-        mean, var = a.mean(axes), a.var(axes)
-        if running_mean is not None:
+        if a.size: mean, var = a.mean(axes), a.var(axes)
+        else: mean, var = xp.zeros(C, a.dtype), xp.ones(C, a.dtype)   # an empty batch
+        if running_mean is not None and a.size:
             with no_grad():
                 running_mean.mul_(1 - momentum).add_(
                     _wrap(mean.astype(running_mean._array.dtype)) * momentum
@@ -861,7 +881,7 @@ def batch_norm(
     )
     return _result(y, 'batch_norm', (input, weight, bias), args)
 
-# %% ../../nbs/11_conv.ipynb #7c4a5bb1
+# %% ../../nbs/11_conv.ipynb #9eb3bbcd
 @formula('batch_norm')
 class NativeBatchNormBackward0(Node):
     """Training: the statistics depend on x (derived above). Eval: a fixed
@@ -898,7 +918,7 @@ class NativeBatchNormBackward0(Node):
         gb = g.sum(axes) if self.has_bias else None
         return gx, gw, gb
 
-# %% ../../nbs/11_conv.ipynb #5c2d0d40
+# %% ../../nbs/11_conv.ipynb #f0aecd1a
 def _fold_geometry(kernel_size, dilation, padding, stride):
     return (
         _ntuple(kernel_size, 2, 'kernel_size'),
@@ -946,7 +966,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     )
     return _result(y if input.ndim == 3 else y[0], 'fold', (input,), (size, k, d, p, s))
 
-# %% ../../nbs/11_conv.ipynb #965f0949
+# %% ../../nbs/11_conv.ipynb #ba51b6a8
 @formula('unfold')
 class Im2ColBackward0(Node):
     def setup(self, inputs, args, out):
@@ -964,7 +984,7 @@ class Col2ImBackward0(Node):
     def backward(self, g):
         return (unfold(g, *self.args),)
 
-# %% ../../nbs/11_conv.ipynb #32105bbb
+# %% ../../nbs/11_conv.ipynb #b258f975
 class _ConvNd(Module):
     "What every convolution layer stores: geometry, weight and bias."
     _modes = {'zeros', 'reflect', 'replicate', 'circular'}  # a set, as PyTorch prints it
@@ -1020,7 +1040,7 @@ class _ConvNd(Module):
         if self.padding_mode != 'zeros': s += f', padding_mode={self.padding_mode}'
         return s
 
-# %% ../../nbs/11_conv.ipynb #02403aaf
+# %% ../../nbs/11_conv.ipynb #eeee815e
 def _check_padding_mode(layer):
     if layer.padding_mode != 'zeros':
         raise NotImplementedError(f"padding_mode='{layer.padding_mode}' is not "
@@ -1068,7 +1088,7 @@ class ConvTranspose2d(_ConvNd):
         return conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
                                 self.output_padding, self.groups, self.dilation)
 
-# %% ../../nbs/11_conv.ipynb #50eac91b
+# %% ../../nbs/11_conv.ipynb #75ff51ac
 class MaxPool2d(Module):
     "Keeps the largest value of each window."
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
@@ -1117,7 +1137,7 @@ class AvgPool1d(AvgPool2d):
         return avg_pool1d(input, self.kernel_size, self.stride, self.padding,
                           self.ceil_mode, self.count_include_pad)
 
-# %% ../../nbs/11_conv.ipynb #745a954f
+# %% ../../nbs/11_conv.ipynb #f2a30f03
 class AdaptiveAvgPool2d(Module):
     "Average pooling to a fixed output size."
     def __init__(self, output_size): super().__init__(); self.output_size = output_size
@@ -1133,7 +1153,7 @@ class AdaptiveMaxPool2d(Module):
         return adaptive_max_pool2d(input, self.output_size, self.return_indices)
     def extra_repr(self): return f'output_size={self.output_size}'
 
-# %% ../../nbs/11_conv.ipynb #d784c64b
+# %% ../../nbs/11_conv.ipynb #790bb41e
 class _BatchNorm(Module):
     "Batch normalisation: batch statistics while training, running averages in eval."
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
@@ -1185,7 +1205,7 @@ class _BatchNorm(Module):
         return batch_norm(input, mean, var, self.weight, self.bias, use_batch, factor,
                           self.eps)
 
-# %% ../../nbs/11_conv.ipynb #6b190091
+# %% ../../nbs/11_conv.ipynb #767023d8
 class BatchNorm1d(_BatchNorm):
     "Batch normalisation of (N, C) features or (N, C, L) signals."
     def _check_input_dim(self, input):
@@ -1198,7 +1218,7 @@ class BatchNorm2d(_BatchNorm):
         if input.ndim != 4:
             raise ValueError(f"expected 4D input (got {input.ndim}D input)")
 
-# %% ../../nbs/11_conv.ipynb #d65f3b3c
+# %% ../../nbs/11_conv.ipynb #9ac70e50
 add_to_namespace(functional, conv1d, conv2d, conv_transpose1d, conv_transpose2d,
                  max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, adaptive_avg_pool2d,
                  adaptive_max_pool2d, batch_norm, unfold, fold)
