@@ -4,7 +4,13 @@ backward and a plain SGD update under no_grad, in learntorch and in PyTorch (one
 
     python bench/cnn_step.py [--rounds N]     # last line: learntorch / PyTorch
 
-Also times the forward alone, to tell the forward and backward costs apart."""
+Also times the forward alone, to tell the forward and backward costs apart.
+
+OpenBLAS is pinned to one thread through the environment, before numpy loads: limited only at run time
+(threadpoolctl), its idle worker threads make single-threaded calls stall for tens of milliseconds at random
+on a busy machine (seen here: the same 6x25 @ 25x36864 product took 0.3 ms or 25 ms)."""
+import os
+os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')
 import numpy as np
 from _harness import Case, run
 

@@ -264,3 +264,17 @@ def test_default_init_bounds():
 def test_empty_batch(call):
     "A batch of zero samples goes through with the right output shape, as in PyTorch."
     assert tuple(call(learntorch).shape) == tuple(call(torch).shape)
+
+
+def test_conv_weight_grad_with_infinite_input():
+    "The stride-1 fast path pads rows with junk times zero: an inf in the input must not turn that into nan."
+    x = np.random.default_rng(7).standard_normal((2, 2, 6, 6))
+    x[0, 1, 2, 5] = np.inf
+    w = np.random.default_rng(8).standard_normal((3, 2, 3, 3))
+    grads = []
+    for T in (learntorch, torch):
+        xt, wt = T.tensor(x), T.tensor(w, requires_grad=True)
+        T.nn.functional.conv2d(xt, wt).sum().backward()
+        grads.append(wt.grad.numpy())
+    np.testing.assert_array_equal(np.isnan(grads[0]), np.isnan(grads[1]))
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-9, equal_nan=True)

@@ -11,7 +11,7 @@ __all__ = ['ConvolutionBackward0', 'ConvolutionBackwardBackward0', 'conv1d', 'co
            'ConvTranspose2d', 'MaxPool2d', 'MaxPool1d', 'AvgPool2d', 'AvgPool1d', 'AdaptiveAvgPool2d',
            'AdaptiveMaxPool2d', 'BatchNorm1d', 'BatchNorm2d']
 
-# %% ../../nbs/11_conv.ipynb #03506d3a
+# %% ../../nbs/11_conv.ipynb #47a798e2
 import builtins, math
 import numpy as np
 from ..tensors import *
@@ -22,7 +22,7 @@ from ..autograd import Node, formula, no_grad, is_grad_enabled
 from . import Module, Parameter, add_to_namespace, functional
 from .layers import kaiming_uniform_, uniform_, _calculate_fan_in_and_fan_out
 
-# %% ../../nbs/11_conv.ipynb #712eac4a
+# %% ../../nbs/11_conv.ipynb #0cb1a037
 def _pad(a, pads, value=0):
     """Images `a` (N, C, H, W) framed by `pads` = ((top, bottom), (left, right)) rows
     and columns of `value`."""
@@ -82,7 +82,7 @@ def _col2im(cols, shape, kernel, stride, dilation):
             ].transpose(1, 0, 2, 3)
     return canvas
 
-# %% ../../nbs/11_conv.ipynb #8781fe44
+# %% ../../nbs/11_conv.ipynb #d50bb91b
 def _conv_size(size, k, s, d):
     return (size - d * (k - 1) - 1) // s + 1
 
@@ -102,8 +102,7 @@ def _conv_arrays(x, w, b, stride, pads, dilation, groups, cols=None):
         _conv_size(n, k, s, d)
         for n, k, s, d in zip(x.shape[2:], (kh, kw), stride, dilation)
     )
-    if cols is None:
-        cols = _im2col(x, (kh, kw), stride, dilation, out, groups)
+    if cols is None: cols = _im2col(x, (kh, kw), stride, dilation, out, groups)
     y = _group_mm(w.reshape(groups, O // groups, -1), cols)  # one product per group
     y = y.reshape(O, N, *out).transpose(1, 0, 2, 3)
     res = xp.empty((N, O) + out, dtype=y.dtype)  # contiguous, like PyTorch's result
@@ -122,9 +121,8 @@ def _conv_transpose_arrays(g, w, b, stride, pads, dilation, groups, canvas_hw):
     gm = g.transpose(1, 0, 2, 3).reshape(groups, O // groups, N * oh * ow)
     cols = _group_mm(w.reshape(groups, O // groups, Cg * kh * kw).transpose(0, 2, 1), gm)
     cols = cols.reshape(groups * Cg, kh, kw, N, oh, ow)
-    canvas = _col2im(
-        cols, (N, groups * Cg) + tuple(canvas_hw), (kh, kw), stride, dilation
-    )
+    shape = (N, groups * Cg) + tuple(canvas_hw)
+    canvas = _col2im(cols, shape, (kh, kw), stride, dilation)
     (t, bt), (l, r) = pads
     y = canvas[:, :, t : canvas.shape[2] - bt, l : canvas.shape[3] - r]
     return array_module(g).ascontiguousarray(y if b is None else y + b.reshape(-1, 1, 1))
@@ -139,7 +137,7 @@ def _conv_weight_arrays(x, g, wshape, stride, pads, dilation, groups, cols=None)
     gm = g.transpose(1, 0, 2, 3).reshape(groups, O // groups, N * oh * ow)
     return _group_mm(gm, cols.transpose(0, 2, 1)).reshape(wshape)
 
-# %% ../../nbs/11_conv.ipynb #ed359a50
+# %% ../../nbs/11_conv.ipynb #2b177c26
 def _as2d(a):
     return a[:, :, None] if a.ndim == 3 else a  # 1-d signals are images one pixel high
 
@@ -193,7 +191,7 @@ def _conv_weight(image, grad, wshape, stride, pads, dilation, groups, cols=None)
         (stride, pads, dilation, groups),
     )
 
-# %% ../../nbs/11_conv.ipynb #23bf411e
+# %% ../../nbs/11_conv.ipynb #db4cc378
 def _needs(node):
     return [fn is not None for fn, _ in node.next_functions]
 
@@ -252,7 +250,7 @@ class ConvolutionBackwardBackward0(Node):
             gg = gg[(...,) + tuple(slice(0, n) for n in grad.shape[2:])]
         return gi, gg
 
-# %% ../../nbs/11_conv.ipynb #f53bce13
+# %% ../../nbs/11_conv.ipynb #bb4785d2
 def _ntuple(value, n, name):
     "An int or a sequence of 1 or `n` ints, as an `n`-tuple."
     if isinstance(value, builtins.int):
@@ -290,7 +288,7 @@ def _conv_pads(padding, kernel, stride, dilation):
 def _sizes(t):
     return ' x '.join(map(str, t))
 
-# %% ../../nbs/11_conv.ipynb #544af2cd
+# %% ../../nbs/11_conv.ipynb #bbcff917
 def _check_conv(x, w, b, groups, pads, dilation, transposed=False):
     "PyTorch's errors for a convolution's arguments."
     if x.dtype is not w.dtype:
@@ -323,7 +321,7 @@ def _check_conv(x, w, b, groups, pads, dilation, transposed=False):
             f"({_sizes(kernel)}). Kernel size can't be greater than actual input size"
         )
 
-# %% ../../nbs/11_conv.ipynb #3edac342
+# %% ../../nbs/11_conv.ipynb #562cc7ab
 def _check_geometry(stride, pads, dilation):
     if builtins.any(v <= 0 for v in stride):
         raise RuntimeError("non-positive stride is not supported")
@@ -377,7 +375,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     kh, kw)."""
     return _conv(input, weight, bias, stride, padding, dilation, groups, 2)
 
-# %% ../../nbs/11_conv.ipynb #f6bf1a63
+# %% ../../nbs/11_conv.ipynb #a1eeb890
 def _conv_transpose(
     input, weight, bias, stride, padding, output_padding, groups, dilation, n
 ):
@@ -412,7 +410,7 @@ def _conv_transpose(
 
     return _batched(input, n, f'conv_transpose{n}d', run)
 
-# %% ../../nbs/11_conv.ipynb #aefe2355
+# %% ../../nbs/11_conv.ipynb #c716cd37
 def _spell(n, **values):
     "PyTorch's spelling of per-dimension values: `stride_height: 2 stride_width: 2`."
     names = ('width',) if n == 1 else ('height', 'width')
@@ -440,7 +438,7 @@ def conv_transpose2d(
         input, weight, bias, stride, padding, output_padding, groups, dilation, 2
     )
 
-# %% ../../nbs/11_conv.ipynb #348b380a
+# %% ../../nbs/11_conv.ipynb #f8f34a04
 def _pool_size(size, k, s, p, d, ceil_mode):
     """Output length of a pooling window sliding over `size` (PyTorch's rule: a last
     window must start inside)."""
@@ -499,7 +497,7 @@ def _lowest(dtype):
     "The padding value of max pooling: -inf, or the smallest integer."
     return -np.inf if np.dtype(dtype).kind == 'f' else np.iinfo(dtype).min
 
-# %% ../../nbs/11_conv.ipynb #b2d0b290
+# %% ../../nbs/11_conv.ipynb #fc0f23fa
 def _as4d(a):
     return a if a.ndim == 4 else a[None]  # an unbatched (C, H, W) input is a batch of one
 
@@ -515,7 +513,7 @@ def _max_pool_arrays(a, k, s, d, out, pads):
     y = views[0].copy()
     for v in views[1:]:
         xp.maximum(y, v, out=y)  # one pass per kernel offset
-    arg = xp.zeros(y.shape, dtype=np.int64)
+    arg = xp.zeros(y.shape, dtype=np.uint8 if len(views) < 256 else np.int64)  # small
     for o in range(len(views) - 1, -1, -1):
         xp.copyto(arg, o, where=views[o] == y)
     return y.reshape(a.shape[:-2] + out), arg.reshape(a.shape[:-2] + out)
@@ -524,6 +522,7 @@ def _max_pool_arrays(a, k, s, d, out, pads):
 def _flat_indices(arg, k, s, d, pads, width):
     "PyTorch's `return_indices`: each winner's position in its (unpadded) H * W plane."
     xp = array_module(arg)
+    arg = arg.astype(np.int64)
     i, j = arg // k[1], arg % k[1]
     rows = xp.arange(arg.shape[-2]).reshape(-1, 1) * s[0] - pads[0][0] + i * d[0]
     cols = xp.arange(arg.shape[-1]) * s[1] - pads[1][0] + j * d[1]
@@ -550,7 +549,7 @@ def _max_pool_backward(g, arg, shape, k, s, d, pads):
         (arg, k, s, d, pads, shape[-1]),
     )
 
-# %% ../../nbs/11_conv.ipynb #47dddde2
+# %% ../../nbs/11_conv.ipynb #8811b7e4
 @formula('max_pool2d')
 class MaxPool2DWithIndicesBackward0(Node):
     "Only each window's winner gets a gradient."
@@ -574,7 +573,7 @@ class MaxPool2DWithIndicesBackwardBackward0(Node):
         idx = _wrap(_flat_indices(self.arg, *self.geometry, self.width))
         return (v.flatten(-2).gather(-1, idx.flatten(-2)).view(idx.shape),)
 
-# %% ../../nbs/11_conv.ipynb #9145655f
+# %% ../../nbs/11_conv.ipynb #e7d947a9
 def max_pool2d(
     input,
     kernel_size,
@@ -623,7 +622,7 @@ def max_pool1d(
     )
     return (r[0].squeeze(-2), r[1].squeeze(-2)) if return_indices else r.squeeze(-2)
 
-# %% ../../nbs/11_conv.ipynb #14d256b2
+# %% ../../nbs/11_conv.ipynb #b39297de
 def _avg_divisor(xp, size, k, s, p, out, count_include_pad):
     """How many pixels each window averages over, per output position (1-d; the 2-d
     divisor is an outer product)."""
@@ -681,7 +680,7 @@ class AvgPool2DBackwardBackward0(Node):
     def backward(self, v):
         return (_avg_pool(v, *self.args),)
 
-# %% ../../nbs/11_conv.ipynb #7bc9882e
+# %% ../../nbs/11_conv.ipynb #02da5ac3
 def avg_pool2d(
     input,
     kernel_size,
@@ -724,7 +723,7 @@ def avg_pool1d(
     )
     return y.squeeze(-2)
 
-# %% ../../nbs/11_conv.ipynb #6993eca7
+# %% ../../nbs/11_conv.ipynb #22b6b5ac
 def _adaptive_sizes(input, output_size):
     "The output size as a pair; None keeps the input's size."
     o = (
@@ -772,7 +771,7 @@ class AdaptiveAvgPool2DBackward0(Node):
     def backward(self, g):
         return (self.ph.t() @ g @ self.pw,)
 
-# %% ../../nbs/11_conv.ipynb #c2a166c0
+# %% ../../nbs/11_conv.ipynb #9f77a1a9
 def _window_indices(xp, size, out):
     """Each adaptive window's positions, padded to the longest window by repeating
     its last one (max ignores repeats)."""
@@ -820,7 +819,7 @@ class AdaptiveMaxPool2DBackward0(Node):
             flat.scatter_add(-1, self.idx.flatten(-2), g.flatten(-2)).view(self.shape),
         )
 
-# %% ../../nbs/11_conv.ipynb #2485c32c
+# %% ../../nbs/11_conv.ipynb #ef387c7d
 def _channel_shape(ndim):
     return (1, -1) + (1,) * (ndim - 2)  # broadcast a per-channel vector over (N, C, ...)
 
@@ -881,7 +880,7 @@ def batch_norm(
     )
     return _result(y, 'batch_norm', (input, weight, bias), args)
 
-# %% ../../nbs/11_conv.ipynb #9eb3bbcd
+# %% ../../nbs/11_conv.ipynb #197101ee
 @formula('batch_norm')
 class NativeBatchNormBackward0(Node):
     """Training: the statistics depend on x (derived above). Eval: a fixed
@@ -918,7 +917,7 @@ class NativeBatchNormBackward0(Node):
         gb = g.sum(axes) if self.has_bias else None
         return gx, gw, gb
 
-# %% ../../nbs/11_conv.ipynb #f0aecd1a
+# %% ../../nbs/11_conv.ipynb #6de9533b
 def _fold_geometry(kernel_size, dilation, padding, stride):
     return (
         _ntuple(kernel_size, 2, 'kernel_size'),
@@ -966,7 +965,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     )
     return _result(y if input.ndim == 3 else y[0], 'fold', (input,), (size, k, d, p, s))
 
-# %% ../../nbs/11_conv.ipynb #ba51b6a8
+# %% ../../nbs/11_conv.ipynb #5c19eb1c
 @formula('unfold')
 class Im2ColBackward0(Node):
     def setup(self, inputs, args, out):
@@ -984,7 +983,7 @@ class Col2ImBackward0(Node):
     def backward(self, g):
         return (unfold(g, *self.args),)
 
-# %% ../../nbs/11_conv.ipynb #b258f975
+# %% ../../nbs/11_conv.ipynb #bee60c1a
 class _ConvNd(Module):
     "What every convolution layer stores: geometry, weight and bias."
     _modes = {'zeros', 'reflect', 'replicate', 'circular'}  # a set, as PyTorch prints it
@@ -1040,7 +1039,7 @@ class _ConvNd(Module):
         if self.padding_mode != 'zeros': s += f', padding_mode={self.padding_mode}'
         return s
 
-# %% ../../nbs/11_conv.ipynb #eeee815e
+# %% ../../nbs/11_conv.ipynb #8a8821b8
 def _check_padding_mode(layer):
     if layer.padding_mode != 'zeros':
         raise NotImplementedError(f"padding_mode='{layer.padding_mode}' is not "
@@ -1088,7 +1087,7 @@ class ConvTranspose2d(_ConvNd):
         return conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
                                 self.output_padding, self.groups, self.dilation)
 
-# %% ../../nbs/11_conv.ipynb #75ff51ac
+# %% ../../nbs/11_conv.ipynb #2c6410dd
 class MaxPool2d(Module):
     "Keeps the largest value of each window."
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
@@ -1137,7 +1136,7 @@ class AvgPool1d(AvgPool2d):
         return avg_pool1d(input, self.kernel_size, self.stride, self.padding,
                           self.ceil_mode, self.count_include_pad)
 
-# %% ../../nbs/11_conv.ipynb #f2a30f03
+# %% ../../nbs/11_conv.ipynb #51f18cd2
 class AdaptiveAvgPool2d(Module):
     "Average pooling to a fixed output size."
     def __init__(self, output_size): super().__init__(); self.output_size = output_size
@@ -1153,7 +1152,7 @@ class AdaptiveMaxPool2d(Module):
         return adaptive_max_pool2d(input, self.output_size, self.return_indices)
     def extra_repr(self): return f'output_size={self.output_size}'
 
-# %% ../../nbs/11_conv.ipynb #790bb41e
+# %% ../../nbs/11_conv.ipynb #da185263
 class _BatchNorm(Module):
     "Batch normalisation: batch statistics while training, running averages in eval."
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
@@ -1205,7 +1204,7 @@ class _BatchNorm(Module):
         return batch_norm(input, mean, var, self.weight, self.bias, use_batch, factor,
                           self.eps)
 
-# %% ../../nbs/11_conv.ipynb #767023d8
+# %% ../../nbs/11_conv.ipynb #010adbac
 class BatchNorm1d(_BatchNorm):
     "Batch normalisation of (N, C) features or (N, C, L) signals."
     def _check_input_dim(self, input):
@@ -1218,7 +1217,7 @@ class BatchNorm2d(_BatchNorm):
         if input.ndim != 4:
             raise ValueError(f"expected 4D input (got {input.ndim}D input)")
 
-# %% ../../nbs/11_conv.ipynb #9ac70e50
+# %% ../../nbs/11_conv.ipynb #7d4361db
 add_to_namespace(functional, conv1d, conv2d, conv_transpose1d, conv_transpose2d,
                  max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, adaptive_avg_pool2d,
                  adaptive_max_pool2d, batch_norm, unfold, fold)
