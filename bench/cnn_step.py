@@ -2,7 +2,7 @@
 Linear(256,120), ReLU, Linear(120,84), ReLU, Linear(84,10)) on a batch of 64 1x28x28 images: forward, cross-entropy,
 backward and a plain SGD update under no_grad, in learntorch and in PyTorch (oneDNN), one thread each.
 
-    python bench/cnn_step.py [--rounds N]     # last line: learntorch / PyTorch
+    python bench/cnn_step.py [--rounds N]     # last line: learntorch / PyTorch for the train step
 
 Also times the forward alone, to tell the forward and backward costs apart.
 
@@ -53,5 +53,6 @@ def forward_only(T):
 
 
 if __name__ == '__main__':
-    run([Case('LeNet forward (no_grad), batch 64', forward_only),
-         Case('LeNet train step, batch 64', train_step)], 'LeNet step')
+    results = run([Case('LeNet forward (no_grad), batch 64', forward_only),
+                   Case('LeNet train step, batch 64', train_step)], 'LeNet step')
+    print(f'learntorch / PyTorch, LeNet train step: {results[-1].ratio:.2f}x')

@@ -497,14 +497,14 @@ def _lowest(dtype):
     "The padding value of max pooling: -inf, or the smallest integer."
     return -np.inf if np.dtype(dtype).kind == 'f' else np.iinfo(dtype).min
 
-# %% ../../nbs/11_conv.ipynb #fc0f23fa
+# %% ../../nbs/11_conv.ipynb #7db2bc62
 def _as4d(a):
     return a if a.ndim == 4 else a[None]  # an unbatched (C, H, W) input is a batch of one
 
 
-def _max_pool_arrays(a, k, s, d, out, pads):
+def _max_pool_arrays(a, k, s, d, out, pads, with_arg=True):
     """Max over every window, and the kernel offset that held it (the first one on
-    ties, as PyTorch)."""
+    ties, as PyTorch; only `with_arg`, for the backward or `return_indices`)."""
     xp = array_module(a)
     canvas = _pad(_as4d(a), pads, _lowest(a.dtype))
     views = [
@@ -513,6 +513,7 @@ def _max_pool_arrays(a, k, s, d, out, pads):
     y = views[0].copy()
     for v in views[1:]:
         xp.maximum(y, v, out=y)  # one pass per kernel offset
+    if not with_arg: return y.reshape(a.shape[:-2] + out), None
     arg = xp.zeros(y.shape, dtype=np.uint8 if len(views) < 256 else np.int64)  # small
     for o in range(len(views) - 1, -1, -1):
         xp.copyto(arg, o, where=views[o] == y)
@@ -535,11 +536,11 @@ def _max_pool_backward(g, arg, shape, k, s, d, pads):
     ga, xp = _as4d(g._array), array_module(g._array)
     hw = _padded_hw((1, 1) + tuple(shape[-2:]), pads)
     canvas = xp.zeros(ga.shape[:2] + hw, dtype=ga.dtype)
-    a4 = _as4d(arg)
+    a4, disjoint = _as4d(arg), tuple(s) == tuple(k) and tuple(d) == (1, 1)
     for o in range(k[0] * k[1]):  # a loop over kernel offsets
-        _offset_view(canvas, o // k[1], o % k[1], s, d, ga.shape[2:])[...] += xp.where(
-            a4 == o, ga, 0
-        )
+        view = _offset_view(canvas, o // k[1], o % k[1], s, d, ga.shape[2:])
+        if disjoint: xp.copyto(view, ga, where=a4 == o)  # windows do not overlap
+        else: view += xp.where(a4 == o, ga, 0)
     (t, _), (l, _) = pads
     grad = canvas[:, :, t : t + shape[-2], l : l + shape[-1]].reshape(shape)
     return _result(
@@ -573,7 +574,7 @@ class MaxPool2DWithIndicesBackwardBackward0(Node):
         idx = _wrap(_flat_indices(self.arg, *self.geometry, self.width))
         return (v.flatten(-2).gather(-1, idx.flatten(-2)).view(idx.shape),)
 
-# %% ../../nbs/11_conv.ipynb #e7d947a9
+# %% ../../nbs/11_conv.ipynb #0b7698a8
 def max_pool2d(
     input,
     kernel_size,
@@ -589,7 +590,8 @@ def max_pool2d(
     k, s, d, out, pads = _pool_geometry(
         input, kernel_size, stride, padding, dilation, ceil_mode
     )
-    y, arg = _max_pool_arrays(input._array, k, s, d, out, pads)
+    with_arg = return_indices or (input.requires_grad and is_grad_enabled())
+    y, arg = _max_pool_arrays(input._array, k, s, d, out, pads, with_arg)
     result = _result(y, 'max_pool2d', (input,), (arg, k, s, d, pads))
     if not return_indices:
         return result
