@@ -278,3 +278,23 @@ def test_conv_weight_grad_with_infinite_input():
         grads.append(wt.grad.numpy())
     np.testing.assert_array_equal(np.isnan(grads[0]), np.isnan(grads[1]))
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-9, equal_nan=True)
+
+
+@SETTINGS
+@given(conv_cases(2))
+def test_conv2d_float32_noncontiguous_vs_torch(c):
+    "float32 (the default dtype) on an input that is a transposed view: same values and gradients, same dtype."
+    rng = np.random.default_rng(c['seed'])
+    h, w_ = c['size']
+    x = rand(rng, c['batch'], c['cin'], w_, h).astype(np.float32)
+    w = rand(rng, c['cout'], c['cin'] // c['groups'], *c['k']).astype(np.float32)
+    outs = []
+    for T in (learntorch, torch):
+        xt = T.tensor(x).transpose(2, 3).requires_grad_()
+        wt = T.tensor(w, requires_grad=True)
+        y = T.nn.functional.conv2d(xt, wt, None, c['stride'], c['padding'], c['d'], c['groups'])
+        (y * y).sum().backward()
+        outs.append((y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), str(y.dtype), y.is_contiguous()))
+    for a, b in zip(outs[0][:3], outs[1][:3]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    assert outs[0][3:] == outs[1][3:]
