@@ -11,8 +11,9 @@ __all__ = ['ConvolutionBackward0', 'ConvolutionBackwardBackward0', 'conv1d', 'co
            'ConvTranspose2d', 'MaxPool2d', 'MaxPool1d', 'AvgPool2d', 'AvgPool1d', 'AdaptiveAvgPool2d',
            'AdaptiveMaxPool2d', 'BatchNorm1d', 'BatchNorm2d']
 
-# %% ../../nbs/11_conv.ipynb #47a798e2
-import builtins, math
+# %% ../../nbs/11_conv.ipynb #cf561e4c
+import builtins, math, sys, threading
+from collections import OrderedDict
 import numpy as np
 from ..tensors import *
 from ..tensors import _wrap, array_module
@@ -22,7 +23,26 @@ from ..autograd import Node, formula, no_grad, is_grad_enabled
 from . import Module, Parameter, add_to_namespace, functional
 from .layers import kaiming_uniform_, uniform_, _calculate_fan_in_and_fan_out
 
-# %% ../../nbs/11_conv.ipynb #0cb1a037
+# %% ../../nbs/11_conv.ipynb #5db30466
+_scratch_pools = threading.local()   # per thread: (shape, dtype) -> arrays to reuse
+
+def _scratch(xp, shape, dtype):
+    """An uninitialised array for temporary work, reused when nobody holds it any more:
+    fresh big arrays cost page faults, often more than the arithmetic done in them."""
+    if xp is not np: return xp.empty(shape, dtype=dtype)   # cupy pools memory itself
+    pools = getattr(_scratch_pools, 'pools', None)
+    if pools is None: pools = _scratch_pools.pools = OrderedDict()
+    key = (tuple(shape), np.dtype(dtype))
+    pool = pools.setdefault(key, [])
+    pools.move_to_end(key)
+    for a in pool:
+        if sys.getrefcount(a) == 3: return a    # held only by the pool, `a` and the call
+    a = np.empty(shape, dtype=dtype)
+    if len(pool) < 3: pool.append(a)
+    while len(pools) > 24: pools.popitem(last=False)     # forget the oldest shapes
+    return a
+
+
 def _pad(a, pads, value=0):
     """Images `a` (N, C, H, W) framed by `pads` = ((top, bottom), (left, right)) rows
     and columns of `value`."""
@@ -30,11 +50,12 @@ def _pad(a, pads, value=0):
     if not (t or b or l or r):
         return a
     N, C, H, W = a.shape
-    out = array_module(a).full((N, C, H + t + b, W + l + r), value, dtype=a.dtype)
+    out = _scratch(array_module(a), (N, C, H + t + b, W + l + r), a.dtype)
+    out.fill(value)
     out[:, :, t : t + H, l : l + W] = a
     return out
 
-
+# %% ../../nbs/11_conv.ipynb #3fad717e
 def _windows(a, kernel, stride, dilation, out):
     """A view (N, C, kh, kw, oh, ow) of images `a`: for each kernel offset, the grid
     of pixels it meets. No copy."""
@@ -51,11 +72,11 @@ def _windows(a, kernel, stride, dilation, out):
 def _im2col(a, kernel, stride, dilation, out, groups):
     """The im2col matrix of padded images `a`, laid out (groups, C/groups * kh * kw,
     N * oh * ow)."""
-    w = _windows(a, kernel, stride, dilation, out).transpose(
-        1, 2, 3, 0, 4, 5
-    )  # (C, kh, kw, N, oh, ow)
+    w = _windows(a, kernel, stride, dilation, out).transpose(1, 2, 3, 0, 4, 5)
+    cols = _scratch(array_module(a), w.shape, a.dtype)    # (C, kh, kw, N, oh, ow)
+    cols[...] = w                                         # the one copy
     rows = a.shape[1] // groups * kernel[0] * kernel[1]
-    return w.reshape(groups, rows, a.shape[0] * out[0] * out[1])  # the one copy
+    return cols.reshape(groups, rows, a.shape[0] * out[0] * out[1])
 
 
 def _offset_view(a, i, j, stride, dilation, out):
@@ -74,7 +95,8 @@ def _col2im(cols, shape, kernel, stride, dilation):
     """The adjoint of im2col: add each column of `cols` (C, kh, kw, N, oh, ow) back
     onto a zero canvas `shape`."""
     C, kh, kw, N, oh, ow = cols.shape
-    canvas = array_module(cols).zeros(shape, dtype=cols.dtype)
+    canvas = _scratch(array_module(cols), shape, cols.dtype)
+    canvas.fill(0)
     for i in range(kh):  # a loop over kernel offsets, never over pixels
         for j in range(kw):
             _offset_view(canvas, i, j, stride, dilation, (oh, ow))[...] += cols[
@@ -82,15 +104,27 @@ def _col2im(cols, shape, kernel, stride, dilation):
             ].transpose(1, 0, 2, 3)
     return canvas
 
-# %% ../../nbs/11_conv.ipynb #d50bb91b
+# %% ../../nbs/11_conv.ipynb #9e693a67
 def _conv_size(size, k, s, d):
     return (size - d * (k - 1) - 1) // s + 1
 
 
-def _group_mm(a, b):
+def _group_mm(a, b, scratch=False):
     "Per-group products a[g] @ b[g] with `dot` (BLAS; numpy's stacked matmul is slower)."
+    if a.shape[0] == 1 and scratch:
+        out = _scratch(array_module(a), (1, a.shape[1], b.shape[2]), a.dtype)
+        a[0].dot(b[0], out=out[0])
+        return out
     if a.shape[0] == 1: return a[0].dot(b[0])[None]
     return array_module(a).stack([ag.dot(bg) for ag, bg in zip(a, b)])
+
+
+def _grad_matrix(g, groups):
+    "The output gradient g (N, O, oh, ow) as (groups, O / groups, N * oh * ow): a copy."
+    N, O = g.shape[:2]
+    gm = _scratch(array_module(g), (O, N) + g.shape[2:], g.dtype)
+    gm[...] = g.transpose(1, 0, 2, 3)
+    return gm.reshape(groups, O // groups, N * g.shape[2] * g.shape[3])
 
 
 def _conv_arrays(x, w, b, stride, pads, dilation, groups, cols=None):
@@ -112,14 +146,15 @@ def _conv_arrays(x, w, b, stride, pads, dilation, groups, cols=None):
         xp.add(y, b.reshape(O, 1, 1), out=res)
     return res, cols
 
-
+# %% ../../nbs/11_conv.ipynb #1d01a369
 def _conv_transpose_arrays(g, w, b, stride, pads, dilation, groups, canvas_hw):
     """The adjoint of `_conv_arrays`: spread g (N, O, oh, ow) back through w onto a
     canvas, then crop `pads`."""
     N, O, oh, ow = g.shape
     _, Cg, kh, kw = w.shape
-    gm = g.transpose(1, 0, 2, 3).reshape(groups, O // groups, N * oh * ow)
-    cols = _group_mm(w.reshape(groups, O // groups, Cg * kh * kw).transpose(0, 2, 1), gm)
+    gm = _grad_matrix(g, groups)
+    wt = w.reshape(groups, O // groups, Cg * kh * kw).transpose(0, 2, 1)
+    cols = _group_mm(wt, gm, scratch=True)
     cols = cols.reshape(groups * Cg, kh, kw, N, oh, ow)
     shape = (N, groups * Cg) + tuple(canvas_hw)
     canvas = _col2im(cols, shape, (kh, kw), stride, dilation)
@@ -134,7 +169,7 @@ def _conv_weight_arrays(x, g, wshape, stride, pads, dilation, groups, cols=None)
     N, O, oh, ow = g.shape
     if cols is None:
         cols = _im2col(_pad(x, pads), wshape[2:], stride, dilation, (oh, ow), groups)
-    gm = g.transpose(1, 0, 2, 3).reshape(groups, O // groups, N * oh * ow)
+    gm = _grad_matrix(g, groups)
     return _group_mm(gm, cols.transpose(0, 2, 1)).reshape(wshape)
 
 # %% ../../nbs/11_conv.ipynb #2b177c26
@@ -497,7 +532,7 @@ def _lowest(dtype):
     "The padding value of max pooling: -inf, or the smallest integer."
     return -np.inf if np.dtype(dtype).kind == 'f' else np.iinfo(dtype).min
 
-# %% ../../nbs/11_conv.ipynb #7db2bc62
+# %% ../../nbs/11_conv.ipynb #81bd7b33
 def _as4d(a):
     return a if a.ndim == 4 else a[None]  # an unbatched (C, H, W) input is a batch of one
 
@@ -535,7 +570,8 @@ def _max_pool_backward(g, arg, shape, k, s, d, pads):
     window's winner."""
     ga, xp = _as4d(g._array), array_module(g._array)
     hw = _padded_hw((1, 1) + tuple(shape[-2:]), pads)
-    canvas = xp.zeros(ga.shape[:2] + hw, dtype=ga.dtype)
+    canvas = _scratch(xp, ga.shape[:2] + hw, ga.dtype)
+    canvas.fill(0)
     a4, disjoint = _as4d(arg), tuple(s) == tuple(k) and tuple(d) == (1, 1)
     for o in range(k[0] * k[1]):  # a loop over kernel offsets
         view = _offset_view(canvas, o // k[1], o % k[1], s, d, ga.shape[2:])
