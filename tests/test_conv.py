@@ -298,3 +298,23 @@ def test_conv2d_float32_noncontiguous_vs_torch(c):
     for a, b in zip(outs[0][:3], outs[1][:3]):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
     assert outs[0][3:] == outs[1][3:]
+
+
+def test_scratch_buffers_are_never_shared():
+    "Reused temporaries must not change what a pending backward or an earlier result holds."
+    F, rng = learntorch.nn.functional, np.random.default_rng(9)
+    x1, x2 = (learntorch.tensor(rng.standard_normal((4, 3, 9, 9)).astype(np.float32)) for _ in range(2))
+    w = learntorch.tensor(rng.standard_normal((5, 3, 3, 3)).astype(np.float32), requires_grad=True)
+    F.conv2d(x1, w).sum().backward()
+    alone = w.grad.numpy().copy()
+    w.grad = None
+    y1 = F.conv2d(x1, w)
+    y2 = F.conv2d(x2, w)          # same shapes: would reuse y1's saved im2col matrix if it were free
+    y1.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), alone, rtol=1e-5, atol=1e-5)
+    cols = rng.standard_normal((1, 12, 16)).astype(np.float32)
+    a = F.fold(learntorch.tensor(cols), (5, 5), 2)
+    kept = a.numpy().copy()
+    F.fold(learntorch.tensor(cols * 2), (5, 5), 2)
+    np.testing.assert_array_equal(a.numpy(), kept)
+    del y2

@@ -23,8 +23,14 @@ from ..autograd import Node, formula, no_grad, is_grad_enabled
 from . import Module, Parameter, add_to_namespace, functional
 from .layers import kaiming_uniform_, uniform_, _calculate_fan_in_and_fan_out
 
-# %% ../../nbs/11_conv.ipynb #5db30466
+# %% ../../nbs/11_conv.ipynb #1519c5f3
 _scratch_pools = threading.local()   # per thread: (shape, dtype) -> arrays to reuse
+
+def _unused_refcount():
+    "`sys.getrefcount`, in `_scratch`'s loop, of an array that only the pool holds."
+    for a in [np.empty(1)]: return sys.getrefcount(a)
+
+_UNUSED = _unused_refcount()   # 3 in CPython 3.11: the list, `a` and the call's argument
 
 def _scratch(xp, shape, dtype):
     """An uninitialised array for temporary work, reused when nobody holds it any more:
@@ -36,7 +42,7 @@ def _scratch(xp, shape, dtype):
     pool = pools.setdefault(key, [])
     pools.move_to_end(key)
     for a in pool:
-        if sys.getrefcount(a) == 3: return a    # held only by the pool, `a` and the call
+        if sys.getrefcount(a) == _UNUSED: return a    # nothing else refers to it
     a = np.empty(shape, dtype=dtype)
     if len(pool) < 3: pool.append(a)
     while len(pools) > 24: pools.popitem(last=False)     # forget the oldest shapes
