@@ -9,3 +9,5 @@ from . import autograd
 from . import nn
 from .nn import layers as _nn_layers, losses as _nn_losses   # concept modules: importing them fills nn's namespaces
 from . import optim   # torch.optim, torch.optim.lr_scheduler; also fills nn.utils
+from . import utils
+from .utils import data as _utils_data   # so that `torch.utils.data.DataLoader` works after `import torch`
