@@ -241,13 +241,16 @@ def make_parser():
     evaluate.add_argument('--checkpoint', required=True, help="a file written by 'learntorch train'")
     return parser
 
-# %% ../nbs/10_training.ipynb #b39168db
+# %% ../nbs/10_training.ipynb #a0a7739a
 class CommandError(Exception):
     "A problem the user can fix; `learntorch` prints it as one line and exits with status 1."
 
 def _data(args):
-    try: return quickstart_data(args.dataset, args.data_root, getattr(args, 'download', False))
-    except RuntimeError as e: raise CommandError(str(e)) from None
+    download = getattr(args, 'download', False)
+    try: return quickstart_data(args.dataset, args.data_root, download)
+    except RuntimeError as e:
+        hint = '' if download else ' (learntorch train: add --download)'
+        raise CommandError(f'{e}{hint}') from None
 
 def train_command(args):
     "`learntorch train`: train the quickstart MLP, write checkpoint, history and plots."
