@@ -16,9 +16,9 @@ from . import nn, optim
 from .utils.data import DataLoader
 from .vision import datasets, transforms
 
-# %% ../nbs/10_training.ipynb #ffab6dc7
+# %% ../nbs/10_training.ipynb #93c617ac
 def set_num_threads(n):
-    "Use `n` threads for numpy's matrix products from now on (PyTorch: `torch.set_num_threads`)."
+    "Use `n` threads for numpy's matrix products from now on (`torch.set_num_threads`)."
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise RuntimeError("set_num_threads expects a positive integer")
     from threadpoolctl import threadpool_limits
@@ -30,17 +30,18 @@ def get_num_threads():
     return max((i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'),
                default=1)
 
-# %% ../nbs/10_training.ipynb #b60ace3a
+# %% ../nbs/10_training.ipynb #499f8a34
 DATASETS = {'digits': datasets.Digits, 'mnist': datasets.MNIST,
             'fashion-mnist': datasets.FashionMNIST}
 
 def quickstart_data(name='digits', root='data', download=False):
-    "Training set, test set (1×28×28 float images in [0, 1], int labels) and class names."
+    "Training and test set (1×28×28 float images in [0, 1], int labels), class names."
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     to_tensor = transforms.ToTensor()
     # the 8x8 digits scaled to 28x28, so that seed 001's model runs unchanged
-    if name == 'digits': to_tensor = transforms.Compose([transforms.Resize((28, 28)), to_tensor])
+    if name == 'digits':
+        to_tensor = transforms.Compose([transforms.Resize((28, 28)), to_tensor])
     kind = DATASETS[name]
     training_data = kind(root, train=True, download=download, transform=to_tensor)
     test_data = kind(root, train=False, download=download, transform=to_tensor)
@@ -65,7 +66,7 @@ class NeuralNetwork(nn.Module):
         logits = self.linear_relu_stack(x)
         return logits
 
-# %% ../nbs/10_training.ipynb #9afb160e
+# %% ../nbs/10_training.ipynb #a5f9f266
 def argmax_labels(output):
     "The predicted class of each row of logits: `output.argmax(1)` (seed 001's rule)."
     return output.argmax(1)
@@ -75,10 +76,10 @@ def _device_of(model):
 
 def train_one_epoch(dataloader, model, loss_fn, optimizer, predict=argmax_labels,
                     progress=False, desc=None):
-    "One pass over `dataloader` in train mode, stepping `optimizer`: mean loss and accuracy."
+    "One pass over `dataloader` in train mode, stepping `optimizer`: mean loss, accuracy."
     device, total_loss, correct, seen = _device_of(model), 0.0, 0, 0
     model.train()
-    for X, y in progress_bar(dataloader, progress, desc=desc, unit='batch', leave=False):
+    for X, y in progress_bar(dataloader, progress, desc=desc, leave=False):
         X, y = X.to(device), y.to(device)
         pred = model(X)
         loss = loss_fn(pred, y)
@@ -95,7 +96,8 @@ def evaluate(dataloader, model, loss_fn, predict=argmax_labels, progress=False):
     device, total_loss, correct, seen = _device_of(model), 0.0, 0, 0
     model.eval()
     with no_grad():
-        for X, y in progress_bar(dataloader, progress, desc='test', unit='batch', leave=False):
+        batches = progress_bar(dataloader, progress, desc='test', leave=False)
+        for X, y in batches:
             X, y = X.to(device), y.to(device)
             pred = model(X)
             total_loss += loss_fn(pred, y).item() * len(X)
@@ -103,9 +105,9 @@ def evaluate(dataloader, model, loss_fn, predict=argmax_labels, progress=False):
             seen += len(X)
     return total_loss / seen, correct / seen
 
-# %% ../nbs/10_training.ipynb #2d143680
+# %% ../nbs/10_training.ipynb #9a9f2dc7
 def _watched():
-    "Whether someone is likely watching: stderr is a terminal, or we run in a Jupyter kernel."
+    "Whether someone is likely watching: stderr is a terminal, or we run in Jupyter."
     return sys.stderr.isatty() or 'ipykernel' in sys.modules
 
 def _tqdm_class():
@@ -128,39 +130,42 @@ def _say(line, bars):
     if bars: _tqdm_class().write(line)
     else: print(line)
 
-# %% ../nbs/10_training.ipynb #861ac0cd
-def fit(model, train_dataloader, test_dataloader, loss_fn, optimizer, epochs, scheduler=None,
-        predict=argmax_labels, progress=None, verbose=True):
-    "Train for `epochs` epochs, testing after each; returns the history (a list per quantity)."
+# %% ../nbs/10_training.ipynb #ab9bbe7b
+def fit(model, train_dataloader, test_dataloader, loss_fn, optimizer, epochs,
+        scheduler=None, predict=argmax_labels, progress=None, verbose=True):
+    "Train for `epochs` epochs, testing after each; the history (a list per quantity)."
     bars = _watched() if progress is None else bool(progress)
     history = {k: [] for k in ('epoch', 'train_loss', 'train_accuracy', 'test_loss',
                                'test_accuracy', 'lr', 'seconds')}
     epoch_bar = progress_bar(range(1, epochs + 1), bars, desc='epochs', unit='epoch')
     for epoch in epoch_bar:
         start, lr = time.perf_counter(), optimizer.param_groups[0]['lr']
-        train_loss, train_acc = train_one_epoch(train_dataloader, model, loss_fn, optimizer,
-                                                predict, bars, desc=f'epoch {epoch}')
+        train_loss, train_acc = train_one_epoch(
+            train_dataloader, model, loss_fn, optimizer, predict, bars, f'epoch {epoch}')
         test_loss, test_acc = evaluate(test_dataloader, model, loss_fn, predict)
         if scheduler is not None: scheduler.step()
-        row = (epoch, train_loss, train_acc, test_loss, test_acc, lr, time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        row = (epoch, train_loss, train_acc, test_loss, test_acc, lr, seconds)
         for key, value in zip(history, row): history[key].append(value)
         if bars: epoch_bar.set_postfix(test_accuracy=f'{100 * test_acc:.1f}%')
         if verbose:
-            _say(f'epoch {epoch:>{len(str(epochs))}}/{epochs}  train loss {train_loss:.4f} '
-                 f'accuracy {100 * train_acc:5.1f}%  test loss {test_loss:.4f} '
-                 f'accuracy {100 * test_acc:5.1f}%  ({row[-1]:.1f} s)', bars)
+            _say(f'epoch {epoch:>{len(str(epochs))}}/{epochs}  '
+                 f'train loss {train_loss:.4f} accuracy {100 * train_acc:5.1f}%  '
+                 f'test loss {test_loss:.4f} accuracy {100 * test_acc:5.1f}%  '
+                 f'({seconds:.1f} s)', bars)
     return history
 
-# %% ../nbs/10_training.ipynb #9717c233
+# %% ../nbs/10_training.ipynb #8aed8f87
 def plot_history(history, path=None, title=None):
-    "Loss and accuracy per epoch, training and test, side by side; saved as PNG if `path`."
+    "Loss and accuracy per epoch, for training and test; saved as PNG if `path`."
     import matplotlib.pyplot as plt
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(8, 3.2))
     epochs = history['epoch']
     for ax, what in ((ax_loss, 'loss'), (ax_acc, 'accuracy')):
         scale = 100 if what == 'accuracy' else 1
-        ax.plot(epochs, [scale * v for v in history[f'train_{what}']], 'o-', label='training')
-        ax.plot(epochs, [scale * v for v in history[f'test_{what}']], 's--', label='test')
+        for part, style in (('train', 'o-'), ('test', 's--')):
+            values = [scale * v for v in history[f'{part}_{what}']]
+            ax.plot(epochs, values, style, label={'train': 'training'}.get(part, part))
         ax.set_xlabel('epoch')
         ax.set_ylabel('accuracy (%)' if what == 'accuracy' else 'cross-entropy')
         ax.grid(alpha=0.3)
@@ -170,9 +175,9 @@ def plot_history(history, path=None, title=None):
     if path: fig.savefig(path, dpi=100)
     return fig
 
-# %% ../nbs/10_training.ipynb #1ba71699
+# %% ../nbs/10_training.ipynb #78e6b56c
 def show_predictions(model, dataset, classes, n=24, ncols=8, path=None):
-    "A grid of `dataset`'s first `n` images titled 'predicted (true)', in red where wrong."
+    "`dataset`'s first `n` images, titled 'predicted (true)', in red where wrong."
     import matplotlib.pyplot as plt
     images = [dataset[i] for i in range(min(n, len(dataset)))]
     model.eval()
@@ -180,7 +185,8 @@ def show_predictions(model, dataset, classes, n=24, ncols=8, path=None):
         X = from_numpy(np.stack([img.numpy() for img, _ in images])).to(_device_of(model))
         predicted = model(X).argmax(1).tolist()
     nrows = -(-len(images) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.1 * ncols, 1.35 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.1 * ncols, 1.35 * nrows),
+                             squeeze=False)
     for ax in axes.flat: ax.axis('off')
     for ax, (img, label), guess in zip(axes.flat, images, predicted):
         ax.imshow(img.numpy().reshape(img.shape[-2:]), cmap='gray_r')
@@ -190,14 +196,16 @@ def show_predictions(model, dataset, classes, n=24, ncols=8, path=None):
     if path: fig.savefig(path, dpi=100)
     return fig
 
-# %% ../nbs/10_training.ipynb #f5c931a5
-try: from learntorch.serialization import save, load     # notebook 09: PyTorch's file format
-except ImportError:  # a stand-in until notebook 09 is part of this checkout: arrays in a pickle
+# %% ../nbs/10_training.ipynb #7205bfe5
+try: from learntorch.serialization import save, load     # notebook 09: PyTorch's format
+except ImportError:  # a stand-in until notebook 09 is in this checkout: a pickle
     def _arrays(obj, back=False):
-        if not back and isinstance(obj, Tensor): return ('tensor', obj.detach().numpy().copy())
+        if not back and isinstance(obj, Tensor):
+            return ('tensor', obj.detach().numpy().copy())
         if back and isinstance(obj, tuple) and len(obj) == 2 and obj[0] == 'tensor':
             return from_numpy(obj[1])
-        if isinstance(obj, dict): return type(obj)((k, _arrays(v, back)) for k, v in obj.items())
+        if isinstance(obj, dict):
+            return type(obj)((k, _arrays(v, back)) for k, v in obj.items())
         if isinstance(obj, (list, tuple)): return type(obj)(_arrays(v, back) for v in obj)
         return obj
     def save(obj, f):
@@ -205,13 +213,14 @@ except ImportError:  # a stand-in until notebook 09 is part of this checkout: ar
     def load(f, map_location=None, *, weights_only=True):
         with open(f, 'rb') as file: return _arrays(pickle.load(file), back=True)
 
-# %% ../nbs/10_training.ipynb #0b72c995
+# %% ../nbs/10_training.ipynb #3e7180d7
 def _positive(kind):
     def parse(text):
         try: value = kind(text)
         except ValueError: value = None
         if value is None or value <= 0:
-            raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"must be a positive {kind.__name__}, got {text!r}")
         return value
     parse.__name__ = f'positive {kind.__name__}'
     return parse
@@ -219,31 +228,41 @@ def _positive(kind):
 def make_parser():
     "The `learntorch` command's arguments: the subcommands `train` and `evaluate`."
     parser = argparse.ArgumentParser(
-        prog='learntorch', description="Train and evaluate seed 001's quickstart MLP with learntorch.")
-    commands = parser.add_subparsers(dest='command', required=True, metavar='{train,evaluate}')
-    train = commands.add_parser('train', help='train the quickstart MLP; write checkpoint, history, plots')
+        prog='learntorch',
+        description="Train and evaluate seed 001's quickstart MLP with learntorch.")
+    commands = parser.add_subparsers(dest='command', required=True,
+                                     metavar='{train,evaluate}')
+    train = commands.add_parser(
+        'train', help='train the quickstart MLP; write checkpoint, history, plots')
     evaluate = commands.add_parser('evaluate', help="report a checkpoint's test accuracy")
     for p in (train, evaluate):
-        p.add_argument('--dataset', choices=list(DATASETS), default='digits' if p is train else None,
+        p.add_argument('--dataset', choices=list(DATASETS),
+                       default='digits' if p is train else None,
                        help='digits (offline, the default), mnist or fashion-mnist'
                        + ('' if p is train else " (default: the checkpoint's)"))
-        p.add_argument('--data-root', default='data', help='folder holding <Name>/raw/ (default: data)')
-        p.add_argument('--batch-size', type=_positive(int), default=64 if p is train else 256)
+        p.add_argument('--data-root', default='data',
+                       help='folder holding <Name>/raw/ (default: data)')
+        p.add_argument('--batch-size', type=_positive(int),
+                       default=64 if p is train else 256)
         p.add_argument('--threads', type=_positive(int), default=1,
                        help="threads for numpy's matrix products (default: 1)")
         p.add_argument('--no-progress', action='store_true', help='no progress bars')
-    train.add_argument('--download', action='store_true', help='fetch missing MNIST/FashionMNIST files')
+    train.add_argument('--download', action='store_true',
+                       help='fetch missing MNIST/FashionMNIST files')
     train.add_argument('--epochs', type=_positive(int), default=10)
-    train.add_argument('--lr', type=_positive(float), default=0.05, help='initial learning rate')
+    train.add_argument('--lr', type=_positive(float), default=0.05,
+                       help='initial learning rate')
     train.add_argument('--momentum', type=float, default=0.9)
     train.add_argument('--seed', type=int, default=0)
-    train.add_argument('--out', default=None, help='output folder (default: runs/<dataset>)')
-    evaluate.add_argument('--checkpoint', required=True, help="a file written by 'learntorch train'")
+    train.add_argument('--out', default=None,
+                       help='output folder (default: runs/<dataset>)')
+    evaluate.add_argument('--checkpoint', required=True,
+                          help="a file written by 'learntorch train'")
     return parser
 
-# %% ../nbs/10_training.ipynb #a0a7739a
+# %% ../nbs/10_training.ipynb #1cc50df3
 class CommandError(Exception):
-    "A problem the user can fix; `learntorch` prints it as one line and exits with status 1."
+    "A problem the user can fix: `learntorch` prints it as one line, exit status 1."
 
 def _data(args):
     download = getattr(args, 'download', False)
@@ -259,35 +278,39 @@ def train_command(args):
     training_data, test_data, classes = _data(args)
     out = args.out or os.path.join('runs', args.dataset)
     os.makedirs(out, exist_ok=True)
-    print(f"seed 001's quickstart MLP on {args.dataset}: {len(training_data)} training and "
-          f"{len(test_data)} test images; {args.epochs} epochs, batch {args.batch_size}, SGD lr "
-          f"{args.lr} momentum {args.momentum}, cosine schedule", flush=True)
+    print(f"seed 001's quickstart MLP on {args.dataset}: {len(training_data)} training, "
+          f"{len(test_data)} test images; {args.epochs} epochs, batch {args.batch_size}, "
+          f"SGD lr {args.lr} momentum {args.momentum}, cosine schedule", flush=True)
     model = NeuralNetwork()
     optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
     scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
+    train_dl = DataLoader(training_data, batch_size=args.batch_size, shuffle=True)
     start = time.perf_counter()
-    history = fit(model, DataLoader(training_data, batch_size=args.batch_size, shuffle=True),
-                  DataLoader(test_data, batch_size=256), nn.CrossEntropyLoss(), optimizer,
-                  args.epochs, scheduler, progress=False if args.no_progress else None)
-    seconds = time.perf_counter() - start
-    files = {k: os.path.join(out, name) for k, name in (('checkpoint', 'model.pth'),
-             ('history', 'history.json'), ('curves', 'curves.png'), ('predictions', 'predictions.png'))}
-    save({'model_state_dict': model.state_dict(), 'dataset': args.dataset, 'classes': classes,
-          'epoch': args.epochs, 'test_accuracy': history['test_accuracy'][-1]}, files['checkpoint'])
-    settings = {k: getattr(args, k) for k in ('dataset', 'epochs', 'lr', 'momentum', 'batch_size',
-                                              'seed', 'threads')}
+    history = fit(model, train_dl, DataLoader(test_data, batch_size=256),
+                  nn.CrossEntropyLoss(), optimizer, args.epochs, scheduler,
+                  progress=False if args.no_progress else None)
+    seconds, accuracy = time.perf_counter() - start, history['test_accuracy'][-1]
+    names = dict(checkpoint='model.pth', history='history.json', curves='curves.png',
+                 predictions='predictions.png')
+    files = {what: os.path.join(out, name) for what, name in names.items()}
+    save({'model_state_dict': model.state_dict(), 'dataset': args.dataset,
+          'classes': classes, 'epoch': args.epochs, 'test_accuracy': accuracy},
+         files['checkpoint'])
+    settings = {k: getattr(args, k) for k in ('dataset', 'epochs', 'lr', 'momentum',
+                                              'batch_size', 'seed', 'threads')}
     with open(files['history'], 'w') as f:
-        json.dump({'settings': settings, 'seconds': seconds, 'history': history}, f, indent=1)
+        json.dump({'settings': settings, 'seconds': seconds, 'history': history}, f,
+                  indent=1)
     import matplotlib.pyplot as plt
-    for fig in (plot_history(history, files['curves'], f'quickstart MLP on {args.dataset}'),
-                show_predictions(model, test_data, classes, path=files['predictions'])):
-        plt.close(fig)
-    print(f"test accuracy {100 * history['test_accuracy'][-1]:.1f}% after {args.epochs} epochs "
+    title = f'quickstart MLP on {args.dataset}'
+    plt.close(plot_history(history, files['curves'], title))
+    plt.close(show_predictions(model, test_data, classes, path=files['predictions']))
+    print(f"test accuracy {100 * accuracy:.1f}% after {args.epochs} epochs "
           f"({seconds:.1f} s)")
     for what, path in files.items(): print(f'{what + ":":13s}{path}')
     return 0
 
-# %% ../nbs/10_training.ipynb #022e1338
+# %% ../nbs/10_training.ipynb #7830858d
 def evaluate_command(args):
     "`learntorch evaluate`: the test accuracy of a checkpoint of the quickstart MLP."
     set_num_threads(args.threads)
@@ -295,19 +318,21 @@ def evaluate_command(args):
     except (OSError, RuntimeError, pickle.UnpicklingError, EOFError) as e:
         raise CommandError(f"cannot read {args.checkpoint}: {e}") from None
     if not isinstance(checkpoint, dict):
-        raise CommandError(f"{args.checkpoint} holds a {type(checkpoint).__name__}, not a "
-                           f"checkpoint of the quickstart MLP")
+        kind = type(checkpoint).__name__
+        raise CommandError(f"{args.checkpoint} holds a {kind}, not a checkpoint of "
+                           f"the quickstart MLP")
     state = checkpoint.get('model_state_dict', checkpoint)
     args.dataset = args.dataset or checkpoint.get('dataset', 'digits')
     model = NeuralNetwork()
     try: model.load_state_dict(state)
     except (RuntimeError, KeyError, TypeError, AttributeError) as e:
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise CommandError(f"{args.checkpoint} is not a checkpoint of the quickstart MLP: "
-                           f"{message}") from None
+        raise CommandError(f"{args.checkpoint} is not a checkpoint of the quickstart "
+                           f"MLP: {message}") from None
     _, test_data, _ = _data(args)
-    loss, accuracy = evaluate(DataLoader(test_data, batch_size=args.batch_size), model,
-                              nn.CrossEntropyLoss(), progress=False if args.no_progress else None)
+    loader = DataLoader(test_data, batch_size=args.batch_size)
+    loss, accuracy = evaluate(loader, model, nn.CrossEntropyLoss(),
+                              progress=False if args.no_progress else None)
     print(f"{args.dataset} test set: accuracy {100 * accuracy:.1f}% "
           f"({round(accuracy * len(test_data))}/{len(test_data)}), mean loss {loss:.4f}")
     return 0
