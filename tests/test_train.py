@@ -191,6 +191,29 @@ def test_cli_bad_arguments_in_a_subprocess():
     assert "argument --epochs: must be a positive int, got 'many'" in p.stderr and 'Traceback' not in p.stderr
 
 
+def write_idx(path, array):
+    "An IDX file (MNIST's format): zero, zero, type 0x08 (unsigned bytes), rank, big-endian sizes, data."
+    import struct
+    with open(path, 'wb') as f:
+        f.write(struct.pack('>BBBB', 0, 0, 8, array.ndim) + struct.pack(f'>{array.ndim}I', *array.shape))
+        f.write(array.astype(np.uint8).tobytes())
+
+
+def test_cli_trains_on_fashion_mnist_files_when_present(tmp_path):
+    raw = tmp_path / 'FashionMNIST' / 'raw'
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (('train', 128), ('t10k', 32)):
+        write_idx(raw / f'{prefix}-images-idx3-ubyte', rng.integers(0, 256, (n, 28, 28)))
+        write_idx(raw / f'{prefix}-labels-idx1-ubyte', rng.integers(0, 10, n))
+    p = learntorch_cli('train', '--dataset', 'fashion-mnist', '--data-root', str(tmp_path), '--epochs', '1',
+                       '--out', str(tmp_path / 'run'))
+    assert p.returncode == 0, p.stderr
+    assert 'fashion-mnist: 128 training, 32 test images' in p.stdout
+    ckpt = lt.load(str(tmp_path / 'run' / 'model.pth'), weights_only=True)
+    assert ckpt['classes'][0] == 'T-shirt/top' and ckpt['dataset'] == 'fashion-mnist'
+
+
 def test_cli_offline_fashion_mnist_is_one_clear_line(tmp_path):
     p = learntorch_cli('train', '--dataset', 'fashion-mnist', '--data-root', str(tmp_path),
                        '--out', str(tmp_path / 'never'))
