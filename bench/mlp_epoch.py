@@ -8,7 +8,9 @@ Prints, after the machine line: the peak RSS of one epoch (each library in a fre
 epoch times (the two libraries alternate in one process, round by round, one thread each; the first epoch of each
 is a warm-up) and, last, the median of the per-round time ratios learntorch / PyTorch. Use --samples 6400 for a
 quick run."""
-import argparse, statistics, subprocess, sys, time
+import argparse, os, statistics, subprocess, sys, time
+# one BLAS thread from the start: limiting OpenBLAS later (threadpoolctl) leaves idle workers that stall at random
+for _var in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ.setdefault(_var, '1')
 import numpy as np
 from _harness import machine_line, pin_threads
 

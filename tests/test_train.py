@@ -29,7 +29,11 @@ def tiny_model():
 
 @pytest.fixture(autouse=True)
 def one_thread():
+    "One BLAS thread while these tests run (the small products here only wait on more), as before afterwards."
+    before = lt.get_num_threads()
     lt.set_num_threads(1)
+    yield
+    lt.set_num_threads(before)
 
 
 # ---- helpers -------------------------------------------------------------------------------------------------------
