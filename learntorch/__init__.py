@@ -17,3 +17,6 @@ from .nn import layers as _nn_layers, losses as _nn_losses, conv as _nn_conv   #
 from . import optim   # torch.optim, torch.optim.lr_scheduler; also fills nn.utils
 from . import serialization
 from .serialization import save, load
+from . import optim   # torch.optim, torch.optim.lr_scheduler; also fills nn.utils
+from . import utils
+from .utils import data as _utils_data   # so that `torch.utils.data.DataLoader` works after `import torch`
