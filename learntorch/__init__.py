@@ -11,3 +11,4 @@ from .nn import layers as _nn_layers, losses as _nn_losses   # concept modules: 
 from . import utils
 from .utils import data as _utils_data   # so that `torch.utils.data.DataLoader` works after `import torch`
 from . import optim   # torch.optim, torch.optim.lr_scheduler; also fills nn.utils
+from .nn import rnn as _nn_rnn   # nn.RNN/LSTM/GRU and their cells; nn.utils.rnn (padding, packing)
