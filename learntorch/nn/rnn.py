@@ -21,13 +21,13 @@ from .layers import _addmm
 
 # %% ../../nbs/12_rnn.ipynb #f2b10193
 def _lstm_gates(gates, c):
-    "One LSTM step from the pre-activations `gates` (i, f, g, o side by side) and the cell state `c`."
+    "One LSTM step from the pre-activations `gates` (i, f, g, o) and the cell `c`."
     i, f, g, o = gates.chunk(4, 1)
     c = sigmoid(f) * c + sigmoid(i) * tanh(g)
     return sigmoid(o) * tanh(c), c
 
 def _gru_gates(gi, gh, h):
-    "One GRU step from the input part `gi` and the hidden part `gh` (r, z, n side by side)."
+    "One GRU step from the input part `gi` and the hidden part `gh` (r, z, n)."
     i_r, i_z, i_n = gi.chunk(3, 1)
     h_r, h_z, h_n = gh.chunk(3, 1)
     r, z = sigmoid(i_r + h_r), sigmoid(i_z + h_z)
@@ -36,8 +36,9 @@ def _gru_gates(gi, gh, h):
 
 # %% ../../nbs/12_rnn.ipynb #d4aeca81
 class RNNCellBase(Module):
-    "What the three cells share: `weight_ih`, `weight_hh`, the biases, their init and the input checks."
-    def __init__(self, input_size, hidden_size, bias, num_chunks, device=None, dtype=None):
+    "What the cells share: `weight_ih`, `weight_hh`, biases, init, input checks."
+    def __init__(self, input_size, hidden_size, bias, num_chunks, device=None,
+                 dtype=None):
         super().__init__()
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         kw = dict(device=device, dtype=dtype)
@@ -59,13 +60,15 @@ class RNNCellBase(Module):
     def extra_repr(self):
         s = f'{self.input_size}, {self.hidden_size}'
         if self.bias is not True: s += f', bias={self.bias}'
-        if getattr(self, 'nonlinearity', 'tanh') != 'tanh': s += f', nonlinearity={self.nonlinearity}'
+        if getattr(self, 'nonlinearity', 'tanh') != 'tanh':
+            s += f', nonlinearity={self.nonlinearity}'
         return s
 
     def _prepare(self, input, states):
-        "Check like PyTorch; return the input and the states as 2-D batches, and whether it was unbatched."
+        "Check like PyTorch; return input and states as 2-D batches, and if unbatched."
         if input.dim() not in (1, 2):
-            raise ValueError(f"{type(self).__name__}: Expected input to be 1D or 2D, got {input.dim()}D instead")
+            raise ValueError(f"{type(self).__name__}: Expected input to be 1D or 2D, "
+                             f"got {input.dim()}D instead")
         if input.size(-1) != self.input_size:
             raise RuntimeError(f"input has inconsistent input_size: got {input.size(-1)} "
                                f"expected {self.input_size}")
@@ -74,28 +77,31 @@ class RNNCellBase(Module):
         checked = []
         for k, h in enumerate(states):
             if h is None:
-                h = zeros(input.size(0), self.hidden_size, dtype=input.dtype, device=input.device)
+                h = zeros(input.size(0), self.hidden_size, dtype=input.dtype,
+                          device=input.device)
             elif unbatched: h = h.unsqueeze(0)
             if h.size(0) != input.size(0):
-                raise RuntimeError(f"Input batch size {input.size(0)} doesn't match hidden{k} "
-                                   f"batch size {h.size(0)}")
+                raise RuntimeError(f"Input batch size {input.size(0)} doesn't match "
+                                   f"hidden{k} batch size {h.size(0)}")
             if h.size(1) != self.hidden_size:
-                raise RuntimeError(f"hidden{k} has inconsistent hidden_size: got {h.size(1)}, "
-                                   f"expected {self.hidden_size}")
+                raise RuntimeError(f"hidden{k} has inconsistent hidden_size: "
+                                   f"got {h.size(1)}, expected {self.hidden_size}")
             checked.append(h)
         return input, checked, unbatched
 
-# %% ../../nbs/12_rnn.ipynb #c687c0d9
+# %% ../../nbs/12_rnn.ipynb #6fa16541
 class RNNCell(RNNCellBase):
     "An Elman RNN cell: `h' = tanh(W_ih x + b_ih + W_hh h + b_hh)` (or relu)."
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity='tanh', device=None, dtype=None):
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity='tanh',
+                 device=None, dtype=None):
         if nonlinearity not in ('tanh', 'relu'):
             raise ValueError(f"Unknown nonlinearity: {nonlinearity}")
         self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, bias, 1, device, dtype)
     def forward(self, input, hx=None):
         x, (h,), unbatched = self._prepare(input, (hx,))
-        pre = F.linear(x, self.weight_ih, self.bias_ih) + F.linear(h, self.weight_hh, self.bias_hh)
+        pre = F.linear(x, self.weight_ih, self.bias_ih) + F.linear(h, self.weight_hh,
+                                                                 self.bias_hh)
         h = tanh(pre) if self.nonlinearity == 'tanh' else relu(pre)
         return h.squeeze(0) if unbatched else h
 
@@ -105,7 +111,8 @@ class LSTMCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, 4, device, dtype)
     def forward(self, input, hx=None):
         x, (h, c), unbatched = self._prepare(input, (None, None) if hx is None else hx)
-        gates = F.linear(x, self.weight_ih, self.bias_ih) + F.linear(h, self.weight_hh, self.bias_hh)
+        gates = (F.linear(x, self.weight_ih, self.bias_ih)
+                 + F.linear(h, self.weight_hh, self.bias_hh))
         h, c = _lstm_gates(gates, c)
         return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
 
@@ -115,13 +122,15 @@ class GRUCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, 3, device, dtype)
     def forward(self, input, hx=None):
         x, (h,), unbatched = self._prepare(input, (hx,))
-        h = _gru_gates(F.linear(x, self.weight_ih, self.bias_ih), F.linear(h, self.weight_hh, self.bias_hh), h)
+        gi = F.linear(x, self.weight_ih, self.bias_ih)
+        h = _gru_gates(gi, F.linear(h, self.weight_hh, self.bias_hh), h)
         return h.squeeze(0) if unbatched else h
 
-# %% ../../nbs/12_rnn.ipynb #c52f4fc3
+# %% ../../nbs/12_rnn.ipynb #dbe908ea
 def _recur(step, inputs, state, reverse):
-    """Run `step(x_t, state) -> state` over the per-time-step `inputs` (batch sizes never growing, as packed).
-    Returns the outputs (first element of each state) concatenated in time order, and the final states."""
+    """Run `step(x_t, state) -> state` over the per-time-step `inputs` (batch sizes never
+    growing, as packed). Returns the outputs (first element of each state) concatenated in
+    time order, and the final states."""
     initial, finished, outputs = state, [], []
     if reverse: state = tuple(s[:inputs[-1].size(0)] for s in state)
     for x in (reversed(inputs) if reverse else inputs):
@@ -129,7 +138,7 @@ def _recur(step, inputs, state, reverse):
         if n < have:                        # some sequences ended: keep their last state
             finished.append(tuple(s[n:] for s in state))
             state = tuple(s[:n] for s in state)
-        elif n > have:                      # reverse direction: longer sequences start here
+        elif n > have:           # reverse direction: longer sequences start here
             state = tuple(cat([s, s0[have:n]]) for s, s0 in zip(state, initial))
         state = step(x, state)
         outputs.append(state[0])
@@ -138,27 +147,34 @@ def _recur(step, inputs, state, reverse):
                   for k, s in enumerate(state))
     return cat(outputs), final
 
-# %% ../../nbs/12_rnn.ipynb #55c4931e
+# %% ../../nbs/12_rnn.ipynb #b42e8182
 class RNNBase(Module):
-    "What `RNN`, `LSTM` and `GRU` share: the stacked, optionally bidirectional layers and their weights."
-    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
+    "What `RNN`, `LSTM` and `GRU` share: stacked, maybe bidirectional layers."
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, proj_size=0,
+                 device=None, dtype=None):
         super().__init__()
-        if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
-            raise ValueError("dropout should be a number in range [0, 1] representing the probability of "
-                             "an element being zeroed")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
+                or not 0 <= dropout <= 1:
+            raise ValueError("dropout should be a number in range [0, 1] representing "
+                             "the probability of an element being zeroed")
         if dropout > 0 and num_layers == 1:
-            warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
-                          f"expects num_layers greater than 1, but got dropout={dropout} and "
-                          f"num_layers={num_layers}")
+            warnings.warn("dropout option adds dropout after all but last recurrent "
+                          "layer, so non-zero dropout expects num_layers greater "
+                          "than 1, but got "
+                          f"dropout={dropout} and num_layers={num_layers}")
         if not isinstance(hidden_size, int) or isinstance(hidden_size, bool):
-            raise TypeError(f"hidden_size should be of type int, got: {type(hidden_size).__name__}")
+            raise TypeError(
+                f"hidden_size should be of type int, got: {type(hidden_size).__name__}")
         if hidden_size <= 0: raise ValueError("hidden_size must be greater than zero")
         if num_layers <= 0: raise ValueError("num_layers must be greater than zero")
         if proj_size < 0:
-            raise ValueError("proj_size should be a positive integer or zero to disable projections")
-        if proj_size >= hidden_size: raise ValueError("proj_size has to be smaller than hidden_size")
-        self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
+            raise ValueError(
+                "proj_size should be a positive integer or zero to disable projections")
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
+        self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
+        self.num_layers = num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.proj_size = bidirectional, proj_size
         gates = {'LSTM': 4, 'GRU': 3}.get(mode, 1) * hidden_size
@@ -167,13 +183,16 @@ class RNNBase(Module):
         self._flat_weights_names = []
         for layer in range(num_layers):
             for suffix in ('', '_reverse')[:2 if bidirectional else 1]:
-                layer_input = input_size if layer == 0 else real_hidden * (2 if bidirectional else 1)
-                shapes = {'weight_ih': (gates, layer_input), 'weight_hh': (gates, real_hidden)}
+                layer_input = (input_size if layer == 0
+                               else real_hidden * (2 if bidirectional else 1))
+                shapes = dict(weight_ih=(gates, layer_input),
+                              weight_hh=(gates, real_hidden))
                 if bias: shapes.update(bias_ih=(gates,), bias_hh=(gates,))
                 if proj_size: shapes['weight_hr'] = (proj_size, hidden_size)
                 for name, shape in shapes.items():
-                    setattr(self, f'{name}_l{layer}{suffix}', Parameter(empty(*shape, **kw)))
-                    self._flat_weights_names.append(f'{name}_l{layer}{suffix}')
+                    full_name = f'{name}_l{layer}{suffix}'
+                    setattr(self, full_name, Parameter(empty(*shape, **kw)))
+                    self._flat_weights_names.append(full_name)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -181,39 +200,47 @@ class RNNBase(Module):
         stdv = 1.0 / math.sqrt(self.hidden_size)
         for w in self.parameters(): init.uniform_(w, -stdv, stdv)
 
-    @property
-    def all_weights(self):
-        "The parameters per layer and direction, as PyTorch lists them."
-        per = len(self._flat_weights_names) // (self.num_layers * (2 if self.bidirectional else 1))
-        ws = [getattr(self, n) for n in self._flat_weights_names]
-        return [ws[i:i + per] for i in range(0, len(ws), per)]
+# %% ../../nbs/12_rnn.ipynb #8c420860
+def _all_weights(self):
+    "The parameters per layer and direction, as PyTorch lists them."
+    per = len(self._flat_weights_names) // (self.num_layers * (1 + self.bidirectional))
+    ws = [getattr(self, n) for n in self._flat_weights_names]
+    return [ws[i:i + per] for i in range(0, len(ws), per)]
 
-    def extra_repr(self):
-        s = f'{self.input_size}, {self.hidden_size}'
-        if self.proj_size != 0: s += f', proj_size={self.proj_size}'
-        if self.num_layers != 1: s += f', num_layers={self.num_layers}'
-        if self.bias is not True: s += f', bias={self.bias}'
-        if self.batch_first is not False: s += f', batch_first={self.batch_first}'
-        if self.dropout != 0: s += f', dropout={self.dropout}'
-        if self.bidirectional is not False: s += f', bidirectional={self.bidirectional}'
-        return s
+def _rnn_extra_repr(self):
+    "PyTorch's repr: the sizes, then only the options that differ from their defaults."
+    s = f'{self.input_size}, {self.hidden_size}'
+    if self.proj_size != 0: s += f', proj_size={self.proj_size}'
+    if self.num_layers != 1: s += f', num_layers={self.num_layers}'
+    if self.bias is not True: s += f', bias={self.bias}'
+    if self.batch_first is not False: s += f', batch_first={self.batch_first}'
+    if self.dropout != 0: s += f', dropout={self.dropout}'
+    if self.bidirectional is not False: s += f', bidirectional={self.bidirectional}'
+    return s
 
-# %% ../../nbs/12_rnn.ipynb #9c6abdb4
-class PackedSequence(namedtuple('PackedSequence', ['data', 'batch_sizes', 'sorted_indices', 'unsorted_indices'])):
+RNNBase.all_weights, RNNBase.extra_repr = property(_all_weights), _rnn_extra_repr
+
+# %% ../../nbs/12_rnn.ipynb #f6c5b903
+_PackedFields = namedtuple('PackedSequence',
+                           ['data', 'batch_sizes', 'sorted_indices', 'unsorted_indices'])
+
+class PackedSequence(_PackedFields):
     "A batch of variable-length sequences stored time step by time step, without padding."
     __slots__ = ()
     def __new__(cls, data, batch_sizes=None, sorted_indices=None, unsorted_indices=None):
         if batch_sizes is None:
-            raise NotImplementedError("PackedSequence without batch_sizes: build one with pack_padded_sequence")
+            raise NotImplementedError("PackedSequence without batch_sizes: "
+                                      "build one with pack_padded_sequence")
         if unsorted_indices is None and sorted_indices is not None:
             unsorted_indices = _invert_permutation(sorted_indices)
         return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
     def to(self, *args, **kwargs):
-        "The same sequences with `data` and the indices moved like `Tensor.to`; `batch_sizes` stays on the CPU."
+        "`data` and the indices moved like `Tensor.to`; `batch_sizes` stays on the CPU."
         data = self.data.to(*args, **kwargs)
         if data is self.data: return self
         move = lambda t: None if t is None else t.to(data.device)
-        return type(self)(data, self.batch_sizes, move(self.sorted_indices), move(self.unsorted_indices))
+        return type(self)(data, self.batch_sizes, move(self.sorted_indices),
+                          move(self.unsorted_indices))
     def cpu(self): return self.to('cpu')
     def cuda(self, device=None): return self.to('cuda' if device is None else device)
     @property
@@ -224,49 +251,57 @@ def _invert_permutation(perm):
     inverse[perm.cpu().numpy()] = np.arange(len(perm))
     return tensor(inverse, device=perm.device)
 
-# %% ../../nbs/12_rnn.ipynb #e69b6111
+# %% ../../nbs/12_rnn.ipynb #75371e0b
 def _as_steps(self, input):
-    "The input as packed rows `data` plus the batch size of each time step, whatever form it came in."
+    "The input as packed rows `data` plus the batch size of each time step."
     if isinstance(input, PackedSequence):
         data, sizes = input.data, input.batch_sizes.tolist()
         unbatched = False
     else:
         if input.dim() not in (2, 3):
-            raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got {input.dim()}D instead")
+            raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, "
+                             f"got {input.dim()}D instead")
         unbatched = input.dim() == 2
-        x = input.unsqueeze(1) if unbatched else input.transpose(0, 1) if self.batch_first else input
+        x = (input.unsqueeze(1) if unbatched
+             else input.transpose(0, 1) if self.batch_first else input)
         data, sizes = x.reshape(x.size(0) * x.size(1), x.size(2)), [x.size(1)] * x.size(0)
     if data.size(-1) != self.input_size:
-        raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
-                           f"got {data.size(-1)}")
+        raise RuntimeError(f"input.size(-1) must be equal to input_size. "
+                           f"Expected {self.input_size}, got {data.size(-1)}")
     return data, sizes, unbatched
 
 def _initial_states(self, hx, batch, unbatched, like, sorted_indices):
     "The initial `(h_0,)` or `(h_0, c_0)`, checked and with zeros for the missing ones."
     directions = 2 if self.bidirectional else 1
-    sizes = [self.proj_size or self.hidden_size] + ([self.hidden_size] if self.mode == 'LSTM' else [])
+    sizes = [self.proj_size or self.hidden_size]
+    if self.mode == 'LSTM': sizes.append(self.hidden_size)
     shapes = [(self.num_layers * directions, batch, n) for n in sizes]
-    if hx is None: return [zeros(*s, dtype=like.dtype, device=like.device) for s in shapes]
+    if hx is None:
+        return [zeros(*s, dtype=like.dtype, device=like.device) for s in shapes]
     states = list(hx) if self.mode == 'LSTM' else [hx]
     want = 2 if unbatched else 3
     if any(h.dim() != want for h in states):
         got = ', '.join(f'{h.dim()}-D' for h in states)
-        what, got = ('hx and cx', f'({got}) tensors') if self.mode == 'LSTM' else ('hx', f'{got} tensor')
+        what, got = (('hx and cx', f'({got}) tensors') if self.mode == 'LSTM'
+                     else ('hx', f'{got} tensor'))
         kind = 'unbatched 2-D' if unbatched else 'batched 3-D'
-        raise RuntimeError(f"For {kind} input, {what} should also be {want}-D but got {got}")
+        raise RuntimeError(
+            f"For {kind} input, {what} should also be {want}-D but got {got}")
     if unbatched: states = [h.unsqueeze(1) for h in states]
-    if sorted_indices is not None: states = [h.index_select(1, sorted_indices) for h in states]
+    if sorted_indices is not None:
+        states = [h.index_select(1, sorted_indices) for h in states]
     for k, (h, shape) in enumerate(zip(states, shapes)):
         if tuple(h.shape) != shape:
             which = f'hidden[{k}]' if self.mode == 'LSTM' else 'hidden'
             raise RuntimeError(f"Expected {which} size {shape}, got {list(h.shape)}")
     return states
 
-# %% ../../nbs/12_rnn.ipynb #16a894fb
+# %% ../../nbs/12_rnn.ipynb #86ce0c23
 def _step_function(self, layer, suffix):
-    "The input-to-hidden weights and bias, and `step(x_t, state)` with this direction's other weights."
+    "Input-to-hidden weights and bias, and `step(x_t, state)` with the other weights."
     w = lambda name: getattr(self, f'{name}_l{layer}{suffix}', None)
-    w_ih, w_hh, b_ih, b_hh, w_hr = (w(n) for n in ('weight_ih', 'weight_hh', 'bias_ih', 'bias_hh', 'weight_hr'))
+    names = ('weight_ih', 'weight_hh', 'bias_ih', 'bias_hh', 'weight_hr')
+    w_ih, w_hh, b_ih, b_hh, w_hr = (w(n) for n in names)
     w_hh_t = w_hh.t()
     if self.mode == 'GRU':
         def step(x, state):
@@ -274,7 +309,7 @@ def _step_function(self, layer, suffix):
             gh = _addmm(b_hh, h, w_hh_t) if b_hh is not None else h @ w_hh_t
             return (_gru_gates(x, gh, h),)
         return w_ih, b_ih, step
-    bias = b_ih + b_hh if b_ih is not None else None      # both biases fold into the hoisted product
+    bias = b_ih + b_hh if b_ih is not None else None   # both join the hoisted product
     if self.mode == 'LSTM':
         w_hr_t = w_hr.t() if w_hr is not None else None
         def step(x, state):
@@ -284,9 +319,9 @@ def _step_function(self, layer, suffix):
     act = tanh if self.mode == 'RNN_TANH' else relu
     return w_ih, bias, lambda x, state: (act(_addmm(x, state[0], w_hh_t)),)
 
-# %% ../../nbs/12_rnn.ipynb #a21f7804
+# %% ../../nbs/12_rnn.ipynb #6586e537
 def _forward(self, input, hx=None):
-    "Run every layer and direction over the sequence; returns the output and the final states."
+    "Run every layer and direction over the sequence; return the output and final states."
     data, sizes, unbatched = _as_steps(self, input)
     packed = isinstance(input, PackedSequence)
     sorted_indices = input.sorted_indices if packed else None
@@ -309,7 +344,8 @@ def _forward(self, input, hx=None):
     if packed:
         if input.unsorted_indices is not None:
             finals = [f.index_select(1, input.unsorted_indices) for f in finals]
-        output = PackedSequence(data, input.batch_sizes, input.sorted_indices, input.unsorted_indices)
+        output = PackedSequence(data, input.batch_sizes, input.sorted_indices,
+                                input.unsorted_indices)
     else:
         output = data.view(len(sizes), sizes[0], data.size(-1))
         if unbatched: output, finals = output.squeeze(1), [f.squeeze(1) for f in finals]
@@ -318,111 +354,132 @@ def _forward(self, input, hx=None):
 
 RNNBase.forward = _forward
 
-# %% ../../nbs/12_rnn.ipynb #ddfb9041
+# %% ../../nbs/12_rnn.ipynb #3e191d54
 class RNN(RNNBase):
-    "A multi-layer Elman RNN: `h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh)` (or relu)."
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity='tanh', bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None):
+    "Elman RNN layers: `h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh)` (or relu)."
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity='tanh',
+                 bias=True, batch_first=False, dropout=0.0, bidirectional=False,
+                 device=None, dtype=None):
         if nonlinearity not in ('tanh', 'relu'):
-            raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+            raise ValueError(
+                f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
         self.nonlinearity = nonlinearity
-        super().__init__('RNN_TANH' if nonlinearity == 'tanh' else 'RNN_RELU', input_size, hidden_size,
-                         num_layers, bias, batch_first, dropout, bidirectional, 0, device, dtype)
+        mode = 'RNN_TANH' if nonlinearity == 'tanh' else 'RNN_RELU'
+        super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, 0, device, dtype)
 
 class LSTM(RNNBase):
     "A multi-layer long short-term memory network; returns `output, (h_n, c_n)`."
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, proj_size=0, device=None, dtype=None):
-        super().__init__('LSTM', input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, proj_size, device, dtype)
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, proj_size=0,
+                 device=None, dtype=None):
+        super().__init__('LSTM', input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, proj_size, device, dtype)
 
 class GRU(RNNBase):
     "A multi-layer gated recurrent unit network."
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, device=None, dtype=None):
-        super().__init__('GRU', input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, 0, device, dtype)
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, device=None,
+                 dtype=None):
+        super().__init__('GRU', input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, 0, device, dtype)
 
-# %% ../../nbs/12_rnn.ipynb #5762187b
+# %% ../../nbs/12_rnn.ipynb #3c717363
 def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side='right'):
-    "Stack tensors of different lengths into one `(T, B, *)` (or `(B, T, *)`) tensor, padding the short ones."
+    "Stack tensors of different lengths into one `(T, B, *)` (or `(B, T, *)`)."
     if padding_side not in ('left', 'right'):
-        raise RuntimeError(f"Expected padding_side to be one of left or right, but got {padding_side}.")
+        raise RuntimeError(
+            f"Expected padding_side to be one of left or right, but got {padding_side}.")
     sequences = list(sequences)
     if not sequences: raise RuntimeError("received an empty list of sequences")
     longest = max(s.size(0) for s in sequences)
     padded = []
     for s in sequences:
         if s.size(0) < longest:
-            pad = full((longest - s.size(0),) + tuple(s.shape[1:]), padding_value, dtype=s.dtype, device=s.device)
+            pad = full((longest - s.size(0),) + tuple(s.shape[1:]), padding_value,
+                       dtype=s.dtype, device=s.device)
             s = cat([s, pad] if padding_side == 'right' else [pad, s])
         padded.append(s)
     return stack(padded, 0 if batch_first else 1)
 
-# %% ../../nbs/12_rnn.ipynb #ac5f5406
+# %% ../../nbs/12_rnn.ipynb #63b05def
 def _lengths_array(lengths):
     "The lengths as a numpy int64 array; PyTorch wants them on the CPU."
     if isinstance(lengths, Tensor):
         if lengths.device.type != 'cpu' or lengths.dim() != 1:
-            raise RuntimeError(f"'lengths' argument should be a 1D CPU int64 tensor, but got "
-                               f"{lengths.dim()}D {lengths.device} {lengths.dtype._legacy_name} tensor")
+            raise RuntimeError("'lengths' argument should be a 1D CPU int64 tensor, "
+                               f"but got "
+                               f"{lengths.dim()}D {lengths.device} "
+                               f"{lengths.dtype._legacy_name} tensor")
         return lengths.numpy().astype(np.int64)
     return np.asarray(lengths, dtype=np.int64).reshape(-1)
 
 def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
-    "Pack a padded batch `(T, B, *)` of sequences with the given `lengths` into a `PackedSequence`."
+    "Pack a padded batch `(T, B, *)` of sequences of the given `lengths`."
     lengths = _lengths_array(lengths)
-    steps, batch = (input.size(1), input.size(0)) if batch_first else (input.size(0), input.size(1))
+    steps, batch = input.shape[:2][::-1] if batch_first else input.shape[:2]
     if len(lengths) != batch:
-        raise RuntimeError(f"Expected `len(lengths)` to be equal to batch_size, but got {len(lengths)} "
-                           f"(batch_size={batch})")
+        raise RuntimeError(f"Expected `len(lengths)` to be equal to batch_size, "
+                           f"but got {len(lengths)} (batch_size={batch})")
     if enforce_sorted:
         order = np.arange(batch)
         if (np.diff(lengths) > 0).any():
-            raise RuntimeError("`lengths` array must be sorted in decreasing order when `enforce_sorted` is True. "
-                               "You can pass `enforce_sorted=False` to pack_padded_sequence and/or pack_sequence "
-                               "to sidestep this requirement if you do not need ONNX exportability.")
+            raise RuntimeError(
+                "`lengths` array must be sorted in decreasing order when "
+                "`enforce_sorted` is True. You can pass `enforce_sorted=False` to "
+                "pack_padded_sequence and/or pack_sequence to sidestep this requirement "
+                "if you do not need ONNX exportability.")
     else: order = np.argsort(-lengths, kind='stable')
     sorted_lengths = lengths[order]
     if batch and sorted_lengths[-1] <= 0:
-        raise RuntimeError("Length of all samples has to be greater than 0, but found an element in 'lengths' "
-                           "that is <= 0")
+        raise RuntimeError("Length of all samples has to be greater than 0, but found "
+                           "an element in 'lengths' that is <= 0")
     if batch and sorted_lengths[0] > steps:
-        raise RuntimeError(f"a length ({sorted_lengths[0]}) exceeds the padded sequence length ({steps})")
-    batch_sizes = (sorted_lengths[None, :] > np.arange(sorted_lengths[0] if batch else 0)[:, None]).sum(1)
-    t = np.repeat(np.arange(len(batch_sizes)), batch_sizes)               # time step of each packed row
-    b = np.concatenate([order[:n] for n in batch_sizes]) if len(t) else t  # its original batch index
+        raise RuntimeError(
+            f"a length ({sorted_lengths[0]}) exceeds the padded length ({steps})")
+    longest = sorted_lengths[0] if batch else 0
+    batch_sizes = (sorted_lengths[None, :] > np.arange(longest)[:, None]).sum(1)
+    t = np.repeat(np.arange(len(batch_sizes)), batch_sizes)   # each row's time step
+    b = np.concatenate([order[:n] for n in batch_sizes]) if len(t) else t  # its sample
     rows = b * steps + t if batch_first else t * batch + b
-    data = input.reshape((steps * batch,) + tuple(input.shape[2:]))[tensor(rows, device=input.device)]
+    flat = input.reshape((steps * batch,) + tuple(input.shape[2:]))
+    data = flat[tensor(rows, device=input.device)]
     if enforce_sorted: return PackedSequence(data, tensor(batch_sizes))
     return PackedSequence(data, tensor(batch_sizes), tensor(order, device=input.device))
 
-def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_length=None):
-    "Undo `pack_padded_sequence`: the padded batch and the lengths (in the original order)."
+# %% ../../nbs/12_rnn.ipynb #03dae052
+def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0,
+                        total_length=None):
+    "Undo `pack_padded_sequence`: the padded batch and the lengths (original order)."
     data, batch_sizes = sequence.data, sequence.batch_sizes.numpy()
     steps, batch = len(batch_sizes), int(batch_sizes[0])
     if total_length is not None:
         if total_length < steps:
-            raise ValueError(f"Expected total_length to be at least the length of the longest sequence in input, "
-                             f"but got total_length={total_length} and max sequence length being {steps}")
+            raise ValueError("Expected total_length to be at least the length of the "
+                             "longest sequence in input, but got "
+                             f"total_length={total_length} and max sequence length "
+                             f"being {steps}")
         steps_out = total_length
     else: steps_out = steps
     position = (np.arange(batch) if sequence.unsorted_indices is None
-                else sequence.unsorted_indices.cpu().numpy())        # sorted position of each original sample
+                else sequence.unsorted_indices.cpu().numpy())   # each sample's place
     offsets = np.concatenate([[0], np.cumsum(batch_sizes)[:-1]])
-    index = np.full((steps_out, batch), data.size(0), dtype=np.int64)   # the padding row by default
+    index = np.full((steps_out, batch), data.size(0), dtype=np.int64)  # the padding row
     valid = position[None, :] < batch_sizes[:, None]
     index[:steps][valid] = (offsets[:, None] + position[None, :])[valid]
-    pad = full((1,) + tuple(data.shape[1:]), padding_value, dtype=data.dtype, device=data.device)
+    pad = full((1,) + tuple(data.shape[1:]), padding_value, dtype=data.dtype,
+               device=data.device)
     if batch_first: index = index.T
     padded = cat([data, pad])[tensor(np.ascontiguousarray(index), device=data.device)]
     lengths = (batch_sizes[:, None] > np.arange(batch)[None, :]).sum(0)[position]
     return padded, tensor(lengths)
 
+# %% ../../nbs/12_rnn.ipynb #d07ae8d9
 def pack_sequence(sequences, enforce_sorted=True):
-    "Pack a list of tensors of different lengths (`pad_sequence`, then `pack_padded_sequence`)."
+    "Pack a list of tensors of different lengths (pad, then `pack_padded_sequence`)."
     lengths = [s.size(0) for s in sequences]
-    return pack_padded_sequence(pad_sequence(sequences), lengths, enforce_sorted=enforce_sorted)
+    return pack_padded_sequence(pad_sequence(sequences), lengths,
+                                enforce_sorted=enforce_sorted)
 
 def unpad_sequence(padded_sequences, lengths, batch_first=False):
     "The list of unpadded tensors of a padded batch."
@@ -434,9 +491,11 @@ def unpack_sequence(packed_sequences):
     padded, lengths = pad_packed_sequence(packed_sequences, batch_first=True)
     return unpad_sequence(padded, lengths, batch_first=True)
 
-# %% ../../nbs/12_rnn.ipynb #d63f63ac
-_nn.utils = _namespace('utils', "Gradient clipping, parameter vectors and sequence packing.")
-rnn = _nn.utils.rnn = _namespace('utils.rnn', "Padding and packing batches of variable-length sequences.")
-add_to_namespace(rnn, PackedSequence, pad_sequence, pack_padded_sequence, pad_packed_sequence, pack_sequence,
-                 unpad_sequence, unpack_sequence)
-add_to_namespace('learntorch.nn', RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell)
+# %% ../../nbs/12_rnn.ipynb #e02bbd2a
+_nn.utils = _namespace('utils', "Gradient clipping, parameter vectors, sequence packing.")
+rnn = _namespace('utils.rnn', "Padding and packing variable-length sequences.")
+_nn.utils.rnn = rnn
+add_to_namespace(rnn, PackedSequence, pad_sequence, pack_padded_sequence,
+                 pad_packed_sequence, pack_sequence, unpad_sequence, unpack_sequence)
+add_to_namespace('learntorch.nn', RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell,
+                 GRUCell)
