@@ -14,7 +14,7 @@ from learntorch.nn.utils import rnn as lrnn
 torch = pytest.importorskip("torch")
 trnn = torch.nn.utils.rnn
 
-SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 CLASSES = {'RNN': ('RNN', 'RNN'), 'LSTM': ('LSTM', 'LSTM'), 'GRU': ('GRU', 'GRU')}
 
 
@@ -273,6 +273,7 @@ def errors_of(fn_t, fn_l):
     lambda M, R, T: R.pack_padded_sequence(T.randn(5, 3, 2), [3, 5, 2]),
     lambda M, R, T: R.pack_padded_sequence(T.randn(5, 3, 2), [3, 0, 2], enforce_sorted=False),
     lambda M, R, T: R.pack_padded_sequence(T.randn(5, 3, 2), [3, 2]),
+    lambda M, R, T: R.pack_padded_sequence(T.randn(3, 2, 1), T.tensor([[3, 2]])),
     lambda M, R, T: R.pad_sequence([]),
     lambda M, R, T: R.pad_sequence([T.ones(2)], padding_side='top'),
     lambda M, R, T: R.pad_packed_sequence(R.pack_sequence([T.ones(3)]), total_length=2),
@@ -291,9 +292,15 @@ def test_errors_as_pytorch(case):
     errors_of(lambda: case(torch.nn, trnn, torch), lambda: case(nn, lrnn, learntorch))
 
 
-def test_lengths_must_be_on_cpu_message():
-    with pytest.raises(RuntimeError, match="'lengths' argument should be a 1D CPU int64 tensor"):
-        lrnn.pack_padded_sequence(learntorch.randn(3, 2, 1), learntorch.tensor([[3, 2]]))
+def test_packed_sequence_repr_and_flatten_parameters():
+    for sort in (True, False):
+        t = trnn.pack_sequence([torch.tensor([1., 2.]), torch.tensor([3.])], enforce_sorted=sort)
+        l = lrnn.pack_sequence([learntorch.tensor([1., 2.]), learntorch.tensor([3.])], enforce_sorted=sort)
+        assert repr(l) == repr(t)
+    m = nn.LSTM(2, 3)
+    before = [p.detach().numpy().copy() for p in m.parameters()]
+    assert m.flatten_parameters() is None
+    assert all((a == p.detach().numpy()).all() for a, p in zip(before, m.parameters()))
 
 
 def test_namespace_after_import_torch():

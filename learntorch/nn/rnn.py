@@ -218,7 +218,11 @@ def _rnn_extra_repr(self):
     if self.bidirectional is not False: s += f', bidirectional={self.bidirectional}'
     return s
 
+def _flatten_parameters(self):
+    "PyTorch packs the weights into one buffer for cuDNN; here there is nothing to do."
+
 RNNBase.all_weights, RNNBase.extra_repr = property(_all_weights), _rnn_extra_repr
+RNNBase.flatten_parameters = _flatten_parameters
 
 # %% ../../nbs/12_rnn.ipynb #f6c5b903
 _PackedFields = namedtuple('PackedSequence',
