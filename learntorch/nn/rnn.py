@@ -34,7 +34,7 @@ def _gru_gates(gi, gh, h):
     n = tanh(i_n + r * h_n)
     return n + z * (h - n)              # = (1 - z) * n + z * h
 
-# %% ../../nbs/12_rnn.ipynb #d4aeca81
+# %% ../../nbs/12_rnn.ipynb #bc998675
 class RNNCellBase(Module):
     "What the cells share: `weight_ih`, `weight_hh`, biases, init, input checks."
     def __init__(self, input_size, hidden_size, bias, num_chunks, device=None,
@@ -89,7 +89,7 @@ class RNNCellBase(Module):
             checked.append(h)
         return input, checked, unbatched
 
-# %% ../../nbs/12_rnn.ipynb #6fa16541
+# %% ../../nbs/12_rnn.ipynb #d38aa0f2
 class RNNCell(RNNCellBase):
     "An Elman RNN cell: `h' = tanh(W_ih x + b_ih + W_hh h + b_hh)` (or relu)."
     def __init__(self, input_size, hidden_size, bias=True, nonlinearity='tanh',
@@ -126,7 +126,7 @@ class GRUCell(RNNCellBase):
         h = _gru_gates(gi, F.linear(h, self.weight_hh, self.bias_hh), h)
         return h.squeeze(0) if unbatched else h
 
-# %% ../../nbs/12_rnn.ipynb #dbe908ea
+# %% ../../nbs/12_rnn.ipynb #f92e4bb5
 def _recur(step, inputs, state, reverse):
     """Run `step(x_t, state) -> state` over the per-time-step `inputs` (batch sizes never
     growing, as packed). Returns the outputs (first element of each state) concatenated in
@@ -147,7 +147,7 @@ def _recur(step, inputs, state, reverse):
                   for k, s in enumerate(state))
     return cat(outputs), final
 
-# %% ../../nbs/12_rnn.ipynb #b42e8182
+# %% ../../nbs/12_rnn.ipynb #50d88b65
 class RNNBase(Module):
     "What `RNN`, `LSTM` and `GRU` share: stacked, maybe bidirectional layers."
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True,
@@ -200,7 +200,7 @@ class RNNBase(Module):
         stdv = 1.0 / math.sqrt(self.hidden_size)
         for w in self.parameters(): init.uniform_(w, -stdv, stdv)
 
-# %% ../../nbs/12_rnn.ipynb #8c420860
+# %% ../../nbs/12_rnn.ipynb #fc4b469c
 def _all_weights(self):
     "The parameters per layer and direction, as PyTorch lists them."
     per = len(self._flat_weights_names) // (self.num_layers * (1 + self.bidirectional))
@@ -224,7 +224,7 @@ def _flatten_parameters(self):
 RNNBase.all_weights, RNNBase.extra_repr = property(_all_weights), _rnn_extra_repr
 RNNBase.flatten_parameters = _flatten_parameters
 
-# %% ../../nbs/12_rnn.ipynb #f6c5b903
+# %% ../../nbs/12_rnn.ipynb #1bc68863
 _PackedFields = namedtuple('PackedSequence',
                            ['data', 'batch_sizes', 'sorted_indices', 'unsorted_indices'])
 
@@ -255,7 +255,7 @@ def _invert_permutation(perm):
     inverse[perm.cpu().numpy()] = np.arange(len(perm))
     return tensor(inverse, device=perm.device)
 
-# %% ../../nbs/12_rnn.ipynb #75371e0b
+# %% ../../nbs/12_rnn.ipynb #529926ba
 def _as_steps(self, input):
     "The input as packed rows `data` plus the batch size of each time step."
     if isinstance(input, PackedSequence):
@@ -300,7 +300,7 @@ def _initial_states(self, hx, batch, unbatched, like, sorted_indices):
             raise RuntimeError(f"Expected {which} size {shape}, got {list(h.shape)}")
     return states
 
-# %% ../../nbs/12_rnn.ipynb #86ce0c23
+# %% ../../nbs/12_rnn.ipynb #4d9d879c
 def _step_function(self, layer, suffix):
     "Input-to-hidden weights and bias, and `step(x_t, state)` with the other weights."
     w = lambda name: getattr(self, f'{name}_l{layer}{suffix}', None)
@@ -323,7 +323,7 @@ def _step_function(self, layer, suffix):
     act = tanh if self.mode == 'RNN_TANH' else relu
     return w_ih, bias, lambda x, state: (act(_addmm(x, state[0], w_hh_t)),)
 
-# %% ../../nbs/12_rnn.ipynb #6586e537
+# %% ../../nbs/12_rnn.ipynb #3cbf94cb
 def _forward(self, input, hx=None):
     "Run every layer and direction over the sequence; return the output and final states."
     data, sizes, unbatched = _as_steps(self, input)
@@ -358,7 +358,7 @@ def _forward(self, input, hx=None):
 
 RNNBase.forward = _forward
 
-# %% ../../nbs/12_rnn.ipynb #3e191d54
+# %% ../../nbs/12_rnn.ipynb #6425b26c
 class RNN(RNNBase):
     "Elman RNN layers: `h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh)` (or relu)."
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity='tanh',
@@ -388,7 +388,7 @@ class GRU(RNNBase):
         super().__init__('GRU', input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, 0, device, dtype)
 
-# %% ../../nbs/12_rnn.ipynb #3c717363
+# %% ../../nbs/12_rnn.ipynb #33c4e729
 def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side='right'):
     "Stack tensors of different lengths into one `(T, B, *)` (or `(B, T, *)`)."
     if padding_side not in ('left', 'right'):
@@ -406,7 +406,7 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side='
         padded.append(s)
     return stack(padded, 0 if batch_first else 1)
 
-# %% ../../nbs/12_rnn.ipynb #63b05def
+# %% ../../nbs/12_rnn.ipynb #3895b6e2
 def _lengths_array(lengths):
     "The lengths as a numpy int64 array; PyTorch wants them on the CPU."
     if isinstance(lengths, Tensor):
@@ -451,7 +451,7 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
     if enforce_sorted: return PackedSequence(data, tensor(batch_sizes))
     return PackedSequence(data, tensor(batch_sizes), tensor(order, device=input.device))
 
-# %% ../../nbs/12_rnn.ipynb #03dae052
+# %% ../../nbs/12_rnn.ipynb #1ca23067
 def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0,
                         total_length=None):
     "Undo `pack_padded_sequence`: the padded batch and the lengths (original order)."
@@ -478,7 +478,7 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0,
     lengths = (batch_sizes[:, None] > np.arange(batch)[None, :]).sum(0)[position]
     return padded, tensor(lengths)
 
-# %% ../../nbs/12_rnn.ipynb #d07ae8d9
+# %% ../../nbs/12_rnn.ipynb #ad7ec023
 def pack_sequence(sequences, enforce_sorted=True):
     "Pack a list of tensors of different lengths (pad, then `pack_padded_sequence`)."
     lengths = [s.size(0) for s in sequences]
@@ -495,7 +495,7 @@ def unpack_sequence(packed_sequences):
     padded, lengths = pad_packed_sequence(packed_sequences, batch_first=True)
     return unpad_sequence(padded, lengths, batch_first=True)
 
-# %% ../../nbs/12_rnn.ipynb #e02bbd2a
+# %% ../../nbs/12_rnn.ipynb #93e9e224
 _nn.utils = _namespace('utils', "Gradient clipping, parameter vectors, sequence packing.")
 rnn = _namespace('utils.rnn', "Padding and packing variable-length sequences.")
 _nn.utils.rnn = rnn
