@@ -6,7 +6,7 @@
 __all__ = ['scaled_dot_product_attention', 'NonDynamicallyQuantizableLinear', 'MultiheadAttention', 'TransformerEncoderLayer',
            'TransformerEncoder', 'TransformerDecoderLayer', 'TransformerDecoder', 'Transformer']
 
-# %% ../../nbs/13_attention.ipynb #10fb5f3b
+# %% ../../nbs/13_attention.ipynb #2b5b3cd8
 import copy, math
 from ..tensors import (Tensor, tensor, zeros, zeros_like, ones, empty, full, Size,
                                 array_module, float32)
@@ -15,7 +15,7 @@ from ..ops import cat, relu
 from . import Module, Parameter, ModuleList, add_to_namespace, functional, init
 from .layers import Linear, LayerNorm, Dropout, softmax, dropout, linear, gelu
 
-# %% ../../nbs/13_attention.ipynb #8b1a46f3
+# %% ../../nbs/13_attention.ipynb #806e3353
 def _float_mask(mask, like, masked_when):
     "A float mask of `like`'s dtype: 0 where allowed, -inf where `mask == masked_when`."
     if mask is None or mask.dtype != bool_: return mask
@@ -35,7 +35,7 @@ def _softmax_rows(scores):
     dead = tensor(dead, device=scores.device)
     return softmax(scores.masked_fill(dead, 0.), -1).masked_fill(dead, 0.)
 
-# %% ../../nbs/13_attention.ipynb #00349689
+# %% ../../nbs/13_attention.ipynb #42fd7e5d
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
                                  is_causal=False, scale=None, enable_gqa=False):
     "softmax(Q Kᵀ · scale + mask) V over the last two dims; a bool mask is True where allowed."
@@ -46,12 +46,15 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if value.shape[-2] != S:
         raise RuntimeError(f"Expected key and value to have the same sequence length, "
                            f"got {S} and {value.shape[-2]}")
+    if is_causal and attn_mask is not None:
+        raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set "
+                           "when is_causal=True")
     if enable_gqa: key, value = _repeat_kv(query, key), _repeat_kv(query, value)
     scale = 1 / math.sqrt(E) if scale is None else scale
     scores = (query * scale) @ key.transpose(-2, -1)
     if is_causal:
         scores = scores + _float_mask(_causal_mask(L, S, query.device), scores, False)
-    if attn_mask is not None:
+    elif attn_mask is not None:
         scores = scores + _float_mask(attn_mask, scores, False)
     weights = _softmax_rows(scores) if attn_mask is not None or is_causal else \
         softmax(scores, -1)
@@ -69,7 +72,7 @@ def _repeat_kv(query, kv):
     return (kv.unsqueeze(-3).expand(*shape[:-2], g, *shape[-2:])
               .reshape(*shape[:-3], hq, *shape[-2:]))
 
-# %% ../../nbs/13_attention.ipynb #02976b02
+# %% ../../nbs/13_attention.ipynb #b3ea938c
 class NonDynamicallyQuantizableLinear(Linear):
     "A `Linear` under PyTorch's name for the output projection of `MultiheadAttention`."
 
@@ -122,7 +125,7 @@ class MultiheadAttention(Module):
             init.xavier_normal_(self.bias_k)
             init.xavier_normal_(self.bias_v)
 
-# %% ../../nbs/13_attention.ipynb #4e767943
+# %% ../../nbs/13_attention.ipynb #968d9f9d
 def _project(self, query, key, value):
     "The three input projections (from one packed weight or from three)."
     E = self.embed_dim
@@ -142,7 +145,7 @@ def _heads(x, N, H):
 
 MultiheadAttention._project = _project
 
-# %% ../../nbs/13_attention.ipynb #4e7c0c3a
+# %% ../../nbs/13_attention.ipynb #b0e22759
 def _to_batch_first(query, key, value):
     "Sequence-first (L, N, E) inputs to batch first, transposing a shared tensor once."
     q = query.transpose(0, 1)
@@ -177,7 +180,7 @@ def _pad_keys(mask, extra):
     pad = zeros(*mask.shape[:-1], extra, dtype=mask.dtype, device=mask.device)
     return cat([mask, pad], -1)
 
-# %% ../../nbs/13_attention.ipynb #0918ee39
+# %% ../../nbs/13_attention.ipynb #99b6a535
 def _mha_forward(self, query, key, value, key_padding_mask=None, need_weights=True,
                  attn_mask=None, average_attn_weights=True, is_causal=False):
     "Attention of `query` over `key`/`value`; returns (output, weights or None)."
@@ -224,7 +227,7 @@ def _mha_forward(self, query, key, value, key_padding_mask=None, need_weights=Tr
 
 MultiheadAttention.forward = _mha_forward
 
-# %% ../../nbs/13_attention.ipynb #a9b9403a
+# %% ../../nbs/13_attention.ipynb #cc58cce5
 def _get_activation(activation):
     "'relu' / 'gelu' as functions; any callable as given."
     if activation == 'relu': return relu
@@ -269,7 +272,7 @@ class TransformerEncoderLayer(Module):
     def _ff_block(self, x):
         return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
 
-# %% ../../nbs/13_attention.ipynb #d0214058
+# %% ../../nbs/13_attention.ipynb #8b206de9
 def _detect_is_causal_mask(mask, is_causal=None, size=None):
     "`is_causal` if given, else whether `mask` is exactly the causal mask of its size."
     if is_causal is not None or mask is None: return bool(is_causal)
@@ -297,7 +300,7 @@ class TransformerEncoder(Module):
                       is_causal=is_causal)
         return self.norm(x) if self.norm is not None else x
 
-# %% ../../nbs/13_attention.ipynb #66d6b283
+# %% ../../nbs/13_attention.ipynb #0d0d80cd
 class TransformerDecoderLayer(Module):
     "Self-attention, attention over the encoder's `memory`, then a feed-forward block."
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation='relu',
@@ -349,7 +352,7 @@ class TransformerDecoderLayer(Module):
     def _ff_block(self, x):
         return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
 
-# %% ../../nbs/13_attention.ipynb #e6b723bf
+# %% ../../nbs/13_attention.ipynb #bfc7bdf6
 class TransformerDecoder(Module):
     "`num_layers` deep copies of `decoder_layer`, applied in turn, then an optional norm."
     def __init__(self, decoder_layer, num_layers, norm=None):
@@ -372,7 +375,7 @@ class TransformerDecoder(Module):
                       tgt_is_causal=tgt_is_causal, memory_is_causal=memory_is_causal)
         return self.norm(x) if self.norm is not None else x
 
-# %% ../../nbs/13_attention.ipynb #a4cf0d99
+# %% ../../nbs/13_attention.ipynb #61302e45
 class Transformer(Module):
     "The encoder-decoder model of 'Attention Is All You Need'."
     def __init__(self, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6,
@@ -415,7 +418,7 @@ class Transformer(Module):
         return full((sz, sz), float('-inf'), device=device,
                     dtype=dtype if dtype is not None else float32).triu(1)
 
-# %% ../../nbs/13_attention.ipynb #03da1fb4
+# %% ../../nbs/13_attention.ipynb #eca2c212
 add_to_namespace(functional, scaled_dot_product_attention)
 add_to_namespace('learntorch.nn', MultiheadAttention, NonDynamicallyQuantizableLinear,
                  TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer,
