@@ -6,16 +6,18 @@
 __all__ = ['scaled_dot_product_attention', 'NonDynamicallyQuantizableLinear', 'MultiheadAttention', 'TransformerEncoderLayer',
            'TransformerEncoder', 'TransformerDecoderLayer', 'TransformerDecoder', 'Transformer']
 
-# %% ../../nbs/13_attention.ipynb #2b5b3cd8
+# %% ../../nbs/13_attention.ipynb #5ca42854
 import copy, math
-from ..tensors import (Tensor, tensor, zeros, zeros_like, ones, empty, full, Size,
-                                array_module, float32)
+from ..tensors import (Tensor, tensor, zeros, zeros_like, ones, empty, full,
+                                Size, array_module, float32)
 from ..tensors import bool as bool_
 from ..ops import cat, relu
-from . import Module, Parameter, ModuleList, add_to_namespace, functional, init
-from .layers import Linear, LayerNorm, Dropout, softmax, dropout, linear, gelu
+from . import (Module, Parameter, ModuleList, add_to_namespace, functional,
+                           init)
+from .layers import (Linear, LayerNorm, Dropout, softmax, dropout, linear,
+                                  gelu)
 
-# %% ../../nbs/13_attention.ipynb #806e3353
+# %% ../../nbs/13_attention.ipynb #0f8ba6e3
 def _float_mask(mask, like, masked_when):
     "A float mask of `like`'s dtype: 0 where allowed, -inf where `mask == masked_when`."
     if mask is None or mask.dtype != bool_: return mask
@@ -28,17 +30,17 @@ def _causal_mask(L, S, device):
     return ones(L, S, dtype=bool_, device=device).tril()
 
 def _softmax_rows(scores):
-    "Softmax over the last dim; a row masked everywhere gives zeros (as PyTorch), not nan."
+    "Softmax over the last dim; a row masked everywhere gives zeros (as PyTorch)."
     xp = array_module(scores._array)
     dead = xp.isneginf(scores._array).all(-1, keepdims=True)
     if not dead.any(): return softmax(scores, -1)
     dead = tensor(dead, device=scores.device)
     return softmax(scores.masked_fill(dead, 0.), -1).masked_fill(dead, 0.)
 
-# %% ../../nbs/13_attention.ipynb #42fd7e5d
+# %% ../../nbs/13_attention.ipynb #2ebd7983
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
                                  is_causal=False, scale=None, enable_gqa=False):
-    "softmax(Q Kᵀ · scale + mask) V over the last two dims; a bool mask is True where allowed."
+    "softmax(Q Kᵀ · scale + mask) V; a boolean mask is True where attention is allowed"
     L, S, E = query.shape[-2], key.shape[-2], query.shape[-1]
     if key.shape[-1] != E:
         raise RuntimeError(f"Expected query and key to have the same embedding size, "
@@ -47,8 +49,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         raise RuntimeError(f"Expected key and value to have the same sequence length, "
                            f"got {S} and {value.shape[-2]}")
     if is_causal and attn_mask is not None:
-        raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set "
-                           "when is_causal=True")
+        raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not "
+                           "be set when is_causal=True")
     if enable_gqa: key, value = _repeat_kv(query, key), _repeat_kv(query, value)
     scale = 1 / math.sqrt(E) if scale is None else scale
     scores = (query * scale) @ key.transpose(-2, -1)
@@ -72,7 +74,7 @@ def _repeat_kv(query, kv):
     return (kv.unsqueeze(-3).expand(*shape[:-2], g, *shape[-2:])
               .reshape(*shape[:-3], hq, *shape[-2:]))
 
-# %% ../../nbs/13_attention.ipynb #b3ea938c
+# %% ../../nbs/13_attention.ipynb #108eae1b
 class NonDynamicallyQuantizableLinear(Linear):
     "A `Linear` under PyTorch's name for the output projection of `MultiheadAttention`."
 
@@ -82,8 +84,8 @@ class MultiheadAttention(Module):
                  add_zero_attn=False, kdim=None, vdim=None, batch_first=False,
                  device=None, dtype=None):
         if embed_dim <= 0 or num_heads <= 0:
-            raise ValueError(f"embed_dim and num_heads must be greater than 0, "
-                             f"got embed_dim={embed_dim} and num_heads={num_heads} instead")
+            raise ValueError(f"embed_dim and num_heads must be greater than 0, got "
+                             f"embed_dim={embed_dim} and num_heads={num_heads} instead")
         super().__init__()
         kw = dict(device=device, dtype=dtype)
         self.embed_dim, self.num_heads, self.dropout = embed_dim, num_heads, dropout
@@ -105,7 +107,8 @@ class MultiheadAttention(Module):
             self.register_parameter('in_proj_weight', None)
         if bias: self.in_proj_bias = Parameter(empty(3 * embed_dim, **kw))
         else: self.register_parameter('in_proj_bias', None)
-        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias, **kw)
+        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias,
+                                                        **kw)
         if add_bias_kv:
             self.bias_k = Parameter(empty(1, 1, embed_dim, **kw))
             self.bias_v = Parameter(empty(1, 1, embed_dim, **kw))
@@ -113,7 +116,7 @@ class MultiheadAttention(Module):
         self._reset_parameters()
 
     def _reset_parameters(self):
-        "PyTorch's init: xavier-uniform in-projections, zero biases, xavier-normal bias_k/v."
+        "PyTorch's init: xavier-uniform projections, zero biases, xavier-normal bias_k/v."
         if self._qkv_same_embed_dim: init.xavier_uniform_(self.in_proj_weight)
         else:
             for w in (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight):
@@ -125,7 +128,7 @@ class MultiheadAttention(Module):
             init.xavier_normal_(self.bias_k)
             init.xavier_normal_(self.bias_v)
 
-# %% ../../nbs/13_attention.ipynb #968d9f9d
+# %% ../../nbs/13_attention.ipynb #4ef14b99
 def _project(self, query, key, value):
     "The three input projections (from one packed weight or from three)."
     E = self.embed_dim
@@ -145,7 +148,7 @@ def _heads(x, N, H):
 
 MultiheadAttention._project = _project
 
-# %% ../../nbs/13_attention.ipynb #b0e22759
+# %% ../../nbs/13_attention.ipynb #0321eed9
 def _to_batch_first(query, key, value):
     "Sequence-first (L, N, E) inputs to batch first, transposing a shared tensor once."
     q = query.transpose(0, 1)
@@ -158,7 +161,8 @@ def _merge_masks(attn_mask, key_padding_mask, q, N, H, L, S, extra):
     mask = None
     if attn_mask is not None:
         if attn_mask.dim() not in (2, 3):
-            raise RuntimeError(f"attn_mask's dimension {attn_mask.dim()} is not supported")
+            raise RuntimeError(f"attn_mask's dimension {attn_mask.dim()} "
+                               "is not supported")
         want = (L, S) if attn_mask.dim() == 2 else (N * H, L, S)
         if tuple(attn_mask.shape) != want:
             raise RuntimeError(f"The shape of the {attn_mask.dim()}D attn_mask is "
@@ -180,14 +184,14 @@ def _pad_keys(mask, extra):
     pad = zeros(*mask.shape[:-1], extra, dtype=mask.dtype, device=mask.device)
     return cat([mask, pad], -1)
 
-# %% ../../nbs/13_attention.ipynb #99b6a535
+# %% ../../nbs/13_attention.ipynb #b3822a08
 def _mha_forward(self, query, key, value, key_padding_mask=None, need_weights=True,
                  attn_mask=None, average_attn_weights=True, is_causal=False):
     "Attention of `query` over `key`/`value`; returns (output, weights or None)."
     if is_causal and attn_mask is None:
-        raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the "
-                           "Transformer module method `generate_square_subsequent_mask` to "
-                           "create this mask.")
+        raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use "
+                           "the Transformer module method "
+                           "`generate_square_subsequent_mask` to create this mask.")
     batched = query.dim() == 3
     if batched and not self.batch_first:     # work batch first: (N, L, E)
         query, key, value = _to_batch_first(query, key, value)
@@ -227,7 +231,7 @@ def _mha_forward(self, query, key, value, key_padding_mask=None, need_weights=Tr
 
 MultiheadAttention.forward = _mha_forward
 
-# %% ../../nbs/13_attention.ipynb #cc58cce5
+# %% ../../nbs/13_attention.ipynb #2dd55345
 def _get_activation(activation):
     "'relu' / 'gelu' as functions; any callable as given."
     if activation == 'relu': return relu
@@ -236,9 +240,10 @@ def _get_activation(activation):
     raise RuntimeError(f"activation should be relu/gelu, not {activation}")
 
 class TransformerEncoderLayer(Module):
-    "Self-attention then a feed-forward block, each with a residual connection and a LayerNorm."
-    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation='relu',
-                 layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
+    "Self-attention, then a feed-forward block; each with a residual sum and a LayerNorm."
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1,
+                 activation='relu', layer_norm_eps=1e-5, batch_first=False,
+                 norm_first=False, bias=True,
                  device=None, dtype=None):
         super().__init__()
         kw = dict(device=device, dtype=dtype)
@@ -255,24 +260,25 @@ class TransformerEncoderLayer(Module):
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         "One encoder block over `src`."
-        x = src
+        x, masks = src, (src_mask, src_key_padding_mask, is_causal)
         if self.norm_first:
-            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            x = x + self._sa_block(self.norm1(x), *masks)
             x = x + self._ff_block(self.norm2(x))
         else:
-            x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
+            x = self.norm1(x + self._sa_block(x, *masks))
             x = self.norm2(x + self._ff_block(x))
         return x
 
     def _sa_block(self, x, attn_mask, key_padding_mask, is_causal=False):
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+        x = self.self_attn(x, x, x, attn_mask=attn_mask,
+                           key_padding_mask=key_padding_mask,
                            need_weights=False, is_causal=is_causal)[0]
         return self.dropout1(x)
 
     def _ff_block(self, x):
         return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
 
-# %% ../../nbs/13_attention.ipynb #8b206de9
+# %% ../../nbs/13_attention.ipynb #dfee05ca
 def _detect_is_causal_mask(mask, is_causal=None, size=None):
     "`is_causal` if given, else whether `mask` is exactly the causal mask of its size."
     if is_causal is not None or mask is None: return bool(is_causal)
@@ -286,7 +292,8 @@ class TransformerEncoder(Module):
     def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True,
                  mask_check=True):
         super().__init__()
-        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
+        self.layers = ModuleList([copy.deepcopy(encoder_layer)
+                                  for _ in range(num_layers)])
         self.num_layers, self.norm = num_layers, norm
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
@@ -300,11 +307,12 @@ class TransformerEncoder(Module):
                       is_causal=is_causal)
         return self.norm(x) if self.norm is not None else x
 
-# %% ../../nbs/13_attention.ipynb #0d0d80cd
+# %% ../../nbs/13_attention.ipynb #ee6bcd5b
 class TransformerDecoderLayer(Module):
     "Self-attention, attention over the encoder's `memory`, then a feed-forward block."
-    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation='relu',
-                 layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1,
+                 activation='relu', layer_norm_eps=1e-5, batch_first=False,
+                 norm_first=False, bias=True,
                  device=None, dtype=None):
         super().__init__()
         kw = dict(device=device, dtype=dtype)
@@ -339,8 +347,9 @@ class TransformerDecoderLayer(Module):
         return x
 
     def _sa_block(self, x, attn_mask, key_padding_mask, is_causal=False):
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                           is_causal=is_causal, need_weights=False)[0]
+        x = self.self_attn(x, x, x, attn_mask=attn_mask,
+                           key_padding_mask=key_padding_mask, is_causal=is_causal,
+                           need_weights=False)[0]
         return self.dropout1(x)
 
     def _mha_block(self, x, mem, attn_mask, key_padding_mask, is_causal=False):
@@ -352,12 +361,13 @@ class TransformerDecoderLayer(Module):
     def _ff_block(self, x):
         return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
 
-# %% ../../nbs/13_attention.ipynb #bfc7bdf6
+# %% ../../nbs/13_attention.ipynb #9c128727
 class TransformerDecoder(Module):
     "`num_layers` deep copies of `decoder_layer`, applied in turn, then an optional norm."
     def __init__(self, decoder_layer, num_layers, norm=None):
         super().__init__()
-        self.layers = ModuleList([copy.deepcopy(decoder_layer) for _ in range(num_layers)])
+        self.layers = ModuleList([copy.deepcopy(decoder_layer)
+                                  for _ in range(num_layers)])
         self.num_layers, self.norm = num_layers, norm
 
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None,
@@ -375,22 +385,25 @@ class TransformerDecoder(Module):
                       tgt_is_causal=tgt_is_causal, memory_is_causal=memory_is_causal)
         return self.norm(x) if self.norm is not None else x
 
-# %% ../../nbs/13_attention.ipynb #61302e45
+# %% ../../nbs/13_attention.ipynb #2b8828d1
 class Transformer(Module):
     "The encoder-decoder model of 'Attention Is All You Need'."
     def __init__(self, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6,
-                 dim_feedforward=2048, dropout=0.1, activation='relu', custom_encoder=None,
-                 custom_decoder=None, layer_norm_eps=1e-5, batch_first=False,
-                 norm_first=False, bias=True, device=None, dtype=None):
+                 dim_feedforward=2048, dropout=0.1, activation='relu',
+                 custom_encoder=None, custom_decoder=None, layer_norm_eps=1e-5,
+                 batch_first=False, norm_first=False, bias=True, device=None,
+                 dtype=None):
         super().__init__()
         kw = dict(device=device, dtype=dtype)
         args = (d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
                 batch_first, norm_first, bias)
         norm = lambda: LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.encoder = custom_encoder if custom_encoder is not None else TransformerEncoder(
-            TransformerEncoderLayer(*args, **kw), num_encoder_layers, norm())
-        self.decoder = custom_decoder if custom_decoder is not None else TransformerDecoder(
-            TransformerDecoderLayer(*args, **kw), num_decoder_layers, norm())
+        self.encoder = custom_encoder if custom_encoder is not None else \
+            TransformerEncoder(TransformerEncoderLayer(*args, **kw), num_encoder_layers,
+                               norm())
+        self.decoder = custom_decoder if custom_decoder is not None else \
+            TransformerDecoder(TransformerDecoderLayer(*args, **kw), num_decoder_layers,
+                               norm())
         for p in self.parameters():
             if p.dim() > 1: init.xavier_uniform_(p)
         self.d_model, self.nhead, self.batch_first = d_model, nhead, batch_first
@@ -404,13 +417,15 @@ class Transformer(Module):
         if src.dim() == 3 and src.shape[b] != tgt.shape[b]:
             raise RuntimeError("the batch number of src and tgt must be equal")
         if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
-            raise RuntimeError("the feature number of src and tgt must be equal to d_model")
-        memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask,
-                              is_causal=src_is_causal)
+            raise RuntimeError("the feature number of src and tgt must be equal to "
+                               "d_model")
+        memory = self.encoder(src, mask=src_mask, is_causal=src_is_causal,
+                              src_key_padding_mask=src_key_padding_mask)
         return self.decoder(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
                             tgt_key_padding_mask=tgt_key_padding_mask,
                             memory_key_padding_mask=memory_key_padding_mask,
-                            tgt_is_causal=tgt_is_causal, memory_is_causal=memory_is_causal)
+                            tgt_is_causal=tgt_is_causal,
+                            memory_is_causal=memory_is_causal)
 
     @staticmethod
     def generate_square_subsequent_mask(sz, device=None, dtype=None):
@@ -418,7 +433,7 @@ class Transformer(Module):
         return full((sz, sz), float('-inf'), device=device,
                     dtype=dtype if dtype is not None else float32).triu(1)
 
-# %% ../../nbs/13_attention.ipynb #eca2c212
+# %% ../../nbs/13_attention.ipynb #651a7364
 add_to_namespace(functional, scaled_dot_product_attention)
 add_to_namespace('learntorch.nn', MultiheadAttention, NonDynamicallyQuantizableLinear,
                  TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer,
