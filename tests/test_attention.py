@@ -5,6 +5,7 @@ float64 gradchecks; errors."""
 import itertools, math
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st, HealthCheck
 
 import learntorch
 from learntorch import nn
@@ -87,6 +88,30 @@ def test_sdpa_matches_pytorch(mask, causal, scale):
                                           is_causal=causal, scale=scale)
     close(lout, tout, 'output')
     g = randn(*tout.shape, seed=4)
+    tout.backward(g); lout.backward(to_l(g))
+    for a, b, n in ((lq, tq, 'q'), (lk, tk, 'k'), (lv, tv, 'v')): close(a.grad, b.grad, f'grad {n}')
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(batch=st.lists(st.integers(1, 3), max_size=2), L=st.integers(1, 5), S=st.integers(1, 5),
+       E=st.integers(1, 4), Ev=st.integers(1, 4), kind=st.sampled_from([None, 'bool', 'float', 'causal']),
+       seed=st.integers(0, 99))
+def test_sdpa_drawn_shapes_match_pytorch(batch, L, S, E, Ev, kind, seed):
+    rng = np.random.default_rng(seed)
+    q, k, v = (torch.from_numpy(rng.standard_normal((*batch, n, e)))
+               for n, e in ((L, E), (S, E), (S, Ev)))
+    tq, tk, tv = (x.clone().requires_grad_() for x in (q, k, v))
+    lq, lk, lv = (to_l(x, True) for x in (q, k, v))
+    m = None
+    if kind == 'bool':
+        m = torch.from_numpy(rng.random((L, S)) < 0.6)
+    elif kind == 'float': m = torch.from_numpy(rng.standard_normal((L, S)))
+    causal = kind == 'causal'
+    tout = TF.scaled_dot_product_attention(tq, tk, tv, attn_mask=m, is_causal=causal)
+    lout = F.scaled_dot_product_attention(lq, lk, lv, attn_mask=None if m is None else to_l(m),
+                                          is_causal=causal)
+    close(lout, tout, 'output')
+    g = torch.from_numpy(rng.standard_normal(tuple(tout.shape)))
     tout.backward(g); lout.backward(to_l(g))
     for a, b, n in ((lq, tq, 'q'), (lk, tk, 'k'), (lv, tv, 'v')): close(a.grad, b.grad, f'grad {n}')
 
@@ -243,6 +268,28 @@ def test_mha_unbatched_and_causal_hint():
     _run_mha(t, l, (x, x, x), 'causal hint', attn_mask=mask, is_causal=True, need_weights=False)
     with pytest.raises(RuntimeError, match='Need attn_mask if specifying the is_causal hint'):
         l(to_l(x), to_l(x), to_l(x), is_causal=True)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(N=st.integers(1, 3), L=st.integers(1, 5), S=st.integers(1, 5), H=st.integers(1, 3),
+       hd=st.integers(1, 3), batch_first=st.booleans(), self_attn=st.booleans(),
+       mask=st.sampled_from([None, 'bool', 'float']), kpm=st.booleans(),
+       need_weights=st.booleans(), average=st.booleans(), seed=st.integers(0, 99))
+def test_mha_drawn_sizes_match_pytorch(N, L, S, H, hd, batch_first, self_attn, mask, kpm,
+                                       need_weights, average, seed):
+    if self_attn: S = L
+    t, l = twins('MultiheadAttention', H * hd, H, batch_first=batch_first)
+    rng = np.random.default_rng(seed)
+    kw = dict(need_weights=need_weights, average_attn_weights=average)
+    if mask == 'bool':
+        m = rng.random((L, S)) < 0.3; m[:, 0] = False
+        kw['attn_mask'] = torch.from_numpy(m)
+    elif mask == 'float': kw['attn_mask'] = torch.from_numpy(rng.standard_normal((L, S)))
+    if kpm:
+        m = rng.random((N, S)) < 0.3; m[:, 0] = False
+        kw['key_padding_mask'] = torch.from_numpy(m if mask != 'float' else np.where(m, -np.inf, 0.))
+    _run_mha(t, l, _mha_case(batch_first, self_attn=self_attn, N=N, L=L, S=S, E=H * hd,
+                             seed=seed), 'drawn', **kw)
 
 
 def test_mha_init_names_errors_repr():
