@@ -6,7 +6,7 @@
 __all__ = ['scaled_dot_product_attention', 'NonDynamicallyQuantizableLinear', 'MultiheadAttention', 'TransformerEncoderLayer',
            'TransformerEncoder', 'TransformerDecoderLayer', 'TransformerDecoder', 'Transformer']
 
-# %% ../../nbs/13_attention.ipynb #5029fda4
+# %% ../../nbs/13_attention.ipynb #fc650a48
 import copy, math
 from ..tensors import (Tensor, tensor, zeros, zeros_like, ones, empty, full,
                                 Size, array_module, float32)
@@ -17,7 +17,7 @@ from . import (Module, Parameter, ModuleList, add_to_namespace, functional,
 from .layers import (Linear, LayerNorm, Dropout, softmax, dropout, linear,
                                   gelu)
 
-# %% ../../nbs/13_attention.ipynb #350eba99
+# %% ../../nbs/13_attention.ipynb #f94c9e77
 def _float_mask(mask, like, masked_when):
     "A float mask of `like`'s dtype: 0 where allowed, -inf where `mask == masked_when`."
     if mask is None or mask.dtype != bool_: return mask
@@ -37,7 +37,7 @@ def _softmax_rows(scores):
     dead = tensor(dead, device=scores.device)
     return softmax(scores.masked_fill(dead, 0.), -1).masked_fill(dead, 0.)
 
-# %% ../../nbs/13_attention.ipynb #1a089dc0
+# %% ../../nbs/13_attention.ipynb #1739dbed
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
                                  is_causal=False, scale=None, enable_gqa=False):
     "softmax(Q Kᵀ · scale + mask) V; a boolean mask is True where attention is allowed"
@@ -74,7 +74,7 @@ def _repeat_kv(query, kv):
     return (kv.unsqueeze(-3).expand(*shape[:-2], g, *shape[-2:])
               .reshape(*shape[:-3], hq, *shape[-2:]))
 
-# %% ../../nbs/13_attention.ipynb #51a48203
+# %% ../../nbs/13_attention.ipynb #0e5cc901
 class NonDynamicallyQuantizableLinear(Linear):
     "A `Linear` under PyTorch's name for the output projection of `MultiheadAttention`."
 
@@ -128,7 +128,7 @@ class MultiheadAttention(Module):
             init.xavier_normal_(self.bias_k)
             init.xavier_normal_(self.bias_v)
 
-# %% ../../nbs/13_attention.ipynb #b0650d95
+# %% ../../nbs/13_attention.ipynb #d7259ca0
 def _project(self, query, key, value):
     "The three input projections (from one packed weight or from three)."
     E = self.embed_dim
@@ -148,7 +148,7 @@ def _heads(x, N, H):
 
 MultiheadAttention._project = _project
 
-# %% ../../nbs/13_attention.ipynb #957b9ac0
+# %% ../../nbs/13_attention.ipynb #16705d23
 def _to_batch_first(query, key, value):
     "Sequence-first (L, N, E) inputs to batch first, transposing a shared tensor once."
     q = query.transpose(0, 1)
@@ -184,7 +184,7 @@ def _pad_keys(mask, extra):
     pad = zeros(*mask.shape[:-1], extra, dtype=mask.dtype, device=mask.device)
     return cat([mask, pad], -1)
 
-# %% ../../nbs/13_attention.ipynb #d506cec5
+# %% ../../nbs/13_attention.ipynb #46210824
 def _mha_forward(self, query, key, value, key_padding_mask=None, need_weights=True,
                  attn_mask=None, average_attn_weights=True, is_causal=False):
     "Attention of `query` over `key`/`value`; returns (output, weights or None)."
@@ -231,7 +231,7 @@ def _mha_forward(self, query, key, value, key_padding_mask=None, need_weights=Tr
 
 MultiheadAttention.forward = _mha_forward
 
-# %% ../../nbs/13_attention.ipynb #e58e82dd
+# %% ../../nbs/13_attention.ipynb #275efa10
 def _get_activation(activation):
     "'relu' / 'gelu' as functions; any callable as given."
     if activation == 'relu': return relu
@@ -278,7 +278,7 @@ class TransformerEncoderLayer(Module):
     def _ff_block(self, x):
         return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
 
-# %% ../../nbs/13_attention.ipynb #dc249ed2
+# %% ../../nbs/13_attention.ipynb #10dc1286
 def _detect_is_causal_mask(mask, is_causal=None, size=None):
     "`is_causal` if given, else whether `mask` is exactly the causal mask of its size."
     if is_causal is not None or mask is None: return bool(is_causal)
@@ -307,7 +307,7 @@ class TransformerEncoder(Module):
                       is_causal=is_causal)
         return self.norm(x) if self.norm is not None else x
 
-# %% ../../nbs/13_attention.ipynb #7cbf60f0
+# %% ../../nbs/13_attention.ipynb #b9ea3cc4
 class TransformerDecoderLayer(Module):
     "Self-attention, attention over the encoder's `memory`, then a feed-forward block."
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1,
@@ -361,7 +361,7 @@ class TransformerDecoderLayer(Module):
     def _ff_block(self, x):
         return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
 
-# %% ../../nbs/13_attention.ipynb #c0ad992a
+# %% ../../nbs/13_attention.ipynb #ebb481e5
 class TransformerDecoder(Module):
     "`num_layers` deep copies of `decoder_layer`, applied in turn, then an optional norm."
     def __init__(self, decoder_layer, num_layers, norm=None):
@@ -385,7 +385,7 @@ class TransformerDecoder(Module):
                       tgt_is_causal=tgt_is_causal, memory_is_causal=memory_is_causal)
         return self.norm(x) if self.norm is not None else x
 
-# %% ../../nbs/13_attention.ipynb #bc8aa4eb
+# %% ../../nbs/13_attention.ipynb #346157c6
 class Transformer(Module):
     "The encoder-decoder model of 'Attention Is All You Need'."
     def __init__(self, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6,
@@ -433,7 +433,7 @@ class Transformer(Module):
         return full((sz, sz), float('-inf'), device=device,
                     dtype=dtype if dtype is not None else float32).triu(1)
 
-# %% ../../nbs/13_attention.ipynb #85a5d95a
+# %% ../../nbs/13_attention.ipynb #028caa00
 add_to_namespace(functional, scaled_dot_product_attention)
 add_to_namespace('learntorch.nn', MultiheadAttention, NonDynamicallyQuantizableLinear,
                  TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer,
