@@ -401,3 +401,37 @@ def test_layer_errors_and_repr():
     assert layer(learntorch.randn(3, 1, 4)).shape == (3, 1, 4)
     with pytest.raises(RuntimeError, match='the batch number of src and tgt must be equal'):
         nn.Transformer(4, 2, 1, 1, 8)(learntorch.randn(3, 2, 4), learntorch.randn(3, 1, 4))
+
+
+BAD_MHA_CALLS = {
+    'key 2-D for 3-D query': lambda T, m, x: m(x, x[0], x[0]),
+    'key/value shapes': lambda T, m, x: m(x, x, x[:2]),
+    'int key_padding_mask': lambda T, m, x: m(x, x, x, key_padding_mask=T.zeros(2, 3, dtype=T.int64)),
+    'attn_mask 2D shape': lambda T, m, x: m(x, x, x, attn_mask=T.zeros(3, 4)),
+    'attn_mask 3D shape': lambda T, m, x: m(x, x, x, attn_mask=T.zeros(5, 3, 3)),
+    'attn_mask 4-D': lambda T, m, x: m(x, x, x, attn_mask=T.zeros(1, 1, 3, 3)),
+    'key_padding_mask length': lambda T, m, x: m(x, x, x, key_padding_mask=T.zeros(2, 4, dtype=T.bool)),
+    'key_padding_mask batch': lambda T, m, x: m(x, x, x, key_padding_mask=T.zeros(1, 3, dtype=T.bool)),
+    'embedding size': lambda T, m, x: m(x[..., :3], x[..., :3], x[..., :3]),
+    '4-D query': lambda T, m, x: m(x[None], x[None], x[None]),
+    'is_causal without mask': lambda T, m, x: m(x, x, x, is_causal=True),
+}
+
+
+@pytest.mark.parametrize('name', list(BAD_MHA_CALLS))
+@pytest.mark.parametrize('bias_kv', [False, True])
+def test_mha_bad_input_as_pytorch(name, bias_kv):
+    got = []
+    for T in (torch, learntorch):
+        T.manual_seed(0)
+        m, x = T.nn.MultiheadAttention(4, 2, add_bias_kv=bias_kv), T.randn(3, 2, 4)
+        with pytest.raises(Exception) as e:
+            BAD_MHA_CALLS[name](T, m, x)
+        got.append((type(e.value).__name__, str(e.value)))
+    assert got[1] == got[0]
+
+
+def test_mha_warns_on_mismatched_mask_types():
+    m, x = nn.MultiheadAttention(4, 2), learntorch.randn(3, 2, 4)
+    with pytest.warns(UserWarning, match='Support for mismatched key_padding_mask and attn_mask'):
+        m(x, x, x, attn_mask=learntorch.zeros(3, 3), key_padding_mask=learntorch.zeros(2, 3) > 0)

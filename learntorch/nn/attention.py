@@ -6,10 +6,10 @@
 __all__ = ['scaled_dot_product_attention', 'NonDynamicallyQuantizableLinear', 'MultiheadAttention', 'TransformerEncoderLayer',
            'TransformerEncoder', 'TransformerDecoderLayer', 'TransformerDecoder', 'Transformer']
 
-# %% ../../nbs/13_attention.ipynb #fc650a48
-import copy, math
+# %% ../../nbs/13_attention.ipynb #c1103e02
+import copy, math, warnings
 from ..tensors import (Tensor, tensor, zeros, zeros_like, ones, empty, full,
-                                Size, array_module, float32)
+                                array_module, float32)
 from ..tensors import bool as bool_
 from ..ops import cat, relu
 from . import (Module, Parameter, ModuleList, add_to_namespace, functional,
@@ -148,7 +148,7 @@ def _heads(x, N, H):
 
 MultiheadAttention._project = _project
 
-# %% ../../nbs/13_attention.ipynb #16705d23
+# %% ../../nbs/13_attention.ipynb #0cab939f
 def _to_batch_first(query, key, value):
     "Sequence-first (L, N, E) inputs to batch first, transposing a shared tensor once."
     q = query.transpose(0, 1)
@@ -166,13 +166,16 @@ def _merge_masks(attn_mask, key_padding_mask, q, N, H, L, S, extra):
         want = (L, S) if attn_mask.dim() == 2 else (N * H, L, S)
         if tuple(attn_mask.shape) != want:
             raise RuntimeError(f"The shape of the {attn_mask.dim()}D attn_mask is "
-                               f"{attn_mask.shape}, but should be {Size(want)}.")
+                               f"{attn_mask.shape}, but should be {want}.")
         mask = _pad_keys(_float_mask(attn_mask, q, True), extra)
         if mask.dim() == 3: mask = mask.reshape(N, H, L, S + extra)
     if key_padding_mask is not None:
-        if tuple(key_padding_mask.shape) != (N, S):
-            raise AssertionError(f"expecting key_padding_mask shape of {(N, S)}, "
-                                 f"but got {tuple(key_padding_mask.shape)}")
+        n, s = key_padding_mask.shape
+        if n != N:
+            raise AssertionError(f"Expected key_padded_mask.shape[0] to be {N}, but got {n}")
+        if s != S:
+            raise AssertionError(f"Expected key_padded_mask.shape[1] to be {S + extra}, "
+                                 f"but got {s + extra}")
         kpm = _pad_keys(_float_mask(key_padding_mask, q, True), extra)
         kpm = kpm.reshape(N, 1, 1, S + extra)
         mask = kpm if mask is None else mask + kpm
@@ -184,7 +187,37 @@ def _pad_keys(mask, extra):
     pad = zeros(*mask.shape[:-1], extra, dtype=mask.dtype, device=mask.device)
     return cat([mask, pad], -1)
 
-# %% ../../nbs/13_attention.ipynb #46210824
+# %% ../../nbs/13_attention.ipynb #0ae362f6
+def _check_mha_inputs(query, key, value, key_padding_mask, attn_mask, num_heads, packed):
+    "PyTorch's checks of dimensions, shapes and mask dtypes, with its messages."
+    qd, kd, vd = query.dim(), key.dim(), value.dim()
+    if qd not in (2, 3):
+        raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received "
+                             f"{qd}-D query tensor")
+    kind = 'batched (3-D)' if qd == 3 else 'unbatched (2-D)'
+    if kd != qd or vd != qd:
+        raise AssertionError(f"For {kind} `query`, expected `key` and `value` to be {qd}-D "
+                             f"but found {kd}-D and {vd}-D tensors respectively")
+    if key_padding_mask is not None and key_padding_mask.dim() != qd - 1:
+        raise AssertionError(f"For {kind} `query`, expected `key_padding_mask` to be `None` "
+                             f"or {qd - 1}-D but found {key_padding_mask.dim()}-D tensor instead")
+    if attn_mask is not None and attn_mask.dim() not in (2, 3):
+        raise AssertionError(f"For {kind} `query`, expected `attn_mask` to be `None`, 2-D or "
+                             f"3-D but found {attn_mask.dim()}-D tensor instead")
+    for name, m in (('key_padding_mask', key_padding_mask), ('attn_mask', attn_mask)):
+        if m is not None and m.dtype != bool_ and not m.is_floating_point():
+            raise AssertionError(f"only bool and floating types of {name} are supported")
+    if key_padding_mask is not None and attn_mask is not None and \
+            key_padding_mask.dtype != attn_mask.dtype:
+        warnings.warn("Support for mismatched key_padding_mask and attn_mask is deprecated. "
+                      "Use same type for both instead.", stacklevel=3)
+    if packed and tuple(key.shape) != tuple(value.shape):
+        raise AssertionError(f"key shape {key.shape} does not match value shape {value.shape}")
+    if not packed and tuple(key.shape[:-1]) != tuple(value.shape[:-1]):
+        raise AssertionError(f"key's sequence and batch dims {key.shape[:-1]} do not match "
+                             f"value's {value.shape[:-1]}")
+
+# %% ../../nbs/13_attention.ipynb #88cc7df3
 def _mha_forward(self, query, key, value, key_padding_mask=None, need_weights=True,
                  attn_mask=None, average_attn_weights=True, is_causal=False):
     "Attention of `query` over `key`/`value`; returns (output, weights or None)."
@@ -192,6 +225,8 @@ def _mha_forward(self, query, key, value, key_padding_mask=None, need_weights=Tr
         raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use "
                            "the Transformer module method "
                            "`generate_square_subsequent_mask` to create this mask.")
+    _check_mha_inputs(query, key, value, key_padding_mask, attn_mask, self.num_heads,
+                      self._qkv_same_embed_dim)
     batched = query.dim() == 3
     if batched and not self.batch_first:     # work batch first: (N, L, E)
         query, key, value = _to_batch_first(query, key, value)
@@ -231,7 +266,7 @@ def _mha_forward(self, query, key, value, key_padding_mask=None, need_weights=Tr
 
 MultiheadAttention.forward = _mha_forward
 
-# %% ../../nbs/13_attention.ipynb #275efa10
+# %% ../../nbs/13_attention.ipynb #c36354c3
 def _get_activation(activation):
     "'relu' / 'gelu' as functions; any callable as given."
     if activation == 'relu': return relu
@@ -278,7 +313,7 @@ class TransformerEncoderLayer(Module):
     def _ff_block(self, x):
         return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
 
-# %% ../../nbs/13_attention.ipynb #10dc1286
+# %% ../../nbs/13_attention.ipynb #f3c0f5fd
 def _detect_is_causal_mask(mask, is_causal=None, size=None):
     "`is_causal` if given, else whether `mask` is exactly the causal mask of its size."
     if is_causal is not None or mask is None: return bool(is_causal)
@@ -307,7 +342,7 @@ class TransformerEncoder(Module):
                       is_causal=is_causal)
         return self.norm(x) if self.norm is not None else x
 
-# %% ../../nbs/13_attention.ipynb #b9ea3cc4
+# %% ../../nbs/13_attention.ipynb #f6d2af09
 class TransformerDecoderLayer(Module):
     "Self-attention, attention over the encoder's `memory`, then a feed-forward block."
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1,
@@ -361,7 +396,7 @@ class TransformerDecoderLayer(Module):
     def _ff_block(self, x):
         return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
 
-# %% ../../nbs/13_attention.ipynb #ebb481e5
+# %% ../../nbs/13_attention.ipynb #3f332d72
 class TransformerDecoder(Module):
     "`num_layers` deep copies of `decoder_layer`, applied in turn, then an optional norm."
     def __init__(self, decoder_layer, num_layers, norm=None):
@@ -385,7 +420,7 @@ class TransformerDecoder(Module):
                       tgt_is_causal=tgt_is_causal, memory_is_causal=memory_is_causal)
         return self.norm(x) if self.norm is not None else x
 
-# %% ../../nbs/13_attention.ipynb #346157c6
+# %% ../../nbs/13_attention.ipynb #893949c4
 class Transformer(Module):
     "The encoder-decoder model of 'Attention Is All You Need'."
     def __init__(self, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6,
@@ -433,7 +468,7 @@ class Transformer(Module):
         return full((sz, sz), float('-inf'), device=device,
                     dtype=dtype if dtype is not None else float32).triu(1)
 
-# %% ../../nbs/13_attention.ipynb #028caa00
+# %% ../../nbs/13_attention.ipynb #155577f8
 add_to_namespace(functional, scaled_dot_product_attention)
 add_to_namespace('learntorch.nn', MultiheadAttention, NonDynamicallyQuantizableLinear,
                  TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer,
