@@ -148,7 +148,7 @@ def _heads(x, N, H):
 
 MultiheadAttention._project = _project
 
-# %% ../../nbs/13_attention.ipynb #0cab939f
+# %% ../../nbs/13_attention.ipynb #95c96d7b
 def _to_batch_first(query, key, value):
     "Sequence-first (L, N, E) inputs to batch first, transposing a shared tensor once."
     q = query.transpose(0, 1)
@@ -172,7 +172,8 @@ def _merge_masks(attn_mask, key_padding_mask, q, N, H, L, S, extra):
     if key_padding_mask is not None:
         n, s = key_padding_mask.shape
         if n != N:
-            raise AssertionError(f"Expected key_padded_mask.shape[0] to be {N}, but got {n}")
+            raise AssertionError(f"Expected key_padded_mask.shape[0] to be {N}, "
+                                 f"but got {n}")
         if s != S:
             raise AssertionError(f"Expected key_padded_mask.shape[1] to be {S + extra}, "
                                  f"but got {s + extra}")
@@ -187,35 +188,38 @@ def _pad_keys(mask, extra):
     pad = zeros(*mask.shape[:-1], extra, dtype=mask.dtype, device=mask.device)
     return cat([mask, pad], -1)
 
-# %% ../../nbs/13_attention.ipynb #0ae362f6
+# %% ../../nbs/13_attention.ipynb #07a41a4b
 def _check_mha_inputs(query, key, value, key_padding_mask, attn_mask, num_heads, packed):
     "PyTorch's checks of dimensions, shapes and mask dtypes, with its messages."
     qd, kd, vd = query.dim(), key.dim(), value.dim()
+    fail = lambda *parts: _raise(AssertionError(''.join(parts)))
     if qd not in (2, 3):
-        raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received "
-                             f"{qd}-D query tensor")
+        fail("query should be unbatched 2D or batched 3D tensor but received ",
+             f"{qd}-D query tensor")
     kind = 'batched (3-D)' if qd == 3 else 'unbatched (2-D)'
     if kd != qd or vd != qd:
-        raise AssertionError(f"For {kind} `query`, expected `key` and `value` to be {qd}-D "
-                             f"but found {kd}-D and {vd}-D tensors respectively")
-    if key_padding_mask is not None and key_padding_mask.dim() != qd - 1:
-        raise AssertionError(f"For {kind} `query`, expected `key_padding_mask` to be `None` "
-                             f"or {qd - 1}-D but found {key_padding_mask.dim()}-D tensor instead")
-    if attn_mask is not None and attn_mask.dim() not in (2, 3):
-        raise AssertionError(f"For {kind} `query`, expected `attn_mask` to be `None`, 2-D or "
-                             f"3-D but found {attn_mask.dim()}-D tensor instead")
-    for name, m in (('key_padding_mask', key_padding_mask), ('attn_mask', attn_mask)):
+        fail(f"For {kind} `query`, expected `key` and `value` to be {qd}-D ",
+             f"but found {kd}-D and {vd}-D tensors respectively")
+    kpm, am = key_padding_mask, attn_mask
+    if kpm is not None and kpm.dim() != qd - 1:
+        fail(f"For {kind} `query`, expected `key_padding_mask` to be `None` ",
+             f"or {qd - 1}-D but found {kpm.dim()}-D tensor instead")
+    if am is not None and am.dim() not in (2, 3):
+        fail(f"For {kind} `query`, expected `attn_mask` to be `None`, 2-D or ",
+             f"3-D but found {am.dim()}-D tensor instead")
+    for name, m in (('key_padding_mask', kpm), ('attn_mask', am)):
         if m is not None and m.dtype != bool_ and not m.is_floating_point():
-            raise AssertionError(f"only bool and floating types of {name} are supported")
-    if key_padding_mask is not None and attn_mask is not None and \
-            key_padding_mask.dtype != attn_mask.dtype:
-        warnings.warn("Support for mismatched key_padding_mask and attn_mask is deprecated. "
-                      "Use same type for both instead.", stacklevel=3)
+            fail(f"only bool and floating types of {name} are supported")
+    if kpm is not None and am is not None and kpm.dtype != am.dtype:
+        warnings.warn("Support for mismatched key_padding_mask and attn_mask is "
+                      "deprecated. Use same type for both instead.", stacklevel=3)
     if packed and tuple(key.shape) != tuple(value.shape):
-        raise AssertionError(f"key shape {key.shape} does not match value shape {value.shape}")
+        fail(f"key shape {key.shape} does not match value shape {value.shape}")
     if not packed and tuple(key.shape[:-1]) != tuple(value.shape[:-1]):
-        raise AssertionError(f"key's sequence and batch dims {key.shape[:-1]} do not match "
-                             f"value's {value.shape[:-1]}")
+        fail(f"key's sequence and batch dims {key.shape[:-1]} do not match ",
+             f"value's {value.shape[:-1]}")
+
+def _raise(error): raise error
 
 # %% ../../nbs/13_attention.ipynb #88cc7df3
 def _mha_forward(self, query, key, value, key_padding_mask=None, need_weights=True,
