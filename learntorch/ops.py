@@ -5,40 +5,46 @@
 # %% auto #0
 __all__ = ['subtract', 'multiply', 'divide', 'true_divide', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or',
            'logical_xor', 'greater', 'greater_equal', 'less', 'less_equal', 'not_equal', 'bitwise_and', 'bitwise_or',
-           'bitwise_xor', 'exp', 'exp2', 'expm1', 'log', 'log2', 'log10', 'log1p', 'sqrt', 'rsqrt', 'sin', 'cos', 'tan',
-           'asin', 'acos', 'atan', 'sinh', 'cosh', 'tanh', 'sigmoid', 'reciprocal', 'neg', 'abs', 'sign', 'floor',
-           'ceil', 'trunc', 'frac', 'square', 'relu', 'isnan', 'isinf', 'isfinite', 'negative', 'absolute', 'fix',
-           'clip', 'concat', 'concatenate', 'promote_types', 'result_type', 'can_cast', 'broadcast_shapes', 'add',
-           'sub', 'mul', 'div', 'floor_divide', 'remainder', 'fmod', 'pow', 'maximum', 'minimum', 'atan2',
-           'bitwise_not', 'logical_not', 'round', 'nan_to_num', 'clamp', 'where', 'nonzero', 'sum', 'prod', 'mean',
-           'var', 'std', 'norm', 'logsumexp', 'all', 'any', 'cumsum', 'cumprod', 'return_types', 'max', 'min', 'amax',
-           'amin', 'argmax', 'argmin', 'sort', 'argsort', 'topk', 'matmul', 'mm', 'bmm', 'mv', 'dot', 'outer', 'cat',
-           'stack', 'split', 'chunk', 'unbind', 'narrow', 'hstack', 'vstack', 'gather', 'scatter_add', 'index_select',
-           'masked_fill', 'masked_select', 'flip', 'tril', 'triu', 'roll', 'equal', 'isclose', 'allclose', 'bernoulli',
-           'normal', 'multinomial']
+           'bitwise_xor', 'bitwise_left_shift', 'bitwise_right_shift', 'exp', 'exp2', 'expm1', 'log', 'log2', 'log10',
+           'log1p', 'sqrt', 'rsqrt', 'sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'tanh', 'sigmoid',
+           'reciprocal', 'neg', 'abs', 'sign', 'floor', 'ceil', 'trunc', 'frac', 'square', 'relu', 'isnan', 'isinf',
+           'isfinite', 'negative', 'absolute', 'fix', 'clip', 'concat', 'concatenate', 'promote_types', 'result_type',
+           'can_cast', 'broadcast_shapes', 'add', 'sub', 'mul', 'div', 'floor_divide', 'remainder', 'fmod', 'pow',
+           'maximum', 'minimum', 'atan2', 'bitwise_not', 'logical_not', 'round', 'nan_to_num', 'clamp', 'where',
+           'nonzero', 'sum', 'prod', 'mean', 'var', 'std', 'norm', 'logsumexp', 'all', 'any', 'cumsum', 'cumprod',
+           'return_types', 'max', 'min', 'amax', 'amin', 'argmax', 'argmin', 'sort', 'argsort', 'topk', 'matmul', 'mm',
+           'bmm', 'mv', 'dot', 'outer', 'cat', 'stack', 'split', 'chunk', 'unbind', 'narrow', 'hstack', 'vstack',
+           'gather', 'scatter_add', 'index_select', 'masked_fill', 'masked_select', 'flip', 'tril', 'triu', 'roll',
+           'equal', 'isclose', 'allclose', 'scatter', 'bernoulli', 'normal', 'multinomial']
 
 # %% ../nbs/01_ops.ipynb #96f1b102
 import builtins, math
 from collections import namedtuple
 import numpy as np
 from .tensors import *
-from .tensors import (_wrap, _view_of, _finish, _norm_dim, _check_dtype, _original, _bump_version, _overlap_error, _checked_scalar,
-                                _dtype_of_np, _dtype_of_scalar, _rng, _size_arg, _shape_args)
+from .tensors import (_wrap, _view_of, _finish, _norm_dim, _check_dtype,
+                                _original, _bump_version, _overlap_error,
+                                    _checked_scalar, _check_no_overlap,
+                                _dtype_of_np, _dtype_of_scalar, _rng, _size_arg,
+                                _shape_args)
 
 # %% ../nbs/01_ops.ipynb #d086269e
 def _category(d): return 2 if d.is_floating_point else (0 if d is bool else 1)
 
 def promote_types(type1, type2):
-    "The smallest dtype both `type1` and `type2` convert to without losing their category."
+    """The smallest dtype both `type1` and `type2` convert to without losing their
+    category."""
     if type1 is type2: return type1
     c1, c2 = _category(type1), _category(type2)
     if c1 != c2: return type1 if c1 > c2 else type2
-    return _dtype_of_np[np.promote_types(type1.np, type2.np)]  # within a category numpy agrees with PyTorch
+    # within a category numpy agrees with PyTorch
+    return _dtype_of_np[np.promote_types(type1.np, type2.np)]
 
 def _promote(a, b): return b if a is None else (a if b is None else promote_types(a, b))
 
 def _combine(higher, lower):
-    "Combine a stronger group's dtype with a weaker group's: the weaker one counts only if it raises the category."
+    """Combine a stronger group's dtype with a weaker group's: the weaker one counts only
+    if it raises the category."""
     if higher is None: return lower
     if lower is None: return higher
     if _category(lower) > _category(higher): return promote_types(higher, lower)
@@ -52,68 +58,86 @@ def result_type(*operands):
             if x._array.ndim: dims = _promote(dims, x.dtype)
             else: zero_dim = _promote(zero_dim, x.dtype)
         elif isinstance(x, (builtins.bool, builtins.int, builtins.float, np.generic)):
-            numbers = _promote(numbers, _dtype_of_scalar(x.item() if isinstance(x, np.generic) else x))
-        elif x is not None: raise TypeError(f"result_type(): unsupported operand of type {type(x).__name__}")
+            numbers = _promote(numbers, _dtype_of_scalar(x.item() if isinstance(x,
+                    np.generic) else x))
+        elif x is not None:
+            raise TypeError(f"result_type(): unsupported operand of type "
+                            f"{type(x).__name__}")
     return _combine(dims, _combine(zero_dim, numbers))
 
 def can_cast(from_, to):
-    "Whether an in-place operation may store a `from_` result into a `to` tensor (no float->int, no number->bool)."
+    """Whether an in-place operation may store a `from_` result into a `to` tensor (no
+    float->int, no number->bool)."""
     return _category(from_) <= _category(to)
 
 # %% ../nbs/01_ops.ipynb #12fc3249
 def _check_same_device(a, b):
     if type(a) is not type(b):
         da, db = (Tensor.device.fget(_wrap(x)) for x in (a, b))
-        raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, {da} and {db}!")
+        raise RuntimeError(f"Expected all tensors to be on the same device, but found "
+                           f"at least two devices, {da} and {db}!")
 
 def _scalar_array(value, d, xp):
     "A Python number as a 0-d array of dtype `d` (integers wrap around like PyTorch's)."
-    if d.is_floating_point or isinstance(value, builtins.float): return xp.asarray(value, dtype=d.np)
+    if d.is_floating_point or isinstance(value, builtins.float):
+        return xp.asarray(value, dtype=d.np)
     return xp.asarray(value, dtype=np.int64).astype(d.np)
 
 def _operand_array(x, d, xp):
-    "Operand `x` (a tensor or Python number) as an array or scalar numpy can combine into dtype `d`."
+    """Operand `x` (a tensor or Python number) as an array or scalar numpy can combine
+    into dtype `d`."""
     if isinstance(x, Tensor):
         a = x._array
         return a if a.dtype == d.np else a.astype(d.np)
     if isinstance(x, np.generic): x = x.item()
-    if d.is_floating_point or d is int64 or d is bool: return x   # numpy's weak scalars already give dtype d
-    return _scalar_array(x, d, xp)                               # e.g. int8: 1000 must wrap around, not overflow
+    # numpy's weak scalars already give dtype d
+    if d.is_floating_point or d is int64 or d is bool: return x
+    # e.g. int8: 1000 must wrap around, not overflow
+    return _scalar_array(x, d, xp)
 
 def _back_to(r, d):
     "Round a result computed in float32 back to half precision (see `_operands`)."
-    return r.astype(np.float16) if d is float16 and r.dtype != np.float16 else r
+    if d is not float16 or r.dtype == np.float16: return r
+    # too big for half: inf, silently
+    with np.errstate(over='ignore'): return r.astype(np.float16)
 
 def _xp2(a, b):
     "The array module of two operands, at least one of them an array."
-    return np if type(a) is np.ndarray or type(b) is np.ndarray else array_module(a if hasattr(a, 'device') else b)
+    return np if type(a) is np.ndarray or type(b) is np.ndarray else array_module(a
+            if hasattr(a, 'device') else b)
 
 _python_numbers = (builtins.int, builtins.float)
 
+# %% ../nbs/01_ops.ipynb #0cb4e9db
 def _operands(x, y):
     "The arrays of operands `x` and `y` converted to their result dtype, and that dtype."
     if isinstance(x, Tensor):
         a = x._array
         if isinstance(y, Tensor):
             b = y._array
-            if a.dtype == b.dtype and type(a) is type(b): return a, b, _dtype_of_np[a.dtype]   # the common case
+            if a.dtype == b.dtype and type(a) is type(b):
+                return a, b, _dtype_of_np[a.dtype]   # the common case
             _check_same_device(a, b)
         elif type(y) in _python_numbers and a.dtype.kind == 'f' and a.dtype != np.float16:
-            return a, y, _dtype_of_np[a.dtype]          # float tensor and a Python number: numpy keeps the dtype
+            # float tensor and a Python number: numpy keeps the dtype
+            return a, y, _dtype_of_np[a.dtype]
     elif not isinstance(y, Tensor):
-        raise TypeError(f"expected a tensor operand, got {type(x).__name__} and {type(y).__name__}")
+        raise TypeError(f"expected a tensor operand, got {type(x).__name__} and "
+                        f"{type(y).__name__}")
     elif type(x) in _python_numbers and y._array.dtype.kind == 'f' and y._array.dtype != np.float16:
         return x, y._array, _dtype_of_np[y._array.dtype]
     d = result_type(x, y)
     xp = array_module((x if isinstance(x, Tensor) else y)._array)
-    if d is float16 and (type(x) is builtins.float or type(y) is builtins.float):
-        # PyTorch computes half-precision arithmetic in float32 without first rounding the Python number to half
+    if d is float16 and (type(x) in _python_numbers or type(y) in _python_numbers):
+        # PyTorch computes half-precision arithmetic in float32 without first rounding the
+        # Python number to half
         return _operand_array(x, float32, xp), _operand_array(y, float32, xp), d
     return _operand_array(x, d, xp), _operand_array(y, d, xp), d
 
 # %% ../nbs/01_ops.ipynb #5e330157
 def broadcast_shapes(*shapes):
-    "The shape that `shapes` broadcast to, or PyTorch's error naming the first mismatching dimension."
+    """The shape that `shapes` broadcast to, or PyTorch's error naming the first
+    mismatching dimension."""
     ndim = builtins.max((len(s) for s in shapes), default=0)
     result = [1] * ndim
     for shape in shapes:
@@ -122,44 +146,53 @@ def broadcast_shapes(*shapes):
             size = shape[j] if j >= 0 else 1
             if size == result[i] or size == 1: continue
             if result[i] != 1:
-                raise RuntimeError(f"The size of tensor a ({result[i]}) must match the size of tensor b ({size}) at non-singleton dimension {i}")
+                raise RuntimeError(f"The size of tensor a ({result[i]}) must match the "
+                                   f"size of tensor b ({size}) at non-singleton "
+                                   f"dimension {i}")
             result[i] = size
     return Size(result)
-
-def _broadcast_error(*arrays):
-    "PyTorch's error for arrays whose shapes do not broadcast."
-    try: broadcast_shapes(*(a.shape for a in arrays if hasattr(a, 'shape')))
-    except RuntimeError as e: return e
-    return RuntimeError("shapes cannot be broadcast together")
 
 # %% ../nbs/01_ops.ipynb #0b28209b
 def _as_array(r):
     "numpy returns scalars for 0-d results; make them 0-d arrays again."
     return np.asarray(r) if isinstance(r, np.generic) else r
 
+def _contiguous(r):
+    """A fresh result in row-major order, as PyTorch allocates it (numpy may follow its
+    input's memory order)."""
+    r = _as_array(r)
+    return r if r.flags.c_contiguous else array_module(r).ascontiguousarray(r)
+
 def _result(r, op, inputs, args=None, out=None):
-    "Wrap array `r`, the result of `op` on `inputs`, as a tensor (or write it into `out`) and let autograd record it."
+    """Wrap array `r`, the result of `op` on `inputs`, as a tensor (or write it into
+    `out`) and let autograd record it."""
     if type(r) is not np.ndarray: r = _as_array(r)
-    if out is not None: return _write_out(out, r, inputs)
+    if out is not None: return _write_out(out, r, inputs, op)
     t = _wrap(r)
-    record = hooks.record                 # `_finish`, inlined: this is the hottest path in the library
+    # `_finish`, inlined: this is the hottest path in the library
+    record = hooks.record
     if record is not None: record(t, op, inputs, args)
     return t
 
-def _write_out(out, r, inputs):
-    if hooks.recording(inputs):
-        raise RuntimeError(f"{getattr(out, '_op', 'op')}(): functions with out=... arguments don't support automatic "
-                           "differentiation, but one of the arguments requires grad.")
-    if out.shape != r.shape: out._array = array_module(r).empty(r.shape, dtype=out._array.dtype)
+def _write_out(out, r, inputs, op='op'):
+    if hooks.recording(inputs + (out,)):
+        raise RuntimeError(f"{op}(): functions with out=... arguments don't support "
+                           "automatic differentiation, but one of the arguments requires grad.")
+    if out.shape != r.shape:      # resize: keep out's memory when the element count fits
+        a = out._array
+        if a.size == r.size and a.flags.c_contiguous: out._array = a.reshape(r.shape)
+        else: out._array = array_module(r).empty(r.shape, dtype=a.dtype)
     if not can_cast(_dtype_of_np[r.dtype], out.dtype):
-        raise RuntimeError(f"result type {_dtype_of_np[r.dtype]._legacy_name} can't be cast to the desired output type {out.dtype._legacy_name}")
+        raise RuntimeError(f"result type {_dtype_of_np[r.dtype]._legacy_name} can't be "
+                           f"cast to the desired output type {out.dtype._legacy_name}")
     out._array[...] = r
     _bump_version(out)
     return out
 
 # %% ../nbs/01_ops.ipynb #135ef2a6
 def _elementwise(ufunc, a, b):
-    "Apply a numpy/cupy binary ufunc, translating a broadcasting failure into PyTorch's error."
+    """Apply a numpy/cupy binary ufunc, translating a broadcasting failure into PyTorch's
+    error."""
     try: return ufunc(a, b)
     except ValueError: raise _broadcast_error(a, b) from None
 
@@ -167,7 +200,8 @@ def _scaled(b, alpha, d, xp):
     "`alpha * b` for add/sub's `alpha`, refusing float alphas for integer operations."
     if alpha == 1: return b
     if not d.is_floating_point and isinstance(alpha, builtins.float):
-        raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+        raise RuntimeError("For integral input tensors, argument alpha must not be a "
+                           "floating point number.")
     return xp.multiply(b, _operand_array(alpha, d, xp)).astype(d.np, copy=False)
 
 def add(input, other, *, alpha=1, out=None):
@@ -179,14 +213,18 @@ def add(input, other, *, alpha=1, out=None):
     except ValueError: raise _broadcast_error(a, b) from None
     return _result(_back_to(r, d), 'add', (input, other), alpha, out)
 
+# %% ../nbs/01_ops.ipynb #5bae0903
 def sub(input, other, *, alpha=1, out=None):
     "`input - alpha * other`, elementwise, broadcasting."
     a, b, d = _operands(input, other)
-    bools = [isinstance(x, builtins.bool) or isinstance(x, Tensor) and x.dtype is bool for x in (input, other)]
+    bools = [isinstance(x, builtins.bool) or isinstance(x, Tensor) and x.dtype is bool
+             for x in (input, other)]
     if builtins.all(bools):
-        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.")
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                           "supported. Use the `^` or `logical_xor()` operator instead.")
     if builtins.any(bools):
-        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, "
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not "
+                           "supported. If you are trying to invert a mask, "
                            "use the `~` or `logical_not()` operator instead.")
     xp = _xp2(a, b)
     r = _elementwise(xp.subtract, a, _scaled(b, alpha, d, xp))
@@ -199,37 +237,62 @@ def mul(input, other, *, out=None):
     except ValueError: raise _broadcast_error(a, b) from None
     return _result(_back_to(r, d), 'mul', (input, other), None, out)
 
+# %% ../nbs/01_ops.ipynb #973c9b09
 def _float_operands(x, y):
-    "Operands converted straight to a floating dtype (true division of integers gives floats, not wrapped integers)."
+    """Operands converted straight to a floating dtype (true division of integers gives
+    floats, not wrapped integers)."""
     d = result_type(x, y)
     if not d.is_floating_point: d = get_default_dtype()
     xp = array_module((x if isinstance(x, Tensor) else y)._array)
-    if d is float16 and (type(x) is builtins.float or type(y) is builtins.float):   # see `_operands`
+    # see `_operands`
+    if d is float16 and (type(x) in _python_numbers or type(y) in _python_numbers):
         return _operand_array(x, float32, xp), _operand_array(y, float32, xp), xp
     return _operand_array(x, d, xp), _operand_array(y, d, xp), xp
 
+def _no_bool_kernel(d, kernel):
+    "PyTorch has no division or remainder kernels for bool."
+    if d is bool: raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
+
 def _check_integer_division(a, b, d):
     "Integer division by zero is an error in PyTorch (floats give inf or nan instead)."
-    if d.is_floating_point or getattr(a, 'size', 1) == 0 or getattr(b, 'size', 1) == 0: return
-    if builtins.bool((b == 0).any() if hasattr(b, 'any') else b == 0): raise RuntimeError("ZeroDivisionError")
+    if d.is_floating_point or getattr(a, 'size', 1) == 0 or getattr(b, 'size', 1) == 0:
+        return
+    if builtins.bool((b == 0).any() if hasattr(b, 'any') else b == 0):
+        raise RuntimeError("ZeroDivisionError")
+
+def _in_half(a, b, d):
+    """Remainders of half tensors, and `number // half tensor`, round the Python number to half
+    first (unlike `+`, `*` and `half tensor // number`), as PyTorch's kernels do."""
+    if d is not float16: return a, b
+    return tuple(x.astype(np.float16) if hasattr(x,
+                                                 'astype') else np.float16(x)
+                                                 for x in (a, b))
 
 def div(input, other, *, rounding_mode=None, out=None):
-    "`input / other`: true division, or rounded with `rounding_mode='trunc'` or `'floor'`."
+    """`input / other`: true division, or rounded with `rounding_mode='trunc'` or
+    `'floor'`."""
     if rounding_mode not in (None, 'trunc', 'floor'):
-        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or "
+                           f"'floor' but found '{rounding_mode}'")
     if rounding_mode is None:
         a, b, xp = _float_operands(input, other)
-        with np.errstate(divide='ignore', invalid='ignore'): r = _elementwise(xp.true_divide, a, b)
-        if r.dtype == np.float32 and result_type(input, other) is float16: r = r.astype(np.float16)
+        with np.errstate(divide='ignore', invalid='ignore'):
+            r = _elementwise(xp.true_divide, a, b)
+        if r.dtype == np.float32 and result_type(input, other) is float16:
+            r = r.astype(np.float16)
         return _result(r, 'div', (input, other), rounding_mode, out)
     a, b, d = _operands(input, other)
     xp = _xp2(a, b)
+    _no_bool_kernel(d, 'div_floor_cpu' if rounding_mode == 'floor' else 'div_trunc_cpu')
     _check_integer_division(a, b, d)
+    if rounding_mode == 'floor' and not isinstance(input, Tensor):
+        a, b = _in_half(a, b, d)
     with np.errstate(divide='ignore', invalid='ignore'):
         if rounding_mode == 'floor': r = _elementwise(xp.floor_divide, a, b)
         else: r = xp.trunc(_elementwise(xp.true_divide, a, b)).astype(d.np)
     return _result(_back_to(r, d), 'div', (input, other), rounding_mode, out)
 
+# %% ../nbs/01_ops.ipynb #14d2aa26
 def floor_divide(input, other, *, out=None):
     "`input // other`: division rounded down."
     return div(input, other, rounding_mode='floor', out=out)
@@ -237,62 +300,100 @@ def floor_divide(input, other, *, out=None):
 def remainder(input, other, *, out=None):
     "`input % other` with the sign of `other`, as Python's `%`."
     a, b, d = _operands(input, other)
+    _no_bool_kernel(d, 'remainder_cpu')
+    a, b = _in_half(a, b, d)
     xp = _xp2(a, b)
     _check_integer_division(a, b, d)
-    with np.errstate(divide='ignore', invalid='ignore'): r = _elementwise(xp.remainder, a, b)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        r = _elementwise(xp.remainder, a, b)
     return _result(_back_to(r, d), 'remainder', (input, other), None, out)
+
+def _first_is_tensor(name, input, other):
+    """PyTorch's TypeError when a function whose first argument must be a tensor gets a
+    number."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                        f"({type(input).__name__}, {type(other).__name__}), but "
+                        f"expected one of:")
 
 def fmod(input, other, *, out=None):
     "The remainder with the sign of `input`, as C's `fmod`."
+    _first_is_tensor('fmod', input, other)
     a, b, d = _operands(input, other)
+    _no_bool_kernel(d, 'fmod_cpu')
+    a, b = _in_half(a, b, d)
     _check_integer_division(a, b, d)
-    with np.errstate(divide='ignore', invalid='ignore'): r = _elementwise(_xp2(a, b).fmod, a, b)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        r = _elementwise(_xp2(a, b).fmod, a, b)
     return _result(_back_to(r, d), 'fmod', (input, other), None, out)
 
+# %% ../nbs/01_ops.ipynb #bff6c5bb
 def pow(input, exponent, *, out=None):
     "`input ** exponent`, elementwise; either may be a number."
     a, b, d = _operands(input, exponent)
     xp = _xp2(a, b)
-    if d is bool and isinstance(exponent, Tensor): raise NotImplementedError('"pow" not implemented for \'Bool\'')
+    if d is bool and isinstance(exponent, Tensor):
+        raise NotImplementedError('"pow" not implemented for \'Bool\'')
     if not d.is_floating_point and not isinstance(exponent, Tensor) and exponent < 0:
         raise RuntimeError("Integers to negative integer powers are not allowed.")
     with np.errstate(divide='ignore', invalid='ignore', over='ignore'):
-        if type(b) is builtins.int and b == 2 and isinstance(input, Tensor): r = xp.square(a)
-        elif not d.is_floating_point and isinstance(exponent, Tensor): r = _integer_power(xp, a, b)
+        if type(b) is builtins.int and b == 2 and isinstance(input, Tensor):
+            r = xp.square(a)
+        elif not d.is_floating_point and isinstance(exponent, Tensor):
+            r = _integer_power(xp, a, b)
         else: r = _elementwise(xp.power, a, b)
     if r.dtype != d.np: r = r.astype(d.np)
     return _result(r, 'pow', (input, exponent), None, out)
 
 def _integer_power(xp, a, b):
-    "Integer powers where negative exponents give 1/a**k truncated: 1 for a = 1, ±1 for a = -1, 0 otherwise."
+    """Integer powers where negative exponents give 1/a**k truncated: 1 for a = 1, ±1 for
+    a = -1, 0 otherwise."""
     negative = b < 0
     r = _elementwise(xp.power, a, xp.where(negative, 0, b))
     if not negative.any(): return r
     flips = xp.where(b % 2 == 0, 1, -1)
-    return xp.where(negative, xp.where(a == 1, 1, xp.where(a == -1, flips, 0)), r).astype(r.dtype)
+    return xp.where(negative, xp.where(a == 1, 1, xp.where(a == -1, flips, 0)),
+                    r).astype(r.dtype)
+
+# %% ../nbs/01_ops.ipynb #49faeab9
+def _tensors_only(name, input, other):
+    "PyTorch's TypeError for functions whose two arguments must both be tensors."
+    for pos, (arg, x) in enumerate((('input', input), ('other', other)), 1):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{name}(): argument '{arg}' (position {pos}) must be "
+                            f"Tensor, not {type(x).__name__}")
 
 def maximum(input, other, *, out=None):
     "The larger of each pair of elements (NaN wins)."
+    _tensors_only('maximum', input, other)
     a, b, d = _operands(input, other)
-    return _result(_back_to(_elementwise(_xp2(a, b).maximum, a, b), d), 'maximum', (input, other), None, out)
+    return _result(_back_to(_elementwise(_xp2(a, b).maximum, a, b), d), 'maximum',
+                   (input, other), None, out)
 
 def minimum(input, other, *, out=None):
     "The smaller of each pair of elements (NaN wins)."
+    _tensors_only('minimum', input, other)
     a, b, d = _operands(input, other)
-    return _result(_back_to(_elementwise(_xp2(a, b).minimum, a, b), d), 'minimum', (input, other), None, out)
+    return _result(_back_to(_elementwise(_xp2(a, b).minimum, a, b), d), 'minimum',
+                   (input, other), None, out)
 
 def atan2(input, other, *, out=None):
     "The angle of the point (other, input), elementwise."
+    _tensors_only('atan2', input, other)
     a, b, xp = _float_operands(input, other)
     return _result(_elementwise(xp.arctan2, a, b), 'atan2', (input, other), None, out)
 
 subtract, multiply, divide, true_divide = sub, mul, div, div
 
 # %% ../nbs/01_ops.ipynb #31194773
-def _comparison(name, ufunc_name, doc):
+def _comparison(name, ufunc_name, doc, tensors_only=False):
     def compare(input, other, *, out=None):
+        if tensors_only: _tensors_only(name, input, other)
+        else: _first_is_tensor(name, input, other)
         a, b, d = _operands(input, other)
-        return _result(_elementwise(getattr(_xp2(a, b), ufunc_name), a, b), name, (input, other), None, out)
+        a, b = _in_half(a, b, d)        # half comparisons round a Python number to half
+        r = _elementwise(getattr(_xp2(a, b), ufunc_name), a, b)
+        return _result(r, name, (input, other), None, out)
     compare.__name__, compare.__qualname__, compare.__doc__ = name, name, doc
     return compare
 
@@ -302,37 +403,63 @@ lt = _comparison('lt', 'less', "Elementwise `input < other`, as a bool tensor.")
 le = _comparison('le', 'less_equal', "Elementwise `input <= other`, as a bool tensor.")
 gt = _comparison('gt', 'greater', "Elementwise `input > other`, as a bool tensor.")
 ge = _comparison('ge', 'greater_equal', "Elementwise `input >= other`, as a bool tensor.")
-logical_and = _comparison('logical_and', 'logical_and', "Elementwise logical and of the truth values, as a bool tensor.")
-logical_or = _comparison('logical_or', 'logical_or', "Elementwise logical or of the truth values, as a bool tensor.")
-logical_xor = _comparison('logical_xor', 'logical_xor', "Elementwise logical xor of the truth values, as a bool tensor.")
+logical_and = _comparison('logical_and', 'logical_and',
+                          "Elementwise logical and, as a bool tensor.", True)
+logical_or = _comparison('logical_or', 'logical_or',
+                         "Elementwise logical or, as a bool tensor.", True)
+logical_xor = _comparison('logical_xor', 'logical_xor',
+                          "Elementwise logical xor, as a bool tensor.", True)
 greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
-def _bitwise(name, ufunc_name, doc):
+# %% ../nbs/01_ops.ipynb #2ff8747d
+def _bitwise(name, ufunc_name, doc, kernel=None):
     def bitwise(input, other, *, out=None):
         a, b, d = _operands(input, other)
-        if d.is_floating_point: raise RuntimeError(f"\"{name}_cpu\" not implemented for '{d._legacy_name}'")
-        return _result(getattr(_xp2(a, b), ufunc_name)(a, b), name, (input, other), None, out)
+        if d.is_floating_point or (kernel and d is bool):
+            raise NotImplementedError(f"\"{kernel or name + '_cpu'}\" not implemented "
+                                      f"for '{d._legacy_name}'")
+        with np.errstate(over='ignore'): r = getattr(_xp2(a, b), ufunc_name)(a, b)
+        return _result(_as_array(r).astype(d.np, copy=False), name, (input, other), None,
+                       out)
     bitwise.__name__, bitwise.__qualname__, bitwise.__doc__ = name, name, doc
     return bitwise
 
-bitwise_and = _bitwise('bitwise_and', 'bitwise_and', "Elementwise `&` of bool or integer tensors.")
-bitwise_or = _bitwise('bitwise_or', 'bitwise_or', "Elementwise `|` of bool or integer tensors.")
-bitwise_xor = _bitwise('bitwise_xor', 'bitwise_xor', "Elementwise `^` of bool or integer tensors.")
+bitwise_and = _bitwise('bitwise_and', 'bitwise_and',
+                       "Elementwise `&` of bool or integer tensors.")
+bitwise_or = _bitwise('bitwise_or', 'bitwise_or',
+                      "Elementwise `|` of bool or integer tensors.")
+bitwise_xor = _bitwise('bitwise_xor', 'bitwise_xor',
+                       "Elementwise `^` of bool or integer tensors.")
+bitwise_left_shift = _bitwise('bitwise_left_shift', 'left_shift',
+                              "Elementwise `<<`: shift integer bits left.",
+                              'lshift_cpu')
+bitwise_right_shift = _bitwise('bitwise_right_shift', 'right_shift',
+                               "Elementwise `>>`: shift integer bits right.",
+                               'rshift_cpu')
 
 def bitwise_not(input, *, out=None):
     "Elementwise `~`: logical not for bool tensors, bit flip for integers."
-    if input.dtype.is_floating_point: raise RuntimeError(f"\"bitwise_not_cpu\" not implemented for '{input.dtype._legacy_name}'")
-    return _result(array_module(input._array).invert(input._array), 'bitwise_not', (input,), None, out)
+    if input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"bitwise_not_cpu\" not implemented for "
+                                  f"'{input.dtype._legacy_name}'")
+    return _result(array_module(input._array).invert(input._array), 'bitwise_not',
+                   (input,), None, out)
 
 def logical_not(input, *, out=None):
     "Elementwise logical not, as a bool tensor."
-    return _result(array_module(input._array).logical_not(input._array), 'logical_not', (input,), None, out)
+    return _result(array_module(input._array).logical_not(input._array), 'logical_not',
+                   (input,), None, out)
 
 # %% ../nbs/01_ops.ipynb #255dbb3b
-def _unary(name, compute, doc, floating=True):
-    "Make the function `name` (and its method and in-place twin) from `compute(xp, array)`."
+def _unary(name, compute, doc, floating=True, refuse=''):
+    """Make the function `name` from `compute(xp, array)`; `refuse`: dtype kinds PyTorch
+    has no kernel for."""
     def op(input, *, out=None):
         a = input._array
+        if a.dtype.kind in refuse:
+            kernel = name + ('_cpu' if name in ('abs', 'frac') else '_vml_cpu')
+            raise NotImplementedError(f'"{kernel}" not implemented for '
+                                      f'\'{input.dtype._legacy_name}\'')
         if floating and a.dtype.kind != 'f': a = a.astype(get_default_dtype().np)
         with np.errstate(all='ignore'): r = compute(array_module(a), a)
         return _result(r, name, (input,), None, out)
@@ -345,7 +472,8 @@ def _sigmoid(xp, a):
 
 def _neg(xp, a):
     if a.dtype == np.bool_:
-        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, "
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not "
+                           "supported. If you are trying to invert a mask, "
                            "use the `~` or `logical_not()` operator instead.")
     return xp.negative(a)
 
@@ -368,45 +496,74 @@ acos = _unary('acos', lambda xp, a: xp.arccos(a), "Inverse cosine.")
 atan = _unary('atan', lambda xp, a: xp.arctan(a), "Inverse tangent.")
 sinh = _unary('sinh', lambda xp, a: xp.sinh(a), "Hyperbolic sine.")
 cosh = _unary('cosh', lambda xp, a: xp.cosh(a), "Hyperbolic cosine.")
-tanh = _unary('tanh', lambda xp, a: xp.tanh(a), "Hyperbolic tangent, squashing values into (-1, 1).")
-sigmoid = _unary('sigmoid', _sigmoid, "The logistic function `1 / (1 + exp(-x))`, squashing values into (0, 1).")
+tanh = _unary('tanh', lambda xp, a: xp.tanh(a),
+              "Hyperbolic tangent, squashing values into (-1, 1).")
+sigmoid = _unary('sigmoid', _sigmoid,
+                 "The logistic function `1 / (1 + exp(-x))`, squashing values into (0, "
+                 "1).")
 reciprocal = _unary('reciprocal', lambda xp, a: 1 / a, "`1 / x`.")
 neg = _unary('neg', _neg, "`-x`.", floating=False)
-abs = _unary('abs', lambda xp, a: xp.abs(a), "Absolute value.", floating=False)
+abs = _unary('abs', lambda xp, a: xp.abs(a), "Absolute value.", floating=False,
+             refuse='b')
 sign = _unary('sign', lambda xp, a: a.copy() if a.dtype == np.bool_ else
-              xp.where(xp.isnan(a), 0, xp.sign(a)).astype(a.dtype) if a.dtype.kind == 'f' else xp.sign(a),
-              "-1, 0 or 1 by the sign of each element (0 for NaN, as in PyTorch).", floating=False)
-floor = _unary('floor', lambda xp, a: xp.floor(a) if a.dtype.kind == 'f' else a.copy(), "Round down to an integer value.", floating=False)
-ceil = _unary('ceil', lambda xp, a: xp.ceil(a) if a.dtype.kind == 'f' else a.copy(), "Round up to an integer value.", floating=False)
-trunc = _unary('trunc', lambda xp, a: xp.trunc(a) if a.dtype.kind == 'f' else a.copy(), "Round towards zero.", floating=False)
-frac = _unary('frac', lambda xp, a: a - xp.trunc(a), "The fractional part, `x - trunc(x)`.")
-square = _unary('square', lambda xp, a: xp.square(a.astype(np.int64) if a.dtype == np.bool_ else a), "`x * x`.", floating=False)
+              xp.where(xp.isnan(a), 0, xp.sign(a)).astype(a.dtype)
+              if a.dtype.kind == 'f' else xp.sign(a),
+              "-1, 0 or 1 by the sign of each element (0 for NaN, as in PyTorch).",
+              floating=False)
+
+# %% ../nbs/01_ops.ipynb #27b10682
+def _rounding(f):
+    return lambda xp, a: getattr(xp, f)(a) if a.dtype.kind == 'f' else a.copy()
+floor = _unary('floor', _rounding('floor'), "Round down to an integer value.",
+               floating=False, refuse='b')
+ceil = _unary('ceil', _rounding('ceil'), "Round up to an integer value.", floating=False,
+              refuse='b')
+trunc = _unary('trunc', _rounding('trunc'), "Round towards zero.", floating=False,
+               refuse='b')
+frac = _unary('frac', lambda xp, a: a - xp.trunc(a),
+              "The fractional part, `x - trunc(x)`.", refuse='biu')
+square = _unary('square', lambda xp, a: xp.square(a.astype(np.int64)
+                                                  if a.dtype == np.bool_ else a),
+                                                  "`x * x`.", floating=False)
 def _relu(xp, a):
     if a.dtype == np.bool_: raise RuntimeError("Boolean inputs not supported for relu")
     return xp.maximum(a, a.dtype.type(0))
 
 relu = _unary('relu', _relu, "`max(x, 0)`: the rectified linear unit.", floating=False)
-isnan = _unary('isnan', lambda xp, a: xp.isnan(a), "Which elements are NaN.", floating=False)
-isinf = _unary('isinf', lambda xp, a: xp.isinf(a), "Which elements are plus or minus infinity.", floating=False)
-isfinite = _unary('isfinite', lambda xp, a: xp.isfinite(a), "Which elements are neither infinite nor NaN.", floating=False)
+isnan = _unary('isnan', lambda xp, a: xp.isnan(a), "Which elements are NaN.",
+               floating=False)
+isinf = _unary('isinf', lambda xp, a: xp.isinf(a),
+               "Which elements are plus or minus infinity.", floating=False)
+isfinite = _unary('isfinite', lambda xp, a: xp.isfinite(a),
+                  "Which elements are neither infinite nor NaN.", floating=False)
 negative, absolute, fix = neg, abs, trunc
 
+# %% ../nbs/01_ops.ipynb #3c9a676b
 def round(input, *, decimals=0, out=None):
-    "Round to `decimals` places (halves go to the even neighbour, like PyTorch and numpy)."
+    """Round to `decimals` places (halves go to the even neighbour, like PyTorch and
+    numpy)."""
     a = input._array
-    if a.dtype == np.float16 and decimals: a = a.astype(np.float32)   # PyTorch scales half values in float32
-    r = array_module(a).round(a, decimals).astype(input._array.dtype) if a.dtype.kind == 'f' else a.copy()
+    if a.dtype.kind != 'f' and (decimals or a.dtype == np.bool_):
+        kernel = 'round_cpu' if decimals else 'round_vml_cpu'
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{input.dtype._legacy_name}\'')
+    # PyTorch scales half values in float32
+    if a.dtype == np.float16 and decimals: a = a.astype(np.float32)
+    r = array_module(a).round(a,
+                              decimals).astype(input._array.dtype) if a.dtype.kind == 'f' else a.copy()
     return _result(r, 'round', (input,), decimals, out)
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
-    "Replace NaN by `nan` and infinities by `posinf`/`neginf` (default: the dtype's largest/smallest values)."
-    r = array_module(input._array).nan_to_num(input._array, nan=nan, posinf=posinf, neginf=neginf)
+    """Replace NaN by `nan` and infinities by `posinf`/`neginf` (default: the dtype's
+    largest/smallest values)."""
+    r = array_module(input._array).nan_to_num(input._array, nan=nan, posinf=posinf,
+                                              neginf=neginf)
     return _result(r, 'nan_to_num', (input,), None, out)
 
 # %% ../nbs/01_ops.ipynb #41a55c32
 def clamp(input, min=None, max=None, *, out=None):
     "Limit every element to `[min, max]` (either bound may be omitted)."
-    if min is None and max is None: raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     d = result_type(input, min, max)
     xp = array_module(input._array)
     a = _operand_array(input, d, xp)
@@ -419,11 +576,15 @@ def clamp(input, min=None, max=None, *, out=None):
 clip = clamp
 
 def where(condition, input=None, other=None, *, out=None):
-    "Elements of `input` where `condition` holds, of `other` elsewhere; with one argument, `nonzero(condition, as_tuple=True)`."
+    """Elements of `input` where `condition` holds, of `other` elsewhere; with one
+    argument, `nonzero(condition, as_tuple=True)`."""
     if input is None and other is None: return nonzero(condition, as_tuple=True)
     d = result_type(input, other)
     xp = array_module(condition._array)
-    c = condition._array if condition._array.dtype == np.bool_ else condition._array.astype(bool.np)
+    if condition.dtype is not bool:
+        raise RuntimeError("where expected condition to be a boolean tensor, but got a tensor with "
+                           f"dtype {condition.dtype._legacy_name}")
+    c = condition._array
     a, b = _operand_array(input, d, xp), _operand_array(other, d, xp)
     try: r = xp.where(c, a, b)
     except ValueError: raise _broadcast_error(c, a, b) from None
@@ -431,54 +592,86 @@ def where(condition, input=None, other=None, *, out=None):
     return _result(r, 'where', (condition, input, other), None, out)
 
 def nonzero(input, *, as_tuple=False):
-    "The indices of the non-zero elements: one row per element, or a tuple of index tensors."
+    """The indices of the non-zero elements: one row per element, or a tuple of index
+    tensors."""
     a = input._array
     xp = array_module(a)
     idx = xp.nonzero(a.reshape(1) if a.ndim == 0 else a)
     if as_tuple: return tuple(_wrap(i.astype(np.int64)) for i in idx)
     rows = xp.stack(idx, axis=1).astype(np.int64)
-    return _wrap(rows[:, :0] if a.ndim == 0 else rows)       # a 0-d tensor has no dimensions to index
+    # a 0-d tensor has no dimensions to index
+    return _wrap(rows[:, :0] if a.ndim == 0 else rows)
 
 # %% ../nbs/01_ops.ipynb #09441528
 _numbers = (builtins.int, builtins.float, builtins.bool, np.generic)
 
 def _reflected(f, name):
     "The reflected operator (`__rsub__`) for `f`: `other OP self`."
-    def op(self, other): return f(other, self) if isinstance(other, _numbers) else NotImplemented
+    def op(self, other):
+        return f(other, self) if isinstance(other, _numbers) else NotImplemented
     op.__name__ = name
     return op
 
 def _operator(f, name):
-    "The operator for `f`, giving up with NotImplemented for operands it does not understand."
-    def op(self, other): return f(self, other) if isinstance(other, (Tensor,) + _numbers) else NotImplemented
+    """The operator for `f`, giving up with NotImplemented for operands it does not
+    understand."""
+    def op(self, other):
+        return f(self, other) if isinstance(other, (Tensor,
+                                                    ) + _numbers) else NotImplemented
     op.__name__ = name
     return op
 
-for _f, _names in [(add, ('add', '__radd__')), (sub, ('sub', '__sub__')), (mul, ('mul', '__rmul__')),
-                   (div, ('div', '__truediv__')), (floor_divide, ('floor_divide', '__floordiv__')),
-                   (remainder, ('remainder', '__mod__')), (pow, ('pow', '__pow__')), (bitwise_and, ('bitwise_and', '__and__', '__rand__')),
-                   (bitwise_or, ('bitwise_or', '__or__', '__ror__')), (bitwise_xor, ('bitwise_xor', '__xor__', '__rxor__')),
-                   (eq, ('eq', '__eq__')), (ne, ('ne', '__ne__')), (lt, ('lt', '__lt__')), (le, ('le', '__le__')),
+for _f, _names in [(add, ('add', '__radd__')), (sub, ('sub', '__sub__')), (mul, ('mul',
+        '__rmul__')),
+                   (div, ('div', '__truediv__')), (floor_divide, ('floor_divide',
+                           '__floordiv__')),
+                   (remainder, ('remainder', '__mod__')), (pow, ('pow', '__pow__')),
+                   (bitwise_and, ('bitwise_and', '__and__', '__rand__')),
+                   (bitwise_or, ('bitwise_or', '__or__', '__ror__')), (bitwise_xor,
+                           ('bitwise_xor', '__xor__', '__rxor__')),
+                   (bitwise_left_shift, ('bitwise_left_shift', '__lshift__')),
+                   (bitwise_right_shift, ('bitwise_right_shift', '__rshift__')),
+                   (eq, ('eq', '__eq__')), (ne, ('ne', '__ne__')), (lt, ('lt',
+                           '__lt__')), (le, ('le', '__le__')),
                    (gt, ('gt', '__gt__')), (ge, ('ge', '__ge__'))]:
     setattr(Tensor, _names[0], _f)
     for _n in _names[1:]: setattr(Tensor, _n, _operator(_f, _n))
-for _f, _n in [(sub, '__rsub__'), (div, '__rtruediv__'), (floor_divide, '__rfloordiv__'), (remainder, '__rmod__'), (pow, '__rpow__')]:
+for _f, _n in [(sub, '__rsub__'), (div, '__rtruediv__'), (floor_divide, '__rfloordiv__'),
+               (remainder, '__rmod__'),
+               (pow, '__rpow__'), (bitwise_left_shift, '__rlshift__'),
+               (bitwise_right_shift, '__rrshift__')]:
     setattr(Tensor, _n, _reflected(_f, _n))
-Tensor.__add__, Tensor.__mul__ = add, mul     # the hottest operators skip the wrapper; `_operands` rejects odd operands itself
+# the hottest operators skip the wrapper; `_operands` rejects odd operands itself
+Tensor.__add__, Tensor.__mul__ = add, mul
+
+# %% ../nbs/01_ops.ipynb #99a6dc0d
 def _positive(self):
     "Unary `+x`: the tensor itself (not defined for bool tensors)."
-    if self.dtype is bool: raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    if self.dtype is bool:
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
     return self
 
-Tensor.__neg__, Tensor.__abs__, Tensor.__invert__, Tensor.__pos__ = neg, abs, bitwise_not, _positive
+def _invert(self):
+    "`~x`: logical not of a bool tensor, bit flip of an integer one."
+    if self.dtype.is_floating_point:
+        raise TypeError("~ (operator.invert) is only implemented on integer and "
+                        "Boolean-type tensors")
+    return bitwise_not(self)
 
-for _f in [fmod, maximum, minimum, atan2, logical_and, logical_or, logical_xor, bitwise_not, logical_not, exp, exp2,
-           expm1, log, log2, log10, log1p, sqrt, rsqrt, sin, cos, tan, asin, acos, atan, sinh, cosh, tanh, sigmoid,
-           reciprocal, neg, abs, sign, floor, ceil, trunc, frac, square, relu, isnan, isinf, isfinite, round, nan_to_num,
+Tensor.__neg__, Tensor.__abs__, Tensor.__invert__, Tensor.__pos__ = neg, abs, _invert, _positive
+
+for _f in [fmod, maximum, minimum, atan2, logical_and, logical_or, logical_xor,
+           bitwise_not, logical_not, exp, exp2,
+           expm1, log, log2, log10, log1p, sqrt, rsqrt, sin, cos, tan, asin, acos, atan,
+           sinh, cosh, tanh, sigmoid,
+           reciprocal, neg, abs, sign, floor, ceil, trunc, frac, square, relu, isnan,
+           isinf, isfinite, round, nan_to_num,
            clamp, nonzero]:
     patch_tensor(_f)
-for _alias, _f in [('subtract', sub), ('multiply', mul), ('divide', div), ('true_divide', div), ('negative', neg),
-                   ('absolute', abs), ('fix', trunc), ('clip', clamp), ('greater', gt), ('less', lt),
+for _alias, _f in [('subtract', sub), ('multiply', mul), ('divide', div), ('true_divide',
+        div), ('negative', neg),
+                   ('absolute', abs), ('fix', trunc), ('clip', clamp), ('greater', gt),
+                   ('less', lt),
                    ('greater_equal', ge), ('less_equal', le), ('not_equal', ne)]:
     setattr(Tensor, _alias, _f)
 
@@ -486,15 +679,18 @@ def _where_method(self, condition, y):
     "`torch.where(condition, self, y)`: note the method's argument order."
     return where(condition, self, y)
 
-_where_method.__name__ = 'where'   # a `def where` here would hide the function `where` above
+# a `def where` here would hide the function `where` above
+_where_method.__name__ = 'where'
 patch_tensor(_where_method)
 
 # %% ../nbs/01_ops.ipynb #4f5bf7c4
 def _check_inplace_result(self, d, shape):
     if not can_cast(d, self.dtype):
-        raise RuntimeError(f"result type {d._legacy_name} can't be cast to the desired output type {self.dtype._legacy_name}")
+        raise RuntimeError(f"result type {d._legacy_name} can't be cast to the desired "
+                           f"output type {self.dtype._legacy_name}")
     if shape != self._array.shape:
-        raise RuntimeError(f"output with shape {list(self._array.shape)} doesn't match the broadcast shape {list(shape)}")
+        raise RuntimeError(f"output with shape {list(self._array.shape)} doesn't match "
+                           f"the broadcast shape {list(shape)}")
 
 def _store(self, r):
     "Write array `r` into self's memory and bump the version counter."
@@ -506,55 +702,68 @@ def _store(self, r):
     return self
 
 def _inplace(self, fn, *args, **kwargs):
-    "Run `fn(self, *args)` and store the result in self: the pattern behind every `op_` method."
+    """Run `fn(self, *args)` and store the result in self: the pattern behind every `op_`
+    method."""
+    if args and isinstance(args[0], Tensor):
+        _check_no_overlap(self._array, args[0]._array, allow_same=True)
     if args and isinstance(args[0], Tensor) and args[0].shape != self.shape:
         shape = broadcast_shapes(self.shape, args[0].shape)
-        if shape != self.shape: raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape {list(shape)}")
+        if shape != self.shape:
+            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the "
+                               f"broadcast shape {list(shape)}")
     if hooks.recording((self,) + args):
         result = fn(_original(self, copy=True), *args, **kwargs)
         _check_inplace_result(self, result.dtype, result._array.shape)
         _store(self, result._array)
         self.grad_fn, self._requires_grad = result.grad_fn, result._requires_grad
+        hooks.rebase(result, self)
         return self
     result = fn(self, *args, **kwargs)
     _check_inplace_result(self, result.dtype, result._array.shape)
     return _store(self, result._array)
 
-def _fast_inplace(self, ufunc_name, other, fn, **kwargs):
-    "In-place binary operation straight into self's memory when autograd is not involved."
+# %% ../nbs/01_ops.ipynb #8b53b1d7
+def _fast_inplace(self, ufunc_name, other, fn, alpha=1, **kwargs):
+    """In-place binary operation straight into self's memory (numpy's `out=`) outside
+    autograd."""
+    a = self._array
+    if alpha != 1: kwargs['alpha'] = alpha
+    # bool rules live in `fn`
+    if a.dtype == np.bool_: return _inplace(self, fn, other, **kwargs)
     if isinstance(other, Tensor):
         b = other._array
-        if b.dtype != self._array.dtype or type(b) is not type(self._array) or hooks.recording((self, other)):
+        _check_no_overlap(a, b, allow_same=True)     # `x.add_(x[:, 0])` is refused
+        if b.dtype != a.dtype or type(b) is not type(a) or hooks.recording((self, other)):
             return _inplace(self, fn, other, **kwargs)
-    elif isinstance(other, (builtins.float, builtins.int)) and not isinstance(other, builtins.bool) and \
-            (self._array.dtype.kind == 'f' or (type(other) is builtins.int and self._array.dtype == np.int64)):
+    elif type(other) in (builtins.float, builtins.int) and \
+            (a.dtype.kind == 'f' or (type(other) is builtins.int
+                                     and a.dtype == np.int64)):
         if hooks.recording((self,)): return _inplace(self, fn, other, **kwargs)
         b = other
     else: return _inplace(self, fn, other, **kwargs)
-    a = self._array
-    try: getattr(array_module(a), ufunc_name)(a, b, out=a)
+    # `alpha * other` is the one temporary; half keeps PyTorch's single rounding
+    if alpha != 1:
+        if a.dtype.kind != 'f' or a.dtype == np.float16:
+            return _inplace(self, fn, other, **kwargs)
+        b = b * alpha
+    try:
+        with np.errstate(all='ignore'): getattr(array_module(a), ufunc_name)(a, b, out=a)
     except ValueError as e:
         if 'read-only' in str(e): raise _overlap_error() from None
         raise _inplace_shape_error(a, b) from None
     _bump_version(self)
     return self
 
-def _inplace_shape_error(a, b):
-    e = _broadcast_error(a, b)
-    if isinstance(e, RuntimeError) and 'must match' in str(e): return e
-    return RuntimeError(f"output with shape {list(a.shape)} doesn't match the broadcast shape {list(broadcast_shapes(a.shape, b.shape))}")
-
+# %% ../nbs/01_ops.ipynb #499d1781
 @patch_tensor
 def add_(self, other, *, alpha=1):
     "In place: `self += alpha * other`."
-    if alpha != 1: return _inplace(self, add, other, alpha=alpha)
-    return _fast_inplace(self, 'add', other, add)
+    return _fast_inplace(self, 'add', other, add, alpha)
 
 @patch_tensor
 def sub_(self, other, *, alpha=1):
     "In place: `self -= alpha * other`."
-    if alpha != 1: return _inplace(self, sub, other, alpha=alpha)
-    return _fast_inplace(self, 'subtract', other, sub)
+    return _fast_inplace(self, 'subtract', other, sub, alpha)
 
 @patch_tensor
 def mul_(self, other):
@@ -564,7 +773,8 @@ def mul_(self, other):
 @patch_tensor
 def div_(self, other, *, rounding_mode=None):
     "In place: `self /= other`."
-    if rounding_mode is not None or self._array.dtype.kind != 'f': return _inplace(self, div, other, rounding_mode=rounding_mode)
+    if rounding_mode is not None or self._array.dtype.kind != 'f':
+        return _inplace(self, div, other, rounding_mode=rounding_mode)
     return _fast_inplace(self, 'true_divide', other, div)
 
 @patch_tensor
@@ -577,46 +787,109 @@ def clamp_(self, min=None, max=None):
     "In place: limit values to `[min, max]`."
     return _inplace(self, clamp, min, max)
 
-@patch_tensor
-def copy_(self, src, non_blocking=False):
-    "Copy `src`'s values (broadcast, converted to self's dtype and device) into self."
-    if hooks.recording((self, src)): return _inplace(self, lambda old, s: s.to(old.dtype).expand(old.shape) + 0 * old, src)
-    a = src._array if isinstance(src, Tensor) else src
-    if isinstance(src, Tensor) and type(a) is not type(self._array): a = src.to(self.device)._array
-    if isinstance(src, Tensor) and src.shape != self.shape and broadcast_shapes(self.shape, src.shape) != self.shape:
-        raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape {list(broadcast_shapes(self.shape, src.shape))}")
-    try: self._array[...] = a
+# %% ../nbs/01_ops.ipynb #25d25bc3
+def _overwrite(self, a, op, inputs):
+    """Write array `a` over all of self, recording `op` (the old values get no gradient:
+    they are gone)."""
+    old = _original(self) if hooks.recording(inputs) else None
+    try:
+        # converts like PyTorch's casts
+        with np.errstate(invalid='ignore', over='ignore'): self._array[...] = a
     except ValueError as e:
         if 'read-only' in str(e): raise _overlap_error() from None
         raise _inplace_shape_error(self._array, a) from None
     _bump_version(self)
+    if old is not None: _finish(self, op, (old,) + inputs[1:])
     return self
 
 @patch_tensor
+def copy_(self, src, non_blocking=False):
+    "Copy `src`'s values (broadcast, converted to self's dtype and device) into self."
+    if not isinstance(src, Tensor):
+        raise TypeError(f"copy_(): argument 'other' (position 1) must be Tensor, not "
+                        f"{type(src).__name__}")
+    a = src._array if type(src._array) is type(self._array) else src.to(self.device)._array
+    if src.shape != self.shape and broadcast_shapes(self.shape, src.shape) != self.shape:
+        shape = list(broadcast_shapes(self.shape, src.shape))
+        raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the "
+                           f"broadcast shape {shape}")
+    _check_no_overlap(self._array, a, allow_same=True)
+    return _overwrite(self, a, 'copy_', (self, src))
+
+@patch_tensor
 def fill_(self, value):
-    "In place: set every element to `value`."
-    if hooks.recording((self, value)): return _inplace(self, lambda old, v: zeros_like(old) + v, value)
-    if not isinstance(value, Tensor): value = _checked_scalar(value, self.dtype)
-    return _store(self, value._array if isinstance(value, Tensor) else value)
+    "In place: set every element to `value` (a number or a one-element tensor)."
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError("fill_ only supports 0-dimension value tensor but got "
+                               "tensor with "
+                                          f"{value.ndim} dimensions.")
+        return _overwrite(self, value._array, 'fill_', (self, value))
+    return _overwrite(self, _checked_scalar(value, self.dtype), 'fill_', (self, value))
 
 @patch_tensor
 def zero_(self):
     "In place: set every element to zero."
-    return self.fill_(0)
+    return _overwrite(self, 0, 'zero_', (self,))
 
-for _name in ['neg', 'abs', 'exp', 'log', 'sqrt', 'sigmoid', 'tanh', 'relu', 'floor', 'ceil', 'round', 'trunc', 'sign',
-              'reciprocal', 'square', 'sin', 'cos', 'log1p', 'expm1', 'rsqrt', 'frac', 'nan_to_num']:
-    def _make_inplace(fn):
-        def op_(self, *args, **kwargs): return _inplace(self, fn, *args, **kwargs)
-        op_.__name__, op_.__doc__ = fn.__name__ + '_', f"In place: `self = {fn.__name__}(self)`."
-        return op_
+_inplace_ufuncs = {'neg': 'negative', 'abs': 'abs', 'exp': 'exp', 'log': 'log',
+                   'sqrt': 'sqrt', 'tanh': 'tanh',
+                   'floor': 'floor', 'ceil': 'ceil', 'trunc': 'trunc', 'sin': 'sin',
+                   'cos': 'cos', 'log1p': 'log1p',
+                   'expm1': 'expm1', 'reciprocal': 'reciprocal', 'square': 'square'}
+
+# %% ../nbs/01_ops.ipynb #ae695ede
+def _make_inplace(fn):
+    """The in-place twin `fn_` of a one-tensor function: a numpy ufunc with `out=` for
+    floats outside autograd."""
+    ufunc = _inplace_ufuncs.get(fn.__name__)
+    def op_(self, *args, **kwargs):
+        a = self._array
+        if ufunc is None or args or kwargs or a.dtype.kind != 'f' or hooks.recording((self,)):
+            return _inplace(self, fn, *args, **kwargs)
+        try:
+            with np.errstate(all='ignore'): getattr(array_module(a), ufunc)(a, out=a)
+        except ValueError as e:
+            if 'read-only' in str(e): raise _overlap_error() from None
+            raise
+        _bump_version(self)
+        return self
+    op_.__name__, op_.__doc__ = fn.__name__ + '_', f"In place: `self = {fn.__name__}(self)`."
+    return op_
+
+for _name in ['neg', 'abs', 'exp', 'log', 'sqrt', 'sigmoid', 'tanh', 'relu', 'floor',
+              'ceil', 'round', 'trunc', 'sign',
+              'reciprocal', 'square', 'sin', 'cos', 'log1p', 'expm1', 'rsqrt', 'frac',
+              'nan_to_num']:
     patch_tensor(_make_inplace(globals()[_name]))
 
-Tensor.__iadd__ = lambda self, other: self.add_(other)
-Tensor.__isub__ = lambda self, other: self.sub_(other)
-Tensor.__imul__ = lambda self, other: self.mul_(other)
-Tensor.__itruediv__ = lambda self, other: self.div_(other)
-Tensor.__ipow__ = lambda self, other: self.pow_(other)
+def _binary_inplace(fn):
+    """The in-place twin `fn_` of a two-operand function, e.g. `remainder_` for
+    `remainder`."""
+    def op_(self, other):
+        d = result_type(self, other)          # PyTorch checks the cast before the kernel
+        if not can_cast(d, self.dtype):
+            raise RuntimeError(f"result type {d._legacy_name} can't be cast to the "
+                               f"desired "
+                               f"output type {self.dtype._legacy_name}")
+        return _inplace(self, fn, other)
+    op_.__name__, op_.__doc__ = fn.__name__ + '_', f"In place: `self = {fn.__name__}(self, other)`."
+    return op_
+
+for _f in [remainder, fmod, floor_divide, bitwise_and, bitwise_or, bitwise_xor,
+           bitwise_left_shift,
+           bitwise_right_shift]:
+    patch_tensor(_binary_inplace(_f))
+
+# %% ../nbs/01_ops.ipynb #6215ef52
+for _op, _method in [('iadd', 'add_'), ('isub', 'sub_'), ('imul', 'mul_'), ('itruediv',
+        'div_'), ('ipow', 'pow_'),
+                     ('imod', 'remainder_'), ('ifloordiv', 'floor_divide_'), ('iand',
+                             'bitwise_and_'),
+                     ('ior', 'bitwise_or_'), ('ixor', 'bitwise_xor_'), ('ilshift',
+                             'bitwise_left_shift_'),
+                     ('irshift', 'bitwise_right_shift_')]:
+    setattr(Tensor, f'__{_op}__', getattr(Tensor, _method))
 
 # %% ../nbs/01_ops.ipynb #bf87fe26
 def _dims(dim, ndim):
@@ -625,7 +898,8 @@ def _dims(dim, ndim):
     if isinstance(dim, (tuple, list)):
         if len(dim) == 0: return None
         dims = tuple(_norm_dim(d, ndim) for d in dim)
-        if len(set(dims)) != len(dims): raise RuntimeError(f"dim {dims[0]} appears multiple times in the list of dims")
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"dim {dims[0]} appears multiple times in the list of dims")
         return dims
     return (_norm_dim(dim, ndim),)
 
@@ -637,12 +911,19 @@ def _accumulate_dtype(d, dtype):
     if dtype is not None: return _check_dtype(dtype, 'sum')
     return int64 if not d.is_floating_point else d
 
+def _reduced(reduce, a, d, **kw):
+    """Run numpy reduction `reduce` giving dtype `d`: half precision accumulates in
+    float32, as PyTorch does."""
+    with np.errstate(over='ignore', invalid='ignore'):      # inf - inf is nan, silently
+        if d is not float16: return _contiguous(reduce(a, dtype=d.np, **kw))
+        return _contiguous(reduce(a, dtype=np.float32, **kw)).astype(np.float16)
+
 def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     "The sum of all elements, or along `dim` (int or tuple)."
     a = input._array
     dims = _dims(dim, a.ndim)
-    d = _accumulate_dtype(input.dtype, dtype)
-    r = array_module(a).sum(a, axis=_reduce_axes(a, dims), keepdims=keepdim, dtype=d.np)
+    d = out.dtype if out is not None and dtype is None else _accumulate_dtype(input.dtype, dtype)
+    r = _reduced(array_module(a).sum, a, d, axis=_reduce_axes(a, dims), keepdims=keepdim)
     return _result(r, 'sum', (input,), (dims, keepdim), out)
 
 def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
@@ -650,13 +931,16 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
     a = input._array
     dims = _dims(dim, a.ndim)
     d = _accumulate_dtype(input.dtype, dtype)
-    r = array_module(a).prod(a, axis=_reduce_axes(a, dims), keepdims=keepdim, dtype=d.np)
+    r = _reduced(array_module(a).prod, a, d, axis=_reduce_axes(a, dims), keepdims=keepdim)
     return _result(r, 'prod', (input,), (dims, keepdim), out)
 
+# %% ../nbs/01_ops.ipynb #d35c92bf
 def _require_floating(input, name, dtype=None):
     d = dtype or input.dtype
     if not d.is_floating_point:
-        raise RuntimeError(f"{name}(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {d._legacy_name}")
+        raise RuntimeError(f"{name}(): could not infer output dtype. Input dtype must "
+                           f"be either a floating point or complex dtype. Got: "
+                           f"{d._legacy_name}")
     return d
 
 def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
@@ -664,8 +948,13 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     d = _require_floating(input, 'mean', _check_dtype(dtype, 'mean'))
     a = input._array
     dims = _dims(dim, a.ndim)
-    with np.errstate(invalid='ignore', divide='ignore'):
-        r = array_module(a).mean(a, axis=_reduce_axes(a, dims), keepdims=keepdim, dtype=d.np)
+    xp, n = array_module(a), _count_reduced(a.shape, dims)
+    # half precision accumulates in float32
+    acc = np.float32 if d is float16 else d.np
+    # mean of nothing: nan
+    with np.errstate(invalid='ignore', divide='ignore', over='ignore'):
+        r = xp.sum(a, axis=_reduce_axes(a, dims), keepdims=keepdim, dtype=acc) / n
+        r = _contiguous(r).astype(d.np, copy=False)
     return _result(r, 'mean', (input,), (dims, keepdim), out)
 
 def _correction(unbiased, correction):
@@ -674,11 +963,20 @@ def _correction(unbiased, correction):
 
 def _spread(name, input, dim, unbiased, keepdim, correction, out):
     "var or std: the spread around the mean, dividing by `N - correction`."
-    if isinstance(dim, builtins.bool): dim, unbiased = None, dim      # the legacy `x.var(False)` meaning unbiased=False
-    _require_floating(input, name)
+    # the legacy `x.var(False)` meaning unbiased=False
+    if isinstance(dim, builtins.bool): dim, unbiased = None, dim
+    if not input.dtype.is_floating_point:
+        raise RuntimeError("std and var only support floating point and complex dtypes")
     a, dims, c = input._array, _dims(dim, input.ndim), _correction(unbiased, correction)
-    with np.errstate(invalid='ignore', divide='ignore'):
-        r = getattr(array_module(a), name)(a, axis=_reduce_axes(a, dims), keepdims=keepdim, ddof=c)
+    xp, axes, n = array_module(a), _reduce_axes(a, dims), _count_reduced(a.shape, dims)
+    # squares of big float32 values overflow (x ~ 1e30: std 1e30 but variance inf)
+    x = a.astype(np.float64)
+    with np.errstate(invalid='ignore', divide='ignore', over='ignore'):
+        deviations = x - xp.sum(x, axis=axes, keepdims=True) / n
+        r = xp.sum(deviations * deviations, axis=axes,
+                   keepdims=keepdim) / builtins.max(n - c, 0)
+        if name == 'std': r = xp.sqrt(r)
+        r = _contiguous(r).astype(a.dtype)
     return _result(r, name, (input,), (dims, keepdim, c), out)
 
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
@@ -689,63 +987,88 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=N
     "The standard deviation, dividing by `N - correction` (1 by default)."
     return _spread('std', input, dim, unbiased, keepdim, correction, out)
 
+# %% ../nbs/01_ops.ipynb #789e8c76
 def norm(input, p='fro', dim=None, keepdim=False, dtype=None):
-    "The vector p-norm of all elements, or along `dim` (`p` = 2 or 'fro' by default, 1, inf, or any number)."
-    _require_floating(input, 'linalg.vector_norm')
+    """The vector p-norm of all elements, or along `dim` (`p` = 2 or 'fro' by default, 1,
+    inf, or any number)."""
+    if not input.dtype.is_floating_point:
+        raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor as "
+                           f"input. Got {input.dtype._legacy_name}")
     a, dims = input._array, _dims(dim, input.ndim)
     xp = array_module(a)
     out_dtype = a.dtype
-    if _count_reduced(a.shape, dims) == 1: a = a.astype(np.float64)   # PyTorch's one-element norm is exact (|x|, no squaring)
+    # PyTorch's one-element norm is exact (|x|, no squaring)
+    if _count_reduced(a.shape, dims) == 1: a = a.astype(np.float64)
     axes = _reduce_axes(a, dims)
-    if p in (math.inf, -math.inf) and a.size == 0 and (dims is None or builtins.any(a.shape[d] == 0 for d in dims)):
-        raise RuntimeError("linalg.vector_norm cannot compute the inf norm on an empty tensor because the operation does not have an identity")
-    if p in ('fro', 2, 2.0): r = xp.sqrt(xp.sum(a * a, axis=axes, keepdims=keepdim))
+    if p in (math.inf, -math.inf) and a.size == 0 and (dims is None
+                                                       or builtins.any(a.shape[d] == 0
+                                                               for d in dims)):
+        raise RuntimeError("linalg.vector_norm cannot compute the inf norm on an empty "
+                           "tensor because the operation does not have an identity")
+    if p in ('fro', 2, 2.0):
+        with np.errstate(over='ignore'):
+            r = xp.sqrt(xp.sum(a * a, axis=axes, keepdims=keepdim))
     elif p == math.inf: r = xp.max(xp.abs(a), axis=axes, keepdims=keepdim)
     elif p == -math.inf: r = xp.min(xp.abs(a), axis=axes, keepdims=keepdim)
     elif p == 0: r = xp.sum(a != 0, axis=axes, keepdims=keepdim).astype(a.dtype)
     else: r = xp.sum(xp.abs(a) ** p, axis=axes, keepdims=keepdim) ** (1. / p)
-    return _result(_as_array(r).astype(out_dtype, copy=False), 'norm', (input,), (2 if p == 'fro' else p, dims, keepdim))
+    r = _contiguous(r).astype(out_dtype, copy=False)
+    return _result(r, 'norm', (input,), (2 if p == 'fro' else p, dims, keepdim))
 
 def _count_reduced(shape, dims):
     "How many elements each result of a reduction over `dims` combines."
-    return math.prod(shape) if dims is None or not shape else math.prod(shape[d] for d in dims)
+    return math.prod(shape) if dims is None or not shape else math.prod(shape[d]
+            for d in dims)
 
+# %% ../nbs/01_ops.ipynb #f2278b18
 def logsumexp(input, dim, keepdim=False, *, out=None):
-    "`log(sum(exp(x)))` along `dim`, computed without overflow by factoring out the maximum."
+    """`log(sum(exp(x)))` along `dim`, computed without overflow by factoring out the
+    maximum."""
     a = input._array if input.dtype.is_floating_point else input._array.astype(get_default_dtype().np)
     dims = _dims(dim, a.ndim)
     xp, axes = array_module(a), _reduce_axes(a, dims)
-    if a.size == 0: r = xp.log(xp.sum(xp.exp(a), axis=axes, keepdims=keepdim))
+    if a.size == 0:
+        with np.errstate(divide='ignore'):
+            r = xp.log(xp.sum(xp.exp(a), axis=axes, keepdims=keepdim))
     else:
         m = xp.max(a, axis=axes, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)
-        with np.errstate(divide='ignore'): r = xp.log(xp.sum(xp.exp(a - m), axis=axes, keepdims=True)) + m
+        with np.errstate(divide='ignore'):
+            r = xp.log(xp.sum(xp.exp(a - m), axis=axes, keepdims=True)) + m
         if not keepdim and axes is not None: r = xp.squeeze(r, axis=axes)
         elif not keepdim: r = r.reshape(())
-    return _result(r, 'logsumexp', (input,), (dims, keepdim), out)
+    return _result(_contiguous(r), 'logsumexp', (input,), (dims, keepdim), out)
 
 def all(input, dim=None, keepdim=False, *, out=None):
-    "Whether all elements (along `dim`) are true (a uint8 input gives uint8, as in PyTorch)."
+    """Whether all elements (along `dim`) are true (a uint8 input gives uint8, as in
+    PyTorch)."""
     a = input._array
-    r = array_module(a).all(a, axis=_reduce_axes(a, _dims(dim, a.ndim)), keepdims=keepdim)
-    return _result(_as_array(r).astype(a.dtype if a.dtype == np.uint8 else np.bool_), 'all', (input,), None, out)
+    r = _contiguous(array_module(a).all(a, axis=_reduce_axes(a, _dims(dim, a.ndim)),
+                                        keepdims=keepdim))
+    return _result(r.astype(a.dtype if a.dtype == np.uint8 else np.bool_), 'all', (input,
+            ), None, out)
 
 def any(input, dim=None, keepdim=False, *, out=None):
-    "Whether any element (along `dim`) is true (a uint8 input gives uint8, as in PyTorch)."
+    """Whether any element (along `dim`) is true (a uint8 input gives uint8, as in
+    PyTorch)."""
     a = input._array
-    r = array_module(a).any(a, axis=_reduce_axes(a, _dims(dim, a.ndim)), keepdims=keepdim)
-    return _result(_as_array(r).astype(a.dtype if a.dtype == np.uint8 else np.bool_), 'any', (input,), None, out)
+    r = _contiguous(array_module(a).any(a, axis=_reduce_axes(a, _dims(dim, a.ndim)),
+                                        keepdims=keepdim))
+    return _result(r.astype(a.dtype if a.dtype == np.uint8 else np.bool_), 'any', (input,
+            ), None, out)
 
 def cumsum(input, dim, *, dtype=None, out=None):
     "Running sums along `dim`."
     a, d = input._array, _accumulate_dtype(input.dtype, dtype)
-    r = array_module(a).cumsum(a, axis=_norm_dim(dim, a.ndim), dtype=d.np) if a.ndim else a.astype(d.np)
+    r = _reduced(array_module(a).cumsum, a, d, axis=_norm_dim(dim,
+            a.ndim)) if a.ndim else a.astype(d.np)
     return _result(r, 'cumsum', (input,), _norm_dim(dim, a.ndim), out)
 
 def cumprod(input, dim, *, dtype=None, out=None):
     "Running products along `dim`."
     a, d = input._array, _accumulate_dtype(input.dtype, dtype)
-    r = array_module(a).cumprod(a, axis=_norm_dim(dim, a.ndim), dtype=d.np) if a.ndim else a.astype(d.np)
+    r = _reduced(array_module(a).cumprod, a, d, axis=_norm_dim(dim,
+            a.ndim)) if a.ndim else a.astype(d.np)
     return _result(r, 'cumprod', (input,), _norm_dim(dim, a.ndim), out)
 
 # %% ../nbs/01_ops.ipynb #90517f62
@@ -753,7 +1076,8 @@ def _return_type(name, fields):
     "A named tuple class that prints like PyTorch's `torch.return_types.<name>`."
     base = namedtuple(name, fields)
     def __repr__(self):
-        return f'torch.return_types.{name}(\n' + ',\n'.join(f'{f}={v!r}' for f, v in zip(fields, self)) + ')'
+        return f'torch.return_types.{name}(\n' + ',\n'.join(f'{f}={v!r}' for f,
+                v in zip(fields, self)) + ')'
     return type(name, (base,), {'__repr__': __repr__, '__slots__': ()})
 
 class return_types:
@@ -769,60 +1093,78 @@ def _extreme(input, dim, keepdim, out, name, other_fn):
     xp = array_module(a)
     if dim is None:
         if a.size == 0:
-            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.")
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
+                               f"input.numel() == 0. Specify the reduction dim with the "
+                               f"'dim' argument.")
         return _result((xp.max if name == 'max' else xp.min)(a), name, (input,), None)
     d = _norm_dim(dim, a.ndim)
-    if a.ndim and a.shape[d] == 0: raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    if a.ndim and a.shape[d] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
     if a.ndim == 0: idx = xp.zeros((), np.int64)
     else: idx = (xp.argmax if name == 'max' else xp.argmin)(a, axis=d, keepdims=True)
     values = xp.take_along_axis(a, idx, axis=d) if a.ndim else a.copy()
     if not keepdim and a.ndim: values, idx = values.squeeze(d), idx.squeeze(d)
     indices = _wrap(idx.astype(np.int64))
-    return getattr(return_types, name)(_finish(_wrap(values), name + '_dim', (input,), (d, keepdim, indices)), indices)
+    return getattr(return_types, name)(_finish(_wrap(values), name + '_dim', (input,),
+                                               (d, keepdim, indices)), indices)
 
 def max(input, dim=None, keepdim=False, *, out=None):
-    "The largest element; with `dim`, the largest values and their indices; with a tensor, `maximum`."
+    """The largest element; with `dim`, the largest values and their indices; with a
+    tensor, `maximum`."""
     return _extreme(input, dim, keepdim, out, 'max', maximum)
 
 def min(input, dim=None, keepdim=False, *, out=None):
-    "The smallest element; with `dim`, the smallest values and their indices; with a tensor, `minimum`."
+    """The smallest element; with `dim`, the smallest values and their indices; with a
+    tensor, `minimum`."""
     return _extreme(input, dim, keepdim, out, 'min', minimum)
 
+# %% ../nbs/01_ops.ipynb #aaf44b4a
 def amax(input, dim=(), keepdim=False, *, out=None):
     "The largest values along `dim` (all dimensions by default)."
     a = input._array
     dims = _dims(dim, a.ndim)
     _check_nonempty(a, dims, 'amax')
-    return _result(array_module(a).max(a, axis=_reduce_axes(a, dims), keepdims=keepdim), 'amax', (input,), (dims, keepdim), out)
+    r = _contiguous(array_module(a).max(a, axis=_reduce_axes(a, dims), keepdims=keepdim))
+    return _result(r, 'amax', (input,), (dims, keepdim), out)
 
 def amin(input, dim=(), keepdim=False, *, out=None):
     "The smallest values along `dim` (all dimensions by default)."
     a = input._array
     dims = _dims(dim, a.ndim)
     _check_nonempty(a, dims, 'amin')
-    return _result(array_module(a).min(a, axis=_reduce_axes(a, dims), keepdims=keepdim), 'amin', (input,), (dims, keepdim), out)
+    r = _contiguous(array_module(a).min(a, axis=_reduce_axes(a, dims), keepdims=keepdim))
+    return _result(r, 'amin', (input,), (dims, keepdim), out)
 
 def _check_nonempty(a, dims, name):
     "Reductions without an identity (max, min) need something to reduce."
     if dims is None:
         if a.size == 0:
-            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.")
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
+                               f"input.numel() == 0. Specify the reduction dim with the "
+                               f"'dim' argument.")
         return
     for d in dims:
-        if a.ndim and a.shape[d] == 0: raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+        if a.ndim and a.shape[d] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero "
+                             f"size.")
 
 def _arg_extreme(input, dim, keepdim, name):
-    "argmax/argmin: the index of the first extreme element, over everything or along `dim`."
+    """argmax/argmin: the index of the first extreme element, over everything or along
+    `dim`."""
     a = input._array
     if a.dtype == np.bool_: raise RuntimeError(f"{name}(): does not support bool input")
     xp = array_module(a)
     find = xp.argmax if name == 'argmax' else xp.argmin
     if dim is None:
-        if a.size == 0: raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
-        return _wrap(xp.asarray(find(a), dtype=np.int64).reshape((1,) * a.ndim if keepdim else ()))
+        if a.size == 0:
+            raise IndexError(f"{name}(): Expected reduction dim to be specified for "
+                             f"input.numel() == 0.")
+        return _wrap(xp.asarray(find(a), dtype=np.int64).reshape((1,) * a.ndim
+                if keepdim else ()))
     d = _norm_dim(dim, a.ndim)
     if a.ndim == 0: return _wrap(xp.zeros((), np.int64))
-    if a.shape[d] == 0: raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    if a.shape[d] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
     return _wrap(_as_array(find(a, axis=d, keepdims=keepdim)).astype(np.int64))
 
 def argmax(input, dim=None, keepdim=False):
@@ -833,6 +1175,7 @@ def argmin(input, dim=None, keepdim=False):
     "The index of the smallest element (in the flattened tensor, or along `dim`)."
     return _arg_extreme(input, dim, keepdim, 'argmin')
 
+# %% ../nbs/01_ops.ipynb #bf725ce2
 def sort(input, dim=-1, descending=False, stable=False, *, out=None):
     "Values sorted along `dim`, with the indices they came from."
     a = input._array
@@ -840,12 +1183,25 @@ def sort(input, dim=-1, descending=False, stable=False, *, out=None):
     d = _norm_dim(dim, a.ndim)
     if a.ndim == 0: idx = xp.zeros((), np.int64)
     elif not descending: idx = xp.argsort(a, axis=d, kind='stable')
-    else:   # sort the reversed array ascending, then reverse: descending order, equal elements still in original order
+    # sort the reversed array ascending, then reverse: descending order, equal elements
+    # still in original order
+    else:
         n = a.shape[d]
-        idx = (n - 1) - xp.flip(xp.argsort(xp.flip(a, axis=d), axis=d, kind='stable'), axis=d)
+        idx = (n - 1) - xp.flip(xp.argsort(xp.flip(a, axis=d), axis=d, kind='stable'),
+                                axis=d)
     values = xp.take_along_axis(a, idx, axis=d) if a.ndim else a.copy()
-    indices = _wrap(idx.astype(np.int64))
-    return return_types.sort(_finish(_wrap(values), 'sort', (input,), (d, indices)), indices)
+    idx = idx.astype(np.int64)
+    if not a.flags.c_contiguous and (a.flags.f_contiguous or a.base is not None):
+        values, idx = _like_layout(values, a), _like_layout(idx, a)    # PyTorch keeps the layout
+    indices = _wrap(idx)
+    return return_types.sort(_finish(_wrap(values), 'sort', (input,), (d, indices)),
+                             indices)
+
+def _like_layout(r, a):
+    "Result `r` copied into the memory order of array `a` (numpy's 'K' order)."
+    out = array_module(a).empty_like(a, dtype=r.dtype)
+    out[...] = r
+    return out
 
 def argsort(input, dim=-1, descending=False, stable=False):
     "The indices that sort `input` along `dim`."
@@ -854,60 +1210,82 @@ def argsort(input, dim=-1, descending=False, stable=False):
 def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
     "The `k` largest (or smallest) values along `dim`, with their indices."
     a = input._array
+    if a.dtype == np.bool_: raise RuntimeError("topk does not support bool dtypes on CPU")
     d = _norm_dim(dim, a.ndim)
-    if k > (a.shape[d] if a.ndim else 1): raise RuntimeError("selected index k out of range")
+    if k > (a.shape[d] if a.ndim else 1):
+        raise RuntimeError("selected index k out of range")
     s = sort(input.detach(), d, descending=largest)
     idx = s.indices._array.take(range(k), axis=d) if a.ndim else s.indices._array
     values = array_module(a).take_along_axis(a, idx, axis=d) if a.ndim else a.copy()
     indices = _wrap(idx)
-    return return_types.topk(_finish(_wrap(values), 'topk', (input,), (d, indices)), indices)
+    return return_types.topk(_finish(_wrap(values), 'topk', (input,), (d, indices)),
+                             indices)
 
-for _f in [sum, prod, mean, var, std, norm, logsumexp, all, any, cumsum, cumprod, max, min, amax, amin, argmax, argmin, sort,
+for _f in [sum, prod, mean, var, std, norm, logsumexp, all, any, cumsum, cumprod, max,
+           min, amax, amin, argmax, argmin, sort,
            argsort, topk]:
     patch_tensor(_f)
 
 # %% ../nbs/01_ops.ipynb #3d5e040a
-_blas_type_names = {'float32': 'float', 'float64': 'double', 'float16': 'c10::Half', 'int64': 'long int', 'int32': 'int',
-                 'int16': 'short int', 'int8': 'signed char', 'uint8': 'unsigned char', 'bool': 'bool'}
+_blas_type_names = {'float32': 'float', 'float64': 'double', 'float16': 'c10::Half',
+                    'int64': 'long int', 'int32': 'int',
+                 'int16': 'short int', 'int8': 'signed char', 'uint8': 'unsigned char',
+                 'bool': 'bool'}
 
 def _same_dtype(a, b):
     if a.dtype != b.dtype:
-        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_blas_type_names[a.dtype.name]} != {_blas_type_names[b.dtype.name]}")
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                           f"{_blas_type_names[a.dtype.name]} != "
+                           f"{_blas_type_names[b.dtype.name]}")
     _check_same_device(a, b)
 
-def _mat_error(a, b):
-    "PyTorch's message for a shape mismatch in a matrix product."
-    if a.ndim == 2 and b.ndim == 1:
-        return RuntimeError(f"size mismatch, got input ({a.shape[0]}), mat ({a.shape[0]}x{a.shape[1]}), vec ({b.shape[0]})")
-    if a.ndim == 1 and b.ndim == 1:
-        return RuntimeError(f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src [{b.shape[0]}] to have the same "
-                            f"number of elements, but got {a.shape[0]} and {b.shape[0]} elements respectively")
-    rows = math.prod(a.shape[:-1]) if a.ndim > 1 else 1
-    cols = b.shape[-1] if b.ndim > 1 else 1
-    if a.shape[-1] != (b.shape[-2] if b.ndim > 1 else b.shape[0]):
-        return RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{a.shape[-1]} and {b.shape[-2] if b.ndim > 1 else b.shape[0]}x{cols})")
-    return _broadcast_error(_wrap(np.empty(a.shape[:-2])), _wrap(np.empty(b.shape[:-2])))
+def _product(a, b):
+    "numpy's matrix product of arrays `a` and `b`, without numpy's overflow warnings."
+    with np.errstate(all='ignore'): return array_module(a).matmul(a, b)
+
+def _no_bool(a, kernel):
+    "PyTorch has no matrix-product kernels for bool (an empty product never reaches one)."
+    if a.dtype == np.bool_ and a.size:
+        raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
+
+def _matmul_kernel(na, nb):
+    """The name of the kernel PyTorch's matmul dispatches to for operands of `na` and `nb`
+    dimensions."""
+    if na == 1 and nb == 1: return 'dot'
+    if nb == 1: return 'addmv_impl_cpu'
+    return 'addmm_impl_cpu_' if nb == 2 else 'bmm'
 
 def matmul(input, other, *, out=None):
     "The matrix product `input @ other`, with vector promotion and batch broadcasting."
-    if not isinstance(other, Tensor): raise TypeError(f"matmul(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
+    if not isinstance(other, Tensor):
+        raise TypeError(f"matmul(): argument 'other' (position 2) must be Tensor, not "
+                        f"{type(other).__name__}")
     a, b = input._array, other._array
     if a.dtype != b.dtype or type(a) is not type(b): _same_dtype(a, b)
-    try: r = a.dot(b) if 0 < a.ndim <= 2 and 0 < b.ndim <= 2 else a @ b    # `dot` is numpy's fastest route for vectors and matrices
+    inner_fits = a.ndim and b.ndim and a.shape[-1] == b.shape[-2 if b.ndim > 1 else 0]
+    if a.dtype == np.bool_ and inner_fits:
+        _no_bool(a, _matmul_kernel(a.ndim, b.ndim))
+    # `dot` is numpy's fastest route for vectors and matrices
+    try:
+        with np.errstate(all='ignore'):   # overflow gives inf silently, as in PyTorch
+            r = a.dot(b) if 0 < a.ndim <= 2 and 0 < b.ndim <= 2 else a @ b
     except ValueError:
         if a.ndim == 0 or b.ndim == 0:
-            raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {a.ndim}D and {b.ndim}D") from None
+            raise RuntimeError(f"both arguments to matmul need to be at least 1D, but "
+                               f"they are {a.ndim}D and {b.ndim}D") from None
         raise _mat_error(a, b) from None
     return _result(r, 'matmul', (input, other), None, out)
 
+# %% ../nbs/01_ops.ipynb #bbf56f0b
 def mm(input, mat2, *, out=None):
     "The product of two matrices."
     a, b = input._array, mat2._array
     if a.ndim != 2: raise RuntimeError("self must be a matrix")
     if b.ndim != 2: raise RuntimeError("mat2 must be a matrix")
     _same_dtype(a, b)
+    _no_bool(a, 'addmm_impl_cpu_')
     if a.shape[1] != b.shape[0]: raise _mat_error(a, b)
-    return _result(array_module(a).matmul(a, b), 'matmul', (input, mat2), None, out)
+    return _result(_product(a, b), 'matmul', (input, mat2), None, out)
 
 def bmm(input, mat2, *, out=None):
     "Matrix products of two batches of matrices: (b, n, m) @ (b, m, p) -> (b, n, p)."
@@ -915,29 +1293,41 @@ def bmm(input, mat2, *, out=None):
     if a.ndim != 3: raise RuntimeError("batch1 must be a 3D tensor")
     if b.ndim != 3: raise RuntimeError("batch2 must be a 3D tensor")
     _same_dtype(a, b)
+    _no_bool(a, 'bmm')
     if b.shape[0] != a.shape[0] or b.shape[1] != a.shape[2]:
-        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, {b.shape[1]}].")
-    return _result(array_module(a).matmul(a, b), 'bmm', (input, mat2), None, out)
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to "
+                           f"be: [{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, "
+                           f"{b.shape[1]}].")
+    return _result(_product(a, b), 'bmm', (input, mat2), None, out)
 
+# %% ../nbs/01_ops.ipynb #ac01f3a7
 def mv(input, vec, *, out=None):
     "The product of a matrix and a vector."
     a, b = input._array, vec._array
-    if a.ndim != 2 or b.ndim != 1: raise RuntimeError(f"vector + matrix @ vector expected, got 1, {a.ndim}, {b.ndim}")
+    if a.ndim != 2 or b.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got 1, {a.ndim}, {b.ndim}")
     _same_dtype(a, b)
+    _no_bool(a, 'addmv_impl_cpu')
     if a.shape[1] != b.shape[0]:
-        raise RuntimeError(f"size mismatch, got input ({a.shape[0]}), mat ({a.shape[0]}x{a.shape[1]}), vec ({b.shape[0]})")
-    return _result(array_module(a).matmul(a, b), 'matmul', (input, vec), None, out)
+        raise RuntimeError(f"size mismatch, got input ({a.shape[0]}), mat "
+                           f"({a.shape[0]}x{a.shape[1]}), vec ({b.shape[0]})")
+    return _result(_product(a, b), 'matmul', (input, vec), None, out)
 
 def dot(input, other, *, out=None):
     "The dot product of two vectors."
     a, b = input._array, other._array
-    if a.ndim != 1 or b.ndim != 1: raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
     _same_dtype(a, b)
+    _no_bool(a, 'dot')
     if a.shape != b.shape: raise _mat_error(a, b)
-    return _result(array_module(a).matmul(a, b), 'matmul', (input, other), None, out)
+    return _result(_product(a, b), 'matmul', (input, other), None, out)
 
 def outer(input, vec2, *, out=None):
     "The outer product of two vectors: `result[i, j] = input[i] * vec2[j]`."
+    for name, v in (('self', input), ('vec2', vec2)):
+        if v.ndim != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {v.ndim}-D")
     return mul(input.unsqueeze(1), vec2.unsqueeze(0), out=out)
 
 for _f in [matmul, mm, bmm, mv, dot, outer]: patch_tensor(_f)
@@ -950,28 +1340,36 @@ def _tensor_list(tensors, name):
         raise ValueError(f"torch.{name}(): expected a non-empty list of Tensors")
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
-            raise TypeError(f"expected Tensor as element {i} in argument 0, but got {type(t).__name__}")
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got "
+                            f"{type(t).__name__}")
     return list(tensors)
 
 def cat(tensors, dim=0, *, out=None):
     "Join tensors along the existing dimension `dim`."
     tensors = _tensor_list(tensors, 'cat')
     for i, t in enumerate(tensors):
-        if t.ndim == 0: raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
-    parts = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]  # legacy: empty 1-d tensors are skipped
+        if t.ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be "
+                               f"concatenated")
+    # legacy: empty 1-d tensors are skipped
+    parts = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
     ref = parts[0]
     d = _norm_dim(dim, ref.ndim)
     for i, t in enumerate(tensors):
         if t.ndim == 1 and t.shape[0] == 0 and len(parts) < len(tensors): continue
         if t.ndim != ref.ndim:
-            raise RuntimeError(f"Tensors must have same number of dimensions: got {ref.ndim} and {t.ndim}")
+            raise RuntimeError(f"Tensors must have same number of dimensions: got "
+                               f"{ref.ndim} and {t.ndim}")
         for k in range(ref.ndim):
             if k != d and t.shape[k] != ref.shape[k]:
-                raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected size {ref.shape[k]} but got size {t.shape[k]} for tensor number {i} in the list.")
+                raise RuntimeError(f"Sizes of tensors must match except in dimension "
+                                   f"{d}. Expected size {ref.shape[k]} but got size "
+                                   f"{t.shape[k]} for tensor number {i} in the list.")
     dt = result_type(*[_wrap(t._array[:0].reshape(0)) if t.ndim else t for t in tensors])
-    arrays = [t._array if t._array.dtype == dt.np else t._array.astype(dt.np) for t in parts]
+    arrays = [t._array if t._array.dtype == dt.np else t._array.astype(dt.np)
+              for t in parts]
     for x in arrays[1:]: _check_same_device(arrays[0], x)
-    r = array_module(arrays[0]).concatenate(arrays, axis=d)
+    r = _contiguous(array_module(arrays[0]).concatenate(arrays, axis=d))
     skipped = tuple(not builtins.any(t is p for p in parts) for t in tensors)
     return _result(r, 'cat', tuple(tensors), (d, skipped), out)
 
@@ -979,168 +1377,323 @@ concat = concatenate = cat
 
 def stack(tensors, dim=0, *, out=None):
     "Join same-shaped tensors along a new dimension `dim`."
-    if isinstance(tensors, (list, tuple)) and len(tensors) == 0: raise RuntimeError("stack expects a non-empty TensorList")
+    if isinstance(tensors, (list, tuple)) and len(tensors) == 0:
+        raise RuntimeError("stack expects a non-empty TensorList")
     tensors = _tensor_list(tensors, 'stack')
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
-            raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(tensors[0].shape)} at entry 0 and {list(t.shape)} at entry {i}")
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got "
+                               f"{list(tensors[0].shape)} at entry 0 and "
+                               f"{list(t.shape)} at entry {i}")
     d = _norm_dim(dim, tensors[0].ndim + 1)
     dt = result_type(*tensors)
-    arrays = [t._array if t._array.dtype == dt.np else t._array.astype(dt.np) for t in tensors]
+    arrays = [t._array if t._array.dtype == dt.np else t._array.astype(dt.np)
+              for t in tensors]
     for x in arrays[1:]: _check_same_device(arrays[0], x)
-    return _result(array_module(arrays[0]).stack(arrays, axis=d), 'stack', tuple(tensors), d, out)
+    return _result(_contiguous(array_module(arrays[0]).stack(arrays, axis=d)), 'stack',
+                   tuple(tensors), d, out)
 
+# %% ../nbs/01_ops.ipynb #d65b989c
 def _narrow_pieces(input, sizes, dim, op):
-    "Views of consecutive pieces of `input` along `dim` with the given sizes (one autograd node for all of them)."
+    """Views of consecutive pieces of `input` along `dim` with the given sizes (one
+    autograd node for all of them)."""
     pieces, start = [], 0
     for size in sizes:
-        pieces.append(_view_of(input, input._array[(slice(None),) * dim + (slice(start, start + size),)]))
+        pieces.append(_view_of(input, input._array[(slice(None),) * dim + (slice(start,
+                start + size),)]))
         start += size
     return _finish(tuple(pieces), op, (input,), (dim, tuple(sizes)))
 
 def split(tensor, split_size_or_sections, dim=0):
-    "Views of pieces of `split_size_or_sections` elements each (or of the listed sizes) along `dim`."
+    """Views of pieces of `split_size_or_sections` elements each (or of the listed sizes)
+    along `dim`."""
+    if tensor.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
     d = _norm_dim(dim, tensor.ndim)
     n = tensor.shape[d]
     if isinstance(split_size_or_sections, builtins.int):
         step = split_size_or_sections
-        if step <= 0 and n: raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
+        if step <= 0 and n:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but "
+                               f"got dimension size of {n}")
         sizes = [builtins.min(step, n - s) for s in range(0, n, step)] if n else [0]
         return _narrow_pieces(tensor, sizes, d, 'split')
     sizes = list(split_size_or_sections)
     if builtins.sum(sizes) != n:
-        raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at dimension {d}), but got split_sizes={sizes}")
+        raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
+                           f"(input tensor's size at dimension {d}), but got "
+                           f"split_sizes={sizes}")
     return _narrow_pieces(tensor, sizes, d, 'split_with_sizes')
 
 def chunk(input, chunks, dim=0):
     "Split into `chunks` views of (nearly) equal size along `dim`."
-    if chunks <= 0: raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    if input.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     n = input.shape[_norm_dim(dim, input.ndim)]
-    if n == 0: return _narrow_pieces(input, [0] * chunks, _norm_dim(dim, input.ndim), 'split')
+    if n == 0:
+        return _narrow_pieces(input, [0] * chunks, _norm_dim(dim, input.ndim), 'split')
     return split(input, builtins.max(math.ceil(n / chunks), 1), dim)
 
 def unbind(input, dim=0):
     "All slices along `dim`, as a tuple of views with that dimension removed."
     d = _norm_dim(dim, input.ndim)
-    slices = tuple(_view_of(input, input._array[(slice(None),) * d + (i, Ellipsis)]) for i in range(input.shape[d]))
+    slices = tuple(_view_of(input, input._array[(slice(None),) * d + (i, Ellipsis)])
+                   for i in range(input.shape[d]))
     return _finish(slices, 'unbind', (input,), d)
 
+# %% ../nbs/01_ops.ipynb #cae23150
 def narrow(input, dim, start, length):
-    "A view of `length` elements of `input` along `dim`, from `start`."
+    """A view of `length` elements of `input` along `dim`, from `start` (negative: counted
+    from the end)."""
+    if input.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     d = _norm_dim(dim, input.ndim)
+    size = input.shape[d] if input.ndim else 1
+    if isinstance(start, Tensor): start = start.item()
+    if not -size <= start <= size:
+        raise IndexError(f"start out of range (expected to be in range of [{-size}, "
+                         f"{size}], but got {start})")
+    if start < 0: start += size
+    if length < 0: raise RuntimeError("narrow(): length must be non-negative.")
+    if start + length > size:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size "
+                           f"({size}).")
     key = (slice(None),) * d + (slice(start, start + length),)
     return _finish(_view_of(input, input._array[key]), 'narrow', (input,), key)
 
 def hstack(tensors, *, out=None):
-    "Join along the first dimension for vectors, the second otherwise."
+    "Join along the first dimension for vectors (and numbers), the second otherwise."
+    tensors = [t.reshape(1) if t.ndim == 0 else t for t in _tensor_list(tensors,
+            'hstack')]
     return cat(tensors, 0 if tensors[0].ndim == 1 else 1, out=out)
 
 def vstack(tensors, *, out=None):
-    "Stack as rows: vectors become rows, then join along the first dimension."
-    return cat([t.reshape(1, -1) if t.ndim == 1 else t for t in tensors], 0, out=out)
+    "Stack as rows: numbers and vectors become rows, then join along the first dimension."
+    tensors = _tensor_list(tensors, 'vstack')
+    return cat([t.reshape(1, -1) if t.ndim < 2 else t for t in tensors], 0, out=out)
 
 for _f in [split, chunk, unbind, narrow]: patch_tensor(_f)
 
 # %% ../nbs/01_ops.ipynb #978c0bee
 def _index_array(index, name='index'):
     if not isinstance(index, Tensor) or index._array.dtype != np.int64:
-        got = index.dtype._legacy_name if isinstance(index, Tensor) else type(index).__name__
+        got = index.dtype._legacy_name if isinstance(index,
+                                                     Tensor) else type(index).__name__
         raise RuntimeError(f"{name}(): Expected dtype int64 for index, got {got}")
     return index._array
 
 def gather(input, dim, index, *, sparse_grad=False, out=None):
     "Pick `input[..., index[i, j], ...]` along `dim` for every position of `index`."
     a, idx, d = input._array, _index_array(index, 'gather'), _norm_dim(dim, input.ndim)
-    if idx.ndim != a.ndim: raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
-    src = a[tuple(slice(None) if k == d else slice(0, idx.shape[k]) for k in range(a.ndim))]
-    if idx.size and (idx.max() >= a.shape[d] or idx.min() < -a.shape[d]):
-        raise RuntimeError(f"index {builtins.int(idx.max())} is out of bounds for dimension {d} with size {a.shape[d]}")
-    return _result(array_module(a).take_along_axis(src, idx, axis=d), 'gather', (input,), (d, index), out)
+    if idx.ndim != a.ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as "
+                           "input tensor")
+    src = a[tuple(slice(None) if k == d else slice(0, idx.shape[k])
+                  for k in range(a.ndim))]
+    if idx.size and (idx.max() >= a.shape[d] or idx.min() < 0):
+        bad = builtins.int(idx.min() if idx.min() < 0 else idx.max())
+        raise RuntimeError(f"index {bad} is out of bounds for "
+                           f"dimension {d} with size {a.shape[d]}")
+    return _result(array_module(a).take_along_axis(src, idx, axis=d), 'gather', (input,),
+                   (d, index), out)
 
 def _add_at(xp, target, key, values):
-    "target[key] += values, where repeated positions in `key` accumulate (numpy's `add.at`)."
+    """target[key] += values, where repeated positions in `key` accumulate (numpy's
+    `add.at`)."""
     if xp is np: np.add.at(target, key, values)
     else:
         import cupyx
         cupyx.scatter_add(target, key, values)
 
 def scatter_add(input, dim, index, src):
-    "A copy of `input` with `src` added at the positions `index` names along `dim` (repeats accumulate)."
-    a, idx, d = input._array, _index_array(index, 'scatter_add'), _norm_dim(dim, input.ndim)
-    xp = array_module(a)
-    r = a.copy()
-    grids = list(xp.meshgrid(*[xp.arange(s) for s in idx.shape], indexing='ij'))
-    grids[d] = idx
-    _add_at(xp, r, tuple(grids), src._array[tuple(slice(0, s) for s in idx.shape)].astype(a.dtype, copy=False))
-    return _result(r, 'scatter_add', (input, src), (d, index))
+    """A copy of `input` with `src` added at the positions `index` names along `dim`
+    (repeats accumulate)."""
+    if src.dtype is not input.dtype:
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+    key = _scatter_key(input, dim, index, src,
+                       'scatter_add')   # defined with `scatter` below
+    a = input._array
+    r = a.reshape(1).copy() if a.ndim == 0 else a.copy()
+    values = (src._array.reshape(1) if src.ndim == 0 else src._array)
+    with np.errstate(over='ignore'):
+        _add_at(array_module(a), r, key, values[tuple(slice(0, s) for s in key[0].shape)])
+    return _result(r.reshape(a.shape), 'scatter_add', (input, src),
+                   (_norm_dim(dim, a.ndim), index))
 
+# %% ../nbs/01_ops.ipynb #ea1835b9
 def index_select(input, dim, index, *, out=None):
     "The slices of `input` at positions `index` (a 1-d int64 tensor) along `dim`."
     a, d = input._array, _norm_dim(dim, input.ndim)
-    idx = index._array.reshape(-1)
-    return _result(array_module(a).take(a, idx, axis=d) if a.ndim else a.copy(), 'index_select', (input,), (d, index), out)
+    if not isinstance(index, Tensor) or index.dtype not in (int32, int64):
+        raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
+    if index.ndim > 1:
+        raise IndexError("index_select(): Index is supposed to be a vector")
+    idx, size = index._array.reshape(-1), a.shape[d] if a.ndim else 1
+    if idx.size and (idx.min() < 0 or idx.max() >= size):
+        raise IndexError("index out of range in self")
+    return _result(array_module(a).take(a, idx, axis=d) if a.ndim else a.copy(),
+                   'index_select', (input,), (d, index), out)
+
+_c_names = {'int64': 'long', 'int32': 'int', 'int16': 'short', 'int8': 'signed char',
+            'uint8': 'unsigned char', 'float32': 'float', 'float64': 'double', 'float16': 'c10::Half'}
 
 def masked_fill(input, mask, value):
-    "A copy of `input` with `value` wherever `mask` (a bool tensor broadcast to `input`) is true."
-    if mask.dtype is not bool: raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}")
+    """A copy of `input` with `value` wherever `mask` (a bool tensor broadcast to `input`)
+    is true."""
+    if mask.dtype is not bool:
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask "
+                           f"with dtype {_c_names.get(mask.dtype.name, mask.dtype.name)}")
     a = input._array
     v = value._array if isinstance(value, Tensor) else value
     xp = array_module(a)
     if not isinstance(value, Tensor): v = _checked_scalar(value, input.dtype)
-    try: r = xp.where(mask._array, xp.asarray(v).astype(a.dtype), a)
+    try: r = _contiguous(xp.where(mask._array, xp.asarray(v).astype(a.dtype), a))
     except ValueError: raise _broadcast_error(a, mask._array) from None
-    return _result(r, 'masked_fill', (input, value if isinstance(value, Tensor) else None), mask)
+    return _result(r, 'masked_fill', (input, value if isinstance(value, Tensor)
+                                      else None), mask)
 
 def masked_select(input, mask):
     "The elements of `input` where `mask` is true, as a 1-d tensor."
+    if not isinstance(mask, Tensor) or mask.dtype is not bool:
+        raise RuntimeError("masked_select: expected BoolTensor for mask")
     a, m = input._array, mask._array
     xp = array_module(a)
     a, m = xp.broadcast_arrays(a, m)
     return input.expand(a.shape)[_wrap(m)]
 
+# %% ../nbs/01_ops.ipynb #3f0cf3c9
 def flip(input, dims):
-    "A copy with the order of elements reversed along `dims`."
-    if isinstance(dims, (list, tuple)) and len(dims) == 0: return _result(input._array.copy(), 'flip', (input,), ())
+    """A copy with the order of elements reversed along `dims` (in the input's memory
+    order, as PyTorch)."""
+    a = input._array
+    if isinstance(dims, (list, tuple)) and len(dims) == 0:
+        return _result(a.copy(order='K'), 'flip', (input,), ())
     dims = _dims(dims if isinstance(dims, (list, tuple)) else (dims,), input.ndim)
-    return _result(array_module(input._array).flip(input._array, axis=dims).copy(), 'flip', (input,), dims)
+    r = array_module(a).flip(a, axis=dims).copy(order='K') if a.ndim else a.copy()
+    return _result(r, 'flip', (input,), dims)
+
+def _triangle(name, input, diagonal, out):
+    a = input._array
+    if a.ndim < 2:
+        raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
+    return _result(_contiguous(getattr(array_module(a), name)(a, diagonal)), name,
+                   (input,), diagonal, out)
 
 def tril(input, diagonal=0, *, out=None):
     "The lower triangle of the last two dimensions (zeros above diagonal `diagonal`)."
-    return _result(array_module(input._array).tril(input._array, diagonal), 'tril', (input,), diagonal, out)
+    return _triangle('tril', input, diagonal, out)
 
 def triu(input, diagonal=0, *, out=None):
     "The upper triangle of the last two dimensions (zeros below diagonal `diagonal`)."
-    return _result(array_module(input._array).triu(input._array, diagonal), 'triu', (input,), diagonal, out)
+    return _triangle('triu', input, diagonal, out)
 
 def roll(input, shifts, dims=None):
     "Shift elements cyclically by `shifts` along `dims` (the flattened tensor if None)."
     a = input._array
-    r = array_module(a).roll(a, shifts, axis=dims)
+    if dims is not None and a.ndim == 0:
+        first = dims[0] if isinstance(dims, (tuple, list)) else dims
+        raise IndexError(f"Dimension specified as {first} but tensor has no dimensions")
+    r = _contiguous(array_module(a).roll(a, shifts, axis=dims))
     return _result(r, 'roll', (input,), (shifts, dims))
 
+# %% ../nbs/01_ops.ipynb #6cf5ceb5
 @patch_tensor
 def repeat(self, *sizes):
-    "Tile the tensor `sizes[i]` times along each dimension (new leading dimensions are added as needed)."
+    """Tile the tensor `sizes[i]` times along each dimension (new leading dimensions are
+    added as needed)."""
     sizes = _shape_args(sizes, 'repeat')
     if len(sizes) < self.ndim:
-        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
-    return _result(array_module(self._array).tile(self._array, sizes), 'repeat', (self,), (tuple(sizes), self.shape))
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than "
+                           "number of dimensions of tensor")
+    r = _contiguous(array_module(self._array).tile(self._array, sizes))
+    return _result(r, 'repeat', (self,), (tuple(sizes), self.shape))
 
 def equal(input, other):
     "True if both tensors have the same shape and the same values."
+    _tensors_only('equal', input, other)
     return input.shape == other.shape and builtins.bool((input._array == other._array).all())
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     "Elementwise `|input - other| <= atol + rtol * |other|`."
+    _tensors_only('isclose', input, other)
+    if input.dtype is not other.dtype:
+        raise RuntimeError(f"{input.dtype._legacy_name} did not match "
+                           f"{other.dtype._legacy_name}")
     a, b, d = _operands(input, other)
-    return _wrap(_as_array(_xp2(a, b).isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)))
+    return _wrap(_as_array(_xp2(a, b).isclose(a, b, rtol=rtol, atol=atol,
+                                              equal_nan=equal_nan)))
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     "True if all elements are close (see `isclose`)."
+    _tensors_only('allclose', input, other)
     return builtins.bool(isclose(input, other, rtol, atol, equal_nan)._array.all())
 
-for _f in [gather, scatter_add, index_select, masked_fill, masked_select, flip, tril, triu, roll, equal, isclose, allclose]:
+for _f in [gather, scatter_add, index_select, masked_fill, masked_select, flip, tril,
+           triu, roll, equal, isclose, allclose]:
     patch_tensor(_f)
+
+# %% ../nbs/01_ops.ipynb #a979484a
+def _scatter_key(input, dim, index, src, name):
+    """numpy index arrays for the positions `scatter` writes: `index` along `dim`, the
+    index's own position elsewhere."""
+    if not isinstance(index, Tensor) or index.dtype not in (int32, int64):
+        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+    a, idx = input._array, index._array
+    if idx.ndim == 0 and a.ndim <= 1: idx = idx.reshape(1)
+    if idx.ndim != builtins.max(a.ndim, 1):
+        raise RuntimeError("Index tensor must have the same number of dimensions as "
+                           "self tensor")
+    d, shape = _norm_dim(dim, a.ndim), a.shape or (1,)
+    if builtins.any(i > s for k, (i, s) in enumerate(zip(idx.shape, shape))
+                    if k != d) or \
+            (src is not None and builtins.any(i > s for i, s in zip(idx.shape,
+                    src.shape or (1,)))):
+        msg = f"Expected index {list(idx.shape)} to be no larger than self {list(shape)} apart from dimension {d}"
+        if src is not None: msg += f" and to be no larger size than src {list(src.shape)}"
+        raise RuntimeError(msg)
+    if idx.size and (idx.min() < 0 or idx.max() >= shape[d]):
+        bad = builtins.int(idx.min() if idx.min() < 0 else idx.max())
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size "
+                           f"{shape[d]}")
+    xp = array_module(a)
+    grids = list(xp.meshgrid(*[xp.arange(s) for s in idx.shape], indexing='ij'))
+    grids[d] = idx.astype(np.int64, copy=False)
+    return tuple(grids) if a.ndim else (idx,)
+
+# %% ../nbs/01_ops.ipynb #55e2feb5
+def scatter(input, dim, index, src=None, *, value=None, reduce=None, out=None):
+    """A copy of `input` with `src` (a tensor, or a number `value`) written at positions
+    `index` along `dim`."""
+    # `scatter(x, 0, i, 2.)`
+    if src is not None and not isinstance(src, Tensor): src, value = None, src
+    if src is not None and src.dtype is not input.dtype:
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+    if reduce not in (None, 'add', 'multiply'):
+        raise RuntimeError("reduce argument must be either add or multiply.")
+    key = _scatter_key(input, dim, index, src, 'scatter')
+    a = input._array
+    r = a.reshape(1).copy() if a.ndim == 0 else a.copy()
+    if src is None:
+        values = _checked_scalar(value.item() if isinstance(value, Tensor) else value,
+                                 input.dtype)
+    else:
+        values = (src._array.reshape(1) if src.ndim == 0 else src._array)[tuple(slice(0,
+                s) for s in key[0].shape)]
+    with np.errstate(over='ignore'):
+        if reduce is None: r[key] = values
+        elif reduce == 'add': _add_at(array_module(a), r, key, values)
+        else: np.multiply.at(r, key, values)
+    return _result(r.reshape(a.shape), 'scatter', (input, src), (_norm_dim(dim, a.ndim),
+            index, reduce), out)
+
+@patch_tensor
+def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+    "In place: write `src` (or `value`) into self at positions `index` along `dim`."
+    return _inplace(self, scatter, dim, index, src, value=value, reduce=reduce)
+
+patch_tensor(scatter)
 
 @patch_tensor
 def masked_fill_(self, mask, value):
@@ -1158,11 +1711,14 @@ def _to_like(array, like):
     "A numpy array moved to `like`'s device."
     return array if type(like._array) is np.ndarray else array_module(like._array).asarray(array)
 
-def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None, out=None):
-    "Normal samples with the given mean(s) and standard deviation(s) (tensors or numbers)."
+def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
+           out=None):
+    """Normal samples with the given mean(s) and standard deviation(s) (tensors or
+    numbers)."""
     if size is not None:
         d = _check_dtype(dtype, 'normal') or get_default_dtype()
-        return tensor(_rng(generator).normal(mean, std, _size_arg((size,), 'normal')).astype(d.np), device=device)
+        return tensor(_rng(generator).normal(mean, std, _size_arg((size,),
+                'normal')).astype(d.np), device=device)
     like = mean if isinstance(mean, Tensor) else std
     m = mean._array if isinstance(mean, Tensor) else mean
     s = std._array if isinstance(std, Tensor) else std
@@ -1171,15 +1727,20 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
     return _wrap((draws * s + m).astype(like._array.dtype))
 
 def multinomial(input, num_samples, replacement=False, *, generator=None):
-    "Draw `num_samples` category indices per row, with probabilities proportional to `input`'s rows."
+    """Draw `num_samples` category indices per row, with probabilities proportional to
+    `input`'s rows."""
     probs = input.detach().cpu()._array.astype(np.float64)
     rows = probs.reshape(-1, probs.shape[-1])
     if not replacement and num_samples > rows.shape[1]:
-        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
+                           "replacement")
     rng = _rng(generator)
-    out = np.stack([rng.choice(rows.shape[1], num_samples, replace=replacement, p=r / r.sum()) for r in rows])
-    return _wrap(_to_like(out.reshape(probs.shape[:-1] + (num_samples,)).astype(np.int64), input))
+    out = np.stack([rng.choice(rows.shape[1], num_samples, replace=replacement,
+                               p=r / r.sum()) for r in rows])
+    return _wrap(_to_like(out.reshape(probs.shape[:-1] + (num_samples,
+                                                          )).astype(np.int64), input))
 
+# %% ../nbs/01_ops.ipynb #d88e088e
 @patch_tensor
 def uniform_(self, a=0., b=1., *, generator=None):
     "In place: fill with uniform samples from [a, b)."
@@ -1198,7 +1759,39 @@ def bernoulli_(self, p=0.5, *, generator=None):
 def _store_random(self, draws):
     "Write freshly drawn numpy samples into self (in place, no autograd history)."
     if hooks.recording((self,)) and self.grad_fn is None:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
     return _store(self, _to_like(draws.astype(self._array.dtype), self))
 
 for _f in [bernoulli, multinomial]: patch_tensor(_f)
+
+# %% ../nbs/01_ops.ipynb #bc0d7d70
+def _broadcast_error(*arrays):
+    "PyTorch's error for arrays whose shapes do not broadcast."
+    try: broadcast_shapes(*(a.shape for a in arrays if hasattr(a, 'shape')))
+    except RuntimeError as e: return e
+    return RuntimeError("shapes cannot be broadcast together")
+
+def _inplace_shape_error(a, b):
+    e = _broadcast_error(a, b)
+    if isinstance(e, RuntimeError) and 'must match' in str(e): return e
+    return RuntimeError(f"output with shape {list(a.shape)} doesn't match the broadcast "
+                        f"shape {list(broadcast_shapes(a.shape, b.shape))}")
+
+def _mat_error(a, b):
+    "PyTorch's message for a shape mismatch in a matrix product."
+    if a.ndim == 2 and b.ndim == 1:
+        return RuntimeError(f"size mismatch, got input ({a.shape[0]}), mat "
+                            f"({a.shape[0]}x{a.shape[1]}), vec ({b.shape[0]})")
+    if a.ndim == 1 and b.ndim == 1:
+        return RuntimeError(f"inconsistent tensor size, expected tensor [{a.shape[0]}] "
+                            f"and src [{b.shape[0]}] to have the same "
+                            f"number of elements, but got {a.shape[0]} and {b.shape[0]} "
+                            f"elements respectively")
+    rows = math.prod(a.shape[:-1]) if a.ndim > 1 else 1
+    cols = b.shape[-1] if b.ndim > 1 else 1
+    if a.shape[-1] != (b.shape[-2] if b.ndim > 1 else b.shape[0]):
+        return RuntimeError(f"mat1 and mat2 shapes cannot be multiplied "
+                            f"({rows}x{a.shape[-1]} and "
+                            f"{b.shape[-2] if b.ndim > 1 else b.shape[0]}x{cols})")
+    return _broadcast_error(_wrap(np.empty(a.shape[:-2])), _wrap(np.empty(b.shape[:-2])))

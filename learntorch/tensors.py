@@ -4,18 +4,23 @@
 
 # %% auto #0
 __all__ = ['bool', 'uint8', 'int8', 'int16', 'int32', 'int64', 'float16', 'float32', 'float64', 'half', 'float', 'double',
-           'short', 'int', 'long', 'default_generator', 'hooks', 'cupy_module', 'array_module', 'dtype',
-           'get_default_dtype', 'set_default_dtype', 'device', 'Size', 'Tensor', 'patch_tensor', 'tensor', 'from_numpy',
-           'as_tensor', 'zeros', 'ones', 'empty', 'full', 'arange', 'linspace', 'eye', 'Generator', 'manual_seed',
-           'seed', 'initial_seed', 'get_rng_state', 'set_rng_state', 'rand', 'randn', 'randint', 'randperm',
-           'zeros_like', 'ones_like', 'empty_like', 'full_like', 'rand_like', 'randn_like', 'randint_like',
-           'set_printoptions', 'reshape', 'transpose', 't', 'permute', 'squeeze', 'unsqueeze', 'flatten', 'unflatten',
-           'clone', 'numel', 'detach']
+           'short', 'int', 'long', 'hooks', 'default_generator', 'FloatTensor', 'DoubleTensor', 'HalfTensor',
+           'ByteTensor', 'CharTensor', 'ShortTensor', 'IntTensor', 'LongTensor', 'BoolTensor', 'cupy_module',
+           'array_module', 'dtype', 'get_default_dtype', 'set_default_dtype', 'device', 'Size', 'Tensor',
+           'patch_tensor', 'tensor', 'from_numpy', 'as_tensor', 'zeros', 'ones', 'empty', 'full', 'arange', 'linspace',
+           'eye', 'Generator', 'manual_seed', 'seed', 'initial_seed', 'get_rng_state', 'set_rng_state', 'rand', 'randn',
+           'randint', 'randperm', 'zeros_like', 'ones_like', 'empty_like', 'full_like', 'rand_like', 'randn_like',
+           'randint_like', 'set_printoptions', 'reshape', 'transpose', 't', 'permute', 'squeeze', 'unsqueeze',
+           'flatten', 'unflatten', 'clone', 'numel', 'detach']
 
 # %% ../nbs/00_tensor.ipynb #93feec77
 import math, numbers, json, warnings
 from collections import namedtuple
 import numpy as np
+
+# PyTorch computes inf and nan silently; numpy warns. Silence numpy's warnings raised
+# inside learntorch only.
+warnings.filterwarnings('ignore', category=RuntimeWarning, module=r'learntorch\.')
 
 # %% ../nbs/00_tensor.ipynb #50f1b2b6
 def _load_cupy():
@@ -41,7 +46,8 @@ def array_module(array):
 
 # %% ../nbs/00_tensor.ipynb #2beac01e
 class dtype:
-    "A tensor element type, such as `learntorch.float32`; `.np` is the numpy dtype that stores it."
+    """A tensor element type, such as `learntorch.float32`; `.np` is the numpy dtype that
+    stores it."""
     def __init__(self, name, np_dtype, legacy_name):
         self.name, self.np, self._legacy_name = name, np.dtype(np_dtype), legacy_name
         self.is_floating_point = self.np.kind == 'f'
@@ -49,7 +55,8 @@ class dtype:
         self.is_signed = self.np.kind in 'if'
         self.itemsize = self.np.itemsize
     def __repr__(self): return f'torch.{self.name}'
-    def __reduce__(self): return (_dtype_named, (self.name,))  # pickles by name, so `is` survives a round trip
+    # pickles by name, so `is` survives a round trip
+    def __reduce__(self): return (_dtype_named, (self.name,))
 
 bool = dtype('bool', np.bool_, 'Bool')
 uint8 = dtype('uint8', np.uint8, 'Byte')
@@ -73,7 +80,8 @@ import builtins
 _default_dtype = float32
 
 def get_default_dtype():
-    "The dtype of floating-point tensors created without an explicit dtype (float32 unless changed)."
+    """The dtype of floating-point tensors created without an explicit dtype (float32
+    unless changed)."""
     return _default_dtype
 
 def set_default_dtype(d):
@@ -87,57 +95,76 @@ def set_default_dtype(d):
 _python_type_dtypes = {builtins.bool: bool, builtins.int: int64, builtins.float: float64}
 
 def _check_dtype(d, fn='tensor'):
-    "Turn a dtype argument into a learntorch `dtype` (None stays None), or raise PyTorch's TypeError."
+    """Turn a dtype argument into a learntorch `dtype` (None stays None), or raise
+    PyTorch's TypeError."""
     if d is None or isinstance(d, dtype): return d
     if d in _python_type_dtypes: return _python_type_dtypes[d]
-    raise TypeError(f"{fn}(): argument 'dtype' must be torch.dtype, not {type(d).__name__}")
+    raise TypeError(f"{fn}(): argument 'dtype' must be torch.dtype, not "
+                    f"{type(d).__name__}")
 
 def _dtype_of_array(a):
     "The learntorch dtype of a numpy/cupy array, or a TypeError for unsupported types."
     try: return _dtype_of_np[a.dtype]
     except KeyError: pass
     names = 'float64, float32, float16, int64, int32, int16, int8, uint8, and bool'
-    raise TypeError(f"can't convert np.ndarray of type numpy.{a.dtype.type.__name__}. The only supported types are: {names}.")
+    raise TypeError(f"can't convert np.ndarray of type numpy.{a.dtype.type.__name__}. "
+                    f"The only supported types are: {names}.")
 
 # %% ../nbs/00_tensor.ipynb #fbf07df3
-_c_type_names = {'bool': 'bool', 'uint8': 'uint8_t', 'int8': 'int8_t', 'int16': 'int16_t', 'int32': 'int', 'int64': 'int64_t',
+_c_type_names = {'bool': 'bool', 'uint8': 'uint8_t', 'int8': 'int8_t',
+                 'int16': 'int16_t', 'int32': 'int', 'int64': 'int64_t',
                  'float16': 'c10::Half', 'float32': 'float', 'float64': 'double'}
 
 def _checked_scalar(value, d):
-    "Python number `value` as a 0-d numpy array of dtype `d`, refusing values out of the dtype's range like PyTorch."
+    """Python number `value` as a 0-d numpy array of dtype `d`, refusing values out of the
+    dtype's range like PyTorch."""
     if isinstance(value, np.generic): value = value.item()
     overflow = False
     if d is bool or isinstance(value, builtins.bool): pass
-    elif d.is_floating_point: overflow = math.isfinite(value) and builtins.abs(value) > np.finfo(d.np).max
+    elif d.is_floating_point:
+        overflow = math.isfinite(value) and builtins.abs(value) > np.finfo(d.np).max
     else:
         info = np.iinfo(d.np)
-        if isinstance(value, builtins.float): overflow = math.isnan(value) or not info.min <= value <= info.max
-        elif info.min == 0: overflow = not -info.max <= value <= info.max        # negatives wrap into unsigned types
+        if isinstance(value, builtins.float):
+            overflow = math.isnan(value) or not info.min <= value <= info.max
+        # negatives wrap into unsigned types
+        elif info.min == 0: overflow = not -info.max <= value <= info.max
         else: overflow = not info.min <= value <= info.max
-    if overflow: raise RuntimeError(f"value cannot be converted to type {_c_type_names[d.name]} without overflow")
+    if overflow:
+        raise RuntimeError(f"value cannot be converted to type {_c_type_names[d.name]} "
+                           f"without overflow")
     return np.array(value).astype(d.np)
 
 # %% ../nbs/00_tensor.ipynb #274bd8ec
 _device_types = ('cpu', 'cuda', 'mps', 'meta')
 
 class device:
-    "Where a tensor lives: `device('cpu')`, `device('cuda')`, `device('cuda:1')` or `device('cuda', 1)`."
+    """Where a tensor lives: `device('cpu')`, `device('cuda')`, `device('cuda:1')` or
+    `device('cuda', 1)`."""
     __slots__ = ('type', 'index')
     def __init__(self, type, index=None):
         if isinstance(type, device): type, index = type.type, type.index
-        elif isinstance(type, builtins.int) and not isinstance(type, builtins.bool): type, index = 'cuda', type
-        elif not isinstance(type, str): raise TypeError(f"device() received an invalid combination of arguments - got ({builtins.type(type).__name__})")
+        elif isinstance(type, builtins.int) and not isinstance(type, builtins.bool):
+            type, index = 'cuda', type
+        elif not isinstance(type, str):
+            raise TypeError(f"device() received an invalid combination of arguments - "
+                            f"got ({builtins.type(type).__name__})")
         elif ':' in type:
             type, _, idx = type.partition(':')
-            if not idx.isdigit(): raise RuntimeError(f"Invalid device string: '{type}:{idx}'")
+            if not idx.isdigit():
+                raise RuntimeError(f"Invalid device string: '{type}:{idx}'")
             index = builtins.int(idx)
         if type not in _device_types:
-            raise RuntimeError(f"Expected one of {', '.join(_device_types)} device type at start of device string: {type}")
+            raise RuntimeError(f"Expected one of {', '.join(_device_types)} device type "
+                               f"at start of device string: {type}")
         self.type, self.index = type, index
     def __repr__(self):
         return f"device(type='{self.type}')" if self.index is None else f"device(type='{self.type}', index={self.index})"
-    def __str__(self): return self.type if self.index is None else f'{self.type}:{self.index}'
-    def __eq__(self, other): return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
+    def __str__(self):
+        return self.type if self.index is None else f'{self.type}:{self.index}'
+    def __eq__(self, other):
+        return isinstance(other, device) and (self.type, self.index) == (other.type,
+                other.index)
     def __hash__(self): return hash((self.type, self.index))
     def __reduce__(self): return (device, (self.type, self.index))
 
@@ -154,9 +181,13 @@ def _array_to_device(array, dev):
     if dev is None: return array
     if dev.type == 'cpu':
         return array if type(array) is np.ndarray else array.get()
-    if dev.type != 'cuda': raise RuntimeError(f"learntorch supports only the cpu and cuda devices, not {dev.type}")
+    if dev.type != 'cuda':
+        raise RuntimeError(f"learntorch supports only the cpu and cuda devices, not "
+                           f"{dev.type}")
     cp = cupy_module()
-    if cp is None: raise AssertionError("Torch not compiled with CUDA enabled (learntorch needs cupy and an NVIDIA GPU for cuda tensors)")
+    if cp is None:
+        raise AssertionError("Torch not compiled with CUDA enabled (learntorch needs "
+                             "cupy and an NVIDIA GPU for cuda tensors)")
     index = 0 if dev.index is None else dev.index
     if type(array) is not np.ndarray and array.device.id == index: return array
     with cp.cuda.Device(index): return cp.asarray(array)
@@ -201,9 +232,12 @@ def _view_of(base, array):
 
 class Tensor:
     "A multidimensional array with a dtype, a device and autograd metadata."
-    __slots__ = ('_array', '_requires_grad', 'grad', 'grad_fn', '_base', '_version_count', '_hooks', '_retains_grad',
-                 '_grad_accumulator', '_output_nr', '__weakref__')  # `_output_nr` is set only on multi-output results
-    __array_priority__ = 1000  # numpy defers to our operators: `np_array + tensor` gives a Tensor
+    __slots__ = ('_array', '_requires_grad', 'grad', 'grad_fn', '_base',
+                 '_version_count', '_hooks', '_retains_grad',
+                 '_grad_accumulator', '_output_nr',
+                 '__weakref__')  # `_output_nr` is set only on multi-output results
+    # numpy defers to our operators: `np_array + tensor` gives a Tensor
+    __array_priority__ = 1000
 
     def __init__(self, *args, device=None):
         if not args: args = (0,)
@@ -217,10 +251,13 @@ class Tensor:
 
 # %% ../nbs/00_tensor.ipynb #ebfd0d49
 def patch_tensor(f):
-    "Add `f` to `Tensor` under its own name, refusing to replace a method that already exists."
+    """Add `f` to `Tensor` under its own name, refusing to replace a method that already
+    exists."""
     old = Tensor.__dict__.get(f.__name__)
-    if old is not None and f.__module__ != '__main__' and getattr(old, '__module__', None) != f.__module__:
-        raise AttributeError(f"Tensor.{f.__name__} already exists (defined in {old.__module__})")
+    if old is not None and f.__module__ != '__main__' and getattr(old, '__module__',
+            None) != f.__module__:
+        raise AttributeError(f"Tensor.{f.__name__} already exists (defined in "
+                             f"{old.__module__})")
     setattr(Tensor, f.__name__, f)
     return f
 
@@ -249,7 +286,13 @@ def element_size(self):
 @patch_tensor
 def stride(self, dim=None):
     "Steps in elements (not bytes) between neighbours along each dimension."
-    s = tuple(b // self._array.itemsize for b in self._array.strides)
+    a = self._array
+    # a fresh empty tensor: PyTorch's row-major strides
+    if a.size == 0 and a.base is None:
+        s, step = [], 1
+        for size in reversed(a.shape): s.insert(0, step); step *= builtins.max(size, 1)
+        s = tuple(s)
+    else: s = tuple(b // a.itemsize for b in a.strides)
     return s if dim is None else s[_norm_dim(dim, len(s))]
 
 @patch_tensor
@@ -264,9 +307,12 @@ def data_ptr(self):
 
 Tensor.shape = property(lambda self: Size(self._array.shape), doc="The shape, a `Size`.")
 Tensor.ndim = property(lambda self: self._array.ndim, doc="The number of dimensions.")
-Tensor.dtype = property(lambda self: _dtype_of_np[self._array.dtype], doc="The element type.")
-Tensor.device = property(lambda self: _device_of(self._array), doc="Where the data lives.")
-Tensor.is_cuda = property(lambda self: type(self._array) is not np.ndarray, doc="Whether the data is on a GPU.")
+Tensor.dtype = property(lambda self: _dtype_of_np[self._array.dtype],
+                        doc="The element type.")
+Tensor.device = property(lambda self: _device_of(self._array),
+                         doc="Where the data lives.")
+Tensor.is_cuda = property(lambda self: type(self._array) is not np.ndarray,
+                          doc="Whether the data is on a GPU.")
 Tensor.nelement = Tensor.numel
 Tensor.ndimension = Tensor.dim
 Tensor.itemsize = property(lambda self: self._array.itemsize, doc="Bytes per element.")
@@ -275,26 +321,35 @@ Tensor.is_complex = lambda self: False
 
 # %% ../nbs/00_tensor.ipynb #6ff046cc
 def _norm_dim(dim, ndim):
-    "`dim` as a non-negative index into `ndim` dimensions (a 0-d tensor accepts 0 and -1)."
+    """`dim` as a non-negative index into `ndim` dimensions (a 0-d tensor accepts 0 and
+    -1)."""
     n = max(ndim, 1)
     if not -n <= dim < n:
-        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n-1}], but got {dim})")
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, "
+                         f"{n-1}], but got {dim})")
     return dim % n
 
 # %% ../nbs/00_tensor.ipynb #c682d3f3
 def _get_requires_grad(self): return self._requires_grad
 
 def _set_requires_grad(self, flag):
+    # a computed tensor already requires grad
+    if self.grad_fn is not None and flag: return
     if self.grad_fn is not None:
-        raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use a computed "
-                           "variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach().")
+        raise RuntimeError("you can only change requires_grad flags of leaf variables. "
+                           "If you want to use a computed "
+                           "variable in a subgraph that doesn't require differentiation "
+                           "use var_no_grad = var.detach().")
     if flag and not self._array.dtype.kind == 'f':
         raise RuntimeError("only Tensors of floating point dtype can require gradients")
     self._requires_grad = builtins.bool(flag)
 
-Tensor.requires_grad = property(_get_requires_grad, _set_requires_grad, doc="Whether autograd records operations on this tensor.")
-Tensor.is_leaf = property(lambda self: self.grad_fn is None, doc="True for tensors not computed by a recorded operation.")
-Tensor._version = property(lambda self: (self._base if self._base is not None else self)._version_count,
+Tensor.requires_grad = property(_get_requires_grad, _set_requires_grad,
+                                doc="Whether autograd records operations on this tensor.")
+Tensor.is_leaf = property(lambda self: self.grad_fn is None,
+                          doc="True for tensors not computed by a recorded operation.")
+Tensor._version = property(lambda self: (self._base if self._base is not None
+                                         else self)._version_count,
                            doc="How many times the memory was changed in place.")
 
 @patch_tensor
@@ -308,19 +363,35 @@ def detach(self):
     "A tensor sharing this one's memory, with no autograd history."
     return _view_of(self, self._array)
 
-def _get_data(self): return _wrap(self._array)   # unlike detach(), `.data` has its own version counter
+# unlike detach(), `.data` has its own version counter
+def _get_data(self): return _wrap(self._array)
 def _set_data(self, other): self._array = other._array
-Tensor.data = property(_get_data, _set_data, doc="The tensor's values without autograd history (shares memory).")
+Tensor.data = property(_get_data, _set_data,
+                       doc="The tensor's values without autograd history (shares memory).")
 
 def _bump_version(t):
     "Record that `t`'s memory changed in place."
     (t._base if t._base is not None else t)._version_count += 1
 
+class _Hooks:
+    """The places where notebook 02 plugs autograd in; until then operations are not
+    recorded."""
+    # record(out, op, inputs, args): add `out` to the graph
+    record = None
+    # would an operation on `tensors` be recorded?
+    def recording(self, tensors): return False
+    # an in-place op moved `old`'s result into tensor `new`
+    def rebase(self, old, new): pass
+
+hooks = _Hooks()
+
 # %% ../nbs/00_tensor.ipynb #91d8847b
 @patch_tensor
 def item(self):
     "The value of a one-element tensor as a Python number."
-    if self._array.size != 1: raise RuntimeError(f"a Tensor with {self._array.size} elements cannot be converted to Scalar")
+    if self._array.size != 1:
+        raise RuntimeError(f"a Tensor with {self._array.size} elements cannot be "
+                           f"converted to Scalar")
     return self._array.item()
 
 @patch_tensor
@@ -332,9 +403,12 @@ def tolist(self):
 def numpy(self, *, force=False):
     "The numpy array behind this CPU tensor: memory is shared, not copied."
     if force: return self.detach().cpu()._array
-    if self._requires_grad: raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+    if self._requires_grad:
+        raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                           "tensor.detach().numpy() instead.")
     if self.is_cuda:
-        raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.")
+        raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use "
+                        f"Tensor.cpu() to copy the tensor to host memory first.")
     return self._array
 
 @patch_tensor
@@ -344,21 +418,6 @@ def __array__(self, dtype=None, copy=None):
     return a if dtype is None else a.astype(dtype)
 
 # %% ../nbs/00_tensor.ipynb #35a436e4
-def _ragged_error(data):
-    "Find where nested lists stop being rectangular and raise PyTorch's ValueError."
-    def shape_of(x): return len(x) if isinstance(x, (list, tuple)) else None
-    level = [data]
-    for d in range(64):
-        lens = {shape_of(x) for x in level}
-        if len(lens) > 1 and None in lens: raise TypeError("not a sequence")
-        if len(lens) > 1:
-            expected = shape_of(level[0])
-            got = next(shape_of(x) for x in level if shape_of(x) != expected)
-            raise ValueError(f"expected sequence of length {expected} at dim {d} (got {got})")
-        if lens == {None}: break
-        level = [y for x in level for y in x]
-    raise ValueError("could not build a tensor from this data")
-
 def _array_from_data(data, dtype=None):
     "A new numpy array holding `data`, with PyTorch's dtype inference; `dtype` converts."
     if isinstance(data, Tensor): array = data._array.copy()
@@ -371,44 +430,48 @@ def _array_from_data(data, dtype=None):
         except ValueError: _ragged_error(data)
         if array.dtype.kind in 'US' or (array.dtype.kind == 'O'):
             if array.dtype.kind == 'O': _ragged_error(data)
-            raise TypeError(f"new(): invalid data type '{type(_first_non_number(data)).__name__}'")
-        if array.dtype.kind == 'c': raise TypeError("learntorch does not support complex tensors")
-        if dtype is not None: pass                   # converted below, straight from the values
-        elif array.dtype == np.float64 and not _has_numpy_floats(data): array = array.astype(get_default_dtype().np)
-        elif array.dtype.kind in 'iu' and array.dtype != np.uint8: array = array.astype(np.int64)
+            raise TypeError(f"new(): invalid data type "
+                            f"'{type(_first_non_number(data)).__name__}'")
+        if array.dtype.kind == 'c':
+            raise TypeError("learntorch does not support complex tensors")
+        # converted below, straight from the values
+        if dtype is not None: pass
+        elif array.dtype == np.float64 and not _has_numpy_floats(data):
+            array = array.astype(get_default_dtype().np)
+        elif array.dtype.kind in 'iu' and array.dtype != np.uint8:
+            array = array.astype(np.int64)
         else: _dtype_of_array(array)
     if dtype is not None and array.dtype != dtype.np:
         if dtype.np.kind in 'iu' and array.dtype.kind in 'iuf' and array.size and not isinstance(data, (Tensor, np.ndarray)):
             info = np.iinfo(dtype.np)
-            lowest = -info.max if info.min == 0 and array.dtype.kind in 'iu' else info.min   # negative ints wrap into unsigned types
+            # negative ints wrap into unsigned types
+            lowest = -info.max if info.min == 0 and array.dtype.kind in 'iu' else info.min
             if np.isnan(array).any() or array.min() < lowest or array.max() > info.max:
-                raise RuntimeError(f"value cannot be converted to type {dtype.name} without overflow")
-        with np.errstate(over='ignore', invalid='ignore'): array = array.astype(dtype.np)   # e.g. 1e5 -> inf in float16, silently
+                raise RuntimeError(f"value cannot be converted to type {dtype.name} "
+                                   f"without overflow")
+        # e.g. 1e5 -> inf in float16, silently
+        with np.errstate(over='ignore', invalid='ignore'): array = array.astype(dtype.np)
     return array
-
-def _first_non_number(data):
-    "The first leaf of nested lists that is not a number (what PyTorch names in its error)."
-    stack = [data]
-    while stack:
-        x = stack.pop(0)
-        if isinstance(x, (list, tuple)): stack[:0] = list(x)
-        elif not isinstance(x, (numbers.Number, np.generic)): return x
-    return data
 
 def _first_leaf(data):
     while isinstance(data, (list, tuple)) and len(data): data = data[0]
     return data
 
 def _has_numpy_floats(data):
-    "Whether `data` is (or starts with) a numpy float64 value, which keeps its dtype as in PyTorch."
+    """Whether `data` is (or starts with) a numpy float64 value, which keeps its dtype as
+    in PyTorch."""
     leaf = _first_leaf(data)
     return isinstance(leaf, (np.ndarray, np.floating))
 
+# %% ../nbs/00_tensor.ipynb #75d71e58
 def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
-    "A new tensor holding a copy of `data` (numbers, nested lists, a numpy array or a tensor)."
+    """A new tensor holding a copy of `data` (numbers, nested lists, a numpy array or a
+    tensor)."""
     if isinstance(data, Tensor):
-        warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.clone().detach() or "
-                      "sourceTensor.clone().detach().requires_grad_(True), rather than torch.tensor(sourceTensor).", UserWarning, stacklevel=2)
+        warnings.warn("To copy construct from a tensor, it is recommended to use "
+                      "sourceTensor.clone().detach() or "
+                      "sourceTensor.clone().detach().requires_grad_(True), rather than "
+                      "torch.tensor(sourceTensor).", UserWarning, stacklevel=2)
         if device is None: device = data.device
     array = _array_from_data(data, _check_dtype(dtype, 'tensor'))
     t = _wrap(_array_to_device(array, _as_device(device)))
@@ -421,63 +484,115 @@ def from_numpy(ndarray):
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
     _dtype_of_array(ndarray)
     if not ndarray.flags.writeable:
-        warnings.warn("The given NumPy array is not writable, and PyTorch does not support non-writable tensors.", UserWarning, stacklevel=2)
+        warnings.warn("The given NumPy array is not writable, and PyTorch does not "
+                      "support non-writable tensors.", UserWarning, stacklevel=2)
     return _wrap(ndarray)
 
 def as_tensor(data, dtype=None, device=None):
     "`data` as a tensor, sharing memory when dtype and device already match."
     dtype, dev = _check_dtype(dtype, 'as_tensor'), _as_device(device)
     if isinstance(data, Tensor):
-        if (dtype is None or data.dtype is dtype) and (dev is None or data.device == dev): return data
+        if (dtype is None or data.dtype is dtype) and (dev is None or data.device == dev):
+            return data
         return data.to(device=dev, dtype=dtype)
-    if isinstance(data, np.ndarray) and (dtype is None or data.dtype == dtype.np) and dev in (None, _cpu):
+    if isinstance(data, np.ndarray) and (dtype is None
+                                         or data.dtype == dtype.np) and dev in (None,
+                                                 _cpu):
         return from_numpy(data)
     return tensor(data, dtype=dtype, device=device)
 
 # %% ../nbs/00_tensor.ipynb #cf7edaa9
 def _size_arg(args, fn='zeros', size=None):
-    "Read a size given as ints, one tuple/list/Size, or the `size=` keyword, checking it like PyTorch."
+    """Read a size given as ints, one tuple/list/Size, or the `size=` keyword, checking it
+    like PyTorch."""
     if size is not None: args = (size,)
-    if not args: raise TypeError(f'{fn}() missing 1 required positional arguments: "size"')
+    if not args:
+        raise TypeError(f'{fn}() missing 1 required positional arguments: "size"')
     one_sequence = len(args) == 1 and isinstance(args[0], (tuple, list))
     if one_sequence: args = tuple(args[0])
     for i, s in enumerate(args):
-        if isinstance(s, Tensor) and s.ndim == 0 and not s.dtype.is_floating_point: s = s.item()
+        if isinstance(s, Tensor) and s.ndim == 0 and not s.dtype.is_floating_point:
+            s = s.item()
         if not isinstance(s, (builtins.int, np.integer)) or isinstance(s, builtins.bool):
-            if one_sequence: raise TypeError(f"{fn}(): argument 'size' (position 1) must be tuple of ints, but found element of type {type(s).__name__} at pos {i}")
-            if len(args) == 1: raise TypeError(f"{fn}(): argument 'size' (position 1) must be tuple of ints, not {type(s).__name__}")
-            raise TypeError(f"{fn}(): argument 'size' failed to unpack the object at pos {i + 1} with error \"type must be tuple of ints,but got {type(s).__name__}\"")
+            if one_sequence:
+                raise TypeError(f"{fn}(): argument 'size' (position 1) must be tuple of "
+                                f"ints, but found element of type {type(s).__name__} at "
+                                f"pos {i}")
+            if len(args) == 1:
+                raise TypeError(f"{fn}(): argument 'size' (position 1) must be tuple of "
+                                f"ints, not {type(s).__name__}")
+            raise TypeError(f"{fn}(): argument 'size' failed to unpack the object at "
+                            f"pos {i + 1} with error \"type must be tuple of ints,but "
+                            f"got {type(s).__name__}\"")
     shape = tuple(builtins.int(s) for s in args)
     if any(s < 0 for s in shape):
-        if fn == 'zeros': raise RuntimeError("zeros: Dimension size must be non-negative.")
-        raise RuntimeError(f"Trying to create tensor with negative dimension {min(shape)}: {list(shape)}")
+        if fn == 'zeros':
+            raise RuntimeError("zeros: Dimension size must be non-negative.")
+        raise RuntimeError(f"Trying to create tensor with negative dimension "
+                           f"{min(shape)}: {list(shape)}")
     return shape
 
-def _new_tensor(array, device, requires_grad):
-    "Finish a creation function: move to `device`, set `requires_grad`."
+# %% ../nbs/00_tensor.ipynb #97e16f23
+def _new_tensor(array, device, requires_grad, out=None, fn=None):
+    """Finish a creation function: move to `device`, set `requires_grad` (or write into
+    `out`)."""
+    if out is not None: return _write_into(out, array, requires_grad, fn)
     t = _wrap(_array_to_device(array, _as_device(device)))
     return _creation_requires_grad(t) if requires_grad else t
 
+def _out_dtype(out, dtype, fn):
+    """With `out=`, a creation function computes in out's dtype, which an explicit `dtype`
+    must match."""
+    dtype = _check_dtype(dtype, fn)
+    if out is None: return dtype
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{fn}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if dtype is not None and dtype is not out.dtype:
+        raise RuntimeError(f"dtype {dtype._legacy_name} does not match dtype of out "
+                           f"parameter ({out.dtype._legacy_name})")
+    return out.dtype
+
+def _write_into(out, array, requires_grad, fn):
+    """Write a creation function's `array` into `out` (resized when the shape differs) and
+    return `out`."""
+    if hooks.recording((out,)):
+        raise RuntimeError(f"aten::{fn}(): functions with out=... arguments don't "
+                           f"support automatic differentiation, "
+                           "but one of the arguments requires grad.")
+    if out._array.shape != array.shape:
+        out._array = array_module(out._array).empty(array.shape, out._array.dtype)
+    out._array[...] = _array_to_device(array, out.device)
+    _bump_version(out)
+    return _creation_requires_grad(out) if requires_grad else out
+
 def _creation_requires_grad(t):
-    "`requires_grad=True` given to a creation function (PyTorch words the dtype error differently there)."
-    if t._array.dtype.kind != 'f': raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+    """`requires_grad=True` given to a creation function (PyTorch words the dtype error
+    differently there)."""
+    if t._array.dtype.kind != 'f':
+        raise RuntimeError("Only Tensors of floating point and complex dtype can "
+                           "require gradients")
     t._requires_grad = True
     return t
 
+# %% ../nbs/00_tensor.ipynb #fa8fe1aa
 def zeros(*size, out=None, dtype=None, device=None, requires_grad=False):
     "A tensor of zeros with shape `size`."
-    d = _check_dtype(dtype, 'zeros') or get_default_dtype()
-    return _new_tensor(np.zeros(_size_arg(size, 'zeros'), d.np), device, requires_grad)
+    d = _out_dtype(out, dtype, 'zeros') or get_default_dtype()
+    return _new_tensor(np.zeros(_size_arg(size, 'zeros'), d.np), device, requires_grad,
+                       out, 'zeros')
 
 def ones(*size, out=None, dtype=None, device=None, requires_grad=False):
     "A tensor of ones with shape `size`."
-    d = _check_dtype(dtype, 'ones') or get_default_dtype()
-    return _new_tensor(np.ones(_size_arg(size, 'ones'), d.np), device, requires_grad)
+    d = _out_dtype(out, dtype, 'ones') or get_default_dtype()
+    return _new_tensor(np.ones(_size_arg(size, 'ones'), d.np), device, requires_grad,
+                       out, 'ones')
 
 def empty(*size, out=None, dtype=None, device=None, requires_grad=False):
-    "An uninitialised tensor with shape `size` (learntorch fills it with zeros, so results are reproducible)."
-    d = _check_dtype(dtype, 'empty') or get_default_dtype()
-    return _new_tensor(np.zeros(_size_arg(size, 'empty'), d.np), device, requires_grad)
+    """An uninitialised tensor with shape `size` (learntorch fills it with zeros, so
+    results are reproducible)."""
+    d = _out_dtype(out, dtype, 'empty') or get_default_dtype()
+    return _new_tensor(np.zeros(_size_arg(size, 'empty'), d.np), device, requires_grad,
+                       out, 'empty')
 
 def _dtype_of_scalar(value):
     "The dtype PyTorch infers for a Python number."
@@ -485,48 +600,70 @@ def _dtype_of_scalar(value):
     if isinstance(value, builtins.int): return int64
     return get_default_dtype()
 
-def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
-    "A tensor with shape `size` filled with `fill_value`; the dtype follows the value's type."
+def full(size, fill_value, *, out=None, dtype=None, device=None, requires_grad=False):
+    """A tensor with shape `size` filled with `fill_value`; the dtype follows the value's
+    type."""
     if isinstance(fill_value, Tensor): fill_value = fill_value.item()
-    d = _check_dtype(dtype, 'full') or _dtype_of_scalar(fill_value)
+    d = _out_dtype(out, dtype, 'full') or _dtype_of_scalar(fill_value)
     fill_value = _checked_scalar(fill_value, d)
-    return _new_tensor(np.full(_size_arg((size,), 'full'), fill_value, d.np), device, requires_grad)
+    array = np.full(_size_arg((size,), 'full'), fill_value, d.np)
+    return _new_tensor(array, device, requires_grad, out, 'full')
 
 # %% ../nbs/00_tensor.ipynb #f51e061a
-def arange(start=0, end=None, step=1, *, out=None, dtype=None, device=None, requires_grad=False):
+def arange(start=0, end=None, step=1, *, out=None, dtype=None, device=None,
+           requires_grad=False):
     "Values from `start` up to (not including) `end`, `step` apart."
     if end is None: start, end = 0, start
-    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
-    if step == 0: raise RuntimeError("step must be nonzero")
-    if (end - start) * step < 0: raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end,
+        step))
     all_int = all(isinstance(v, (builtins.int, np.integer)) for v in (start, end, step))
-    d = _check_dtype(dtype, 'arange') or (int64 if all_int else get_default_dtype())
+    d = _out_dtype(out, dtype, 'arange') or (int64 if all_int else get_default_dtype())
+    if d is int64 and not all_int:         # int64 counts in integers: end=3.3 means 3
+        if builtins.int(step) == 0: raise ValueError("step must be nonzero")
+        start, end, step, all_int = builtins.int(start), builtins.int(end), builtins.int(step), True
+    if step == 0: raise RuntimeError("step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     n = max(math.ceil((end - start) / step), 0)
-    if all_int: array = np.arange(start, end, step, dtype=np.int64).astype(d.np, copy=False)
+    if all_int:
+        array = np.arange(start, end, step, dtype=np.int64).astype(d.np, copy=False)
+    # other integer types: the length from the floats,
+    elif not d.is_floating_point:
+        i = np.arange(n, dtype=np.int64)   # the values from truncated start and step
+        array = (builtins.int(start) + builtins.int(step) * i).astype(d.np)
     else: array = (start + np.arange(n, dtype=np.float64) * step).astype(d.np)
-    return _new_tensor(array, device, requires_grad)
+    # keeps its shape
+    if out is not None and out.numel() == n: array = array.reshape(out.shape)
+    return _new_tensor(array, device, requires_grad, out, 'arange')
 
-def linspace(start, end, steps, *, out=None, dtype=None, device=None, requires_grad=False):
+def linspace(start, end, steps, *, out=None, dtype=None, device=None,
+             requires_grad=False):
     "`steps` values evenly spaced from `start` to `end`, both included."
-    d = _check_dtype(dtype, 'linspace') or get_default_dtype()
+    d = _out_dtype(out, dtype, 'linspace') or get_default_dtype()
     if steps < 0: raise RuntimeError("number of steps must be non-negative")
-    if steps == 1: return _new_tensor(np.full(1, start, d.np), device, requires_grad)
-    # PyTorch's formula: a step in the output precision, counted from the start for the first half and back from
-    # the end for the second, each product-and-sum rounded once (float64 here, a fused multiply-add there).
-    if not d.is_floating_point: start, end = builtins.int(start), builtins.int(end)   # integer linspace starts from integers
+    if steps == 1:
+        return _new_tensor(np.full(1, start, d.np), device, requires_grad, out,
+                           'linspace')
+    # PyTorch's formula: a step in the output precision, counted from the start for the
+    # first half and back from the end for the second, each product-and-sum rounded once
+    # (float64 here, a fused multiply-add there). An integer linspace starts from integers.
+    if not d.is_floating_point: start, end = builtins.int(start), builtins.int(end)
     f = d.np.type if d.is_floating_point else np.float64
     step = np.float64(f((f(end) - f(start)) / f(builtins.max(steps - 1, 1))))
     i = np.arange(steps, dtype=np.float64)
-    values = np.where(i < steps // 2, np.float64(f(start)) + step * i, np.float64(f(end)) - step * (steps - 1 - i))
-    return _new_tensor(values.astype(d.np), device, requires_grad)
+    values = np.where(i < steps // 2, np.float64(f(start)) + step * i,
+                      np.float64(f(end)) - step * (steps - 1 - i))
+    return _new_tensor(values.astype(d.np), device, requires_grad, out, 'linspace')
 
 def eye(n, m=None, *, out=None, dtype=None, device=None, requires_grad=False):
     "A 2-d tensor with ones on the diagonal and zeros elsewhere."
-    d = _check_dtype(dtype, 'eye') or get_default_dtype()
-    return _new_tensor(np.eye(n, n if m is None else m, dtype=d.np), device, requires_grad)
+    d = _out_dtype(out, dtype, 'eye') or get_default_dtype()
+    return _new_tensor(np.eye(n, n if m is None else m, dtype=d.np), device,
+                       requires_grad, out, 'eye')
 
 # %% ../nbs/00_tensor.ipynb #bf10fd2b
-_default_seed = 67280421310721  # PyTorch's default seed: a fresh process is reproducible too
+# PyTorch's default seed: a fresh process is reproducible too
+_default_seed = 67280421310721
 
 class Generator:
     "A source of random numbers with its own seed and state."
@@ -558,7 +695,8 @@ class Generator:
 default_generator = Generator()
 
 def manual_seed(seed):
-    "Seed the global generator (and the GPU's, when there is one) so random results repeat."
+    """Seed the global generator (and the GPU's, when there is one) so random results
+    repeat."""
     default_generator.manual_seed(seed)
     return default_generator
 
@@ -576,45 +714,64 @@ def set_rng_state(state): default_generator.set_state(state)
 # %% ../nbs/00_tensor.ipynb #79d661df
 def _rng(generator): return (generator or default_generator)._rng
 
-def _float_dtype_arg(dtype, fn):
-    d = _check_dtype(dtype, fn) or get_default_dtype()
-    if not d.is_floating_point: raise RuntimeError(f'"{fn}" not implemented for \'{d._legacy_name}\'')
+_random_kernels = {'rand': 'check_uniform_bounds', 'randn': 'normal_kernel_cpu'}
+
+def _float_dtype_arg(dtype, fn, out=None):
+    d = _out_dtype(out, dtype, fn) or get_default_dtype()
+    if not d.is_floating_point:
+        raise NotImplementedError(f'"{_random_kernels[fn]}" not implemented for '
+                                  f'\'{d._legacy_name}\'')
     return d
 
 def rand(*size, generator=None, out=None, dtype=None, device=None, requires_grad=False):
     "Uniform random numbers in [0, 1) with shape `size`."
-    d = _float_dtype_arg(dtype, 'rand')
-    array = _rng(generator).random(_size_arg(size, 'rand'), dtype=np.float64 if d is float64 else np.float32)
-    return _new_tensor(array.astype(d.np, copy=False), device, requires_grad)
+    d = _float_dtype_arg(dtype, 'rand', out)
+    array = _rng(generator).random(_size_arg(size, 'rand'), dtype=np.float64
+                                   if d is float64 else np.float32)
+    return _new_tensor(array.astype(d.np, copy=False), device, requires_grad, out, 'rand')
 
 def randn(*size, generator=None, out=None, dtype=None, device=None, requires_grad=False):
     "Standard normal random numbers (mean 0, variance 1) with shape `size`."
-    d = _float_dtype_arg(dtype, 'randn')
-    array = _rng(generator).standard_normal(_size_arg(size, 'randn'), dtype=np.float64 if d is float64 else np.float32)
-    return _new_tensor(array.astype(d.np, copy=False), device, requires_grad)
+    d = _float_dtype_arg(dtype, 'randn', out)
+    shape = _size_arg(size, 'randn')
+    array = _rng(generator).standard_normal(shape, dtype=np.float64 if d is float64
+                                            else np.float32)
+    return _new_tensor(array.astype(d.np, copy=False), device, requires_grad, out,
+                       'randn')
 
-def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None, device=None, requires_grad=False):
-    "Random integers from `low` up to (not including) `high`: `randint(high, size)` or `randint(low, high, size)`."
+def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None,
+            device=None, requires_grad=False):
+    """Random integers from `low` up to (not including) `high`: `randint(high, size)` or
+    `randint(low, high, size)`."""
     if size is None: low, high, size = 0, low, high
     if size is None: raise TypeError("randint() missing required argument 'size'")
     if high is None: low, high = 0, low
-    if low >= high: raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-    d = _check_dtype(dtype, 'randint') or int64
-    array = _rng(generator).integers(low, high, _size_arg((size,), 'randint'), dtype=np.int64)
-    return _new_tensor(array.astype(d.np, copy=False), device, requires_grad)
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got "
+                           f"from={low} >= to={high}")
+    d = _out_dtype(out, dtype, 'randint') or int64
+    array = _rng(generator).integers(low, high, _size_arg((size,), 'randint'),
+                                     dtype=np.int64)
+    return _new_tensor(array.astype(d.np, copy=False), device, requires_grad, out,
+                       'randint')
 
-def randperm(n, *, generator=None, out=None, dtype=None, device=None, requires_grad=False):
+def randperm(n, *, generator=None, out=None, dtype=None, device=None,
+             requires_grad=False):
     "A random permutation of `0 .. n-1`."
-    d = _check_dtype(dtype, 'randperm') or int64
-    return _new_tensor(_rng(generator).permutation(n).astype(d.np), device, requires_grad)
+    d = _out_dtype(out, dtype, 'randperm') or int64
+    return _new_tensor(_rng(generator).permutation(n).astype(d.np), device,
+                       requires_grad, out, 'randperm')
 
 # %% ../nbs/00_tensor.ipynb #5f8ace45
 def _like(fn, input, dtype, device, requires_grad, *args, **kw):
-    "Call creation function `fn` with `input`'s shape, dtype and device unless overridden."
-    return fn(*args, input.shape, dtype=dtype or input.dtype, device=device or input.device,
+    """Call creation function `fn` with `input`'s shape, dtype and device unless
+    overridden."""
+    return fn(*args, input.shape, dtype=dtype or input.dtype, device=device
+              or input.device,
               requires_grad=requires_grad, **kw)
 
-def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False,
+               memory_format=None):
     "Zeros with `input`'s shape, dtype and device."
     return _like(zeros, input, dtype, device, requires_grad)
 
@@ -622,53 +779,68 @@ def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_for
     "Ones with `input`'s shape, dtype and device."
     return _like(ones, input, dtype, device, requires_grad)
 
-def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+def empty_like(input, *, dtype=None, device=None, requires_grad=False,
+               memory_format=None):
     "An uninitialised tensor with `input`'s shape, dtype and device."
     return _like(empty, input, dtype, device, requires_grad)
 
-def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False,
+              memory_format=None):
     "`fill_value` everywhere, with `input`'s shape, dtype and device."
-    return full(input.shape, fill_value, dtype=dtype or input.dtype, device=device or input.device, requires_grad=requires_grad)
+    return full(input.shape, fill_value, dtype=dtype or input.dtype, device=device
+                or input.device, requires_grad=requires_grad)
 
 def rand_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     "Uniform random numbers with `input`'s shape; the dtype must be floating."
     d = dtype or input.dtype
-    if not d.is_floating_point: raise RuntimeError(f"\"check_uniform_bounds\" not implemented for '{d._legacy_name}'")
-    return rand(input.shape, dtype=d, device=device or input.device, requires_grad=requires_grad)
+    if not d.is_floating_point:
+        raise NotImplementedError(f"\"check_uniform_bounds\" not implemented for "
+                                  f"'{d._legacy_name}'")
+    return rand(input.shape, dtype=d, device=device or input.device,
+                requires_grad=requires_grad)
 
-def randn_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+def randn_like(input, *, dtype=None, device=None, requires_grad=False,
+               memory_format=None):
     "Normal random numbers with `input`'s shape; the dtype must be floating."
     return _like(randn, input, dtype, device, requires_grad)
 
-def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+def randint_like(input, low=0, high=None, *, dtype=None, device=None,
+                 requires_grad=False, memory_format=None):
     "Random integers with `input`'s shape, dtype and device."
     if high is None: low, high = 0, low
-    return randint(low, high, input.shape, dtype=dtype or input.dtype, device=device or input.device)
+    return randint(low, high, input.shape, dtype=dtype or input.dtype, device=device
+                   or input.device)
 
+# %% ../nbs/00_tensor.ipynb #855fae47
 @patch_tensor
 def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
     "A copy of `data` with this tensor's dtype and device unless given."
-    return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+    return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
+                  requires_grad=requires_grad)
 
 @patch_tensor
 def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
     "Zeros of shape `size` with this tensor's dtype and device."
-    return zeros(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+    return zeros(*size, dtype=dtype or self.dtype, device=device or self.device,
+                 requires_grad=requires_grad)
 
 @patch_tensor
 def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
     "Ones of shape `size` with this tensor's dtype and device."
-    return ones(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+    return ones(*size, dtype=dtype or self.dtype, device=device or self.device,
+                requires_grad=requires_grad)
 
 @patch_tensor
 def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
     "An uninitialised tensor of shape `size` with this tensor's dtype and device."
-    return empty(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+    return empty(*size, dtype=dtype or self.dtype, device=device or self.device,
+                 requires_grad=requires_grad)
 
 @patch_tensor
 def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
     "`fill_value` everywhere, shape `size`, this tensor's dtype and device."
-    return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+    return full(size, fill_value, dtype=dtype or self.dtype, device=device
+                or self.device, requires_grad=requires_grad)
 
 # %% ../nbs/00_tensor.ipynb #2d336d27
 class _PrintOptions:
@@ -676,22 +848,29 @@ class _PrintOptions:
 
 _print_opts = _PrintOptions()
 
-def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None):
-    "Change how tensors print: digits, summarising threshold, edge items, line width, scientific notation."
-    profiles = {'default': (4, 1000, 3, 80), 'short': (2, 1000, 2, 80), 'full': (4, math.inf, 3, 80)}
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None,
+                     profile=None, sci_mode=None):
+    """Change how tensors print: digits, summarising threshold, edge items, line width,
+    scientific notation."""
+    profiles = {'default': (4, 1000, 3, 80), 'short': (2, 1000, 2, 80), 'full': (4,
+            math.inf, 3, 80)}
     if profile is not None:
-        (_print_opts.precision, _print_opts.threshold, _print_opts.edgeitems, _print_opts.linewidth) = profiles[profile]
-    for name, value in dict(precision=precision, threshold=threshold, edgeitems=edgeitems, linewidth=linewidth).items():
+        (_print_opts.precision, _print_opts.threshold, _print_opts.edgeitems,
+         _print_opts.linewidth) = profiles[profile]
+    for name, value in dict(precision=precision, threshold=threshold,
+                            edgeitems=edgeitems, linewidth=linewidth).items():
         if value is not None: setattr(_print_opts, name, value)
     _print_opts.sci_mode = sci_mode
 
 class _Formatter:
-    "Decides one format (integer, fixed or scientific) and one width for all values of a tensor."
+    """Decides one format (integer, fixed or scientific) and one width for all values of a
+    tensor."""
     def __init__(self, values, floating):
         self.floating, self.int_mode, self.sci_mode, self.max_width = floating, True, False, 1
         p = _print_opts.precision
         if not floating:
-            self.max_width = max((len(str(v)) for v in values.ravel().tolist()), default=1)
+            self.max_width = max((len(str(v)) for v in values.ravel().tolist()),
+                                 default=1)
             return
         finite = values[np.isfinite(values) & (values != 0)].astype(np.float64)
         if finite.size == 0: return
@@ -734,7 +913,8 @@ def _vector_str(a, indent, summarize, fmt):
     e = _print_opts.edgeitems
     per_line = max(1, math.floor((_print_opts.linewidth - indent) / (fmt.max_width + 2)))
     if summarize and a.shape[0] > 2 * e:
-        data = [fmt.format(v) for v in a[:e].tolist()] + [' ...'] + [fmt.format(v) for v in a[-e:].tolist()]
+        data = [fmt.format(v) for v in a[:e].tolist()] + [' ...'] + [fmt.format(v)
+                for v in a[-e:].tolist()]
     else: data = [fmt.format(v) for v in a.tolist()]
     lines = [', '.join(data[i:i + per_line]) for i in range(0, len(data), per_line)]
     return '[' + (',' + '\n' + ' ' * (indent + 1)).join(lines) + ']'
@@ -744,13 +924,16 @@ def _array_str(a, indent, summarize, fmt):
     if a.ndim == 1: return _vector_str(a, indent, summarize, fmt)
     e = _print_opts.edgeitems
     if summarize and a.shape[0] > 2 * e:
-        rows = [_array_str(a[i], indent + 1, summarize, fmt) for i in range(e)] + ['...'] + \
-               [_array_str(a[i], indent + 1, summarize, fmt) for i in range(a.shape[0] - e, a.shape[0])]
+        rows = [_array_str(a[i], indent + 1, summarize, fmt)
+                for i in range(e)] + ['...'] + \
+               [_array_str(a[i], indent + 1, summarize, fmt)
+                for i in range(a.shape[0] - e, a.shape[0])]
     else: rows = [_array_str(a[i], indent + 1, summarize, fmt) for i in range(a.shape[0])]
     return '[' + (',' + '\n' * (a.ndim - 1) + ' ' * (indent + 1)).join(rows) + ']'
 
 def _add_suffixes(text, suffixes, indent):
-    "Append `, dtype=...` style suffixes, wrapping to a new line when the line gets too long."
+    """Append `, dtype=...` style suffixes, wrapping to a new line when the line gets too
+    long."""
     parts, last_len = [text], len(text) - text.rfind('\n') + 1
     for s in suffixes:
         if last_len + len(s) + 2 > _print_opts.linewidth:
@@ -759,6 +942,7 @@ def _add_suffixes(text, suffixes, indent):
             parts.append(', ' + s); last_len += len(s) + 2
     return ''.join(parts) + ')'
 
+# %% ../nbs/00_tensor.ipynb #9b434d96
 def _tensor_repr(t):
     "PyTorch's repr of tensor `t`."
     a = t._array if type(t._array) is np.ndarray else t._array.get()
@@ -783,90 +967,118 @@ Tensor.__repr__ = _tensor_repr
 
 @patch_tensor
 def __format__(self, spec):
-    "0-d tensors format like their Python number (`f'{loss:.3f}'`, and `f'{loss}'` too); others like their repr."
+    """0-d tensors format like their Python number (`f'{loss:.3f}'`, and `f'{loss}'` too);
+    others like their repr."""
     if self._array.ndim == 0 and type(self) is Tensor: return self.item().__format__(spec)
     return object.__format__(repr(self), spec)
 
 # %% ../nbs/00_tensor.ipynb #60d5e825
-def _index_key(key):
-    "Translate a PyTorch index into a numpy one; also report whether it selects a view."
+def _index_key(key, shape=None):
+    """Translate a PyTorch index for a tensor of `shape` into a numpy one; also report
+    whether it selects a view."""
     if not isinstance(key, tuple): key = (key,)
     out, is_view = [], True
     for k in key:
         if isinstance(k, Tensor):
-            if k.dtype.is_floating_point: raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            if k.dtype.is_floating_point:
+                raise IndexError("tensors used as indices must be long, int, byte or "
+                                 "bool tensors")
             if k.ndim == 0 and k.dtype not in (bool, uint8): k = k.item()
             else: k, is_view = k._array, False
         elif isinstance(k, slice):
-            if k.step is not None and k.step <= 0: raise ValueError("step must be greater than zero")
+            if k.step is not None and k.step <= 0:
+                raise ValueError("step must be greater than zero")
         elif isinstance(k, list):
             k, is_view = np.asarray(k, dtype=np.int64 if len(k) == 0 else None), False
-            if k.dtype.kind == 'f': raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            if k.dtype.kind == 'f':
+                raise IndexError("tensors used as indices must be long, int, byte or "
+                                 "bool tensors")
         elif isinstance(k, np.ndarray): is_view = False
         elif isinstance(k, builtins.bool): is_view = False
-        elif not (k is None or k is Ellipsis or isinstance(k, (builtins.int, np.integer))):
-            raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid indices "
+        elif not (k is None or k is Ellipsis or isinstance(k, (builtins.int,
+                np.integer))):
+            raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and "
+                             "long or byte Variables are valid indices "
                              f"(got {type(k).__name__})")
         out.append(k)
     if not any(k is Ellipsis for k in out): out.append(Ellipsis)
+    if shape is not None and not is_view and _numpy_order_differs(out):
+        return _torch_order(out, shape), False
     return tuple(out), is_view
 
-def _index_error(e):
-    return IndexError(str(e).replace('axis', 'dimension'))
+# %% ../nbs/00_tensor.ipynb #57e0558d
+def _numpy_order_differs(key):
+    """Whether numpy puts the index arrays' dimensions elsewhere than PyTorch would (see
+    the text above)."""
+    def together(ks):
+        pos = [i for i, k in enumerate(ks) if isinstance(k, (np.ndarray,
+                builtins.bool)) or _is_int(k)]
+        return pos == list(range(pos[0], pos[-1] + 1)) if pos else True
+    if not builtins.any(_is_int(k) for k in key): return False
+    return not together(key) and together([k for k in key if not _is_int(k)])
+
+def _is_int(k):
+    return isinstance(k, (builtins.int, np.integer)) and not isinstance(k, builtins.bool)
+
+def _torch_order(key, shape):
+    """The same selection as a numpy key made of integers and index arrays only, laid out
+    in PyTorch's order."""
+    used = builtins.sum(k.ndim if _is_mask(k) else 0 if k is None or k is Ellipsis
+                        else 1 for k in key)
+    parts = []
+    for k in key:
+        if k is Ellipsis: parts += [slice(None)] * (len(shape) - used)
+        # a mask is one index array per dimension
+        elif _is_mask(k): parts += list(array_module(k).nonzero(k))
+        # rare: leave it to numpy
+        elif isinstance(k, builtins.bool): return tuple(key)
+        else: parts.append(k)
+    arrays = [k for k in parts if isinstance(k, np.ndarray)]
+    try: block = np.broadcast_shapes(*(a.shape for a in arrays))
+    # numpy raises the shape error
+    except ValueError: return tuple(key)
+    rest = [k for k in parts if not _is_int(k)]
+    first = [i for i, k in enumerate(rest) if isinstance(k, np.ndarray)][0]
+    n_basic = len(rest) - len(arrays)
+    ndim = n_basic + len(block)
+    out, axis, dim = [], 0, 0
+    for k in parts:
+        # a new axis: every index array has size 1 there
+        if k is None: axis += 1; continue
+        if isinstance(k, slice):
+            where = axis if axis < first else axis + len(block)
+            size = shape[dim] if dim < len(shape) else 0
+            out.append(np.arange(*k.indices(size)).reshape([-1 if j == where else 1
+                    for j in range(ndim)]))
+            axis += 1
+        elif isinstance(k, np.ndarray):
+            out.append(k.reshape((1,) * (first + len(block) - k.ndim) + k.shape + (1,
+                    ) * (n_basic - first)))
+        else: out.append(k)
+        dim += 1
+    return tuple(out)
 
 def _is_mask(k): return isinstance(k, np.ndarray) and k.dtype == np.bool_
 
-def _check_index(shape, key):
-    "Raise PyTorch's error for indexing a tensor of `shape` with numpy key `key` (called when numpy refused it)."
-    if len(shape) == 0 and builtins.any(k is not None and k is not Ellipsis for k in key):
-        raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
-    used = builtins.sum(k.ndim if _is_mask(k) else 0 if k is None or k is Ellipsis else 1 for k in key)
-    if used > len(shape): raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
-    pos = 0
-    for k in key:
-        if k is Ellipsis: break            # (a mask after `...` keeps numpy's message)
-        if _is_mask(k):
-            for i, size in enumerate(k.shape):
-                if shape[pos + i] != size:
-                    raise IndexError(f"The shape of the mask {list(k.shape)} at index {i} does not match the shape of the "
-                                     f"indexed tensor {list(shape)} at index {pos + i}")
-            pos += k.ndim
-        elif k is not None: pos += 1
-
+# %% ../nbs/00_tensor.ipynb #0bbe9707
 @patch_tensor
 def __getitem__(self, key):
     "Select with integers, slices, `None`, `...`, index tensors or boolean masks."
-    numpy_key, is_view = _index_key(key)
+    numpy_key, is_view = _index_key(key, self._array.shape)
     try: array = self._array[numpy_key]
     except IndexError as e:
         _check_index(self._array.shape, numpy_key)
         raise _index_error(e) from None
-    out = _view_of(self, array) if is_view else _wrap(array)
+    if is_view: out = _view_of(self, array)
+    else:
+        out = _wrap(array if array.flags.c_contiguous
+                    else array_module(array).ascontiguousarray(array))
     return _finish(out, 'getitem', (self,), key)
 
 # %% ../nbs/00_tensor.ipynb #8b8b2b13
-class _Hooks:
-    "The places where notebook 02 plugs autograd in; until then operations are not recorded."
-    record = None                                   # record(out, op, inputs, args): add `out` to the graph
-    def recording(self, tensors): return False      # would an operation on `tensors` be recorded?
-
-hooks = _Hooks()
-
-def _original(t, copy=False):
-    "A stand-in for `t` as it is before an in-place change: its values (copied if asked) and its history."
-    if t.grad_fn is None and t._requires_grad:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-    base = t._base
-    if base is not None and base._requires_grad and base._array is not t._array:
-        if base.grad_fn is None: raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
-        raise RuntimeError("learntorch does not support in-place changes to a view of a tensor that requires grad; "
-                           "change the whole tensor instead, or build the result out of place (e.g. with torch.where)")
-    o = _wrap(t._array.copy() if copy else t._array, t._requires_grad)
-    o.grad_fn = t.grad_fn
-    return o
-
 def _finish(out, op, inputs, args=None):
-    "Return `out`, the result of operation `op` on `inputs`, after giving autograd the chance to record it."
+    """Return `out`, the result of operation `op` on `inputs`, after giving autograd the
+    chance to record it."""
     record = hooks.record
     if record is not None: record(out, op, inputs, args)
     return out
@@ -875,33 +1087,46 @@ def _value_array(value, like):
     "An array for `value` (tensor or number) ready to be written into array `like`."
     if isinstance(value, Tensor):
         if value._array is not like and type(value._array) is not type(like):
-            raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, {_device_of(like)} and {value.device}!")
+            raise RuntimeError(f"Expected all tensors to be on the same device, but "
+                               f"found at least two devices, {_device_of(like)} and "
+                               f"{value.device}!")
         return value._array
-    if isinstance(value, (builtins.int, builtins.float)): return _checked_scalar(value, _dtype_of_np[like.dtype])
+    if isinstance(value, builtins.float) and like.dtype.kind == 'f':
+        # floats too big for the dtype become inf, as in PyTorch
+        return value
+    if isinstance(value, (builtins.int, builtins.float)):
+        return _checked_scalar(value, _dtype_of_np[like.dtype])
     return value
 
-def _setitem_broadcast_error(value, shape):
-    vshape = list(value.shape) if isinstance(value, Tensor) else []
-    for i in range(1, max(len(vshape), len(shape)) + 1):
-        v = vshape[-i] if i <= len(vshape) else 1
-        s = shape[-i] if i <= len(shape) else 1
-        if v != s and v != 1:
-            return RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size ({v}) at non-singleton "
-                                f"dimension {len(shape) - i}.  Target sizes: {list(shape)}.  Tensor sizes: {vshape}")
-    return RuntimeError(f"cannot write a value of shape {vshape} into a selection of shape {list(shape)}")
-
+# %% ../nbs/00_tensor.ipynb #f2025801
 @patch_tensor
 def __setitem__(self, key, value):
     "Write `value` (a tensor or number, broadcast) into the selected elements, in place."
-    numpy_key, is_view = _index_key(key)
-    if self.grad_fn is None and self._requires_grad and hooks.recording((self,)) and not _selects_all(key):
-        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
-    index_put = builtins.any(isinstance(k, np.ndarray) and k.dtype != np.bool_ for k in numpy_key)   # a mask with one value is a fill
-    if not is_view and isinstance(value, Tensor) and (value.numel() != 1 or index_put) and value._array.dtype != self._array.dtype:
-        raise RuntimeError(f"Index put requires the source and destination dtypes match, got {self.dtype._legacy_name} "
-                           f"for the destination and {value.dtype._legacy_name} for the source.")
+    numpy_key, is_view = _index_key(key, self._array.shape)
+    arrays = [k for k in numpy_key if isinstance(k, np.ndarray)]
+    if self._array.ndim == 0 and builtins.any(k.dtype != np.bool_ for k in arrays):
+        raise IndexError("too many indices for tensor of dimension 0")
+    if self.grad_fn is None and self._requires_grad and hooks.recording((self,)) \
+            and not _selects_all(key):
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used "
+                           "in an "
+                           "in-place operation.")
+    # a mask and one value: a fill
+    index_put = builtins.any(k.dtype != np.bool_ for k in arrays)
+    if isinstance(value, Tensor) and not is_view and (value.numel() != 1 or index_put):
+        if value._array.dtype != self._array.dtype:
+            raise RuntimeError(f"Index put requires the source and destination dtypes "
+                               f"match, got "
+                               f"{self.dtype._legacy_name} for the destination and "
+                               f"{value.dtype._legacy_name} for the source.")
+        _check_no_overlap(self._array, value._array, allow_same=False)
+    elif isinstance(value, Tensor) and is_view:
+        _check_no_overlap(self._array[numpy_key], value._array, allow_same=True)
     old = _original(self) if hooks.recording((self, value)) else None
-    try: self._array[numpy_key] = _value_array(value, self._array)
+    try:
+        # nan -> int, 1e30 -> half: as PyTorch
+        with np.errstate(invalid='ignore', over='ignore'):
+            self._array[numpy_key] = _value_array(value, self._array)
     except IndexError as e:
         _check_index(self._array.shape, numpy_key)
         raise _index_error(e) from None
@@ -911,40 +1136,69 @@ def __setitem__(self, key, value):
     _bump_version(self)
     if old is not None: _finish(self, 'setitem', (old, value), key)
 
+# %% ../nbs/00_tensor.ipynb #b830f2ca
+def _check_no_overlap(dest, src, allow_same):
+    """PyTorch refuses to write a tensor into memory it partly shares (the result would depend on
+    the order of the writes). Like PyTorch it checks only dense layouts."""
+    if type(dest) is not np.ndarray or type(src) is not np.ndarray or not dest.size or not src.size:
+        return
+    dense = lambda a: a.flags.c_contiguous or a.flags.f_contiguous
+    if not (dense(dest) and dense(src)): return
+    d0, s0 = dest.__array_interface__['data'][0], src.__array_interface__['data'][0]
+    if d0 + dest.nbytes <= s0 or s0 + src.nbytes <= d0: return
+    if allow_same and d0 == s0 and dest.shape == src.shape and dest.strides == src.strides:
+        return
+    raise RuntimeError("unsupported operation: some elements of the input tensor and "
+                       "the written-to "
+                       "tensor refer to a single memory location. Please clone() the "
+                       "tensor before "
+                       "performing the operation.")
+
 def _selects_all(key):
-    "Whether an index is only `:` and `...` (assignment then writes the tensor itself, not a view of it)."
+    """Whether an index is only `:` and `...` (assignment then writes the tensor itself,
+    not a view of it)."""
     parts = key if isinstance(key, tuple) else (key,)
-    return builtins.all(k is Ellipsis or (isinstance(k, slice) and k == slice(None)) for k in parts)
+    return builtins.all(k is Ellipsis or (isinstance(k, slice) and k == slice(None))
+                        for k in parts)
 
 def _overlap_error():
-    return RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a single memory "
-                        "location. Please clone() the tensor before performing the operation.")
+    return RuntimeError("unsupported operation: more than one element of the written-to "
+                        "tensor refers to a single memory "
+                        "location. Please clone() the tensor before performing the "
+                        "operation.")
 
 # %% ../nbs/00_tensor.ipynb #bab562e6
 def _infer_shape(shape, numel):
     "Replace a -1 in `shape` so the total is `numel`, checking the element count."
-    shape = list(_size_arg((tuple(shape),), 'view') if not any(s == -1 for s in shape) else shape)
+    shape = list(_size_arg((tuple(shape),), 'view') if not any(s == -1 for s in shape)
+                 else shape)
     if shape.count(-1) > 1: raise RuntimeError("only one dimension can be inferred")
     if -1 in shape:
         rest = math.prod(s for s in shape if s != -1)
-        if rest == 0 or numel % rest: raise RuntimeError(f"shape '{shape}' is invalid for input of size {numel}")
+        if rest == 0 or numel % rest:
+            raise RuntimeError(f"shape '{shape}' is invalid for input of size {numel}")
         shape[shape.index(-1)] = numel // rest
-    if math.prod(shape) != numel: raise RuntimeError(f"shape '{shape}' is invalid for input of size {numel}")
+    if math.prod(shape) != numel:
+        raise RuntimeError(f"shape '{shape}' is invalid for input of size {numel}")
     return tuple(shape)
 
 def _shape_args(args, fn='view'):
     "Dimensions given as separate ints or as one sequence."
-    if not args: raise TypeError(f'{fn}() missing 1 required positional arguments: "size"')
-    return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+    if not args:
+        raise TypeError(f'{fn}() missing 1 required positional arguments: "size"')
+    return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple,
+            list)) else args
 
 @patch_tensor
 def view(self, *shape):
-    "The same memory seen with a new shape (no copy; fails if the strides do not allow it)."
+    """The same memory seen with a new shape (no copy; fails if the strides do not allow
+    it)."""
     if len(shape) == 1 and isinstance(shape[0], dtype): return self._view_dtype(shape[0])
     new_shape = _infer_shape(_shape_args(shape), self._array.size)
     try: array = self._array.reshape(new_shape, copy=False)
     except (ValueError, TypeError):
-        raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one dimension spans "
+        raise RuntimeError("view size is not compatible with input tensor's size and "
+                           "stride (at least one dimension spans "
                            "across two contiguous subspaces). Use .reshape(...) instead.") from None
     return _finish(_view_of(self, array), 'view', (self,), new_shape)
 
@@ -953,19 +1207,25 @@ def _view_dtype(self, d):
     "The same bytes read as another dtype."
     old, new = self._array.itemsize, d.itemsize
     if new > old and (self.ndim == 0 or self.shape[-1] % (new // old)):
-        raise RuntimeError(f"self.size(-1) must be divisible by {new // old} to view {self.dtype._legacy_name} as "
-                           f"{d._legacy_name} (different element sizes), but got {self.shape[-1] if self.ndim else 1}")
+        raise RuntimeError(f"self.size(-1) must be divisible by {new // old} to view "
+                           f"{self.dtype._legacy_name} as "
+                           f"{d._legacy_name} (different element sizes), but got "
+                           f"{self.shape[-1] if self.ndim else 1}")
     return _view_of(self, self._array.view(d.np))
 
+# %% ../nbs/00_tensor.ipynb #592eed08
 @patch_tensor
 def reshape(self, *shape):
     "A tensor with the new shape: a view when possible, otherwise a copy."
     new_shape = _infer_shape(_shape_args(shape, 'reshape'), self._array.size)
     try: array = self._array.reshape(new_shape, copy=False)
-    except (ValueError, TypeError):      # not expressible over this memory: copy to contiguous first, as PyTorch does
+    # not expressible over this memory: copy to contiguous first, as PyTorch does
+    except (ValueError, TypeError):
         c = self.contiguous()
-        return _finish(_view_of(c, c._array.reshape(new_shape)), 'reshape_copy', (c,), new_shape)
-    op = 'view' if self._array.flags.c_contiguous else 'reshape_alias'   # PyTorch's names for the two kinds of view
+        return _finish(_view_of(c, c._array.reshape(new_shape)), 'reshape_copy', (c,),
+                       new_shape)
+    # PyTorch's names for the two kinds of view
+    op = 'view' if self._array.flags.c_contiguous else 'reshape_alias'
     return _finish(_view_of(self, array), op, (self,), new_shape)
 
 @patch_tensor
@@ -983,7 +1243,9 @@ def flatten(self, start_dim=0, end_dim=-1):
     "Merge dimensions `start_dim`..`end_dim` into one."
     if self._array.ndim == 0: return self.reshape(1)
     s, e = _norm_dim(start_dim, self.ndim), _norm_dim(end_dim, self.ndim)
-    if s > e: raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after "
+                           "end_dim")
     if s == e: return self
     shape = self.shape
     return self.reshape(shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
@@ -991,13 +1253,18 @@ def flatten(self, start_dim=0, end_dim=-1):
 @patch_tensor
 def unflatten(self, dim, sizes):
     "Split dimension `dim` into `sizes`."
+    if self.ndim == 0:
+        raise RuntimeError(f"unflatten got an unexpected error:\nDimension specified as "
+                           f"{dim} but "
+                           "tensor has no dimensions")
     d = _norm_dim(dim, self.ndim)
     sizes = list(sizes)
     if -1 in sizes:
         rest = math.prod(s for s in sizes if s != -1)
         if rest: sizes[sizes.index(-1)] = self.shape[d] // rest
     if math.prod(sizes) != self.shape[d]:
-        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {d} ({self.shape[d]}) in the input tensor")
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up "
+                           f"to the size of dim {d} ({self.shape[d]}) in the input tensor")
     return self.view(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
 
 # %% ../nbs/00_tensor.ipynb #540766f5
@@ -1014,7 +1281,9 @@ Tensor.swapaxes = Tensor.swapdims = Tensor.transpose
 @patch_tensor
 def t(self):
     "Transpose a matrix (0-d and 1-d tensors are returned as they are)."
-    if self._array.ndim > 2: raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+    if self._array.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                           f"{self.ndim}D")
     return _finish(_view_of(self, self._array.T), 't', (self,))
 
 @patch_tensor
@@ -1023,28 +1292,40 @@ def permute(self, *dims):
     dims = _shape_args(dims, 'permute')
     n = self._array.ndim
     if len(dims) != n:
-        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the length of the "
-                           f"desired ordering of dimensions i.e. input.dim() = {n} is not equal to len(dims) = {len(dims)}")
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor "
+                           f"input does not match the length of the "
+                           f"desired ordering of dimensions i.e. input.dim() = {n} is "
+                           f"not equal to len(dims) = {len(dims)}")
     dims = tuple(_norm_dim(d, n) for d in dims)
-    if len(set(dims)) != n: raise RuntimeError("permute(): duplicate dims are not allowed.")
+    if len(set(dims)) != n:
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
     return _finish(_view_of(self, self._array.transpose(dims)), 'permute', (self,), dims)
 
-Tensor.T = property(lambda self: self.permute(tuple(range(self.ndim - 1, -1, -1))), doc="All dimensions reversed.")
+Tensor.T = property(lambda self: self.permute(tuple(range(self.ndim - 1, -1, -1))),
+                    doc="All dimensions reversed.")
 def _mT(self):
     if self.ndim == 0: return self
-    if self.ndim == 1: raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. Got 1-D tensor.")
+    if self.ndim == 1:
+        raise RuntimeError("tensor.mT is only supported on matrices or batches of "
+                           "matrices. Got 1-D tensor.")
     return self.transpose(-2, -1)
 
 Tensor.mT = property(_mT, doc="The last two dimensions swapped.")
 
+# %% ../nbs/00_tensor.ipynb #202b1b77
 @patch_tensor
 def squeeze(self, dim=None):
-    "Remove dimensions of size 1 (all of them, or only `dim`, an int or tuple, where its size is 1)."
+    """Remove dimensions of size 1 (all of them, or only `dim`, an int or tuple, where its
+    size is 1)."""
     shape, n = self._array.shape, self._array.ndim
     if dim is None: drop = tuple(i for i, s in enumerate(shape) if s == 1)
     else:
-        dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-        drop = tuple(d for d in (_norm_dim(d, n) for d in dims) if n and shape[d] == 1)
+        dims = [_norm_dim(d, n) for d in (dim if isinstance(dim, (tuple, list))
+                                          else (dim,))]
+        for i, d in enumerate(dims):
+            if d in dims[:i]:
+                raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+        drop = tuple(d for d in dims if n and shape[d] == 1)
     array = self._array.reshape(tuple(s for i, s in enumerate(shape) if i not in drop))
     return _finish(_view_of(self, array), 'squeeze', (self,), (shape, dim))
 
@@ -1054,35 +1335,51 @@ def unsqueeze(self, dim):
     a = self._array
     d = _norm_dim(dim, a.ndim + 1)
     out = a.reshape(a.shape[:d] + (1,) + a.shape[d:])
-    strides = a.strides[:d] + (a.shape[d] * a.strides[d] if d < a.ndim else a.itemsize,) + a.strides[d:]   # PyTorch's rule
-    if out.strides != strides: out = array_module(a).lib.stride_tricks.as_strided(a, out.shape, strides)
+    strides = a.strides[:d] + (a.shape[d] * a.strides[d] if d < a.ndim else a.itemsize,
+                               ) + a.strides[d:]   # PyTorch's rule
+    if out.strides != strides:
+        out = array_module(a).lib.stride_tricks.as_strided(a, out.shape, strides)
     return _finish(_view_of(self, out), 'unsqueeze', (self,), d)
 
+# %% ../nbs/00_tensor.ipynb #7714f686
 @patch_tensor
 def expand(self, *sizes):
     "Repeat size-1 dimensions to `sizes` without copying (-1 keeps a size)."
     sizes = _shape_args(sizes, 'expand')
     shape = self._array.shape
     if len(sizes) < len(shape):
-        raise RuntimeError(f"expand({self.type()}{{{list(shape)}}}, size={list(sizes)}): the number of sizes provided "
-                           f"({len(sizes)}) must be greater or equal to the number of dimensions in the tensor ({len(shape)})")
+        raise RuntimeError(f"expand({self.type()}{{{list(shape)}}}, "
+                           f"size={list(sizes)}): the number of sizes provided "
+                           f"({len(sizes)}) must be greater or equal to the number of "
+                           f"dimensions in the tensor ({len(shape)})")
     lead = len(sizes) - len(shape)
     target = list(sizes)
     for i, s in enumerate(shape):
         want = sizes[lead + i]
         if want == -1: target[lead + i] = s
         elif s != want and s != 1:
-            raise RuntimeError(f"The expanded size of the tensor ({want}) must match the existing size ({s}) at non-singleton "
-                               f"dimension {lead + i}.  Target sizes: {list(sizes)}.  Tensor sizes: {list(shape)}")
-    return _finish(_view_of(self, _broadcast_view(self._array, tuple(target))), 'expand', (self,), shape)
+            raise RuntimeError(f"The expanded size of the tensor ({want}) must match "
+                               f"the existing size ({s}) at non-singleton "
+                               f"dimension {lead + i}.  Target sizes: {list(sizes)}.  "
+                               f"Tensor sizes: {list(shape)}")
+    return _finish(_view_of(self, _broadcast_view(self._array, tuple(target))), 'expand',
+                   (self,), shape)
 
 def _broadcast_view(a, shape):
-    "A read-only view of array `a` stretched to `shape` (stride 0 along the repeated dimensions)."
-    if type(a) is not np.ndarray or not a.flags.c_contiguous: return array_module(a).broadcast_to(a, shape)
+    """A view of array `a` stretched to `shape` (stride 0 along new and size-1
+    dimensions), read-only if it repeats elements."""
     lead = len(shape) - a.ndim
-    strides = (0,) * lead + tuple(0 if n == 1 and m != 1 else st for n, m, st in zip(a.shape, shape[lead:], a.strides))
-    view = np.ndarray(shape, a.dtype, buffer=a, strides=strides)   # much faster than np.broadcast_to for small arrays
-    view.flags.writeable = False
+    strides = (0,) * lead + tuple(0 if n == 1 and m != 1 else st for n, m,
+                                  st in zip(a.shape, shape[lead:], a.strides))
+    repeats = builtins.any(st == 0 and m > 1 for st, m in zip(strides, shape))
+    if type(a) is not np.ndarray:
+        return array_module(a).lib.stride_tricks.as_strided(a, shape, strides)
+    if a.flags.c_contiguous:
+        # much faster than np.broadcast_to
+        view = np.ndarray(shape, a.dtype, buffer=a, strides=strides)
+    else: view = np.lib.stride_tricks.as_strided(a, shape, strides)
+    # writing would hit one memory location many times
+    if repeats: view.flags.writeable = False
     return view
 
 @patch_tensor
@@ -1090,24 +1387,28 @@ def expand_as(self, other):
     "Expand to `other`'s shape."
     return self.expand(other.shape)
 
+# %% ../nbs/00_tensor.ipynb #b17fe13a
 @patch_tensor
 def contiguous(self, memory_format=None):
     "This tensor if its memory is row-major and gap-free, else a contiguous copy."
     if self._array.flags.c_contiguous: return self
-    return self.clone()
+    return _finish(_wrap(self._array.copy()), 'clone', (self,))
 
 @patch_tensor
 def clone(self, memory_format=None):
-    "A copy with its own memory (autograd still connects it to this tensor)."
-    return _finish(_wrap(self._array.copy()), 'clone', (self,))
+    """A copy with its own memory, laid out like this tensor (autograd still connects it
+    to this tensor)."""
+    return _finish(_wrap(self._array.copy(order='K')), 'clone', (self,))
 
 # %% ../nbs/00_tensor.ipynb #d31f710f
-_all_ = ['reshape', 'transpose', 't', 'permute', 'squeeze', 'unsqueeze', 'flatten', 'unflatten', 'clone', 'numel', 'detach']
+_all_ = ['reshape', 'transpose', 't', 'permute', 'squeeze', 'unsqueeze', 'flatten',
+         'unflatten', 'clone', 'numel', 'detach']
 
 # %% ../nbs/00_tensor.ipynb #4c6b0f11
 @patch_tensor
 def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False):
-    "This tensor converted to another dtype and/or device: `to(dtype)`, `to(device)`, `to(other)`, `to(device, dtype)`."
+    """This tensor converted to another dtype and/or device: `to(dtype)`, `to(device)`,
+    `to(other)`, `to(device, dtype)`."""
     for a in args:
         if isinstance(a, _DtypeClass): dtype = a
         elif isinstance(a, Tensor): dtype, device = a.dtype, a.device
@@ -1118,6 +1419,8 @@ def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False):
     if dev is not None: array = _array_to_device(array, dev)
     if array is self._array and not copy: return self
     if array is self._array: array = array.copy()
+    # integers have no gradient: the cast leaves the graph
+    if array.dtype.kind != 'f': return _wrap(array)
     return _finish(_wrap(array), 'to', (self,), self.dtype)
 
 _DtypeClass = dtype
@@ -1126,10 +1429,12 @@ def _legacy_type(self, dtype=None):
     "The legacy type name (`'torch.FloatTensor'`), or a conversion when `dtype` is given."
     if dtype is None:
         return f"torch.{'cuda.' if self.is_cuda else ''}{self.dtype._legacy_name}Tensor"
-    if isinstance(dtype, str): dtype = _legacy_types[dtype.replace('torch.', '').replace('cuda.', '')]
+    if isinstance(dtype, str):
+        dtype = _legacy_types[dtype.replace('torch.', '').replace('cuda.', '')]
     return self.to(dtype)
 
-Tensor.type = _legacy_type  # a method named `type` defined at module level would hide Python's `type()`
+# a method named `type` defined at module level would hide Python's `type()`
+Tensor.type = _legacy_type
 
 _legacy_types = {f'{d._legacy_name}Tensor': d for d in _all_dtypes}
 
@@ -1138,10 +1443,12 @@ def _caster(d, name):
     f.__name__, f.__doc__ = name, f"This tensor as {d}."
     return f
 
-for _d, _n in [(float32, 'float'), (float64, 'double'), (float16, 'half'), (int64, 'long'), (int32, 'int'),
+for _d, _n in [(float32, 'float'), (float64, 'double'), (float16, 'half'), (int64,
+        'long'), (int32, 'int'),
                (int16, 'short'), (int8, 'char'), (uint8, 'byte'), (bool, 'bool')]:
     patch_tensor(_caster(_d, _n))
 
+# %% ../nbs/00_tensor.ipynb #60984914
 @patch_tensor
 def cpu(self):
     "This tensor on the CPU."
@@ -1150,7 +1457,8 @@ def cpu(self):
 @patch_tensor
 def cuda(self, device=None, non_blocking=False):
     "This tensor on a GPU (the current one unless `device` is given)."
-    if device is None or isinstance(device, builtins.int): device = _Device('cuda', device or 0)
+    if device is None or isinstance(device, builtins.int):
+        device = _Device('cuda', device or 0)
     return self.to(device)
 
 _Device = device  # `cuda(device=...)` shadows the class name inside that method
@@ -1177,11 +1485,13 @@ def __iter__(self):
 def __bool__(self):
     "Truth value of a one-element tensor."
     if self._array.size != 1:
-        raise RuntimeError(f"Boolean value of Tensor with {'no values' if self._array.size == 0 else 'more than one value'} is ambiguous")
+        raise RuntimeError(f"Boolean value of Tensor with "
+                           f"{'no values' if self._array.size == 0 else 'more than one value'} is ambiguous")
     return builtins.bool(self._array.item())
 
 def _one_element(t):
-    if t._array.size != 1: raise ValueError("only one element tensors can be converted to Python scalars")
+    if t._array.size != 1:
+        raise ValueError("only one element tensors can be converted to Python scalars")
     return t._array.item()
 
 @patch_tensor
@@ -1193,8 +1503,162 @@ def __int__(self): return builtins.int(_one_element(self))
 def __index__(self):
     "Use an integer tensor with one element as a Python index."
     if self._array.dtype.kind not in 'iub' or self._array.size != 1:
-        raise TypeError("only integer tensors of a single element can be converted to an index")
+        raise TypeError("only integer tensors of a single element can be converted to "
+                        "an index")
     return builtins.int(self._array.item())
 
 @patch_tensor
 def __hash__(self): return id(self)
+
+# %% ../nbs/00_tensor.ipynb #d1a574d8
+import copy as _copy
+
+def _rebuild_tensor(array, requires_grad, dev=None):
+    "Unpickle a tensor: its values, `requires_grad` and device, with no history."
+    t = _wrap(_array_to_device(array, _as_device(dev)))
+    t._requires_grad = requires_grad
+    return t
+
+@patch_tensor
+def __reduce_ex__(self, protocol):
+    "Pickle the values, `requires_grad` and device, as PyTorch does (not the history)."
+    array = self._array if type(self._array) is np.ndarray else self._array.get()
+    dev = None if type(self._array) is np.ndarray else str(self.device)
+    return (_rebuild_tensor, (array, self._requires_grad, dev))
+
+@patch_tensor
+def __deepcopy__(self, memo):
+    """A copy of a leaf tensor with its own memory, the same `requires_grad` and a copy of
+    `grad`."""
+    if self.grad_fn is not None:
+        raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
+                           "support the deepcopy "
+                           "protocol at the moment.  If you were attempting to deepcopy "
+                           "a module, this may be "
+                           "because of a torch.nn.utils.weight_norm usage, see "
+                           "https://github.com/pytorch/pytorch/pull/103001")
+    if id(self) in memo: return memo[id(self)]
+    t = _wrap(self._array.copy(), self._requires_grad, type(self))
+    memo[id(self)] = t
+    if self.grad is not None: t.grad = _copy.deepcopy(self.grad, memo)
+    return t
+
+# %% ../nbs/00_tensor.ipynb #bb8cd565
+def _ragged_error(data):
+    "Find where nested lists stop being rectangular and raise PyTorch's ValueError."
+    def shape_of(x): return len(x) if isinstance(x, (list, tuple)) else None
+    level = [data]
+    for d in range(64):
+        lens = {shape_of(x) for x in level}
+        if len(lens) > 1 and None in lens: raise TypeError("not a sequence")
+        if len(lens) > 1:
+            expected = shape_of(level[0])
+            got = next(shape_of(x) for x in level if shape_of(x) != expected)
+            raise ValueError(f"expected sequence of length {expected} at dim {d} (got "
+                             f"{got})")
+        if lens == {None}: break
+        level = [y for x in level for y in x]
+    raise ValueError("could not build a tensor from this data")
+
+def _first_non_number(data):
+    """The first leaf of nested lists that is not a number (what PyTorch names in its
+    error)."""
+    stack = [data]
+    while stack:
+        x = stack.pop(0)
+        if isinstance(x, (list, tuple)): stack[:0] = list(x)
+        elif not isinstance(x, (numbers.Number, np.generic)): return x
+    return data
+
+# %% ../nbs/00_tensor.ipynb #83dc5c9d
+def _index_error(e):
+    return IndexError(str(e).replace('axis', 'dimension'))
+
+def _check_index(shape, key):
+    """Raise PyTorch's error for indexing a tensor of `shape` with numpy key `key` (called
+    when numpy refused it)."""
+    if len(shape) == 0 and builtins.any(k is not None and k is not Ellipsis for k in key):
+        raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in "
+                         "Python or `tensor.item<T>()` in C++ to convert a 0-dim tensor "
+                         "to a number")
+    used = builtins.sum(k.ndim if _is_mask(k) else 0 if k is None or k is Ellipsis
+                        else 1 for k in key)
+    if used > len(shape):
+        raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
+    pos = 0
+    for k in key:
+        if k is Ellipsis: break            # (a mask after `...` keeps numpy's message)
+        if _is_mask(k):
+            for i, size in enumerate(k.shape):
+                if shape[pos + i] != size:
+                    raise IndexError(f"The shape of the mask {list(k.shape)} at index "
+                                     f"{i} does not match the shape of the "
+                                     f"indexed tensor {list(shape)} at index {pos + i}")
+            pos += k.ndim
+        elif k is not None: pos += 1
+
+def _setitem_broadcast_error(value, shape):
+    vshape = list(value.shape) if isinstance(value, Tensor) else []
+    for i in range(1, max(len(vshape), len(shape)) + 1):
+        v = vshape[-i] if i <= len(vshape) else 1
+        s = shape[-i] if i <= len(shape) else 1
+        if v != s and v != 1:
+            return RuntimeError(f"The expanded size of the tensor ({s}) must match the "
+                                f"existing size ({v}) at non-singleton "
+                                f"dimension {len(shape) - i}.  Target sizes: "
+                                f"{list(shape)}.  Tensor sizes: {vshape}")
+    return RuntimeError(f"cannot write a value of shape {vshape} into a selection of "
+                        f"shape {list(shape)}")
+
+# %% ../nbs/00_tensor.ipynb #7fed491f
+def _original(t, copy=False):
+    """A stand-in for `t` as it is before an in-place change: its values (copied if asked)
+    and its history."""
+    if t.grad_fn is None and t._requires_grad:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+    base = t._base
+    if base is not None and base._requires_grad and base._array is not t._array:
+        if base.grad_fn is None:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being "
+                               "used in an in-place operation.")
+        raise RuntimeError("learntorch does not support in-place changes to a view of a "
+                           "tensor that requires grad; "
+                           "change the whole tensor instead, or build the result out of "
+                           "place (e.g. with torch.where)")
+    o = _wrap(t._array.copy() if copy else t._array, t._requires_grad)
+    o.grad_fn = t.grad_fn
+    return o
+
+# %% ../nbs/00_tensor.ipynb #5b6d7e42
+class _LegacyTensorType(type):
+    """The type of `FloatTensor` and its siblings: calling one builds a tensor of its dtype;
+    `isinstance` asks for that dtype on the CPU."""
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor) and obj.dtype is cls.dtype and not obj.is_cuda
+    def __repr__(cls): return f"<class 'torch.{cls.__name__}'>"
+    def __call__(cls, *args):
+        if not args: return empty(0, dtype=cls.dtype)
+        if len(args) == 1 and isinstance(args[0], Tensor):
+            if args[0].dtype is not cls.dtype:
+                raise TypeError(f"expected {cls.dtype} (got {args[0].dtype})")
+            return args[0].detach()              # PyTorch returns an alias of the data
+        if len(args) == 1 and isinstance(args[0], Size): args = tuple(args[0])
+        elif len(args) == 1: return tensor(args[0], dtype=cls.dtype)
+        for i, a in enumerate(args):
+            if not isinstance(a, builtins.int) or isinstance(a, builtins.bool):
+                raise TypeError(f"new(): argument 'size' failed to unpack the object at pos "
+                                f"{i + 1} with error \"type must be tuple of ints,but got "
+                                f"{builtins.type(a).__name__}\"")
+        return empty(*args, dtype=cls.dtype)
+
+def _legacy_tensor_type(name, d):
+    return _LegacyTensorType(name, (), {'dtype': d, '__module__': __name__,
+                                        '__doc__': f'Legacy constructor of {d} tensors.'})
+
+FloatTensor, DoubleTensor, HalfTensor = [_legacy_tensor_type(n, d) for n, d in (
+    ('FloatTensor', float32), ('DoubleTensor', float64), ('HalfTensor', float16))]
+ByteTensor, CharTensor, ShortTensor, IntTensor, LongTensor, BoolTensor = [
+    _legacy_tensor_type(n, d) for n, d in (
+        ('ByteTensor', uint8), ('CharTensor', int8), ('ShortTensor', int16),
+        ('IntTensor', int32), ('LongTensor', int64), ('BoolTensor', bool))]
