@@ -899,12 +899,15 @@ class MmBackward0(Node):
     def setup(self, inputs, args, out):
         a, b = inputs
         self.save(a if b._requires_grad else None, b if a._requires_grad else None)
-        self.shapes, self.transposed = (a.shape, b.shape), (_is_transposed(a), _is_transposed(b))
+        self.shapes, self.transposed = (
+            (a.shape, b.shape), (_is_transposed(a), _is_transposed(b)),
+        )
     def backward(self, g):
         a, b = self.saved_tensors
         sa, sb = self.shapes
-        if len(sa) == 2 and len(sb) == 2:     # each gradient in its input's layout, so that
-            ta, tb = self.transposed          # `(x @ w.t())`'s gradient for w comes out contiguous
+        # each gradient in its input's layout: w's gradient in `x @ w.t()` comes out contiguous
+        if len(sa) == 2 and len(sb) == 2:
+            ta, tb = self.transposed
             ga = None if b is None else (b @ g.mT).mT if ta else g @ b.mT
             gb = None if a is None else (g.mT @ a).mT if tb else a.mT @ g
             return ga, gb
@@ -1518,16 +1521,19 @@ class CumsumBackward0(Node):
 
 @formula('cumprod')
 class CumprodBackward0(Node):
-    """d y_j / d x_i = (x_0 ⋯ x_{i-1}) (x_{i+1} ⋯ x_j) for j ≥ i. Built from products,
-    never dividing by x, so zeros are fine: Q[i, j] = x_{i+1} ⋯ x_j is a cumprod along
-    the rows of a matrix that holds x_k right of the diagonal."""
+    """d y_j / d x_i = (x_0 ⋯ x_{i-1}) (x_{i+1} ⋯ x_j) for j ≥ i: y_j / x_i without zeros
+    (as PyTorch computes it); with zeros, products that never divide by x: Q[i, j] =
+    x_{i+1} ⋯ x_j is a cumprod along the rows of a matrix holding x_k right of the diagonal."""
     def setup(self, inputs, args, out):
         self.save(inputs[0], _SavedOutput(out))
         self.dim = args
     def backward(self, g):
-        x, _ = self.saved_tensors
+        x, y = self.saved_tensors
         if x.ndim == 0: return (g,)
         d, n = self.dim, x.shape[self.dim]
+        if n == 0: return (zeros_like(x),)
+        if (x != 0).all().item():     # no zero: PyTorch's formula, Σ_{j≥i} g_j y_j / x_i
+            return (flip(cumsum(flip(g * y, (d,)), d), (d,)) / x,)
         # work along the last dimension
         xl, gl = x.transpose(d, -1), g.transpose(d, -1)
         right = ones(n, n, dtype=bool, device=x.device).triu(1)              # k > i
@@ -1723,25 +1729,39 @@ def _getitem_formula(inputs, key):
     else the last select/slice/unsqueeze."""
     if isinstance(key, slice): return SliceBackward0
     parts = key if isinstance(key, tuple) else (key,)
-    if builtins.any(
-        isinstance(k, (Tensor, list, np.ndarray, builtins.bool))
-        # a 0-d integer tensor selects; a 0-d bool tensor is a mask
-        and not (isinstance(k, Tensor) and k.ndim == 0 and k.dtype is not bool)
-        for k in parts
-    ):
-        return IndexBackward0
-    steps = _index_steps(inputs[0].shape, parts)
+    advanced = [_is_advanced(k) for k in parts]
+    if builtins.any(advanced):
+        # integer index tensors after basic steps: the steps, then one IndexBackward0
+        if not builtins.all(_int_index(k) for k, a in zip(parts, advanced) if a):
+            return IndexBackward0
+        return _IndexChain if _index_steps(inputs[0].shape, parts)[0] else IndexBackward0
+    steps = _index_steps(inputs[0].shape, parts)[0]
     if len(steps) > 1: return _IndexChain
     return steps[0][0] if steps else AliasBackward0
 
+def _is_advanced(k):
+    """Index tensors, arrays, lists and bools index; a 0-d integer tensor selects like an
+    int."""
+    if isinstance(k, Tensor): return k.ndim > 0 or k.dtype is bool
+    return isinstance(k, (list, np.ndarray, builtins.bool))
+
+def _int_index(k):
+    "An index that picks along one dimension (integers, not a mask)."
+    if isinstance(k, Tensor): return k.ndim > 0 and k.dtype.np.kind in 'iu'
+    if isinstance(k, np.ndarray): return k.ndim > 0 and k.dtype.kind in 'iu'
+    return isinstance(k, list) and builtins.all(type(v) is builtins.int for v in k)
+
 def _index_steps(shape, parts):
     """PyTorch's basic indexing one dimension at a time: a list of (node class, key of the
-    step, shape before the step), from the input towards the result."""
+    step, shape before the step), from the input towards the result; then the key for the
+    integer index tensors, if any, and the shape they index."""
     consumed = builtins.sum(1 for k in parts if k is not None and k is not Ellipsis)
-    steps, dim, n_in = [], 0, len(shape)      # `dim`: the dimension of the result so far
+    # `dim`: the dimension of the result so far
+    steps, dim, n_in, adv = [], 0, len(shape), {}
     for k in parts:
         if k is Ellipsis: dim += n_in - consumed; continue
         lead = (slice(None),) * dim
+        if _is_advanced(k): adv[dim] = k; dim += 1; continue     # indexed after the steps
         if k is None: step = (UnsqueezeBackward0, lead + (None,))
         elif isinstance(k, slice):
             # PyTorch skips a slice whose raw start is 0, stop >= size and step 1
@@ -1755,7 +1775,12 @@ def _index_steps(shape, parts):
         steps.append(step + (tuple(shape),))
         shape = np.broadcast_to(np.empty((), np.int8), shape)[step[1]].shape
         if k is None: dim += 1
-    return steps
+    key = (
+        tuple(adv.get(d, slice(None)) for d in range(builtins.max(adv) + 1))
+        if adv
+        else None
+    )
+    return steps, key, tuple(shape)
 
 class _ShapeOnly:
     "Stands for a tensor of which a node's `setup` needs only the shape."
@@ -1765,7 +1790,9 @@ class _IndexChain(Node):
     """Basic indexing in several steps (`x[0, 1:]`) records one node per step, as PyTorch
     does: the steps before the last become their own nodes, this node becomes the last."""
     def setup(self, inputs, key, out):
-        steps = _index_steps(inputs[0].shape, key if isinstance(key, tuple) else (key,))
+        steps, index_key, shape = _index_steps(inputs[0].shape,
+                                               key if isinstance(key, tuple) else (key,))
+        if index_key is not None: steps.append((IndexBackward0, index_key, shape))
         edges = self.next_functions
         for cls, step_key, shape in steps[:-1]:
             node = cls()
