@@ -905,7 +905,7 @@ class MmBackward0(Node):
     def backward(self, g):
         a, b = self.saved_tensors
         sa, sb = self.shapes
-        # each gradient in its input's layout: w's gradient in `x @ w.t()` comes out contiguous
+        # each gradient in its input's layout (w's gradient in `x @ w.t()` is contiguous)
         if len(sa) == 2 and len(sb) == 2:
             ta, tb = self.transposed
             ga = None if b is None else (b @ g.mT).mT if ta else g @ b.mT
@@ -1523,7 +1523,7 @@ class CumsumBackward0(Node):
 class CumprodBackward0(Node):
     """d y_j / d x_i = (x_0 ⋯ x_{i-1}) (x_{i+1} ⋯ x_j) for j ≥ i: y_j / x_i without zeros
     (as PyTorch computes it); with zeros, products that never divide by x: Q[i, j] =
-    x_{i+1} ⋯ x_j is a cumprod along the rows of a matrix holding x_k right of the diagonal."""
+    x_{i+1} ⋯ x_j, a cumprod along rows of a matrix holding x_k right of the diagonal."""
     def setup(self, inputs, args, out):
         self.save(inputs[0], _SavedOutput(out))
         self.dim = args
@@ -1751,6 +1751,7 @@ def _int_index(k):
     if isinstance(k, np.ndarray): return k.ndim > 0 and k.dtype.kind in 'iu'
     return isinstance(k, list) and builtins.all(type(v) is builtins.int for v in k)
 
+# %% ../nbs/02_autograd.ipynb #78d1a57b
 def _index_steps(shape, parts):
     """PyTorch's basic indexing one dimension at a time: a list of (node class, key of the
     step, shape before the step), from the input towards the result; then the key for the
