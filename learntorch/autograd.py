@@ -1912,13 +1912,16 @@ class GatherBackward0(Node):
         self.save(index)
     def backward(self, g):
         (index,) = self.saved_tensors
+        if g.ndim == 0: return (g,)               # a 0-d gather picks its one element
         zero = zeros(self.shape, dtype=g.dtype, device=g.device)
         return (scatter_add(zero, self.dim, index, g),)
 
 @formula('scatter_add')
 class ScatterAddBackward0(Node):
     def setup(self, inputs, args, out): self.dim, index = args; self.save(index)
-    def backward(self, g): return g, gather(g, self.dim, self.saved_tensors[0])
+    def backward(self, g):
+        if g.ndim == 0: return g, g                       # 0-d: the one element is shared
+        return g, gather(g, self.dim, self.saved_tensors[0])
 
 @formula('index_select')
 class IndexSelectBackward0(Node):
@@ -1969,6 +1972,7 @@ class ScatterBackward0(Node):
         self.save(index)
     def backward(self, g):
         (index,) = self.saved_tensors
+        if g.ndim == 0: return zeros_like(g), g   # 0-d: src replaced the one element
         gs = g.gather(self.dim, index)
         if gs.shape != self.src_shape:        # PyTorch checks the shape of every gradient
             raise RuntimeError(
@@ -1981,7 +1985,9 @@ class ScatterBackward1(Node):
     "`x.scatter(dim, index, number)`: gradient 0 where the number was written."
     differentiable = staticmethod(lambda inputs: inputs[:1])
     def setup(self, inputs, args, out): (self.dim, index, _) = args; self.save(index)
-    def backward(self, g): return (g.scatter(self.dim, self.saved_tensors[0], 0.),)
+    def backward(self, g):
+        if g.ndim == 0: return (zeros_like(g),)
+        return (g.scatter(self.dim, self.saved_tensors[0], 0.),)
 
 _formulas['scatter'] = lambda inputs, args: (
     _NotImplemented if args[2] is not None

@@ -1470,3 +1470,11 @@ def test_cumprod_gradient_like_pytorch_without_zeros(torch):
         x.cumprod(0).backward(t(T, [1., -1., 0.5, 2.]))
         return x.grad
     same(torch, fn)
+
+
+def test_zero_dim_scatter_add_backward(torch):
+    def fn(T):
+        v = t(T, 1.5, True)
+        (v * 1).scatter_add(0, T.zeros((), dtype=T.int64), v).backward()
+        return v.grad
+    same(torch, fn)
