@@ -1532,8 +1532,12 @@ class CumprodBackward0(Node):
         if x.ndim == 0: return (g,)
         d, n = self.dim, x.shape[self.dim]
         if n == 0: return (zeros_like(x),)
-        if (x != 0).all().item():     # no zero: PyTorch's formula, Σ_{j≥i} g_j y_j / x_i
-            return (flip(cumsum(flip(g * y, (d,)), d), (d,)) / x,)
+        if n == 1: return (g,)            # one element along dim: y is x itself
+        # before the first zero (everywhere if none): PyTorch's Σ_{j≥i} g_j y_j / x_i
+        head = (x == 0).to(x.dtype).cumsum(d) == 0
+        w = where(head, g * y, zeros_like(g))
+        quotient = flip(cumsum(flip(w, (d,)), d), (d,)) / where(head, x, ones_like(x))
+        if head.all().item(): return (quotient,)
         # work along the last dimension
         xl, gl = x.transpose(d, -1), g.transpose(d, -1)
         right = ones(n, n, dtype=bool, device=x.device).triu(1)              # k > i
@@ -1555,7 +1559,7 @@ class CumprodBackward0(Node):
             if n > 1
             else ones_like(xl)
         )
-        return ((before * inner).transpose(d, -1),)
+        return (where(head, quotient, (before * inner).transpose(d, -1)),)
 
 # %% ../nbs/02_autograd.ipynb #7e1c6a16
 class MaxBackward1(Node):
