@@ -732,6 +732,7 @@ class Dropout(Module):
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
               scale_grad_by_freq=False, sparse=False):
     "Rows of `weight` picked by the integer tensor `input`."
+    if weight.ndim != 2: raise RuntimeError("'weight' must be 2-D")
     if input.dtype not in (int64, int32):
         raise RuntimeError(
             f"Expected tensor for argument #1 'indices' to have one of the following "
