@@ -11,4 +11,6 @@ from .nn import layers as _nn_layers, losses as _nn_losses   # concept modules: 
 from .nn import _backends as backends   # torch.backends.mps / cudnn, for device-selection idioms
 from .nn.layers import _softmax_method as softmax, _log_softmax_method as log_softmax   # torch.softmax(input, dim, dtype)
 from .nn.layers import einsum, meshgrid, unique, bincount, cdist
+from . import utils
+from .utils import data as _utils_data   # so that `torch.utils.data.DataLoader` works after `import torch`
 from . import optim   # torch.optim, torch.optim.lr_scheduler; also fills nn.utils

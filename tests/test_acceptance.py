@@ -14,6 +14,7 @@ BY_PART = {  # part of the course: the seed scripts it makes pass (each must pas
     'tensors': ['seed001_tensors.py'],
     'autograd': ['seed000_tensors.py', 'seed001_autograd.py', 'seed002_tensor_ops.py', 'seed003_tensor_ops.py'],
     'modules': ['seed001_build_model.py'],
+    'data': ['seed000_dataloader.py', 'seed001_datasets.py', 'seed001_custom_image_dataset.py', 'seed002_datasets.py'],
     'optimizers': ['seed003_autograd_nn.py'],
 }
 
