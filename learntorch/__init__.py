@@ -14,3 +14,5 @@ from .nn.layers import einsum, meshgrid, unique, bincount, cdist
 from . import utils
 from .utils import data as _utils_data   # so that `torch.utils.data.DataLoader` works after `import torch`
 from . import optim   # torch.optim, torch.optim.lr_scheduler; also fills nn.utils
+from . import serialization
+from .serialization import save, load
