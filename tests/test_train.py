@@ -237,3 +237,26 @@ def test_console_script_is_declared_and_passed_to_setuptools():
     assert name == 'learntorch' and getattr(importlib.import_module(module), func) is lt.main
     assert "'console_scripts': cfg.get('console_scripts'" in (REPO / 'setup.py').read_text()
     for req in ('tqdm', 'threadpoolctl'): assert req in cfg['DEFAULT']['requirements'].split()
+
+
+def test_cli_checkpoint_opens_in_pytorch(tmp_path):
+    "With notebook 09's learntorch.save, `learntorch train` writes PyTorch's own format: torch.load reads it."
+    pytest.importorskip('learntorch.serialization')
+    torch_ = pytest.importorskip('torch')
+    out = tmp_path / 'run'
+    p = learntorch_cli('train', '--epochs', '1', '--out', str(out), '--no-progress')
+    assert p.returncode == 0, p.stderr
+    ckpt = torch_.load(str(out / 'model.pth'), weights_only=True)
+    ours = lt.load(str(out / 'model.pth'), weights_only=True)['model_state_dict']
+    theirs = torch_.nn.Sequential(torch_.nn.Flatten(), torch_.nn.Linear(784, 512), torch_.nn.ReLU(),
+                                  torch_.nn.Linear(512, 512), torch_.nn.ReLU(), torch_.nn.Linear(512, 10))
+    state = {k.replace('linear_relu_stack.', ''): v for k, v in ckpt['model_state_dict'].items()}
+    theirs.load_state_dict({str(int(k.split('.')[0]) + 1) + '.' + k.split('.')[1]: v for k, v in state.items()})
+    _, test_data, _ = lt.quickstart_data('digits')
+    x = np.stack([test_data[i][0].numpy() for i in range(16)])
+    model = lt.NeuralNetwork()
+    model.load_state_dict(ours)
+    with torch.no_grad(), torch_.no_grad():
+        np.testing.assert_allclose(theirs(torch_.from_numpy(x)).numpy(), model(torch.from_numpy(x)).numpy(),
+                                   rtol=1e-4, atol=1e-5)
+    assert ckpt['dataset'] == 'digits' and ckpt['epoch'] == 1
