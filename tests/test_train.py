@@ -138,6 +138,12 @@ def test_plots_are_figures_with_red_mistakes(tmp_path):
     assert len(titles) == 12
     assert [t.get_color() == 'red' for t in titles] == [g != t for g, t in zip(guesses, truth)]
     assert (tmp_path / 'p.png').stat().st_size > 1000
+    wrong = lt.first_mistakes(model, test_data, k=5, batch_size=7)
+    assert len(wrong) == 5 and wrong == sorted(wrong)
+    all_guesses = model(torch.stack([test_data[i][0] for i in range(wrong[-1] + 1)])).argmax(1).tolist()
+    assert wrong == [i for i, g in enumerate(all_guesses) if g != test_data[i][1]][:5]
+    fig = lt.show_predictions(model, test_data, classes, indices=wrong)
+    assert [ax.title.get_color() for ax in fig.axes if ax.get_title()] == ['red'] * 5
 
 
 # ---- the command line ----------------------------------------------------------------------------------------------
