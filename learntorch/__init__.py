@@ -16,3 +16,6 @@ from .utils import data as _utils_data   # so that `torch.utils.data.DataLoader`
 from . import optim   # torch.optim, torch.optim.lr_scheduler; also fills nn.utils
 from . import serialization
 from .serialization import save, load
+from . import optim   # torch.optim, torch.optim.lr_scheduler; also fills nn.utils
+from . import utils
+from .utils import data as _utils_data   # so that `torch.utils.data.DataLoader` works after `import torch`
