@@ -13,6 +13,7 @@ from .nn.layers import _softmax_method as softmax, _log_softmax_method as log_so
 from .nn.layers import einsum, meshgrid, unique, bincount, cdist
 from . import utils
 from .utils import data as _utils_data   # so that `torch.utils.data.DataLoader` works after `import torch`
+from .nn import layers as _nn_layers, losses as _nn_losses, conv as _nn_conv   # concept modules: importing them fills nn's namespaces
 from . import optim   # torch.optim, torch.optim.lr_scheduler; also fills nn.utils
 from . import serialization
 from .serialization import save, load
