@@ -37,6 +37,7 @@ def twins(kind, *args, **kwargs):
     l = getattr(nn, kind)(*args, **kwargs, dtype=learntorch.float64)
     l.load_state_dict({k: to_l(v) for k, v in t.state_dict().items()})
     assert list(l.state_dict()) == list(t.state_dict())
+    if kwargs.get('dropout'): t.eval(), l.eval()
     return t, l
 
 
@@ -55,6 +56,7 @@ def configs(draw):
               bias=draw(st.booleans()), batch_first=draw(st.booleans()), bidirectional=draw(st.booleans()))
     if kind == 'RNN': kw['nonlinearity'] = draw(st.sampled_from(['tanh', 'relu']))
     if kind == 'LSTM' and hidden > 1 and draw(st.booleans()): kw['proj_size'] = draw(st.integers(1, hidden - 1))
+    if kw['num_layers'] > 1 and draw(st.booleans()): kw['dropout'] = 0.5   # compared in eval mode
     return kind, kw
 
 
