@@ -311,3 +311,20 @@ def test_namespace_after_import_torch():
     assert m.pad_sequence is lrnn.pad_sequence and learntorch.nn.LSTM is nn.LSTM
     assert {'pad_sequence', 'pack_padded_sequence', 'pad_packed_sequence', 'pack_sequence',
             'PackedSequence'} <= set(m.__all__)
+
+
+def test_import_torch_nn_utils_rnn_under_the_torch_alias(tmp_path):
+    "`import torch.nn.utils.rnn` works when torch is aliased to learntorch (nn.utils must be a package)."
+    import subprocess, sys
+    from pathlib import Path
+    runner = Path(__file__).resolve().parents[1].parent / 'shared' / 'acceptance' / 'run.py'
+    if not runner.exists(): pytest.skip('acceptance runner not found')
+    script = tmp_path / 'uses_rnn_utils.py'
+    script.write_text("import torch\nimport torch.nn.utils.rnn as rnn_utils\n"
+                      "from torch.nn.utils.rnn import pad_sequence\n"
+                      "assert rnn_utils.pad_sequence is pad_sequence\nprint('OK uses_rnn_utils.py')\n")
+    code = ("import sys; sys.path.insert(0, %r); import run as R; "
+            "sys.argv = ['-c', 'learntorch', %r]; exec(R.BOOT)" % (str(runner.parent), str(script)))
+    p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120,
+                       cwd=Path(__file__).resolve().parents[1])
+    assert 'OK uses_rnn_utils.py' in p.stdout, p.stderr[-2000:]

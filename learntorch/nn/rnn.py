@@ -496,6 +496,7 @@ def unpack_sequence(packed_sequences):
 
 # %% ../../nbs/12_rnn.ipynb #e02bbd2a
 _nn.utils = _namespace('utils', "Gradient clipping, parameter vectors, sequence packing.")
+_nn.utils.__path__ = getattr(_nn.utils, '__path__', [])   # a package: `import torch.nn.utils.rnn`
 _nn.utils.rnn = _namespace('utils.rnn', "Padding and packing variable-length sequences.")
 add_to_namespace(_nn.utils.rnn, PackedSequence, pad_sequence, pack_padded_sequence,
                  pad_packed_sequence, pack_sequence, unpad_sequence, unpack_sequence)
