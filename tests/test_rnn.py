@@ -299,6 +299,11 @@ def test_packed_sequence_repr_and_flatten_parameters():
         t = trnn.pack_sequence([torch.tensor([1., 2.]), torch.tensor([3.])], enforce_sorted=sort)
         l = lrnn.pack_sequence([learntorch.tensor([1., 2.]), learntorch.tensor([3.])], enforce_sorted=sort)
         assert repr(l) == repr(t)
+    p = lrnn.pack_sequence([learntorch.tensor([1., 2.]), learntorch.tensor([3.])])
+    for name in ('double', 'float', 'half', 'long', 'int'):
+        q = getattr(p, name)()
+        assert isinstance(q, lrnn.PackedSequence) and q.batch_sizes is p.batch_sizes
+        assert q.data.dtype == getattr(p.data, name)().dtype
     m = nn.LSTM(2, 3)
     before = [p.detach().numpy().copy() for p in m.parameters()]
     assert m.flatten_parameters() is None

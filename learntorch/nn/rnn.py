@@ -11,6 +11,7 @@ import math, warnings
 from collections import namedtuple
 import numpy as np
 from ..tensors import Tensor, tensor, zeros, full, empty
+from ..tensors import float16, float32, float64, int32, int64
 from ..ops import cat, stack, sigmoid, tanh, relu
 from . import Module, Parameter, add_to_namespace, _namespace
 from . import functional as F
@@ -248,6 +249,11 @@ class PackedSequence(_PackedFields):
     def cuda(self, device=None): return self.to('cuda' if device is None else device)
     @property
     def is_cuda(self): return self.data.is_cuda
+    def double(self): return self.to(dtype=float64)
+    def float(self): return self.to(dtype=float32)
+    def half(self): return self.to(dtype=float16)
+    def long(self): return self.to(dtype=int64)
+    def int(self): return self.to(dtype=int32)
 
 def _invert_permutation(perm):
     inverse = np.empty(len(perm), dtype=np.int64)
