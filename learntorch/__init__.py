@@ -20,3 +20,4 @@ from .serialization import save, load
 from . import optim   # torch.optim, torch.optim.lr_scheduler; also fills nn.utils
 from . import utils
 from .utils import data as _utils_data   # so that `torch.utils.data.DataLoader` works after `import torch`
+from .nn import rnn as _nn_rnn   # nn.RNN/LSTM/GRU and their cells; nn.utils.rnn (padding, packing)

@@ -20,6 +20,7 @@ BY_PART = {  # part of the course: the seed scripts it makes pass (each must pas
     'optimizers': ['seed003_autograd_nn.py'],
     'data': ['seed000_dataloader.py', 'seed001_datasets.py', 'seed001_custom_image_dataset.py', 'seed002_datasets.py'],
     'convolutions': ['seed002_custom_module.py'],
+    'sequences': ['seed002_custom_dataloader.py'],
 }
 
 
