@@ -4,7 +4,7 @@ The machines are shared and noisy, so: both libraries are pinned to one thread (
 threadpoolctl for numpy's BLAS); the two run interleaved, round by round (the one going first alternates); each
 timing repeats the call enough times that it takes ~20 ms; a case's ratio is the median of its per-round ratios
 (learntorch time / PyTorch time); differences under ~30% are noise. A workload is a list of `Case`s."""
-import argparse, statistics, sys, time
+import argparse, os, platform, statistics, sys, time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -33,6 +33,18 @@ def pin_threads():
     from threadpoolctl import threadpool_limits
     torch.set_num_threads(1)
     return threadpool_limits(limits=1)
+
+
+def machine_line():
+    "The CPU, numpy's BLAS and the library versions: figures from different machines can be told apart."
+    import numpy, torch, learntorch
+    from threadpoolctl import threadpool_info
+    cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')),
+               platform.processor() or platform.machine()) if os.path.exists('/proc/cpuinfo') else platform.machine()
+    blas = next((f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture', '?')})"
+                 for i in threadpool_info() if i.get('user_api') == 'blas'), 'unknown')
+    return (f'machine: {cpu}, {os.cpu_count()} cores; numpy {numpy.__version__} with BLAS {blas}; '
+            f'torch {torch.__version__}; learntorch {learntorch.__version__}; Python {platform.python_version()}')
 
 
 def per_call(fn, n):
@@ -70,6 +82,7 @@ def run(cases, title, argv=None):
     ap.add_argument('--target-ms', type=float, default=20, help='length of one timing (each library, each round)')
     args = ap.parse_args(argv)
     limiter = pin_threads()
+    print(machine_line())
     print(f'{title}: {args.rounds} rounds, 1 thread each; times per call, ratio = learntorch / PyTorch (median of rounds)')
     print(f'{"case":36s} {"learntorch":>12s} {"PyTorch":>12s} {"ratio":>8s}')
     results = []
