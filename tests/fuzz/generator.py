@@ -182,8 +182,26 @@ class ProgramGenerator:
         self.ns = namespace(torch, inputs)
         torch.manual_seed(0)
         while len(self.prog.statements) < n:
+            if len(self.prog.statements) == n - 1 and n > 1 and self.d.p(0.5) and self._backward(): break
             self._add_statement()
         return self.prog
+
+    def _backward(self):
+        "End with gradients (`backward` or `autograd.grad`) of the newest tensor that requires grad, if any."
+        names = self.tensors(lambda t: t.requires_grad)
+        if not names: return False
+        a = max(names, key=lambda k: int(k[1:]))
+        leaves = self.tensors(lambda t: t.requires_grad and t.is_leaf)
+        if leaves and self.d.p(0.3):
+            v = self.new()
+            st = Statement('torch.autograd.grad', f'{v} = torch.autograd.grad({a}.sum(), [{self.d.choice(leaves)}], '
+                                                  f'allow_unused=True)', v)
+        else:
+            st = Statement('Tensor.backward', f'{a}.sum().backward()', None) if self.d.p(0.7) else \
+                Statement('Tensor.backward(gradient)', f'{a}.backward(torch.ones_like({a}))', None)
+        execute(self.ns, st.code)
+        self.prog.statements.append(st)
+        return True
 
     def _add_statement(self):
         for attempt in range(20):
