@@ -236,7 +236,7 @@ class ProgramGenerator:
         if not self.tensors() or d.p(0.12): return self.creation()
         kind = d.choice(['unary'] * 3 + ['binary'] * 4 + ['inplace'] * 4 + ['view'] * 3 + ['index'] * 3 +
                         ['setitem'] * 3 + ['reduce'] * 3 + ['join'] * 2 + ['matmul'] + ['autograd'] * 4 +
-                        ['nn'] * 3 + ['no_grad'])
+                        ['nn'] * 3 + ['no_grad'] + ['misc'] * 2 + ['numpy_bridge'] + ['out'])
         return getattr(self, kind)()
 
     # ---- creation
@@ -269,7 +269,7 @@ class ProgramGenerator:
             kind = d.int(0, 3)
             args = (str(d.int(0, 5)) if kind == 0 else f'{d.int(-3, 2)}, {d.choice(["4", "3.3", "2.5", "5"])}'
                     if kind == 1 else f'{d.choice(["0", "1.5", "-2"])}, {d.choice(["3", "2", "-1"])}, '
-                    f'{d.choice(["0.5", "1", "-0.5", "-1", "0.25"])}' if kind == 2 else '10')
+                    f'{d.choice(["0.5", "1", "-0.5", "-1", "0.25", "0"])}' if kind == 2 else '10')
             if d.p(0.4): args += ', dtype=' + d.dtype_code(('float', 'int'))
             return Statement('torch.arange', f'{v} = torch.arange({args})', v)
         if r == 13:
@@ -350,6 +350,7 @@ class ProgramGenerator:
         if f in ('add', 'sub') and d.p(0.3): extra = f', alpha={d.choice(["2", "0.5", "-1"])}'
         if f == 'div' and d.p(0.4): extra = f", rounding_mode={d.choice(['floor', 'trunc'])!r}"
         form = f'torch.{f}({a}, {b}{extra})' if d.p(0.5) else f'{a}.{f}({b}{extra})'
+        if not VAR.fullmatch(b) and d.p(0.15): form = f'torch.{f}({b}, {a}{extra})'     # a number first
         return Statement(f'{"torch" if form.startswith("torch") else "Tensor"}.{f}', f'{v} = {form}', v,
                          discrete=f in DISCRETE_BINARY or 'rounding_mode' in extra)
 
@@ -551,6 +552,59 @@ class ProgramGenerator:
         ctx = self.d.choice(['torch.no_grad()', 'torch.no_grad()', 'torch.enable_grad()'])
         return Statement(f'with {ctx.split("(")[0]}: {inner.op}', f'with {ctx}: {inner.code}', inner.target,
                          inner.random, inner.discrete)
+
+    # ---- reading a tensor back, the numpy bridge, out=
+    def misc(self):
+        "Python values read from a tensor: item, tolist, repr, sizes, dtype rules."
+        d, a = self.d, self.pick()
+        t, v = self.ns[a], self.new()
+        f = d.choice(['item', 'tolist', 'repr', 'repr', 'str', 'shape', 'size', 'dim', 'numel', 'stride',
+                      'is_contiguous', 'dtype', 'len', 'bool', 'float', 'int', 'result_type', 'promote_types',
+                      'can_cast', 'is_floating_point', 'equal'])
+        if f in ('repr', 'str', 'len', 'bool', 'float', 'int'): code = f'{v} = {f}({a})'
+        elif f == 'dtype': code = f'{v} = str({a}.dtype)'
+        elif f == 'shape': code = f'{v} = {a}.shape'
+        elif f == 'size': code = f'{v} = {a}.size({d.dim(t)})' if d.p(0.5) else f'{v} = {a}.size()'
+        elif f == 'result_type': code = f'{v} = str(torch.result_type({a}, {self._operand(a)}))'
+        elif f == 'promote_types':
+            code = f'{v} = str(torch.promote_types({a}.dtype, {d.dtype_code()}))'
+        elif f == 'can_cast': code = f'{v} = torch.can_cast({a}.dtype, {d.dtype_code()})'
+        elif f == 'equal': code = f'{v} = torch.equal({a}, {self.pick_other(a) or a})'
+        elif f in ('stride', 'is_contiguous') and not (t._is_view() or t.is_contiguous()):
+            return None                              # PyTorch's layout of other results is its own choice
+        else: code = f'{v} = {a}.{f}()'
+        return Statement(f'read:{f}', code, v, discrete=f in ('bool', 'int', 'repr', 'str', 'equal'))
+
+    def numpy_bridge(self):
+        "Writes through the numpy bridge: into an input that `from_numpy` shares, or into `Tensor.numpy()`."
+        d = self.d
+        shared = [k for k, v in self.ns.items() if k[0] == 'v' and isinstance(v, torch.Tensor)
+                  and any(f'{k} = torch.from_numpy(' in s.code for s in self.prog.statements)]
+        if shared and d.p(0.5):
+            k = d.choice(shared)
+            x = re.search(r'from_numpy\((x\d+)\)', next(s.code for s in self.prog.statements
+                                                        if s.code.startswith(f'{k} = torch.from_numpy('))).group(1)
+            return Statement('numpy write', f'{x}[...] = {d.choice(["7", "0", "1"])}', None)
+        a = self.pick()
+        key = self.index_key(self.ns[a], 'basic')
+        return Statement('Tensor.numpy write', f'{a}.numpy()[{key}] = {d.choice(["7", "0", "-1"])}', a)
+
+    def out(self):
+        "An op writing into an existing tensor through `out=`."
+        d, a = self.d, self.pick()
+        b = self.pick_other(a) or a
+        memory = {self.ns[a].untyped_storage().data_ptr(), self.ns[b].untyped_storage().data_ptr()}
+        o = self.pick(lambda t: t.untyped_storage().data_ptr() not in memory)  # an output sharing memory with an
+        if o is None: return None                                             # input is undefined in PyTorch
+        f = d.choice(['add', 'mul', 'matmul', 'zeros', 'ones', 'arange', 'cat', 'sum', 'exp', 'clamp'])
+        if f in ('add', 'mul', 'matmul'): args = f'{a}, {b}'
+        elif f in ('zeros', 'ones'): args = d.shape_code(self.ns[o].shape)
+        elif f == 'arange': args = str(self.ns[o].numel())
+        elif f == 'cat': args = f'[{a}, {b}]'
+        elif f == 'sum': args = f'{a}, 0' if self.ns[a].dim() else a
+        elif f == 'clamp': args = f'{a}, 0, 1'
+        else: args = a
+        return Statement(f'torch.{f}(out=)', f'torch.{f}({args}, out={o})', o)
 
     # ---- nn.functional
     def nn(self):

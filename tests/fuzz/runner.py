@@ -118,8 +118,11 @@ def snap(x, library, with_grad=True):
             return s
         except Exception as e:
             return ('broken', f'{type(e).__name__}: {e}')
+    if isinstance(x, np.ndarray):                         # a program input (the numpy bridge writes into them)
+        return TensorSnap(x.dtype.name, x.shape, x.copy(), tuple(s // x.itemsize for s in x.strides), False, None,
+                          False, x.flags.c_contiguous)
     if isinstance(x, (tuple, list)): return tuple(snap(y, library, with_grad) for y in x)
-    if isinstance(x, (builtins.bool, builtins.int, builtins.float, type(None))): return x
+    if isinstance(x, (builtins.bool, builtins.int, builtins.float, builtins.str, type(None))): return x
     if isinstance(x, (torch.Size, learntorch.Size)): return tuple(x)
     return ('object', type(x).__name__.replace('learntorch', 'torch'))
 
@@ -128,7 +131,7 @@ def snapshot(ns, library):
     "Snapshots of every program variable (`v0`, `v1`, ...) in `ns`."
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        return {k: snap(v, library) for k, v in ns.items() if k[0] == 'v' and k[1:].isdigit()}
+        return {k: snap(v, library) for k, v in ns.items() if k[0] in 'vx' and k[1:].isdigit()}
 
 # ------------------------------------------------------------------------------------------------ comparing
 def _values_close(a, b, dtype, tol):
@@ -209,7 +212,7 @@ def compare(program, tt, lt):
         leaked = [w for w in b.warnings if w == 'RuntimeWarning' and w not in a.warnings]
         if leaked and not shaky:
             return Difference(i, st.op, 'numpy RuntimeWarning leaks', None, 'no warning', 'RuntimeWarning'), excused
-        order = [st.target] + sorted(set(a.snapshot) - {st.target}, key=lambda k: int(k[1:]))
+        order = [st.target] + sorted(set(a.snapshot) - {st.target}, key=lambda k: (k[0] == 'x', int(k[1:])))
         for var in order:
             if var not in a.snapshot and var not in b.snapshot: continue
             ta, lb = a.snapshot.get(var, 'missing'), b.snapshot.get(var, 'missing')
@@ -265,9 +268,10 @@ def difference_class(program, diff):
     the variable (a view, mostly); for a gradient difference the program's other operations (creation left out),
     since one of them may be the cause."""
     if diff.symptom.startswith('alias'):
-        maker = next((s.op for s in program.statements if s.target == diff.var and s.code.startswith(diff.var)), '?')
+        maker = 'a numpy input' if diff.var.startswith('x') else \
+            next((s.op for s in program.statements if s.target == diff.var and s.code.startswith(diff.var)), '?')
         return f'{diff.op}: {diff.symptom} (of {maker})'
-    if diff.symptom.startswith('grad'):
+    if diff.symptom.startswith('grad '):
         others = [s.op for j, s in enumerate(program.statements) if j != diff.index and not s.creation]
         if others: return f'{diff.op} after {" + ".join(dict.fromkeys(others))}: {diff.symptom}'
     return diff.key()

@@ -13,7 +13,7 @@ __all__ = ['shrink', 'report']
 
 def _same(d, target):
     if d is None or d.symptom != target.symptom: return False
-    return d.op == target.op or target.symptom.startswith(('alias', 'grad'))
+    return d.op == target.op or target.symptom.startswith(('alias', 'grad '))
 
 
 def _still_differs(program, target):
