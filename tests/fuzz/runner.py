@@ -269,7 +269,8 @@ def difference_class(program, diff):
     since one of them may be the cause."""
     if diff.symptom.startswith('alias'):
         maker = 'a numpy input' if diff.var.startswith('x') else \
-            next((s.op for s in program.statements if s.target == diff.var and s.code.startswith(diff.var)), '?')
+            next((s.op for s in program.statements if s.target == diff.var and
+                  (s.code.startswith(f'{diff.var} =') or f': {diff.var} =' in s.code)), '?')
         return f'{diff.op}: {diff.symptom} (of {maker})'
     if diff.symptom.startswith('grad '):
         others = [s.op for j, s in enumerate(program.statements) if j != diff.index and not s.creation]
