@@ -13,7 +13,8 @@ torch = pytest.importorskip('torch')
 import learntorch
 from fuzz import program_for, differ, shrink, report, Program, Statement
 from fuzz.campaign import campaign, classify
-from fuzz.accepted import ACCEPTED_PROGRAMS, accepted_program
+import re
+from fuzz.accepted import ACCEPTED_PROGRAMS, accepted_program, accepted
 from fuzz.known_failures import KNOWN_FAILURES, MAX_RATE
 from fuzz.runner import compare_snaps, TensorSnap
 
@@ -53,8 +54,8 @@ def test_known_failures_name_owner_and_cause():
 def test_accepted_difference_is_pinned(entry):
     "Each accepted difference still shows exactly as recorded (else its reason is gone: delete the entry)."
     key, text, _ = classify(accepted_program(entry))
-    assert key in (entry['cls'] if isinstance(entry['cls'], tuple) else (entry['cls'],)), text
-    assert entry['reason']
+    assert key and re.fullmatch(entry['match'], key), text
+    assert accepted(key) == entry['reason']
 
 
 def test_programs_are_deterministic():
