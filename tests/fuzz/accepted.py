@@ -25,8 +25,9 @@ ACCEPTED_PROGRAMS = [
                      ('torch.zeros', 'v1 = torch.zeros(2, dtype=torch.float64)', 'v1'),
                      ('F.huber_loss', 'v2 = F.huber_loss(v0, v1)', 'v2')]),
     dict(match=r'Tensor\.requires_grad_: alias requires_grad True vs False \(of [^)]*\)|'
-               r'with torch\.no_grad: [^:]*: requires_grad True vs False',
-         reason='a view made before its base.requires_grad_(), or under no_grad, reports requires_grad=True and '
+               r'with torch\.(no_grad|inference_mode|set_grad_enabled): [^:]*: requires_grad True vs False',
+         reason='a view made before its base.requires_grad_(), or under no_grad (inference_mode, '
+                'set_grad_enabled(False)), reports requires_grad=True and '
                 'is_leaf=True in PyTorch, yet no gradient ever reaches it or its base (backward through it runs and '
                 'leaves every .grad None); learntorch reports requires_grad=False, which is what happens',
          statements=[('torch.tensor', 'v0 = torch.tensor([1.0, 2.0])', 'v0'), ('getitem:basic', 'v1 = v0[:]', 'v1'),

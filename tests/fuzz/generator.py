@@ -310,6 +310,7 @@ class ProgramGenerator:
         if f in ('clamp', 'clip'):
             lo, hi = d.choice(['-1', '0', '-0.5', 'None']), d.choice(['1', '2', '0.5', 'None'])
             args = f'{lo}, {hi}' if d.p(0.6) else f'min={lo}' if d.p(0.5) else f'max={hi}'
+            if d.p(0.2): args = f'min={self.pick_other(a) or a}'
         elif f == 'pow': args = d.choice(['2', '0.5', '3', '-1', '0', '1.5'])
         elif f == 'masked_fill':
             args = f'{a} > 0, {d.scalar()}'
@@ -345,6 +346,7 @@ class ProgramGenerator:
         if f == 'where':
             c = self.pick(lambda t: t.dtype == torch.bool)
             cond = c if c and d.p(0.5) else f'{a} > 0'
+            if d.p(0.15): return Statement('torch.where(cond)', f'{v} = torch.where({cond})', v, discrete=True)
             return Statement('torch.where', f'{v} = torch.where({cond}, {a}, {b})', v, discrete=True)
         extra = ''
         if f in ('add', 'sub') and d.p(0.3): extra = f', alpha={d.choice(["2", "0.5", "-1"])}'
@@ -482,6 +484,8 @@ class ProgramGenerator:
         if f in ('std', 'var') and d.p(0.3): args.append(f'correction={d.int(0, 2)}')
         if f == 'topk': args.insert(0, str(d.int(0, 3)))
         if f in ('sort', 'argsort') and d.p(0.4): args.append('descending=True')
+        if f in ('sum', 'mean', 'prod', 'cumsum') and d.p(0.15): args.append(f'dtype={d.dtype_code(("float", "int"))}')
+        if f == 'nonzero' and d.p(0.3): args.append('as_tuple=True')
         form = f'{a}.{f}({", ".join(args)})' if d.p(0.7) else f'torch.{f}({", ".join([a] + args)})'
         return Statement(f'Tensor.{f}', f'{v} = {form}', v, discrete=f in DISCRETE_REDUCTIONS)
 
@@ -544,12 +548,15 @@ class ProgramGenerator:
         if r == 7: v = self.new(); return Statement('Tensor.grad', f'{v} = {a}.grad', v)
         if r == 8: return Statement('Tensor.grad = None', f'{a}.grad = None', a)
         if r == 9: v = self.new(); return Statement('Tensor.detach', f'{v} = {a}.detach()', v)
-        if r == 10: return Statement('Tensor.detach_', f'{a}.detach_()', a)
+        if r == 10:
+            if d.p(0.5): v = self.new(); return Statement('Tensor.data', f'{v} = {a}.data', v)
+            return Statement('Tensor.detach_', f'{a}.detach_()', a)
         return Statement('Tensor.requires_grad_', f'{a}.requires_grad_({d.choice(["", "False"])})', a)
 
     def no_grad(self):
         inner = self.d.choice([self.unary, self.binary, self.inplace, self.setitem, self.view])()
-        ctx = self.d.choice(['torch.no_grad()', 'torch.no_grad()', 'torch.enable_grad()'])
+        ctx = self.d.choice(['torch.no_grad()', 'torch.no_grad()', 'torch.enable_grad()', 'torch.inference_mode()',
+                             'torch.set_grad_enabled(False)'])
         return Statement(f'with {ctx.split("(")[0]}: {inner.op}', f'with {ctx}: {inner.code}', inner.target,
                          inner.random, inner.discrete)
 
@@ -560,7 +567,7 @@ class ProgramGenerator:
         t, v = self.ns[a], self.new()
         f = d.choice(['item', 'tolist', 'repr', 'repr', 'str', 'shape', 'size', 'dim', 'numel', 'stride',
                       'is_contiguous', 'dtype', 'len', 'bool', 'float', 'int', 'result_type', 'promote_types',
-                      'can_cast', 'is_floating_point', 'equal'])
+                      'can_cast', 'is_floating_point', 'equal', 'type', 'is_leaf'])
         if f in ('repr', 'str', 'len', 'bool', 'float', 'int'): code = f'{v} = {f}({a})'
         elif f == 'dtype': code = f'{v} = str({a}.dtype)'
         elif f == 'shape': code = f'{v} = {a}.shape'
@@ -570,6 +577,7 @@ class ProgramGenerator:
             code = f'{v} = str(torch.promote_types({a}.dtype, {d.dtype_code()}))'
         elif f == 'can_cast': code = f'{v} = torch.can_cast({a}.dtype, {d.dtype_code()})'
         elif f == 'equal': code = f'{v} = torch.equal({a}, {self.pick_other(a) or a})'
+        elif f == 'is_leaf': code = f'{v} = {a}.is_leaf'
         elif f in ('stride', 'is_contiguous') and not (t._is_view() or t.is_contiguous()):
             return None                              # PyTorch's layout of other results is its own choice
         else: code = f'{v} = {a}.{f}()'
