@@ -64,7 +64,7 @@ class Program:
 
 def array_literal(a):
     "Python source that rebuilds the numpy array `a` exactly."
-    body = repr(a.tolist()).replace('inf', 'inf').replace("'", '')
+    body = repr(a.tolist())                          # nan and inf print as names the source imports
     lit = f'np.array({body}, dtype={a.dtype.name!r})'
     return lit + f'.reshape{tuple(a.shape)}' if a.size == 0 else lit
 
@@ -465,8 +465,6 @@ class ProgramGenerator:
         f = d.choice(REDUCTIONS + ['torch.softmax', 'torch.log_softmax', 'Tensor.scatter'])
         if f == 'Tensor.scatter':
             src = d.choice([d.scalar(), a])
-            if VAR.fullmatch(src): return Statement('Tensor.scatter', f'{v} = {a}.scatter(0, torch.zeros_like({a}, '
-                                                     f'dtype=torch.int64), {src})', v)
             return Statement('Tensor.scatter', f'{v} = {a}.scatter(0, torch.zeros_like({a}, dtype=torch.int64), '
                              f'{src})', v)
         if f.startswith('torch.'):
@@ -635,9 +633,9 @@ class ProgramGenerator:
             wb = d.choice(['', f', torch.ones({d.shape_code(norm_shape)}), torch.zeros({d.shape_code(norm_shape)})'])
             return Statement('F.layer_norm', f'{v} = F.layer_norm({a}, {d.shape_code(norm_shape)}{wb})', v)
         if r == 5:
-            return Statement('F.dropout', f'{v} = F.dropout({a}, {d.choice(["0.0", "0.5"])}, '
-                                          f'training={d.choice(["False", "False", "True"])})', v,
-                             random='True' in 'training=True')
+            p, training = d.choice(["0.0", "0.5"]), d.choice(["False", "False", "True"])
+            return Statement('F.dropout', f'{v} = F.dropout({a}, {p}, training={training})', v,
+                             random=p != '0.0' and training == 'True')
         if r == 6:
             idx = self.pick(_is_int)
             if idx is None: idx = f'torch.tensor([0, 2, 1])'

@@ -140,7 +140,7 @@ def _values_close(a, b, dtype, tol):
     if a.dtype.kind in 'biu' or dtype in ('bool',) or dtype.startswith(('int', 'uint')):
         eq = np.array_equal(a, b)
         return eq, eq
-    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    with np.errstate(all='ignore'): a64, b64 = a.astype(np.float64), b.astype(np.float64)
     if np.array_equal(a64, b64, equal_nan=True) and np.array_equal(np.signbit(a64), np.signbit(b64)): return True, True
     rtol, atol = tol.get(dtype, (1e-5, 1e-6))
     finite = a64[np.isfinite(a64)]
