@@ -8,3 +8,4 @@ from .autograd import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled, 
 from . import autograd
 from . import nn
 from .nn import layers as _nn_layers, losses as _nn_losses   # concept modules: importing them fills nn's namespaces
+from . import optim   # torch.optim, torch.optim.lr_scheduler; also fills nn.utils

@@ -13,6 +13,7 @@ RUNNER = SHARED / 'acceptance' / 'run.py'
 BY_PART = {  # part of the course: the seed scripts it makes pass (each must pass)
     'tensors': ['seed001_tensors.py'],
     'autograd': ['seed000_tensors.py', 'seed001_autograd.py', 'seed002_tensor_ops.py', 'seed003_tensor_ops.py'],
+    'optimizers': ['seed003_autograd_nn.py'],
 }
 
 
