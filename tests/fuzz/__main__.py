@@ -18,10 +18,11 @@ p.add_argument('--no-examples', action='store_true', help='only the table of cla
 p.add_argument('--findings', help='write markdown tables of the classes by owner to this file')
 p.add_argument('--title', default='fuzz findings')
 p.add_argument('--known', action='store_true', help='print the classes as KNOWN_FAILURES entries')
+p.add_argument('--verbose', action='store_true', help='print each program number first (to find one that crashes)')
 a = p.parse_args()
 import learntorch
 print(f'learntorch from {learntorch.__file__}', flush=True)
-s = campaign(a.seed, a.programs, a.start, progress=1000)
+s = campaign(a.seed, a.programs, a.start, progress=1 if a.verbose else 1000)
 print(s.table(examples=not a.no_examples))
 if a.findings: Path(a.findings).write_text(findings_markdown([s], a.title))
 if a.known:

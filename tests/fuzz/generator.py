@@ -456,6 +456,9 @@ class ProgramGenerator:
         key = self.index_key(t, kind)
         val = d.scalar() if d.p(0.5) else (self.pick() or d.scalar()) if d.p(0.8) else \
             f'torch.tensor({d.scalar()})'
+        if d.p(0.15):                                     # x[i] += y: getitem, an in-place op, setitem
+            op = d.choice(['+=', '*=', '-='])
+            return Statement(f'setitem:{kind} {op}', f'{a}[{key}] {op} {val}', a, discrete=kind == 'mask')
         return Statement(f'setitem:{kind}', f'{a}[{key}] = {val}', a, discrete=kind == 'mask')
 
     # ---- reductions, joins, matmul
@@ -610,6 +613,11 @@ class ProgramGenerator:
         elif f == 'sum': args = f'{a}, 0' if self.ns[a].dim() else a
         elif f == 'clamp': args = f'{a}, 0, 1'
         else: args = a
+        # only an `out` of the result's shape: resizing `out` is deprecated, and PyTorch 2.13 can crash (segfault)
+        # after resizing a size-0 `out` to 0-d (torch.add(e, e, out=empty) then a reduction of it)
+        try: same = tuple(eval(f'torch.{f}({args})', self.ns).shape) == tuple(self.ns[o].shape)
+        except Exception: same = True                   # an error is compared as it is
+        if not same: return None
         return Statement(f'torch.{f}(out=)', f'torch.{f}({args}, out={o})', o)
 
     # ---- nn.functional
