@@ -6,12 +6,6 @@ cannot outlive its reason unnoticed. A campaign counts programs whose difference
 import re
 
 ACCEPTED_PROGRAMS = [
-    dict(match=r'torch\.arange: (error none vs ValueError|value)',
-         reason='an integer `arange` whose step truncates to 0: PyTorch is inconsistent, raising ValueError("step must '
-                'be nonzero") for arange(0, 1, 0.5, dtype=int64) but returning [1, 1, 1] for arange(1.5, 3, 0.5, '
-                'dtype=int32) (length from the float step, values from the truncated one); learntorch raises in '
-                'both cases (main, before the core fixes land, gives [1, 2, 2]: the class `value`)',
-         statements=[('torch.arange', 'v0 = torch.arange(1.5, 3, 0.5, dtype=torch.int32)', 'v0')]),
     dict(match=r'Tensor\.(argsort|sort|topk): order of equal elements',
          reason="the order of equal elements is unspecified without stable=True; PyTorch's CPU kernel returns ties in "
                 'an order that depends on the size (zeros(20).argsort() starts 10, 19, 18, ...; zeros(4).topk(3) '

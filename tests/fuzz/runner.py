@@ -26,6 +26,10 @@ TOLERANCES = {'float64': (1e-9, 1e-12), 'float32': (1e-5, 1e-6), 'float16': (1e-
 GRAD_TOLERANCES = {'float64': (1e-8, 1e-10), 'float32': (1e-4, 1e-5), 'float16': (2e-2, 2e-3)}
 LIBRARIES = {'torch': torch, 'learntorch': learntorch}
 EXCUSED = None       # set to a list to collect the differences put down to rounding or chance (for inspection)
+# The warning filters learntorch installs for itself when imported (say, to keep numpy's RuntimeWarnings from its
+# own modules away from users): a user sees warnings through them, so the runner applies them before its own
+# "record everything". Taken now, just after the import, since pytest resets filters between collection and tests.
+LIBRARY_FILTERS = [f for f in warnings.filters if 'learntorch' in str(getattr(f[3], 'pattern', f[3]))]
 
 
 @dataclass
@@ -72,6 +76,7 @@ def run(program, library):
         step = Step()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
+            warnings.filters[:0] = LIBRARY_FILTERS
             try: exec(code, ns)
             except Exception as e:
                 step.error, step.message = _builtin_class(e), f'{type(e).__name__}: {e}'.split('\n')[0][:200]
