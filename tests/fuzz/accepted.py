@@ -19,7 +19,7 @@ ACCEPTED_PROGRAMS = [
                      ('torch.zeros', 'v1 = torch.zeros(2, dtype=torch.float64)', 'v1'),
                      ('F.huber_loss', 'v2 = F.huber_loss(v0, v1)', 'v2')]),
     dict(match=r'Tensor\.requires_grad_: alias requires_grad True vs False \(of [^)]*\)|'
-               r'with torch\.(no_grad|inference_mode|set_grad_enabled): [^:]*: requires_grad True vs False',
+               r'with torch\.(no_grad|inference_mode|set_grad_enabled): .*: requires_grad True vs False',
          reason='a view made before its base.requires_grad_(), or under no_grad (inference_mode, '
                 'set_grad_enabled(False)), reports requires_grad=True and '
                 'is_leaf=True in PyTorch, yet no gradient ever reaches it or its base (backward through it runs and '

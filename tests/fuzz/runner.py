@@ -221,12 +221,13 @@ def compare(program, tt, lt):
         if leaked and not shaky:
             return Difference(i, st.op, 'numpy RuntimeWarning leaks', None, 'no warning', 'RuntimeWarning'), excused
         order = [st.target] + sorted(set(a.snapshot) - {st.target}, key=lambda k: (k[0] == 'x', int(k[1:])))
+        tol = _tolerances_after(reads & approx, tt.steps[i - 1].snapshot if i else {})
         for var in order:
             if var not in a.snapshot and var not in b.snapshot: continue
             ta, lb = a.snapshot.get(var, 'missing'), b.snapshot.get(var, 'missing')
             # strides of results; a gradient's layout (often an expanded view in PyTorch) is PyTorch's own choice
             strides = var == st.target and not st.op.endswith(('autograd.grad', 'Tensor.grad'))
-            diff, exact = compare_snaps(ta, lb, strides=strides)
+            diff, exact = compare_snaps(ta, lb, tol, strides=strides)
             where = '' if var == st.target else 'alias '
             if diff is None and isinstance(ta, TensorSnap) and isinstance(lb, TensorSnap):
                 gd, gexact = compare_snaps(ta.grad, lb.grad, GRAD_TOLERANCES)
@@ -249,6 +250,13 @@ def compare(program, tt, lt):
             return Difference(i, st.op, symptom, var, _describe(ta if not where == 'grad ' else ta.grad),
                               _describe(lb if not where == 'grad ' else lb.grad)), excused
     return None, excused
+
+
+def _tolerances_after(approximate, before):
+    "Tolerances for results computed from approximate inputs: at least those of the least precise such input."
+    names = [before[k].dtype for k in approximate if isinstance(before.get(k), TensorSnap)]
+    worst = max((TOLERANCES[n] for n in names if n in TOLERANCES), default=(0, 0))
+    return {k: (max(r, worst[0]), max(a, worst[1])) for k, (r, a) in TOLERANCES.items()}
 
 
 TIE_OPS = ('Tensor.sort', 'Tensor.argsort', 'Tensor.topk')
