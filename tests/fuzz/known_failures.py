@@ -29,7 +29,6 @@ KNOWN_FAILURES = {
     'torch.masked_select: grad_fn MaskedSelectBackward0 vs SelectBackward0': 'autograd: grad_fn node names',
     'torch.zeros(out=): grad_fn NotImplemented vs CatBackward0': 'autograd: ops without a derivative (floor_divide, remainder by a tensor) get one',
     'with torch.enable_grad: operator //: grad_fn NotImplemented vs DivBackward2': 'autograd: ops without a derivative (floor_divide, remainder by a tensor) get one',
-    'with torch.set_grad_enabled: getitem:basic: requires_grad True vs False': 'autograd: requires_grad bookkeeping (casts, views, fill_/zero_, no_grad views, setitem)',
     'Tensor.abs: error NotImplementedError vs none': 'core: unsupported dtypes: PyTorch raises NotImplementedError',
     'Tensor.abs_: error NotImplementedError vs none': 'core: unsupported dtypes: PyTorch raises NotImplementedError',
     'Tensor.bitwise_and: error NotImplementedError vs RuntimeError': 'core: unsupported dtypes: PyTorch raises NotImplementedError',
