@@ -1,6 +1,6 @@
 """Differential fuzz test: random statement programs run in PyTorch and learntorch must agree (see `tests/fuzz/`).
 
-The CI run is a fixed seed set (`CI_SEED`, `CI_PROGRAMS` programs, under a minute on 2 cores). Differences it
+The CI run is a fixed seed set (`CI_SEED`, `CI_PROGRAMS` programs, about a minute on 2 cores). Differences it
 still finds must be known failures (`fuzz/known_failures.py`, each naming its cause) and the difference rate must stay
 at or under `MAX_RATE`: a new difference class fails the test with its minimal reproduction. Differences where
 PyTorch is itself inconsistent or wrong are in the one table `fuzz/accepted.py`, each pinned here. A longer run:
