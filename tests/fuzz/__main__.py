@@ -18,6 +18,8 @@ p.add_argument('--no-examples', action='store_true', help='only the table of cla
 p.add_argument('--findings', help='write markdown tables of the classes by owner to this file')
 p.add_argument('--title', default='fuzz findings')
 p.add_argument('--known', action='store_true', help='print the classes as KNOWN_FAILURES entries')
+p.add_argument('--write-known', action='store_true',
+               help='tighten fuzz/known_failures.py to this run: its classes only, MAX_RATE its rate rounded up to 0.5%%')
 p.add_argument('--verbose', action='store_true', help='print each program number first (to find one that crashes)')
 a = p.parse_args()
 import learntorch
@@ -28,3 +30,13 @@ if a.findings: Path(a.findings).write_text(findings_markdown([s], a.title))
 if a.known:
     for k in sorted(s.classes, key=lambda k: (owner(k), k)):
         print(f'    {k!r}: {owner(k) + ": " + cause(k)!r},')
+if a.write_known:
+    import math, re
+    path = Path(__file__).with_name('known_failures.py')
+    head = path.read_text().split('KNOWN_FAILURES = {')[0]
+    rate = math.ceil(s.rate * 200) / 200
+    head = re.sub(r'MAX_RATE = [0-9.]+', f'MAX_RATE = {rate}', head)
+    head = re.sub(r'\(measured: [^)]*\)', f'(measured: {s.rate:.1%} on seed {a.seed}, {a.programs} programs)', head)
+    entries = [f'    {k!r}: {owner(k) + ": " + cause(k)!r},' for k in sorted(s.classes, key=lambda k: (owner(k), k))]
+    path.write_text(head + 'KNOWN_FAILURES = {\n' + '\n'.join(entries) + '\n}\n')
+    print(f'wrote {path}: {len(entries)} known failures, MAX_RATE = {rate}')
