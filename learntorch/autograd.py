@@ -899,12 +899,15 @@ class MmBackward0(Node):
     def setup(self, inputs, args, out):
         a, b = inputs
         self.save(a if b._requires_grad else None, b if a._requires_grad else None)
-        self.shapes, self.transposed = (a.shape, b.shape), (_is_transposed(a), _is_transposed(b))
+        self.shapes, self.transposed = (
+            (a.shape, b.shape), (_is_transposed(a), _is_transposed(b)),
+        )
     def backward(self, g):
         a, b = self.saved_tensors
         sa, sb = self.shapes
-        if len(sa) == 2 and len(sb) == 2:     # each gradient in its input's layout, so that
-            ta, tb = self.transposed          # `(x @ w.t())`'s gradient for w comes out contiguous
+        # each gradient in its input's layout (w's gradient in `x @ w.t()` is contiguous)
+        if len(sa) == 2 and len(sb) == 2:
+            ta, tb = self.transposed
             ga = None if b is None else (b @ g.mT).mT if ta else g @ b.mT
             gb = None if a is None else (g.mT @ a).mT if tb else a.mT @ g
             return ga, gb
@@ -1518,16 +1521,23 @@ class CumsumBackward0(Node):
 
 @formula('cumprod')
 class CumprodBackward0(Node):
-    """d y_j / d x_i = (x_0 ⋯ x_{i-1}) (x_{i+1} ⋯ x_j) for j ≥ i. Built from products,
-    never dividing by x, so zeros are fine: Q[i, j] = x_{i+1} ⋯ x_j is a cumprod along
-    the rows of a matrix that holds x_k right of the diagonal."""
+    """d y_j / d x_i = (x_0 ⋯ x_{i-1}) (x_{i+1} ⋯ x_j) for j ≥ i: y_j / x_i without zeros
+    (as PyTorch computes it); with zeros, products that never divide by x: Q[i, j] =
+    x_{i+1} ⋯ x_j, a cumprod along rows of a matrix holding x_k right of the diagonal."""
     def setup(self, inputs, args, out):
         self.save(inputs[0], _SavedOutput(out))
         self.dim = args
     def backward(self, g):
-        x, _ = self.saved_tensors
+        x, y = self.saved_tensors
         if x.ndim == 0: return (g,)
         d, n = self.dim, x.shape[self.dim]
+        if n == 0: return (zeros_like(x),)
+        if n == 1: return (g,)            # one element along dim: y is x itself
+        # before the first zero (everywhere if none): PyTorch's Σ_{j≥i} g_j y_j / x_i
+        head = (x == 0).to(x.dtype).cumsum(d) == 0
+        w = where(head, g * y, zeros_like(g))
+        quotient = flip(cumsum(flip(w, (d,)), d), (d,)) / where(head, x, ones_like(x))
+        if head.all().item(): return (quotient,)
         # work along the last dimension
         xl, gl = x.transpose(d, -1), g.transpose(d, -1)
         right = ones(n, n, dtype=bool, device=x.device).triu(1)              # k > i
@@ -1549,7 +1559,7 @@ class CumprodBackward0(Node):
             if n > 1
             else ones_like(xl)
         )
-        return ((before * inner).transpose(d, -1),)
+        return (where(head, quotient, (before * inner).transpose(d, -1)),)
 
 # %% ../nbs/02_autograd.ipynb #7e1c6a16
 class MaxBackward1(Node):
@@ -1723,25 +1733,40 @@ def _getitem_formula(inputs, key):
     else the last select/slice/unsqueeze."""
     if isinstance(key, slice): return SliceBackward0
     parts = key if isinstance(key, tuple) else (key,)
-    if builtins.any(
-        isinstance(k, (Tensor, list, np.ndarray, builtins.bool))
-        # a 0-d integer tensor selects; a 0-d bool tensor is a mask
-        and not (isinstance(k, Tensor) and k.ndim == 0 and k.dtype is not bool)
-        for k in parts
-    ):
-        return IndexBackward0
-    steps = _index_steps(inputs[0].shape, parts)
+    advanced = [_is_advanced(k) for k in parts]
+    if builtins.any(advanced):
+        # integer index tensors after basic steps: the steps, then one IndexBackward0
+        if not builtins.all(_int_index(k) for k, a in zip(parts, advanced) if a):
+            return IndexBackward0
+        return _IndexChain if _index_steps(inputs[0].shape, parts)[0] else IndexBackward0
+    steps = _index_steps(inputs[0].shape, parts)[0]
     if len(steps) > 1: return _IndexChain
     return steps[0][0] if steps else AliasBackward0
 
+def _is_advanced(k):
+    """Index tensors, arrays, lists and bools index; a 0-d integer tensor selects like an
+    int."""
+    if isinstance(k, Tensor): return k.ndim > 0 or k.dtype is bool
+    return isinstance(k, (list, np.ndarray, builtins.bool))
+
+def _int_index(k):
+    "An index that picks along one dimension (integers, not a mask)."
+    if isinstance(k, Tensor): return k.ndim > 0 and k.dtype.np.kind in 'iu'
+    if isinstance(k, np.ndarray): return k.ndim > 0 and k.dtype.kind in 'iu'
+    return isinstance(k, list) and builtins.all(type(v) is builtins.int for v in k)
+
+# %% ../nbs/02_autograd.ipynb #78d1a57b
 def _index_steps(shape, parts):
     """PyTorch's basic indexing one dimension at a time: a list of (node class, key of the
-    step, shape before the step), from the input towards the result."""
+    step, shape before the step), from the input towards the result; then the key for the
+    integer index tensors, if any, and the shape they index."""
     consumed = builtins.sum(1 for k in parts if k is not None and k is not Ellipsis)
-    steps, dim, n_in = [], 0, len(shape)      # `dim`: the dimension of the result so far
+    # `dim`: the dimension of the result so far
+    steps, dim, n_in, adv = [], 0, len(shape), {}
     for k in parts:
         if k is Ellipsis: dim += n_in - consumed; continue
         lead = (slice(None),) * dim
+        if _is_advanced(k): adv[dim] = k; dim += 1; continue     # indexed after the steps
         if k is None: step = (UnsqueezeBackward0, lead + (None,))
         elif isinstance(k, slice):
             # PyTorch skips a slice whose raw start is 0, stop >= size and step 1
@@ -1755,7 +1780,12 @@ def _index_steps(shape, parts):
         steps.append(step + (tuple(shape),))
         shape = np.broadcast_to(np.empty((), np.int8), shape)[step[1]].shape
         if k is None: dim += 1
-    return steps
+    key = (
+        tuple(adv.get(d, slice(None)) for d in range(builtins.max(adv) + 1))
+        if adv
+        else None
+    )
+    return steps, key, tuple(shape)
 
 class _ShapeOnly:
     "Stands for a tensor of which a node's `setup` needs only the shape."
@@ -1765,7 +1795,9 @@ class _IndexChain(Node):
     """Basic indexing in several steps (`x[0, 1:]`) records one node per step, as PyTorch
     does: the steps before the last become their own nodes, this node becomes the last."""
     def setup(self, inputs, key, out):
-        steps = _index_steps(inputs[0].shape, key if isinstance(key, tuple) else (key,))
+        steps, index_key, shape = _index_steps(inputs[0].shape,
+                                               key if isinstance(key, tuple) else (key,))
+        if index_key is not None: steps.append((IndexBackward0, index_key, shape))
         edges = self.next_functions
         for cls, step_key, shape in steps[:-1]:
             node = cls()
@@ -1884,13 +1916,16 @@ class GatherBackward0(Node):
         self.save(index)
     def backward(self, g):
         (index,) = self.saved_tensors
+        if g.ndim == 0: return (g,)               # a 0-d gather picks its one element
         zero = zeros(self.shape, dtype=g.dtype, device=g.device)
         return (scatter_add(zero, self.dim, index, g),)
 
 @formula('scatter_add')
 class ScatterAddBackward0(Node):
     def setup(self, inputs, args, out): self.dim, index = args; self.save(index)
-    def backward(self, g): return g, gather(g, self.dim, self.saved_tensors[0])
+    def backward(self, g):
+        if g.ndim == 0: return g, g                       # 0-d: the one element is shared
+        return g, gather(g, self.dim, self.saved_tensors[0])
 
 @formula('index_select')
 class IndexSelectBackward0(Node):
@@ -1941,6 +1976,7 @@ class ScatterBackward0(Node):
         self.save(index)
     def backward(self, g):
         (index,) = self.saved_tensors
+        if g.ndim == 0: return zeros_like(g), g   # 0-d: src replaced the one element
         gs = g.gather(self.dim, index)
         if gs.shape != self.src_shape:        # PyTorch checks the shape of every gradient
             raise RuntimeError(
@@ -1953,7 +1989,9 @@ class ScatterBackward1(Node):
     "`x.scatter(dim, index, number)`: gradient 0 where the number was written."
     differentiable = staticmethod(lambda inputs: inputs[:1])
     def setup(self, inputs, args, out): (self.dim, index, _) = args; self.save(index)
-    def backward(self, g): return (g.scatter(self.dim, self.saved_tensors[0], 0.),)
+    def backward(self, g):
+        if g.ndim == 0: return (zeros_like(g),)
+        return (g.scatter(self.dim, self.saved_tensors[0], 0.),)
 
 _formulas['scatter'] = lambda inputs, args: (
     _NotImplemented if args[2] is not None

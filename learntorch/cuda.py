@@ -8,8 +8,9 @@ __all__ = ['is_available', 'device_count', 'current_device', 'set_device', 'sync
 # %% ../nbs/14_cuda.ipynb #ce9b4116
 from .tensors import cupy_module, device as _device, manual_seed as _manual_seed
 
-# %% ../nbs/14_cuda.ipynb #ad8d443e
-_NO_CUDA = "Torch not compiled with CUDA enabled (learntorch needs cupy and an NVIDIA GPU)"
+# %% ../nbs/14_cuda.ipynb #90dec31f
+_NO_CUDA = ("Torch not compiled with CUDA enabled "
+            "(learntorch needs cupy and an NVIDIA GPU)")
 
 def is_available():
     "Whether a CUDA GPU can be used (cupy installed and at least one device present)."
@@ -45,9 +46,9 @@ def synchronize(device=None):
     if cp is None: raise AssertionError(_NO_CUDA)
     with cp.cuda.Device(_gpu_index(device)): cp.cuda.runtime.deviceSynchronize()
 
-# %% ../nbs/14_cuda.ipynb #53ba89d9
+# %% ../nbs/14_cuda.ipynb #48313610
 def manual_seed(seed):
-    "Seed the GPU's random numbers; learntorch draws them on the CPU, so this seeds the global generator."
+    "Seed the GPU's random numbers (learntorch draws them on the CPU, from one generator)."
     _manual_seed(seed)
 
 def manual_seed_all(seed):

@@ -1190,9 +1190,18 @@ def sort(input, dim=-1, descending=False, stable=False, *, out=None):
         idx = (n - 1) - xp.flip(xp.argsort(xp.flip(a, axis=d), axis=d, kind='stable'),
                                 axis=d)
     values = xp.take_along_axis(a, idx, axis=d) if a.ndim else a.copy()
-    indices = _wrap(idx.astype(np.int64))
+    idx = idx.astype(np.int64)
+    if not a.flags.c_contiguous and (a.flags.f_contiguous or a.base is not None):
+        values, idx = _like_layout(values, a), _like_layout(idx, a)    # PyTorch keeps the layout
+    indices = _wrap(idx)
     return return_types.sort(_finish(_wrap(values), 'sort', (input,), (d, indices)),
                              indices)
+
+def _like_layout(r, a):
+    "Result `r` copied into the memory order of array `a` (numpy's 'K' order)."
+    out = array_module(a).empty_like(a, dtype=r.dtype)
+    out[...] = r
+    return out
 
 def argsort(input, dim=-1, descending=False, stable=False):
     "The indices that sort `input` along `dim`."

@@ -4,13 +4,14 @@
 
 # %% auto #0
 __all__ = ['bool', 'uint8', 'int8', 'int16', 'int32', 'int64', 'float16', 'float32', 'float64', 'half', 'float', 'double',
-           'short', 'int', 'long', 'hooks', 'default_generator', 'cupy_module', 'array_module', 'dtype',
-           'get_default_dtype', 'set_default_dtype', 'device', 'Size', 'Tensor', 'patch_tensor', 'tensor', 'from_numpy',
-           'as_tensor', 'zeros', 'ones', 'empty', 'full', 'arange', 'linspace', 'eye', 'Generator', 'manual_seed',
-           'seed', 'initial_seed', 'get_rng_state', 'set_rng_state', 'rand', 'randn', 'randint', 'randperm',
-           'zeros_like', 'ones_like', 'empty_like', 'full_like', 'rand_like', 'randn_like', 'randint_like',
-           'set_printoptions', 'reshape', 'transpose', 't', 'permute', 'squeeze', 'unsqueeze', 'flatten', 'unflatten',
-           'clone', 'numel', 'detach']
+           'short', 'int', 'long', 'hooks', 'default_generator', 'FloatTensor', 'DoubleTensor', 'HalfTensor',
+           'ByteTensor', 'CharTensor', 'ShortTensor', 'IntTensor', 'LongTensor', 'BoolTensor', 'cupy_module',
+           'array_module', 'dtype', 'get_default_dtype', 'set_default_dtype', 'device', 'Size', 'Tensor',
+           'patch_tensor', 'tensor', 'from_numpy', 'as_tensor', 'zeros', 'ones', 'empty', 'full', 'arange', 'linspace',
+           'eye', 'Generator', 'manual_seed', 'seed', 'initial_seed', 'get_rng_state', 'set_rng_state', 'rand', 'randn',
+           'randint', 'randperm', 'zeros_like', 'ones_like', 'empty_like', 'full_like', 'rand_like', 'randn_like',
+           'randint_like', 'set_printoptions', 'reshape', 'transpose', 't', 'permute', 'squeeze', 'unsqueeze',
+           'flatten', 'unflatten', 'clone', 'numel', 'detach']
 
 # %% ../nbs/00_tensor.ipynb #93feec77
 import math, numbers, json, warnings
@@ -1628,3 +1629,36 @@ def _original(t, copy=False):
     o = _wrap(t._array.copy() if copy else t._array, t._requires_grad)
     o.grad_fn = t.grad_fn
     return o
+
+# %% ../nbs/00_tensor.ipynb #5b6d7e42
+class _LegacyTensorType(type):
+    """The type of `FloatTensor` and its siblings: calling one builds a tensor of its dtype;
+    `isinstance` asks for that dtype on the CPU."""
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor) and obj.dtype is cls.dtype and not obj.is_cuda
+    def __repr__(cls): return f"<class 'torch.{cls.__name__}'>"
+    def __call__(cls, *args):
+        if not args: return empty(0, dtype=cls.dtype)
+        if len(args) == 1 and isinstance(args[0], Tensor):
+            if args[0].dtype is not cls.dtype:
+                raise TypeError(f"expected {cls.dtype} (got {args[0].dtype})")
+            return args[0].detach()              # PyTorch returns an alias of the data
+        if len(args) == 1 and isinstance(args[0], Size): args = tuple(args[0])
+        elif len(args) == 1: return tensor(args[0], dtype=cls.dtype)
+        for i, a in enumerate(args):
+            if not isinstance(a, builtins.int) or isinstance(a, builtins.bool):
+                raise TypeError(f"new(): argument 'size' failed to unpack the object at pos "
+                                f"{i + 1} with error \"type must be tuple of ints,but got "
+                                f"{builtins.type(a).__name__}\"")
+        return empty(*args, dtype=cls.dtype)
+
+def _legacy_tensor_type(name, d):
+    return _LegacyTensorType(name, (), {'dtype': d, '__module__': __name__,
+                                        '__doc__': f'Legacy constructor of {d} tensors.'})
+
+FloatTensor, DoubleTensor, HalfTensor = [_legacy_tensor_type(n, d) for n, d in (
+    ('FloatTensor', float32), ('DoubleTensor', float64), ('HalfTensor', float16))]
+ByteTensor, CharTensor, ShortTensor, IntTensor, LongTensor, BoolTensor = [
+    _legacy_tensor_type(n, d) for n, d in (
+        ('ByteTensor', uint8), ('CharTensor', int8), ('ShortTensor', int16),
+        ('IntTensor', int32), ('LongTensor', int64), ('BoolTensor', bool))]

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['DATASETS', 'COMMANDS', 'set_num_threads', 'get_num_threads', 'quickstart_data', 'NeuralNetwork', 'argmax_labels',
-           'train_one_epoch', 'evaluate', 'progress_bar', 'fit', 'plot_history', 'show_predictions', 'make_parser',
-           'CommandError', 'train_command', 'evaluate_command', 'main']
+           'train_one_epoch', 'evaluate', 'progress_bar', 'fit', 'plot_history', 'show_predictions', 'first_mistakes',
+           'make_parser', 'CommandError', 'train_command', 'evaluate_command', 'main']
 
 # %% ../nbs/10_training.ipynb #9af60d28
 import argparse, json, os, pickle, sys, time
@@ -16,7 +16,7 @@ from . import nn, optim
 from .utils.data import DataLoader
 from .vision import datasets, transforms
 
-# %% ../nbs/10_training.ipynb #93c617ac
+# %% ../nbs/10_training.ipynb #24b87ca9
 def set_num_threads(n):
     "Use `n` threads for numpy's matrix products from now on (`torch.set_num_threads`)."
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -30,7 +30,7 @@ def get_num_threads():
     return max((i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'),
                default=1)
 
-# %% ../nbs/10_training.ipynb #499f8a34
+# %% ../nbs/10_training.ipynb #be298a14
 DATASETS = {'digits': datasets.Digits, 'mnist': datasets.MNIST,
             'fashion-mnist': datasets.FashionMNIST}
 
@@ -47,7 +47,7 @@ def quickstart_data(name='digits', root='data', download=False):
     test_data = kind(root, train=False, download=download, transform=to_tensor)
     return training_data, test_data, list(kind.classes)
 
-# %% ../nbs/10_training.ipynb #f85c5eb6
+# %% ../nbs/10_training.ipynb #70f22479
 class NeuralNetwork(nn.Module):
     "Seed 001's quickstart MLP: Flatten, 784-512-512-10 with ReLU, logits out."
     def __init__(self):
@@ -66,7 +66,7 @@ class NeuralNetwork(nn.Module):
         logits = self.linear_relu_stack(x)
         return logits
 
-# %% ../nbs/10_training.ipynb #a5f9f266
+# %% ../nbs/10_training.ipynb #027e2bdc
 def argmax_labels(output):
     "The predicted class of each row of logits: `output.argmax(1)` (seed 001's rule)."
     return output.argmax(1)
@@ -105,7 +105,7 @@ def evaluate(dataloader, model, loss_fn, predict=argmax_labels, progress=False):
             seen += len(X)
     return total_loss / seen, correct / seen
 
-# %% ../nbs/10_training.ipynb #9a9f2dc7
+# %% ../nbs/10_training.ipynb #3ae909ee
 def _watched():
     "Whether someone is likely watching: stderr is a terminal, or we run in Jupyter."
     return sys.stderr.isatty() or 'ipykernel' in sys.modules
@@ -130,7 +130,7 @@ def _say(line, bars):
     if bars: _tqdm_class().write(line)
     else: print(line)
 
-# %% ../nbs/10_training.ipynb #ab9bbe7b
+# %% ../nbs/10_training.ipynb #3eff9d54
 def fit(model, train_dataloader, test_dataloader, loss_fn, optimizer, epochs,
         scheduler=None, predict=argmax_labels, progress=None, verbose=True):
     "Train for `epochs` epochs, testing after each; the history (a list per quantity)."
@@ -155,7 +155,7 @@ def fit(model, train_dataloader, test_dataloader, loss_fn, optimizer, epochs,
                  f'({seconds:.1f} s)', bars)
     return history
 
-# %% ../nbs/10_training.ipynb #8aed8f87
+# %% ../nbs/10_training.ipynb #bae6151e
 def plot_history(history, path=None, title=None):
     "Loss and accuracy per epoch, for training and test; saved as PNG if `path`."
     import matplotlib.pyplot as plt
@@ -175,20 +175,24 @@ def plot_history(history, path=None, title=None):
     if path: fig.savefig(path, dpi=100)
     return fig
 
-# %% ../nbs/10_training.ipynb #78e6b56c
-def show_predictions(model, dataset, classes, n=24, ncols=8, path=None):
-    "`dataset`'s first `n` images, titled 'predicted (true)', in red where wrong."
-    import matplotlib.pyplot as plt
-    images = [dataset[i] for i in range(min(n, len(dataset)))]
+# %% ../nbs/10_training.ipynb #c346fd14
+def _guesses(model, images):
+    "The model's predicted class for each (image, label) pair of `images`."
     model.eval()
     with no_grad():
-        X = from_numpy(np.stack([img.numpy() for img, _ in images])).to(_device_of(model))
-        predicted = model(X).argmax(1).tolist()
+        X = from_numpy(np.stack([img.numpy() for img, _ in images]))
+        return model(X.to(_device_of(model))).argmax(1).tolist()
+
+def show_predictions(model, dataset, classes, n=24, ncols=8, path=None, indices=None):
+    "Images of `dataset` (`indices`, else the first `n`) titled 'guess (truth)'."
+    import matplotlib.pyplot as plt
+    if indices is None: indices = range(min(n, len(dataset)))
+    images = [dataset[i] for i in indices]
     nrows = -(-len(images) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.1 * ncols, 1.35 * nrows),
                              squeeze=False)
     for ax in axes.flat: ax.axis('off')
-    for ax, (img, label), guess in zip(axes.flat, images, predicted):
+    for ax, (img, label), guess in zip(axes.flat, images, _guesses(model, images)):
         ax.imshow(img.numpy().reshape(img.shape[-2:]), cmap='gray_r')
         ax.set_title(f'{classes[guess][:11]}\n({classes[label][:11]})', fontsize=7,
                      color='black' if guess == label else 'red')
@@ -196,7 +200,19 @@ def show_predictions(model, dataset, classes, n=24, ncols=8, path=None):
     if path: fig.savefig(path, dpi=100)
     return fig
 
-# %% ../nbs/10_training.ipynb #7205bfe5
+# %% ../nbs/10_training.ipynb #dd457310
+def first_mistakes(model, dataset, k=8, batch_size=256):
+    "Indices of the first `k` images of `dataset` whose prediction is wrong."
+    wrong = []
+    for start in range(0, len(dataset), batch_size):
+        images = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+        guesses = _guesses(model, images)
+        wrong += [start + j for j, (guess, (_, label)) in enumerate(zip(guesses, images))
+                  if guess != label]
+        if len(wrong) >= k: break
+    return wrong[:k]
+
+# %% ../nbs/10_training.ipynb #210bbb03
 try: from learntorch.serialization import save, load     # notebook 09: PyTorch's format
 except ImportError:  # a stand-in until notebook 09 is in this checkout: a pickle
     def _arrays(obj, back=False):
@@ -213,7 +229,7 @@ except ImportError:  # a stand-in until notebook 09 is in this checkout: a pickl
     def load(f, map_location=None, *, weights_only=True):
         with open(f, 'rb') as file: return _arrays(pickle.load(file), back=True)
 
-# %% ../nbs/10_training.ipynb #3e7180d7
+# %% ../nbs/10_training.ipynb #e50abc3b
 def _positive(kind):
     def parse(text):
         try: value = kind(text)
@@ -260,7 +276,7 @@ def make_parser():
                           help="a file written by 'learntorch train'")
     return parser
 
-# %% ../nbs/10_training.ipynb #1cc50df3
+# %% ../nbs/10_training.ipynb #137b7ac4
 class CommandError(Exception):
     "A problem the user can fix: `learntorch` prints it as one line, exit status 1."
 
@@ -304,13 +320,15 @@ def train_command(args):
     import matplotlib.pyplot as plt
     title = f'quickstart MLP on {args.dataset}'
     plt.close(plot_history(history, files['curves'], title))
-    plt.close(show_predictions(model, test_data, classes, path=files['predictions']))
+    shown = list(range(16)) + first_mistakes(model, test_data, 8)
+    plt.close(show_predictions(model, test_data, classes, path=files['predictions'],
+                               indices=shown))
     print(f"test accuracy {100 * accuracy:.1f}% after {args.epochs} epochs "
           f"({seconds:.1f} s)")
     for what, path in files.items(): print(f'{what + ":":13s}{path}')
     return 0
 
-# %% ../nbs/10_training.ipynb #7830858d
+# %% ../nbs/10_training.ipynb #b7bf40f0
 def evaluate_command(args):
     "`learntorch evaluate`: the test accuracy of a checkpoint of the quickstart MLP."
     set_num_threads(args.threads)
@@ -337,7 +355,7 @@ def evaluate_command(args):
           f"({round(accuracy * len(test_data))}/{len(test_data)}), mean loss {loss:.4f}")
     return 0
 
-# %% ../nbs/10_training.ipynb #9d707f57
+# %% ../nbs/10_training.ipynb #0dfc827e
 COMMANDS = {'train': train_command, 'evaluate': evaluate_command}
 
 def main(argv=None):
@@ -351,5 +369,5 @@ def main(argv=None):
         print(f'learntorch {args.command}: error: {e}', file=sys.stderr)
         return 1
 
-# %% ../nbs/10_training.ipynb #0f00e024
+# %% ../nbs/10_training.ipynb #bff36a18
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())

@@ -1441,3 +1441,40 @@ def test_matrix_gradient_in_the_inputs_layout(torch):
         (x @ w.t()).sum().backward()
         return w.grad, w.grad.is_contiguous(), w.grad.stride()
     same(torch, fn)
+
+
+def test_indexing_records_one_node_per_step(torch):
+    "PyTorch records basic indexing one step at a time, then the index tensors: compare the chains of nodes."
+    def chain(y):
+        out, n = [], y.grad_fn
+        while n is not None:
+            out.append(type(n).__name__)
+            n = n.next_functions[0][0] if n.next_functions else None
+        return out
+    def fn(T):
+        res = []
+        for key in [(0, slice(1, None)), (0, T.tensor([1, 0])), (slice(1, None), T.tensor([0, 1]), 0),
+                    (None, T.tensor([0, 2]), Ellipsis, 1), (T.tensor(1), [0, 1])]:
+            x = T.arange(18.).reshape(3, 3, 2).requires_grad_()
+            y = x[key]
+            y.backward(T.arange(float(y.numel())).reshape(y.shape))
+            res.append((chain(y), x.grad))
+        return res
+    same(torch, fn)
+
+
+def test_cumprod_gradient_like_pytorch_without_zeros(torch):
+    "Without zeros cumprod's gradient is PyTorch's reverse cumsum of g*y divided by x (same rounding)."
+    def fn(T):
+        x = t(T, [0.5, -2., 3., 1e-3], True)
+        x.cumprod(0).backward(t(T, [1., -1., 0.5, 2.]))
+        return x.grad
+    same(torch, fn)
+
+
+def test_zero_dim_scatter_add_backward(torch):
+    def fn(T):
+        v = t(T, 1.5, True)
+        (v * 1).scatter_add(0, T.zeros((), dtype=T.int64), v).backward()
+        return v.grad
+    same(torch, fn)

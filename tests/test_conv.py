@@ -132,7 +132,7 @@ def test_adaptive_pools_vs_torch(h, w, oh, ow, seed):
 def test_pool_1d_forms():
     x = np.random.default_rng(3).standard_normal((2, 3, 11))
     for f in (lambda T, x: T.nn.functional.max_pool1d(x, 3, 2, 1), lambda T, x: T.nn.functional.avg_pool1d(x, 3, 2, 1),
-              lambda T, x: T.nn.MaxPool1d(2)(x)):
+              lambda T, x: T.nn.MaxPool1d(2)(x), lambda T, x: T.nn.AvgPool1d(3, 2, 1)(x)):
         run_both(f, f, [x])
 
 
@@ -238,6 +238,7 @@ def test_padding_modes_name_themselves():
     lambda T: T.nn.Conv2d(3, 6, (3, 5), stride=2, padding='valid', dilation=2, groups=3, bias=False),
     lambda T: T.nn.Conv1d(3, 6, 3, padding='same'), lambda T: T.nn.ConvTranspose2d(3, 6, 3, stride=2, output_padding=1),
     lambda T: T.nn.MaxPool2d(2), lambda T: T.nn.MaxPool1d(3, 2), lambda T: T.nn.AvgPool2d(3, 1, 1),
+    lambda T: T.nn.AvgPool1d(3, 2, 1), lambda T: T.nn.AvgPool1d(2),
     lambda T: T.nn.AdaptiveAvgPool2d((5, None)), lambda T: T.nn.AdaptiveMaxPool2d(3),
     lambda T: T.nn.BatchNorm1d(4, affine=False, track_running_stats=False, momentum=None),
 ])

@@ -194,6 +194,8 @@ PROGRAMS = {
     'round_decimals_int': "r = T.tensor([3], dtype=T.int8).round(decimals=2)",
     'where_int_condition': "r = T.where(T.tensor([1]), 1., 2.)",
     'masked_fill_int_mask': "r = T.tensor([1.]).masked_fill(T.tensor([1], dtype=T.uint8), 0.)",
+    'sort_keeps_layout': "x = T.arange(24.).reshape(2, 3, 4).permute(2, 0, 1); s = x.sort(0); "
+                         "r = (s.values.stride(), s.indices.stride(), T.ones(3, 4).T.sort(1).values.stride())",
     'empty_strides': "r = (T.full((0, 1), 3).stride(), T.ones(2, 0, 3).stride(), T.ones(4, 4)[:, :0].stride())",
 }
 

@@ -2,7 +2,7 @@
 at least 2 figures, at least 3 exercises with `#| solution` cells, no code stretch over 60 lines without prose or a
 demonstration, at most 2% of code lines over 90 characters, a glossary, and "The complete version" as the last
 section before it."""
-import json, os
+import json, os, subprocess, sys
 from pathlib import Path
 
 import pytest
@@ -17,21 +17,28 @@ def _cells(name): return json.load(open(NBS / name))['cells']
 def _src(c): return ''.join(c['source'])
 
 
+_RUN = """
+import json, os, sys
+from execnb.nbio import read_nb
+from execnb.shell import CaptureShell
+os.chdir(sys.argv[1])
+result = {}
+for name in sys.argv[2:]:
+    nb = read_nb(name)
+    CaptureShell().run_all(nb, exc_stop=True)
+    result[name] = ([bool(c.get('outputs')) for c in nb.cells],
+                    [sum('image/png' in o.get('data', {}) for o in c.get('outputs', [])) for c in nb.cells])
+print(json.dumps(result))
+"""
+
+
 @pytest.fixture(scope='module')
 def executed():
-    "Each lesson run once (as nbdev_test runs it), giving the outputs of every cell."
-    from execnb.nbio import read_nb
-    from execnb.shell import CaptureShell
-    out, here = {}, os.getcwd()
-    try:
-        os.chdir(NBS)
-        for name in LESSONS:
-            nb = read_nb(name)
-            CaptureShell().run_all(nb, exc_stop=True)
-            out[name] = [bool(c.get('outputs')) for c in nb.cells], [
-                sum('image/png' in o.get('data', {}) for o in c.get('outputs', [])) for c in nb.cells]
-    finally: os.chdir(here)
-    return out
+    "Each lesson run once in a separate process (its export cells must not replace this process's classes)."
+    p = subprocess.run([sys.executable, '-c', _RUN, str(NBS), *LESSONS], capture_output=True, text=True,
+                       timeout=600, env={**os.environ, 'PYTHONPATH': str(NBS.parent)})
+    assert p.returncode == 0, p.stderr[-3000:]
+    return json.loads(p.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize('name', LESSONS)

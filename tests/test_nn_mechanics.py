@@ -276,6 +276,31 @@ EDGE_CASES = {   # empty class dimensions, 0-d softmax of inf/nan, dtype handlin
     'hardtanh_bool': lambda T, F: F.hardtanh(T.tensor([True])),
     'hardtanh_int': lambda T, F: F.hardtanh(T.tensor([-3, 0, 3])),
     'prelu_int': lambda T, F: F.prelu(T.tensor([1]), T.tensor([0.25])),
+    'softmax_empty_int': lambda T, F: T.softmax(T.tensor([], dtype=T.int64), 0),
+    'log_softmax_empty_int32': lambda T, F: T.log_softmax(T.zeros(2, 0, dtype=T.int32), 1),
+    'ce_empty_probabilities_smoothing_none': lambda T, F: F.cross_entropy(T.eye(0), T.eye(0), label_smoothing=0.1,
+                                                                          reduction='none'),
+    'ce_empty_probabilities_smoothing_sum': lambda T, F: F.cross_entropy(T.eye(0), T.eye(0), label_smoothing=0.1,
+                                                                         reduction='sum'),
+    'ce_empty_classes_smoothing': lambda T, F: F.cross_entropy(T.zeros(2, 0), T.zeros(2, 0), label_smoothing=0.1,
+                                                               reduction='none'),
+    'layer_norm_bool_float_weight': lambda T, F: F.layer_norm(T.tensor([True, False]), (2,), T.ones(2)),
+    'layer_norm_int_float_bias': lambda T, F: F.layer_norm(T.tensor([1, 2]), (2,), T.ones(2), T.zeros(2)),
+    'layer_norm_float_double_weight': lambda T, F: F.layer_norm(T.tensor([1., 2]), (2,), T.ones(2, dtype=T.float64)),
+    'mse_int': lambda T, F: F.mse_loss(T.tensor([[6]]), T.tensor([[6]])),
+    'mse_int_float': lambda T, F: F.mse_loss(T.tensor([[1, 2]]), T.tensor([[1., 2.]])),
+    'smooth_l1_int32': lambda T, F: F.smooth_l1_loss(T.tensor([1], dtype=T.int32), T.tensor([1], dtype=T.int32)),
+    'huber_int': lambda T, F: F.huber_loss(T.tensor([1]), T.tensor([2])),
+    'nll_0d_input': lambda T, F: F.nll_loss(T.tensor(1.), T.tensor(0.)),
+    'nll_int_input': lambda T, F: F.nll_loss(T.tensor([[1, 2]]), T.tensor([0])),
+    'ce_int_input': lambda T, F: F.cross_entropy(T.tensor([[1, 2]]), T.tensor([0])),
+    'bce_long_target': lambda T, F: F.binary_cross_entropy(T.tensor([[0.5]]), T.tensor([[1]])),
+    'bce_double_target': lambda T, F: F.binary_cross_entropy(T.tensor([0.5]), T.tensor([1.], dtype=T.float64)),
+    'bce_logits_int_input': lambda T, F: F.binary_cross_entropy_with_logits(T.tensor([1]), T.tensor([1])),
+    'bce_logits_long_target': lambda T, F: F.binary_cross_entropy_with_logits(T.tensor([1.]), T.tensor([1])),
+    'kl_div_int': lambda T, F: F.kl_div(T.tensor([1]), T.tensor([1]), reduction='sum'),
+    'embedding_1d_weight': lambda T, F: F.embedding(T.tensor([0, 2, 1]), T.tensor([3., 3., 0.5])),
+    'embedding_3d_weight': lambda T, F: F.embedding(T.tensor([0]), T.zeros(2, 2, 2)),
     'layer_norm_empty_batch': lambda T, F: F.layer_norm(T.zeros(0, 3), (3,)),
     'mse_weight_wrong_size': lambda T, F: F.mse_loss(T.zeros(3), T.zeros(3), weight=T.ones(2)),
     'nll_int32_target': lambda T, F: F.nll_loss(T.zeros(2, 3), T.tensor([0, 1], dtype=T.int32)),
@@ -331,3 +356,26 @@ def test_saved_loss_arguments_are_version_checked(case):
             pw = T.ones(4); loss = F.binary_cross_entropy_with_logits(x, T.rand(3, 4), pos_weight=pw); pw.mul_(2)
         with pytest.raises(RuntimeError, match='modified by an inplace operation'): loss.backward()
     run(torch); run(learntorch)
+
+
+@pytest.mark.parametrize('case', ['mse_empty_mean', 'bce_logits_inf_nan', 'kl_div_log_target_inf'])
+def test_no_numpy_warnings_leak(case):
+    "numpy's RuntimeWarnings (0/0, inf - inf) stay inside, as PyTorch computes silently."
+    import warnings
+    F = learntorch.nn.functional
+    T = learntorch
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        if case == 'mse_empty_mean': F.mse_loss(T.zeros(0, 1, 1), T.zeros(0, 1, 1))
+        if case == 'bce_logits_inf_nan':
+            x = T.tensor([0.5, float('nan'), float('inf'), -float('inf')])
+            F.binary_cross_entropy_with_logits(x, x, pos_weight=T.ones(4) * 2, reduction='sum')
+        if case == 'kl_div_log_target_inf':
+            x = T.tensor([[float('inf'), 0.]])
+            F.kl_div(x, x, log_target=True, reduction='sum')
+
+
+def test_kl_div_mean_warns_like_pytorch():
+    for T in LIBS:
+        with pytest.warns(UserWarning, match="reduction: 'mean' divides the total loss"):
+            T.nn.functional.kl_div(T.zeros(2, 2), T.ones(2, 2))

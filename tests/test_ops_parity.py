@@ -540,6 +540,13 @@ def gather_args(draw):
     return a, d, index
 
 op('gather', lambda T, a, d, i: T.gather(a, d, i), gather_args(), grad=True)
+op('scatter_value', lambda T, a, d, i: (T.scatter(a, d, i, 2.5), a.scatter(d, i, 1.5, reduce='add')),
+   gather_args().filter(lambda t: t[0].dtype.kind == 'f'), needs='scatter Tensor.scatter')
+op('scatter_add', lambda T, a, d, i: T.scatter_add(a, d, i, T.ones(tuple(i.shape), dtype=a.dtype)),
+   gather_args(), needs='scatter_add')
+op('scatter_inplace', lambda T, a, d, i: a.scatter_(d, i, T.full(tuple(i.shape), 7, dtype=a.dtype), reduce='add'),
+   gather_args().filter(lambda t: t[0].dtype.kind in 'fi' and t[0].dtype.itemsize >= 4), needs='Tensor.scatter_',
+   inplace=True)
 op('index_select', lambda T, a, d, i: T.index_select(a, d, i),
    then(one(min_dims=1), lambda a: dims(a.ndim).flatmap(lambda d: st.tuples(st.just(d), _index_vector(a.shape[d])))),
    grad=True)
@@ -607,10 +614,29 @@ op('clamp_', lambda T, a, lo, hi: a.clamp_(lo, hi), then(one(specials=True), lam
 op('zero_', lambda T, a: a.zero_(), one(), needs='Tensor.zero_', inplace=True)
 op('fill_', lambda T, a, v: a.fill_(v), then(one(), lambda a: st.tuples(scalars())), needs='Tensor.fill_', inplace=True)
 op('copy_', lambda T, a, b: a.copy_(b), inplace_pair(), needs='Tensor.copy_', inplace=True)
+op('shifts', lambda T, a, b: (a << b, a >> b, T.bitwise_left_shift(a, b)), two(INTS, lo=0, hi=7),
+   needs='Tensor.__lshift__ Tensor.__rshift__ bitwise_left_shift')
+op('augmented_int_operators', lambda T, a, b: _int_iops(a, b),
+   inplace_pair(('int64', 'int32', 'int16'), ('int64', 'int32', 'int16', 'int8'), lo=1, hi=9, nonzero=True),
+   needs='Tensor.__imod__ Tensor.__ifloordiv__ Tensor.__iand__ Tensor.__ior__ Tensor.__ixor__', inplace=True)
 op('masked_fill_', lambda T, a, m, v: a.masked_fill_(m > 0, v),
    then(inplace_pair(second=('int8',), lo=-1, hi=1), lambda a, m: st.tuples(scalars(('int', 'float')))),
    needs='Tensor.masked_fill_', inplace=True)
 op('neg_exp_inplace', lambda T, a: (a.neg_(), a.exp_()), one(FLOATS), needs='Tensor.neg_ Tensor.exp_', inplace=True)
+
+
+def _int_iops(a, b):
+    "Augmented assignments on integers write in place: %=, //=, &=, |=, ^=, <<=, >>=."
+    x = a
+    x %= b
+    x += 5
+    x //= b
+    x &= b
+    x |= b
+    x ^= b
+    x <<= 1
+    x >>= 1
+    return x
 
 
 def _iops(a, b):

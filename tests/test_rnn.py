@@ -37,6 +37,7 @@ def twins(kind, *args, **kwargs):
     l = getattr(nn, kind)(*args, **kwargs, dtype=learntorch.float64)
     l.load_state_dict({k: to_l(v) for k, v in t.state_dict().items()})
     assert list(l.state_dict()) == list(t.state_dict())
+    if kwargs.get('dropout'): t.eval(), l.eval()
     return t, l
 
 
@@ -55,6 +56,7 @@ def configs(draw):
               bias=draw(st.booleans()), batch_first=draw(st.booleans()), bidirectional=draw(st.booleans()))
     if kind == 'RNN': kw['nonlinearity'] = draw(st.sampled_from(['tanh', 'relu']))
     if kind == 'LSTM' and hidden > 1 and draw(st.booleans()): kw['proj_size'] = draw(st.integers(1, hidden - 1))
+    if kw['num_layers'] > 1 and draw(st.booleans()): kw['dropout'] = 0.5   # compared in eval mode
     return kind, kw
 
 
@@ -281,6 +283,9 @@ def errors_of(fn_t, fn_l):
     lambda M, R, T: M.RNNCell(10, 20)(T.randn(3, 10), T.randn(2, 20)),
     lambda M, R, T: M.GRUCell(10, 20)(T.randn(3, 10), T.randn(3, 5)),
     lambda M, R, T: M.LSTMCell(10, 20)(T.randn(3, 10, 2)),
+    lambda M, R, T: M.RNNCell(3, 4)(T.randn(3), T.randn(1, 4)),
+    lambda M, R, T: M.RNNCell(3, 4)(T.randn(2, 3), T.randn(4)),
+    lambda M, R, T: M.LSTM(3, 4)(T.randn(5, 3), (T.randn(1, 2, 4), T.randn(1, 2, 4))),
     lambda M, R, T: M.LSTMCell(10, 20)(T.randn(3, 10), (T.randn(3, 20), T.randn(2, 20))),
     lambda M, R, T: M.RNN(10, 20, nonlinearity='foo'),
     lambda M, R, T: M.LSTM(10, 20, proj_size=20),
@@ -297,6 +302,11 @@ def test_packed_sequence_repr_and_flatten_parameters():
         t = trnn.pack_sequence([torch.tensor([1., 2.]), torch.tensor([3.])], enforce_sorted=sort)
         l = lrnn.pack_sequence([learntorch.tensor([1., 2.]), learntorch.tensor([3.])], enforce_sorted=sort)
         assert repr(l) == repr(t)
+    p = lrnn.pack_sequence([learntorch.tensor([1., 2.]), learntorch.tensor([3.])])
+    for name in ('double', 'float', 'half', 'long', 'int'):
+        q = getattr(p, name)()
+        assert isinstance(q, lrnn.PackedSequence) and q.batch_sizes is p.batch_sizes
+        assert q.data.dtype == getattr(p.data, name)().dtype
     m = nn.LSTM(2, 3)
     before = [p.detach().numpy().copy() for p in m.parameters()]
     assert m.flatten_parameters() is None
@@ -309,3 +319,20 @@ def test_namespace_after_import_torch():
     assert m.pad_sequence is lrnn.pad_sequence and learntorch.nn.LSTM is nn.LSTM
     assert {'pad_sequence', 'pack_padded_sequence', 'pad_packed_sequence', 'pack_sequence',
             'PackedSequence'} <= set(m.__all__)
+
+
+def test_import_torch_nn_utils_rnn_under_the_torch_alias(tmp_path):
+    "`import torch.nn.utils.rnn` works when torch is aliased to learntorch (nn.utils must be a package)."
+    import subprocess, sys
+    from pathlib import Path
+    runner = Path(__file__).resolve().parents[1].parent / 'shared' / 'acceptance' / 'run.py'
+    if not runner.exists(): pytest.skip('acceptance runner not found')
+    script = tmp_path / 'uses_rnn_utils.py'
+    script.write_text("import torch\nimport torch.nn.utils.rnn as rnn_utils\n"
+                      "from torch.nn.utils.rnn import pad_sequence\n"
+                      "assert rnn_utils.pad_sequence is pad_sequence\nprint('OK uses_rnn_utils.py')\n")
+    code = ("import sys; sys.path.insert(0, %r); import run as R; "
+            "sys.argv = ['-c', 'learntorch', %r]; exec(R.BOOT)" % (str(runner.parent), str(script)))
+    p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120,
+                       cwd=Path(__file__).resolve().parents[1])
+    assert 'OK uses_rnn_utils.py' in p.stdout, p.stderr[-2000:]

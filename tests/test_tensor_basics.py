@@ -273,3 +273,32 @@ def test_error_types_are_builtin_or_torch_like():
     for name, (code, _) in ERRORS.items():
         with pytest.raises(Exception):
             eval(code, {'T': torch, 'np': np})
+
+
+LEGACY = ['FloatTensor', 'DoubleTensor', 'HalfTensor', 'ByteTensor', 'CharTensor', 'ShortTensor', 'IntTensor',
+          'LongTensor', 'BoolTensor']
+LEGACY_CALLS = ['C([1, 0, 2])', 'C(np.array([[1, 2], [3, 4]]))', 'C((2, 3))', 'C(T.Size([2, 3])).shape', 'C(2, 3).shape',
+                'C().shape', 'C([])']
+
+
+@pytest.mark.parametrize('name', LEGACY)
+@pytest.mark.parametrize('call', LEGACY_CALLS)
+def test_legacy_tensor_types(name, call):
+    "torch.FloatTensor and its siblings: data, sizes and Size as PyTorch reads them, their dtype, isinstance."
+    got = {}
+    for T in LIBS:
+        r = eval(call, {'T': T, 'np': np, 'C': getattr(T, name)})
+        got[T] = tuple(r) if isinstance(r, tuple) else (r.tolist() if call not in ('C(2, 3).shape',) else r, )
+        if not isinstance(r, tuple):
+            assert str(r.dtype) == str(getattr(T, name).dtype)
+            assert isinstance(r, getattr(T, name)) and not isinstance(r, getattr(T, 'FloatTensor' if name != 'FloatTensor' else 'DoubleTensor'))
+    if 'shape' in call: assert tuple(got[learntorch]) == tuple(got[torch])
+    else: assert got[learntorch] == got[torch]
+
+
+def test_legacy_tensor_type_of_a_tensor_is_an_alias():
+    for T in LIBS:
+        t = T.ones(2)
+        assert T.FloatTensor(t).data_ptr() == t.data_ptr()
+        with pytest.raises(TypeError): T.FloatTensor(T.ones(2, dtype=T.int64))
+        with pytest.raises(TypeError, match="failed to unpack the object at pos 2"): T.FloatTensor(2, 'a')

@@ -138,6 +138,12 @@ def test_plots_are_figures_with_red_mistakes(tmp_path):
     assert len(titles) == 12
     assert [t.get_color() == 'red' for t in titles] == [g != t for g, t in zip(guesses, truth)]
     assert (tmp_path / 'p.png').stat().st_size > 1000
+    wrong = lt.first_mistakes(model, test_data, k=5, batch_size=7)
+    assert len(wrong) == 5 and wrong == sorted(wrong)
+    all_guesses = model(torch.stack([test_data[i][0] for i in range(wrong[-1] + 1)])).argmax(1).tolist()
+    assert wrong == [i for i, g in enumerate(all_guesses) if g != test_data[i][1]][:5]
+    fig = lt.show_predictions(model, test_data, classes, indices=wrong)
+    assert [ax.title.get_color() for ax in fig.axes if ax.get_title()] == ['red'] * 5
 
 
 # ---- the command line ----------------------------------------------------------------------------------------------
@@ -237,3 +243,26 @@ def test_console_script_is_declared_and_passed_to_setuptools():
     assert name == 'learntorch' and getattr(importlib.import_module(module), func) is lt.main
     assert "'console_scripts': cfg.get('console_scripts'" in (REPO / 'setup.py').read_text()
     for req in ('tqdm', 'threadpoolctl'): assert req in cfg['DEFAULT']['requirements'].split()
+
+
+def test_cli_checkpoint_opens_in_pytorch(tmp_path):
+    "With notebook 09's learntorch.save, `learntorch train` writes PyTorch's own format: torch.load reads it."
+    pytest.importorskip('learntorch.serialization')
+    torch_ = pytest.importorskip('torch')
+    out = tmp_path / 'run'
+    p = learntorch_cli('train', '--epochs', '1', '--out', str(out), '--no-progress')
+    assert p.returncode == 0, p.stderr
+    ckpt = torch_.load(str(out / 'model.pth'), weights_only=True)
+    ours = lt.load(str(out / 'model.pth'), weights_only=True)['model_state_dict']
+    theirs = torch_.nn.Sequential(torch_.nn.Flatten(), torch_.nn.Linear(784, 512), torch_.nn.ReLU(),
+                                  torch_.nn.Linear(512, 512), torch_.nn.ReLU(), torch_.nn.Linear(512, 10))
+    state = {k.replace('linear_relu_stack.', ''): v for k, v in ckpt['model_state_dict'].items()}
+    theirs.load_state_dict({str(int(k.split('.')[0]) + 1) + '.' + k.split('.')[1]: v for k, v in state.items()})
+    _, test_data, _ = lt.quickstart_data('digits')
+    x = np.stack([test_data[i][0].numpy() for i in range(16)])
+    model = lt.NeuralNetwork()
+    model.load_state_dict(ours)
+    with torch.no_grad(), torch_.no_grad():
+        np.testing.assert_allclose(theirs(torch_.from_numpy(x)).numpy(), model(torch.from_numpy(x)).numpy(),
+                                   rtol=1e-4, atol=1e-5)
+    assert ckpt['dataset'] == 'digits' and ckpt['epoch'] == 1

@@ -119,7 +119,9 @@ def _module_getattr(self, name):
     raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
 
-Module.__getattr__ = _module_getattr   # (a module-level `__getattr__` hooks the module itself)
+Module.__getattr__ = (
+    _module_getattr  # (a module-level `__getattr__` hooks the module itself)
+)
 
 @patch_module
 def _discard(self, name):

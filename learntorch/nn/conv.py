@@ -1131,7 +1131,7 @@ class ConvTranspose2d(_ConvNd):
         return conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
                                 self.output_padding, self.groups, self.dilation)
 
-# %% ../../nbs/11_conv.ipynb #2c6410dd
+# %% ../../nbs/11_conv.ipynb #8c9b883c
 class MaxPool2d(Module):
     "Keeps the largest value of each window."
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
@@ -1173,10 +1173,13 @@ class AvgPool2d(Module):
         return f'kernel_size={k}, stride={s}, padding={p}'
 
 class AvgPool1d(AvgPool2d):
-    "Average pooling of (N, C, L) signals."
+    "Average pooling of (N, C, L) signals (sizes kept as 1-tuples, as PyTorch does)."
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True):
+        one = lambda v: _ntuple(v, 1, 'kernel_size')
+        super().__init__(one(kernel_size), one(kernel_size if stride is None else stride),
+                         one(padding), ceil_mode, count_include_pad)
     def forward(self, input):
-        if self.divisor_override is not None:
-            raise NotImplementedError("AvgPool1d has no divisor_override")
         return avg_pool1d(input, self.kernel_size, self.stride, self.padding,
                           self.ceil_mode, self.count_include_pad)
 

@@ -202,7 +202,8 @@ class Linear(Module):
         self.weight = Parameter(empty(out_features, in_features, device=device,
                                       dtype=dtype))
         if bias: self.bias = Parameter(empty(out_features, device=device, dtype=dtype))
-        else: self.register_parameter('bias', None)   # (`self.bias = None` first would clash)
+        else: self.register_parameter('bias',
+                                      None)   # (`self.bias = None` first would clash)
         self.reset_parameters()
     def reset_parameters(self):
         ("PyTorch's default initialisation: U(-1/sqrt(in), 1/sqrt(in)) for weight and "
@@ -618,8 +619,7 @@ def _softmax_dim(ndim, dim, name='softmax', stacklevel=3):
     if dim is not None: return dim
     warnings.warn(
         f"Implicit dimension choice for {name} has been deprecated. Change the call to "
-        f"include dim=X "
-        "as an argument.",
+        "include dim=X as an argument.",
         UserWarning,
         stacklevel=stacklevel + 1,
     )
@@ -632,14 +632,13 @@ def _softmax_input(input, dim, dtype, kernel, stacklevel=3):
     d = _softmax_dim(x.ndim, dim, kernel, stacklevel + 1)
     if not -n <= d < n:
         raise IndexError(
-            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but "
-            f"got {d})"
+            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+            f"but got {d})"
         )
     d %= n
-    _floats_only(
-        x,
-        kernel + ("_lastdim" if d == x.ndim - 1 or x.ndim == 0 else "") + "_kernel_impl",
-    )
+    if x.numel():  # (PyTorch runs no kernel, so checks no dtype, when empty)
+        last = "_lastdim" if d == x.ndim - 1 or x.ndim == 0 else ""
+        _floats_only(x, kernel + last + "_kernel_impl")
     return x, x._array, d
 
 # %% ../../nbs/04_layers.ipynb #f4029256
@@ -647,9 +646,10 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     "Probabilities along `dim`: `exp(x) / sum(exp(x))`, computed stably."
     x, a, d = _softmax_input(input, dim, dtype, 'softmax', _stacklevel)
     xp = array_module(a)
+    if a.size == 0: return _result(a.copy(), 'softmax', (x,), d)
     with np.errstate(invalid='ignore'):
-        if a.ndim == 0 or a.size == 0: return _result(xp.exp(a - a), 'softmax', (x,),
-                                                      d)   # 1, or nan for inf/nan
+        if a.ndim == 0: return _result(xp.exp(a - a), 'softmax', (x,),
+                                       d)   # 1, or nan for inf/nan
         e = xp.exp(a - a.max(axis=d, keepdims=True))
         e /= e.sum(axis=d, keepdims=True)
     return _result(e, 'softmax', (x,), d)
@@ -658,9 +658,10 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     "Log-probabilities along `dim`: `x - log(sum(exp(x)))`, computed stably."
     x, a, d = _softmax_input(input, dim, dtype, 'log_softmax', _stacklevel)
     xp = array_module(a)
+    if a.size == 0: return _result(a.copy(), 'log_softmax', (x,), d)
     with np.errstate(invalid='ignore'):
-        if a.ndim == 0 or a.size == 0: return _result(a - a, 'log_softmax', (x,),
-                                                      d)     # 0, or nan for inf/nan
+        if a.ndim == 0: return _result(a - a, 'log_softmax', (x,),
+                                       d)       # 0, or nan for inf/nan
         shifted = a - a.max(axis=d, keepdims=True)
         shifted -= xp.log(xp.exp(shifted).sum(axis=d, keepdims=True))
     return _result(shifted, 'log_softmax', (x,), d)
@@ -731,6 +732,7 @@ class Dropout(Module):
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
               scale_grad_by_freq=False, sparse=False):
     "Rows of `weight` picked by the integer tensor `input`."
+    if weight.ndim != 2: raise RuntimeError("'weight' must be 2-D")
     if input.dtype not in (int64, int32):
         raise RuntimeError(
             f"Expected tensor for argument #1 'indices' to have one of the following "
@@ -782,21 +784,42 @@ class EmbeddingBackward0(Node):
 class Embedding(Module):
     ("A lookup table of `num_embeddings` vectors of size `embedding_dim`, initialised "
      "N(0, 1).")
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
-                 scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None,
-                 dtype=None):
+    def __init__(
+        self,
+        num_embeddings,
+        embedding_dim,
+        padding_idx=None,
+        max_norm=None,
+        norm_type=2.0,
+        scale_grad_by_freq=False,
+        sparse=False,
+        _weight=None,
+        _freeze=False,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
-        if padding_idx is not None and padding_idx < 0: padding_idx += num_embeddings
-        self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
+        if padding_idx is not None and padding_idx < 0:
+            padding_idx += num_embeddings
+        self.num_embeddings, self.embedding_dim, self.padding_idx = (
+            num_embeddings,
+            embedding_dim,
+            padding_idx,
+        )
         self.max_norm, self.norm_type = max_norm, norm_type
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         fresh = _weight is None
-        if fresh: _weight = normal_(empty(num_embeddings, embedding_dim, device=device, dtype=dtype))
+        if fresh:
+            _weight = normal_(
+                empty(num_embeddings, embedding_dim, device=device, dtype=dtype)
+            )
         self.weight = Parameter(_weight, requires_grad=not _freeze)
         if padding_idx is not None and fresh:
-            with no_grad(): self.weight[padding_idx] = 0
+            with no_grad():
+                self.weight[padding_idx] = 0
     def forward(self, input):
-        return embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+        return embedding(input, self.weight, self.padding_idx, self.max_norm,
+                         self.norm_type,
                          self.scale_grad_by_freq, self.sparse)
     def extra_repr(self):
         s = f'{self.num_embeddings}, {self.embedding_dim}'
@@ -848,6 +871,16 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
             f"Given normalized_shape={list(shape)}, expected input with shape [*, "
             f"{', '.join(map(str, shape))}], but got input of size{input.shape}"
         )
+    for p in (weight, bias):
+        if p is not None and p.dtype is not input.dtype:
+            raise RuntimeError(
+                "mixed dtype (CPU): "
+                + (
+                    f"expect parameter to have scalar type of {input.dtype._legacy_name}"
+                    if input.dtype.is_floating_point
+                    else "all inputs must share same datatype."
+                )
+            )
     _floats_only(input, 'LayerNormKernelImpl')
     a = input._array
     xp = array_module(a)
@@ -964,12 +997,38 @@ class RMSNorm(Module):
 
 
 # %% ../../nbs/04_layers.ipynb #f80694e0
-add_to_namespace(functional, linear, bilinear, relu, relu6, leaky_relu, elu, gelu, silu, mish,
+add_to_namespace(functional, linear, bilinear, relu, relu6, leaky_relu, elu, gelu, silu,
+                 mish,
                  hardswish, softplus, hardtanh, prelu, sigmoid, tanh, softmax, softmin,
                  log_softmax, dropout, embedding, one_hot, layer_norm, rms_norm)
-add_to_namespace('learntorch.nn', Identity, Linear, Bilinear, Flatten, Unflatten, ReLU, ReLU6,
-                 LeakyReLU, PReLU, ELU, GELU, SiLU, Mish, Hardswish, Softplus, Hardtanh, Sigmoid,
-                 Tanh, Softmax, Softmin, LogSoftmax, Dropout, Embedding, LayerNorm, RMSNorm)
+add_to_namespace(
+    "learntorch.nn",
+    Identity,
+    Linear,
+    Bilinear,
+    Flatten,
+    Unflatten,
+    ReLU,
+    ReLU6,
+    LeakyReLU,
+    PReLU,
+    ELU,
+    GELU,
+    SiLU,
+    Mish,
+    Hardswish,
+    Softplus,
+    Hardtanh,
+    Sigmoid,
+    Tanh,
+    Softmax,
+    Softmin,
+    LogSoftmax,
+    Dropout,
+    Embedding,
+    LayerNorm,
+    RMSNorm,
+)
 
 # %% ../../nbs/04_layers.ipynb #433d2223
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
@@ -1013,7 +1072,8 @@ class PairwiseDistance(Module):
 
 
 # %% ../../nbs/04_layers.ipynb #cb35f3cf
-_PAD_MODES = {'constant': 'constant', 'reflect': 'reflect', 'replicate': 'edge', 'circular': 'wrap'}
+_PAD_MODES = {'constant': 'constant', 'reflect': 'reflect', 'replicate': 'edge',
+              'circular': 'wrap'}
 
 def _pad_sources(shape, pad, mode):
     ("For each output element of the padded tensor, the flat index of the input element "
@@ -1041,7 +1101,8 @@ def pad(input, pad, mode='constant', value=None):
             f"dimension but got "
             f"padding length {len(pad)} and input of dimension {input.ndim}"
         )
-    if mode not in _PAD_MODES: raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if mode not in _PAD_MODES:
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
     if mode != 'constant':
         if value is not None and value != 0:
             raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument")
@@ -1057,9 +1118,11 @@ def pad(input, pad, mode='constant', value=None):
         for i in range(k):
             n, (lo, hi) = input.shape[input.ndim - 1 - i], pad[2 * i: 2 * i + 2]
             if mode == 'reflect' and (lo >= n or hi >= n):
-                raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding "
-                                   f"input dimension, but got: padding ({lo}, {hi}) at dimension "
-                                   f"{input.ndim - 1 - i} of input {list(input.shape)}")
+                raise RuntimeError(
+                    f"Argument #4: Padding size should be less than the corresponding "
+                    f"input dimension, but got: padding ({lo}, {hi}) at dimension "
+                    f"{input.ndim - 1 - i} of input {list(input.shape)}"
+                )
             if n == 0 and (lo > 0 or hi > 0):
                 raise RuntimeError("input tensor must be non-empty to pad it")
             if mode == 'circular' and (lo > n or hi > n):
@@ -1067,7 +1130,7 @@ def pad(input, pad, mode='constant', value=None):
     src = _pad_sources(tuple(input.shape), tuple(pad), mode)
     a = input._array
     xp = array_module(a)
-    if mode == 'circular':             # PyTorch copies slices into a new tensor: a CopySlices node
+    if mode == "circular":  # PyTorch copies slices into a new tensor: a CopySlices node
         out = zeros(src.shape, dtype=input.dtype, device=input.device)
         out[0:] = input.reshape(-1)[_wrap(xp.asarray(src))]
         return out
@@ -1229,7 +1292,7 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
      "and how often each occurs.")
     a = input._array
     xp = array_module(a)
-    _ = sorted      # False allows any order; PyTorch's CPU kernel sorts anyway, as numpy does
+    _ = sorted  # False allows any order; PyTorch's CPU kernel sorts anyway, as numpy does
     if dim is not None: dim = dim % builtins.max(a.ndim, 1)
     values, inverse, counts = xp.unique(a, return_inverse=True, return_counts=True,
                                         axis=dim)

@@ -45,7 +45,12 @@ def _reduce(loss, reduction):
 
 def _reduce_array(losses, reduction):
     "`_reduce` for the arrays inside a fused loss (keeping their dtype)."
-    if reduction == 'mean': return losses.mean(dtype=losses.dtype)
+    if reduction == 'mean':        # (the mean of nothing is nan, without numpy's warning)
+        return (
+            losses.mean(dtype=losses.dtype)
+            if losses.size
+            else losses.dtype.type(math.nan)
+        )
     if reduction == 'sum': return losses.sum(dtype=losses.dtype)
     return losses
 
@@ -82,9 +87,13 @@ class _PointwiseLoss(Node):
 def _pointwise_loss(name, input, target, reduction, param, elementwise):
     "Compute a fused pointwise loss from `elementwise(xp, diff, param)`, then reduce."
     _check_sizes(input, target)
-    a, b, _ = _operands_same(input, target)
+    a, b, d = _operands_same(input, target)
+    if not d.is_floating_point:
+        kernel = name.replace('_loss', '_cpu')
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{d._legacy_name}\'')
     xp = array_module(a)
-    loss = _reduce_array(elementwise(xp, a - b, param), reduction)
+    with np.errstate(all="ignore"):  # (an empty mean is nan, silently, as in PyTorch)
+        loss = _reduce_array(elementwise(xp, a - b, param), reduction)
     return _result(xp.asarray(loss), name, (input, target), (reduction, param))
 
 def _operands_same(input, target):
@@ -170,10 +179,16 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,
              reduce=None, reduction='mean'):
     "Minus the (weighted) log-probability that `input` gives each sample's target class."
     reduction = _reduction(reduction, size_average, reduce)
+    if input.ndim < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
     if target.dtype not in (int64, uint8):
         raise RuntimeError(
             f"expected target dtype to be Long or Byte, but got "
             f"{target.dtype._legacy_name}"
+        )
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(
+            f"\"nll_loss_out_frame\" not implemented for '{input.dtype._legacy_name}'"
         )
     logp, t = _classes_last(input, target)
     n, c = logp.shape
@@ -262,12 +277,14 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     class_dim = 0 if input.ndim == 1 else 1
     logp = log_softmax(input, class_dim)
     n_classes = input.shape[class_dim]
+    n_safe = builtins.max(n_classes,
+                          1)         # (no classes: nothing to smooth, no division by 0)
     w_shape = [1] * input.ndim; w_shape[class_dim] = n_classes
     if (
         target.shape == input.shape and target.dtype.is_floating_point
     ):  # class probabilities
         if label_smoothing > 0:
-            target = target * (1 - label_smoothing) + label_smoothing / n_classes
+            target = target * (1 - label_smoothing) + label_smoothing / n_safe
         weighted = (
             logp * target if weight is None else logp * target * weight.reshape(w_shape)
         )
@@ -291,7 +308,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         denom = weight[kept].sum() if weight is not None else (~ignored).sum()
         smooth = smooth.sum() / denom
     else: smooth = _reduce(smooth, reduction)
-    return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_classes)
+    return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_safe)
 
 # %% ../../nbs/05_losses.ipynb #2c0899ca
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
@@ -302,6 +319,11 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise ValueError(
             f"Using a target size ({target.shape}) that is different to the input size "
             f"({input.shape}) is deprecated. Please ensure they have the same size."
+        )
+    if target.dtype is not input.dtype:
+        raise RuntimeError(
+            f"Found dtype {target.dtype._legacy_name} but expected "
+            f"{input.dtype._legacy_name}"
         )
     a, t, _ = _operands_same(input, target)
     xp = array_module(a)
@@ -337,14 +359,26 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         raise ValueError(
             f"Target size ({target.shape}) must be the same as input size ({input.shape})"
         )
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(
+            f"\"log_sigmoid_cpu\" not implemented for '{input.dtype._legacy_name}'"
+        )
+    if not target.dtype.is_floating_point:
+        raise RuntimeError(
+            f"result type {input.dtype._legacy_name} can't be cast to the desired output "
+            f"type {target.dtype._legacy_name}"
+        )
     x, t, _ = _operands_same(input, target)
     xp = array_module(x)
-    log1p_exp = xp.log1p(xp.exp(-xp.abs(x)))
-    if pos_weight is None: losses = xp.maximum(x, 0) - x * t + log1p_exp
-    else:
-        coef = 1 + (pos_weight._array - 1) * t
-        losses = (1 - t) * x + coef * (log1p_exp + xp.maximum(-x, 0))
-    if weight is not None: losses = losses * weight._array
+    with np.errstate(all="ignore"):  # inf and nan flow through silently, as in PyTorch
+        log1p_exp = xp.log1p(xp.exp(-xp.abs(x)))
+        if pos_weight is None:
+            losses = xp.maximum(x, 0) - x * t + log1p_exp
+        else:
+            coef = 1 + (pos_weight._array - 1) * t
+            losses = (1 - t) * x + coef * (log1p_exp + xp.maximum(-x, 0))
+        if weight is not None:
+            losses = losses * weight._array
     return _result(xp.asarray(_reduce_array(losses, reduction), dtype=x.dtype),
                    'binary_cross_entropy_with_logits',
                    (input, target), (weight, pos_weight, reduction))
@@ -376,10 +410,26 @@ def kl_div(input, target, size_average=None, reduce=None, reduction='mean',
     ("Kullback-Leibler divergence of `target` from `exp(input)` (input: "
      "log-probabilities).")
     reduction = _reduction(reduction, size_average, reduce)
-    if log_target: pointwise = target.exp() * (target - input)
-    else: pointwise = where(target > 0, target * where(target > 0, target,
-                                                       ones_like(target)).log(),
-                            zeros_like(target)) - target * input
+    if not (input.dtype.is_floating_point and target.dtype.is_floating_point):
+        raise RuntimeError("kl_div: Integral inputs not supported.")
+    if reduction == 'mean':
+        warnings.warn(
+            "reduction: 'mean' divides the total loss by both the batch size and the "
+            "support "
+            "size.'batchmean' divides only by the batch size, and aligns with the KL div "
+            "math "
+            "definition.'mean' will be changed to behave the same as 'batchmean' in the "
+            "next "
+            "major release.",
+            UserWarning,
+            stacklevel=2,
+        )
+    with np.errstate(all='ignore'):
+        if log_target: pointwise = target.exp() * (target - input)
+        else:
+            safe_log = where(target > 0, target, ones_like(target)).log()
+            pointwise = where(target > 0, target * safe_log,
+                              zeros_like(target)) - target * input
     if reduction == "batchmean":
         return pointwise.sum() / (input.shape[0] if input.ndim else 1)
     return _reduce(pointwise, reduction)

@@ -11,6 +11,7 @@ import math, warnings
 from collections import namedtuple
 import numpy as np
 from ..tensors import Tensor, tensor, zeros, full, empty
+from ..tensors import float16, float32, float64, int32, int64
 from ..ops import cat, stack, sigmoid, tanh, relu
 from . import Module, Parameter, add_to_namespace, _namespace
 from . import functional as F
@@ -223,7 +224,7 @@ def _flatten_parameters(self):
 RNNBase.all_weights, RNNBase.extra_repr = property(_all_weights), _rnn_extra_repr
 RNNBase.flatten_parameters = _flatten_parameters
 
-# %% ../../nbs/12_rnn.ipynb #1bc68863
+# %% ../../nbs/12_rnn.ipynb #f6c5b903
 _PackedFields = namedtuple('PackedSequence',
                            ['data', 'batch_sizes', 'sorted_indices', 'unsorted_indices'])
 
@@ -248,13 +249,18 @@ class PackedSequence(_PackedFields):
     def cuda(self, device=None): return self.to('cuda' if device is None else device)
     @property
     def is_cuda(self): return self.data.is_cuda
+    def double(self): return self.to(dtype=float64)
+    def float(self): return self.to(dtype=float32)
+    def half(self): return self.to(dtype=float16)
+    def long(self): return self.to(dtype=int64)
+    def int(self): return self.to(dtype=int32)
 
 def _invert_permutation(perm):
     inverse = np.empty(len(perm), dtype=np.int64)
     inverse[perm.cpu().numpy()] = np.arange(len(perm))
     return tensor(inverse, device=perm.device)
 
-# %% ../../nbs/12_rnn.ipynb #529926ba
+# %% ../../nbs/12_rnn.ipynb #75371e0b
 def _as_steps(self, input):
     "The input as packed rows `data` plus the batch size of each time step."
     if isinstance(input, PackedSequence):
@@ -299,7 +305,7 @@ def _initial_states(self, hx, batch, unbatched, like, sorted_indices):
             raise RuntimeError(f"Expected {which} size {shape}, got {list(h.shape)}")
     return states
 
-# %% ../../nbs/12_rnn.ipynb #4d9d879c
+# %% ../../nbs/12_rnn.ipynb #86ce0c23
 def _step_function(self, layer, suffix):
     "Input-to-hidden weights and bias, and `step(x_t, state)` with the other weights."
     w = lambda name: getattr(self, f'{name}_l{layer}{suffix}', None)
@@ -322,7 +328,7 @@ def _step_function(self, layer, suffix):
     act = tanh if self.mode == 'RNN_TANH' else relu
     return w_ih, bias, lambda x, state: (act(_addmm(x, state[0], w_hh_t)),)
 
-# %% ../../nbs/12_rnn.ipynb #3cbf94cb
+# %% ../../nbs/12_rnn.ipynb #6586e537
 def _forward(self, input, hx=None):
     "Run every layer and direction over the sequence; return the output and final states."
     data, sizes, unbatched = _as_steps(self, input)
@@ -357,7 +363,7 @@ def _forward(self, input, hx=None):
 
 RNNBase.forward = _forward
 
-# %% ../../nbs/12_rnn.ipynb #6425b26c
+# %% ../../nbs/12_rnn.ipynb #3e191d54
 class RNN(RNNBase):
     "Elman RNN layers: `h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh)` (or relu)."
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity='tanh',
@@ -387,7 +393,7 @@ class GRU(RNNBase):
         super().__init__('GRU', input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, 0, device, dtype)
 
-# %% ../../nbs/12_rnn.ipynb #33c4e729
+# %% ../../nbs/12_rnn.ipynb #3c717363
 def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side='right'):
     "Stack tensors of different lengths into one `(T, B, *)` (or `(B, T, *)`)."
     if padding_side not in ('left', 'right'):
@@ -405,7 +411,7 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side='
         padded.append(s)
     return stack(padded, 0 if batch_first else 1)
 
-# %% ../../nbs/12_rnn.ipynb #3895b6e2
+# %% ../../nbs/12_rnn.ipynb #63b05def
 def _lengths_array(lengths):
     "The lengths as a numpy int64 array; PyTorch wants them on the CPU."
     if isinstance(lengths, Tensor):
@@ -450,7 +456,7 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
     if enforce_sorted: return PackedSequence(data, tensor(batch_sizes))
     return PackedSequence(data, tensor(batch_sizes), tensor(order, device=input.device))
 
-# %% ../../nbs/12_rnn.ipynb #1ca23067
+# %% ../../nbs/12_rnn.ipynb #03dae052
 def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0,
                         total_length=None):
     "Undo `pack_padded_sequence`: the padded batch and the lengths (original order)."
@@ -477,7 +483,7 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0,
     lengths = (batch_sizes[:, None] > np.arange(batch)[None, :]).sum(0)[position]
     return padded, tensor(lengths)
 
-# %% ../../nbs/12_rnn.ipynb #ad7ec023
+# %% ../../nbs/12_rnn.ipynb #d07ae8d9
 def pack_sequence(sequences, enforce_sorted=True):
     "Pack a list of tensors of different lengths (pad, then `pack_padded_sequence`)."
     lengths = [s.size(0) for s in sequences]
@@ -494,8 +500,9 @@ def unpack_sequence(packed_sequences):
     padded, lengths = pad_packed_sequence(packed_sequences, batch_first=True)
     return unpad_sequence(padded, lengths, batch_first=True)
 
-# %% ../../nbs/12_rnn.ipynb #93e9e224
+# %% ../../nbs/12_rnn.ipynb #e02bbd2a
 _nn.utils = _namespace('utils', "Gradient clipping, parameter vectors, sequence packing.")
+_nn.utils.__path__ = getattr(_nn.utils, '__path__', [])   # a package: `import torch.nn.utils.rnn`
 _nn.utils.rnn = _namespace('utils.rnn', "Padding and packing variable-length sequences.")
 add_to_namespace(_nn.utils.rnn, PackedSequence, pad_sequence, pack_padded_sequence,
                  pad_packed_sequence, pack_sequence, unpad_sequence, unpack_sequence)
