@@ -435,3 +435,21 @@ def test_mha_warns_on_mismatched_mask_types():
     m, x = nn.MultiheadAttention(4, 2), learntorch.randn(3, 2, 4)
     with pytest.warns(UserWarning, match='Support for mismatched key_padding_mask and attn_mask'):
         m(x, x, x, attn_mask=learntorch.zeros(3, 3), key_padding_mask=learntorch.zeros(2, 3) > 0)
+
+
+def test_mha_causal_hint_is_trusted_as_pytorch():
+    "With is_causal=True, need_weights=False and no padding mask PyTorch applies plain causal attention."
+    t, l = twins('MultiheadAttention', 4, 2)
+    x = randn(5, 2, 4)
+    odd = torch.from_numpy(np.random.default_rng(0).random((5, 5)) < 0.3)   # not a causal mask
+    tout = t(x, x, x, attn_mask=odd, is_causal=True, need_weights=False)[0]
+    lout = l(to_l(x), to_l(x), to_l(x), attn_mask=to_l(odd), is_causal=True, need_weights=False)[0]
+    close(lout, tout, 'output')
+
+
+def test_mha_returns_dropped_weights():
+    learntorch.manual_seed(0)
+    m = nn.MultiheadAttention(4, 1, dropout=0.5)
+    x = learntorch.randn(6, 1, 4)
+    w = m(x, x, x)[1].detach().numpy()
+    assert (w == 0).any() and w.max() > 1 / 6          # some dropped, the rest scaled by 2

@@ -221,7 +221,7 @@ def _check_mha_inputs(query, key, value, key_padding_mask, attn_mask, num_heads,
 
 def _raise(error): raise error
 
-# %% ../../nbs/13_attention.ipynb #88cc7df3
+# %% ../../nbs/13_attention.ipynb #1e04a2cf
 def _mha_forward(self, query, key, value, key_padding_mask=None, need_weights=True,
                  attn_mask=None, average_attn_weights=True, is_causal=False):
     "Attention of `query` over `key`/`value`; returns (output, weights or None)."
@@ -251,15 +251,19 @@ def _mha_forward(self, query, key, value, key_padding_mask=None, need_weights=Tr
     if self.add_zero_attn:
         k = cat([k, zeros_like(k[:, :, :1])], 2)
         v = cat([v, zeros_like(v[:, :, :1])], 2)
+    causal = is_causal and key_padding_mask is None and not need_weights
+    if causal: attn_mask = None        # PyTorch trusts the hint: plain causal attention
     mask = _merge_masks(attn_mask, key_padding_mask, q, N, H, L, S, extra)
     p = self.dropout if self.training else 0.
     if need_weights:
         scores = (q * (1 / math.sqrt(self.head_dim))) @ k.transpose(-2, -1)
         if mask is not None: scores = scores + mask
         weights = softmax(scores, -1)
-        out = (dropout(weights, p) if p > 0 else weights) @ v
+        if p > 0: weights = dropout(weights, p)     # the returned weights are dropped too
+        out = weights @ v
     else:
-        out, weights = scaled_dot_product_attention(q, k, v, mask, p), None
+        out = scaled_dot_product_attention(q, k, v, mask, p, is_causal=causal)
+        weights = None
     out = self.out_proj(out.transpose(1, 2).reshape(N, L, E))
     if weights is not None and average_attn_weights: weights = weights.mean(1)
     if not batched:
