@@ -453,3 +453,16 @@ def test_mha_returns_dropped_weights():
     x = learntorch.randn(6, 1, 4)
     w = m(x, x, x)[1].detach().numpy()
     assert (w == 0).any() and w.max() > 1 / 6          # some dropped, the rest scaled by 2
+
+
+def test_pytorch_checkpoint_file_loads(tmp_path):
+    "A state_dict saved by torch.save loads with learntorch.load; PyTorch's no-grad fast path agrees."
+    torch.manual_seed(0)
+    t = torch.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True).eval()
+    torch.save(t.state_dict(), tmp_path / 'layer.pt')
+    l = nn.TransformerEncoderLayer(8, 2, 16, batch_first=True).eval()
+    l.load_state_dict(learntorch.load(tmp_path / 'layer.pt'))
+    x = np.random.default_rng(0).standard_normal((2, 5, 8)).astype(np.float32)
+    with torch.no_grad(): expected = t(torch.from_numpy(x))
+    np.testing.assert_allclose(l(learntorch.from_numpy(x)).detach().numpy(), expected.numpy(),
+                               rtol=1e-5, atol=1e-5)
