@@ -466,3 +466,39 @@ def test_pytorch_checkpoint_file_loads(tmp_path):
     with torch.no_grad(): expected = t(torch.from_numpy(x))
     np.testing.assert_allclose(l(learntorch.from_numpy(x)).detach().numpy(), expected.numpy(),
                                rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('norm_first', [False, True])
+def test_encoder_and_decoder_layer_gradcheck(norm_first):
+    learntorch.manual_seed(0)
+    f64 = dict(dtype=learntorch.float64)
+    enc = nn.TransformerEncoderLayer(4, 2, 6, dropout=0., norm_first=norm_first, **f64)
+    dec = nn.TransformerDecoderLayer(4, 2, 6, dropout=0., norm_first=norm_first, **f64)
+    src, tgt = (learntorch.randn(n, 2, 4, requires_grad=True, **f64) for n in (3, 2))
+    mask = nn.Transformer.generate_square_subsequent_mask(2, **f64)
+    assert learntorch.autograd.gradcheck(lambda s: enc(s), (src,))
+    assert learntorch.autograd.gradcheck(lambda s, t: dec(t, enc(s), tgt_mask=mask), (src, tgt))
+
+
+@pytest.mark.parametrize('norm_first', [False, True])
+@pytest.mark.parametrize('batch_first', [False, True])
+def test_decoder_layer_matches_pytorch(norm_first, batch_first):
+    t, l = twins('TransformerDecoderLayer', 6, 3, 10, activation='gelu', batch_first=batch_first,
+                 norm_first=norm_first)
+    t.eval(); l.eval()
+    N, T, S = 2, 4, 5
+    shape = (lambda n, s: (n, s, 6)) if batch_first else (lambda n, s: (s, n, 6))
+    tgt, mem = randn(*shape(N, T), seed=1), randn(*shape(N, S), seed=2)
+    mm = torch.from_numpy(np.random.default_rng(3).random((T, S)) < 0.3); mm[:, 0] = False
+    tkpm = torch.zeros(N, T, dtype=torch.bool); tkpm[1, -1] = True
+    mkpm = torch.zeros(N, S, dtype=torch.bool); mkpm[0, -2:] = True
+    tm = torch.ones(T, T, dtype=torch.bool).triu(1)
+    kw = dict(tgt_mask=tm, memory_mask=mm, tgt_key_padding_mask=tkpm, memory_key_padding_mask=mkpm)
+    ttgt, tmem, ltgt, lmem = tgt.clone().requires_grad_(), mem.clone().requires_grad_(), \
+        to_l(tgt, True), to_l(mem, True)
+    tout = t(ttgt, tmem, **kw)
+    lout = l(ltgt, lmem, **{k: to_l(v) for k, v in kw.items()})
+    close(lout, tout, 'output')
+    g = randn(*tout.shape, seed=4)
+    tout.backward(g); lout.backward(to_l(g))
+    grads_equal(t, l, [(ttgt, ltgt), (tmem, lmem)], 'decoder layer')
