@@ -28,5 +28,6 @@ setuptools.setup(
     install_requires=cfg['requirements'].split(),
     extras_require={'dev': cfg['dev_requirements'].split(), 'cuda': ['cupy-cuda12x']},
     zip_safe=False,
-    entry_points={'nbdev': [f"{cfg['lib_name']}={cfg['lib_name']}._modidx:d"]},
+    entry_points={'nbdev': [f"{cfg['lib_name']}={cfg['lib_name']}._modidx:d"],
+                  'console_scripts': cfg.get('console_scripts', '').split()},
 )

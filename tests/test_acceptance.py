@@ -14,7 +14,12 @@ BY_PART = {  # part of the course: the seed scripts it makes pass (each must pas
     'tensors': ['seed001_tensors.py'],
     'autograd': ['seed000_tensors.py', 'seed001_autograd.py', 'seed002_tensor_ops.py', 'seed003_tensor_ops.py'],
     'modules': ['seed001_build_model.py'],
-    'optimizers': ['seed003_autograd_nn.py'],
+    'optimizers': ['seed003_autograd_nn.py', 'seed002_loss_optim_train.py'],
+    'data': ['seed000_dataloader.py', 'seed001_datasets.py', 'seed001_custom_image_dataset.py', 'seed002_datasets.py'],
+    'checkpoints': ['seed001_optimization_save_load.py'],
+    'training': ['seed001_quickstart.py', 'seed000_training.py', 'seed004_basics.py'],
+    'convolutions': ['seed002_custom_module.py'],
+    'sequences': ['seed002_custom_dataloader.py'],
 }
 
 

@@ -1186,3 +1186,295 @@ def test_int_and_float_mixing_gradient(torch):
         out.backward()
         return out, a.grad
     same(torch, fn)
+
+
+# ======================================================================================================= random-program parity
+def test_saved_result_not_input(torch):
+    "relu saves its result, not its input: changing the input in place afterwards is fine in PyTorch."
+    def fn(T):
+        x = t(T, [1., -2., 3.], True)
+        y = x * 1
+        z = T.relu(y)
+        y.sin_()
+        z.sum().backward()
+        return x.grad
+    same(torch, fn)
+
+
+@pytest.mark.parametrize('op', ['prod', 'cumprod', 'exp2', 'std', 'relu_', 'sigmoid_', 'exp_', 'tanh'])
+def test_saved_output_modified_in_place(torch, op):
+    "Ops that save their result must notice when it is changed in place (also when the op itself was in place)."
+    def fn(T):
+        x = t(T, [1., 2., 3.], True)
+        y = x * 1
+        z = y.cumprod(0) if op == 'cumprod' else getattr(y, op)()
+        z.add_(1)
+        z.sum().backward()
+    same_error(torch, fn, upto='modified by an inplace operation')
+
+
+def test_saved_output_create_graph(torch):
+    "A saved result used in double backward carries its own node as history (PyTorch's saved `result`)."
+    def fn(T):
+        x = t(T, [0.5, -1., 2.], True)
+        y = (x.sigmoid() + x.tanh() + x.exp() + x.relu() + x.sqrt().nan_to_num()).sum()
+        (g,) = T.autograd.grad(y, x, create_graph=True)
+        (h,) = T.autograd.grad(g.sum(), x)
+        return g, h
+    same(torch, fn)
+
+
+def test_norm_p0_has_no_gradient(torch):
+    def fn(T):
+        x = t(T, [4., 1., 0.], True)
+        y = x.norm(p=0)
+        y.backward()
+        return x.grad, y.requires_grad, type(y.grad_fn).__name__
+    same(torch, fn)
+
+
+def test_remainder_gradient_uses_forward_quotient(torch):
+    "At a boundary (1.0 % 0.1 in float32) the divisor's gradient uses the same quotient as the value."
+    def fn(T):
+        a = t(T, [1.0, -3.0, 0.3, 6.0, 7.5], True)
+        b = t(T, [0.1, 1.5, 0.1, 3.0, -2.0], True)
+        r = T.remainder(a, b)
+        r.sum().backward()
+        return r, a.grad, b.grad
+    same(torch, fn)
+
+
+def test_no_derivative_for_number_remainder(torch):
+    "PyTorch has no derivative for `2 % y`: a `NotImplemented` node that fails in backward."
+    def fn(T):
+        y = t(T, [2., 3.], True)
+        z = 2. % y
+        assert type(z.grad_fn).__name__ == 'NotImplemented'
+        z.sum().backward()
+    same_error(torch, fn)
+
+
+def test_atan2_at_origin(torch):
+    def fn(T):
+        x, y = t(T, [0., 1.], True), t(T, [0., 1.], True)
+        T.atan2(x, y).sum().backward()
+        return x.grad, y.grad
+    same(torch, fn)
+
+
+def test_min_max_gradient_exact_zeros(torch):
+    "An infinite upstream gradient reaches only the chosen elements; the others get exactly 0 (no inf * 0)."
+    def fn(T):
+        x = t(T, [3., 1., 1., 5.], True)
+        z = x.min() * float('inf')
+        z.backward()
+        w = t(T, [float('nan'), 1., float('nan')], True)
+        w.max().backward()
+        return x.grad, w.grad
+    same(torch, fn)
+
+
+def test_leaf_hook_applies_to_autograd_grad(torch):
+    def fn(T):
+        x = t(T, [1., 2.], True)
+        x.register_hook(lambda g: g * 2)
+        (g,) = T.autograd.grad((x * x).sum(), x)
+        return g, x.grad
+    same(torch, fn)
+
+
+def test_retain_grad_follows_in_place_change(torch):
+    "After `v[0] = 5.` the retained `.grad` is the gradient of the new version of `v`."
+    def fn(T):
+        x = t(T, [1., 2.], True)
+        v = x * 1
+        v.retain_grad()
+        v[0] = 5.
+        (v * 3).sum().backward()
+        return v.grad, x.grad, type(v.grad_fn).__name__
+    same(torch, fn)
+
+
+def test_retain_grad_follows_in_place_op(torch):
+    def fn(T):
+        x = t(T, [1., 2.], True)
+        v = x * 1
+        v.retain_grad()
+        v.mul_(3)
+        (v * v).sum().backward()
+        return v.grad, x.grad
+    same(torch, fn)
+
+
+def test_number_edges(torch):
+    "Scalar overloads (x ** 2, 2 ** x, 1 - x, x % 2, x.fmod(2), x.square()) give the number no edge; 2 / x is reciprocal then mul."
+    def graph(node):
+        return [(type(n).__name__ if n is not None else None, i) for n, i in node.next_functions]
+    def fn(T):
+        x = t(T, [1.5, 2.], True)
+        zs = [x ** 2, 2 ** x, 1 - x, x % 2, x.fmod(2), x.square(), x.round(decimals=1), T.div(x, 2, rounding_mode='trunc')]
+        out = [(type(z.grad_fn).__name__, graph(z.grad_fn)) for z in zs]
+        r = 2 / x
+        out.append((type(r.grad_fn).__name__, graph(r.grad_fn), graph(r.grad_fn.next_functions[0][0])))
+        r.sum().backward()
+        return out, x.grad
+    same(torch, fn)
+
+
+def test_gradient_accumulates_in_place(torch):
+    "A second backward adds into `.grad`'s own memory (same data pointer, same tensor), as in PyTorch."
+    def fn(T):
+        w = t(T, [1., 2., 3.], True)
+        (w * w).sum().backward()
+        g = w.grad
+        ptr = g.data_ptr()
+        (w * 2).sum().backward()
+        return w.grad is g, w.grad.data_ptr() == ptr, g
+    same(torch, fn)
+
+
+def test_node_names_are_unique():
+    "No two node classes share a name while differing in code: a name identifies one formula."
+    seen, stack = {}, [learntorch.autograd.Node]
+    while stack:
+        cls = stack.pop()
+        stack += cls.__subclasses__()
+        if cls.__module__ != 'learntorch.autograd' or cls.__name__.startswith('_'): continue
+        assert seen.setdefault(cls.__name__, cls) is cls, f'two node classes named {cls.__name__}'
+
+
+def _edges(node):
+    return [(type(n).__name__ if n is not None else None, i) for n, i in node.next_functions]
+
+
+def test_copy_is_copy_backwards(torch):
+    "copy_ records CopyBackwards: no `self * 0 + src` (inf * 0 would give nan), the old values get gradient 0."
+    def fn(T):
+        a = T.tensor([math.inf, 1.])
+        s = t(T, [2., 3.], True)
+        a.copy_(s)
+        x = t(T, [1., 2.], True)
+        y = x * 1
+        y.copy_(t(T, [5., 6.], dtype=T.float64))      # another dtype: the gradient goes back converted
+        (a.sum() + y.sum()).backward()
+        return a, s.grad, x.grad, type(a.grad_fn).__name__, _edges(a.grad_fn), _edges(y.grad_fn)
+    same(torch, fn)
+
+
+def test_fill_and_zero_keep_history(torch):
+    "zero_()/fill_() on a non-leaf keep requires_grad and record ZeroBackward0/FillBackward2/FillBackward3."
+    def fn(T):
+        x, v = t(T, [1., 2.], True), t(T, 3., True)
+        a, b, c = x * 1, x * 2, x * 3
+        a.zero_(); b.fill_(4.); c.fill_(v)
+        (a + b + c).sum().backward()
+        return ([(u.requires_grad, type(u.grad_fn).__name__, _edges(u.grad_fn)) for u in (a, b, c)],
+                x.grad, v.grad)
+    same(torch, fn)
+
+
+def test_scatter_nodes(torch):
+    def fn(T):
+        x, src = t(T, [[0., 1., 2.], [3., 4., 5.]], True), t(T, [[5.], [7.]], True)
+        idx = T.tensor([[0], [2]])
+        y = x.scatter(1, idx, src)
+        z = x.scatter(1, idx, 2.)
+        (y.sum() + (z * z).sum()).backward()
+        return x.grad, src.grad, type(y.grad_fn).__name__, type(z.grad_fn).__name__, _edges(z.grad_fn)
+    same(torch, fn)
+
+
+def test_draw_graph():
+    "draw_graph draws one labelled box per node (leaves with their shapes) and returns a matplotlib Figure."
+    matplotlib = pytest.importorskip('matplotlib')
+    w = learntorch.randn(5, 3, requires_grad=True)
+    b = learntorch.randn(3, requires_grad=True)
+    loss = (learntorch.ones(5) @ w + b).sigmoid().sum()
+    fig = learntorch.autograd.draw_graph(loss)
+    assert isinstance(fig, matplotlib.figure.Figure)
+    labels = sorted(t.get_text() for t in fig.axes[0].texts if t.get_text())   # arrows have no text
+    assert labels == sorted(['SumBackward0', 'SigmoidBackward0', 'AddBackward0', 'SqueezeBackward4',
+                             'AccumulateGrad\n(5, 3)', 'AccumulateGrad\n(3,)'])
+    with pytest.raises(ValueError, match='no grad_fn'): learntorch.autograd.draw_graph(w)
+
+
+def test_indexing_node_names_follow_pytorch(torch):
+    "A 0-d bool index is a mask (IndexBackward0); a slice is skipped only if written as start 0, stop >= size, step 1."
+    def fn(T):
+        v = t(T, -1.5, True)
+        w = T.ones(1, 1, 1, requires_grad=True)
+        return [type(r.grad_fn).__name__ for r in (v[v > 0], w[-2:, :], w[0:, :], w[:5, :], w[:, ::1])]
+    same(torch, fn)
+
+
+def test_whole_assignment_copy_or_fill(torch):
+    "`x[...] = v` is copy_ when the shapes match, fill_ when v is 0-d, copy_ (broadcast) otherwise."
+    def fn(T):
+        names = []
+        for shape, value in [((), 1.), ((1,), 1.), ((2,), T.tensor(2.)), ((2, 2), T.tensor([2., 1.]))]:
+            y = T.ones(shape, requires_grad=True) * 1
+            y[...] = value
+            names.append(type(y.grad_fn).__name__)
+        return names
+    same(torch, fn)
+
+
+@pytest.mark.parametrize('how', ['requires_grad_', 'detach_'])
+def test_leaf_that_stopped_requiring_grad_gets_none(torch, how):
+    def fn(T):
+        v = t(T, [1., 2.], True)
+        z = v.cumprod(0) * v
+        getattr(v, how)(*([False] if how == 'requires_grad_' else []))
+        z.sum().backward()
+        return v.grad
+    same(torch, fn)
+
+
+def test_retain_grad_requires_grad(torch):
+    same_error(torch, lambda T: T.ones(2).retain_grad())
+
+
+def test_matrix_gradient_in_the_inputs_layout(torch):
+    "`x @ w.t()`: the gradient of the leaf w comes out contiguous (computed in w.t()'s layout), as in PyTorch."
+    def fn(T):
+        x, w = t(T, [[1., 2.], [3., 4.], [5., 6.]]), t(T, [[1., 0.], [2., 1.], [0., 3.], [1., 1.]], True)
+        (x @ w.t()).sum().backward()
+        return w.grad, w.grad.is_contiguous(), w.grad.stride()
+    same(torch, fn)
+
+
+def test_indexing_records_one_node_per_step(torch):
+    "PyTorch records basic indexing one step at a time, then the index tensors: compare the chains of nodes."
+    def chain(y):
+        out, n = [], y.grad_fn
+        while n is not None:
+            out.append(type(n).__name__)
+            n = n.next_functions[0][0] if n.next_functions else None
+        return out
+    def fn(T):
+        res = []
+        for key in [(0, slice(1, None)), (0, T.tensor([1, 0])), (slice(1, None), T.tensor([0, 1]), 0),
+                    (None, T.tensor([0, 2]), Ellipsis, 1), (T.tensor(1), [0, 1])]:
+            x = T.arange(18.).reshape(3, 3, 2).requires_grad_()
+            y = x[key]
+            y.backward(T.arange(float(y.numel())).reshape(y.shape))
+            res.append((chain(y), x.grad))
+        return res
+    same(torch, fn)
+
+
+def test_cumprod_gradient_like_pytorch_without_zeros(torch):
+    "Without zeros cumprod's gradient is PyTorch's reverse cumsum of g*y divided by x (same rounding)."
+    def fn(T):
+        x = t(T, [0.5, -2., 3., 1e-3], True)
+        x.cumprod(0).backward(t(T, [1., -1., 0.5, 2.]))
+        return x.grad
+    same(torch, fn)
+
+
+def test_zero_dim_scatter_add_backward(torch):
+    def fn(T):
+        v = t(T, 1.5, True)
+        (v * 1).scatter_add(0, T.zeros((), dtype=T.int64), v).backward()
+        return v.grad
+    same(torch, fn)
