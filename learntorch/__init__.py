@@ -9,7 +9,7 @@ from . import autograd
 from . import nn
 from .nn import layers as _nn_layers, losses as _nn_losses   # concept modules: importing them fills nn's namespaces
 from .nn import conv as _nn_conv, rnn as _nn_rnn               # convolutions; recurrent layers and nn.utils.rnn
-from .nn import attention as _nn_attention   # attention, MultiheadAttention, Transformer
+from .nn import attention as _nn_attention                     # attention, MultiheadAttention, Transformer
 from .nn import _backends as backends   # torch.backends.mps / cudnn, for device-selection idioms
 from .nn.layers import _softmax_method as softmax, _log_softmax_method as log_softmax   # torch.softmax(input, dim, dtype)
 from .nn.layers import einsum, meshgrid, unique, bincount, cdist
