@@ -502,3 +502,35 @@ def test_decoder_layer_matches_pytorch(norm_first, batch_first):
     g = randn(*tout.shape, seed=4)
     tout.backward(g); lout.backward(to_l(g))
     grads_equal(t, l, [(ttgt, ltgt), (tmem, lmem)], 'decoder layer')
+
+
+@pytest.mark.parametrize('norm_first', [False, True])
+def test_decoder_stack_matches_pytorch(norm_first):
+    "TransformerDecoder: deep copies of the layer, every mask, a final norm; outputs and gradients as PyTorch."
+    tl, ll = twins('TransformerDecoderLayer', 8, 2, 16, batch_first=True, norm_first=norm_first)
+    t = torch.nn.TransformerDecoder(tl, 2, norm=torch.nn.LayerNorm(8).double()).eval()
+    l = nn.TransformerDecoder(ll, 2, norm=nn.LayerNorm(8, dtype=learntorch.float64)).eval()
+    assert list(l.state_dict()) == list(t.state_dict())
+    t.load_state_dict({k: v + 0.01 * randn(*v.shape, seed=i) for i, (k, v)
+                       in enumerate(t.state_dict().items())})   # the copies differ
+    l.load_state_dict({k: to_l(v) for k, v in t.state_dict().items()})
+    tgt, memory = randn(2, 4, 8, seed=3), randn(2, 5, 8, seed=4)
+    mask = torch.nn.Transformer.generate_square_subsequent_mask(4, dtype=torch.float64)
+    kpm = torch.zeros(2, 5, dtype=torch.bool); kpm[0, -2:] = True
+    tt, tm, lt, lm = tgt.clone().requires_grad_(), memory.clone().requires_grad_(), to_l(tgt, True), \
+        to_l(memory, True)
+    tout = t(tt, tm, tgt_mask=mask, memory_key_padding_mask=kpm)
+    lout = l(lt, lm, tgt_mask=to_l(mask), memory_key_padding_mask=to_l(kpm))
+    close(lout, tout, 'output')
+    tout.sum().backward(); lout.sum().backward()
+    grads_equal(t, l, [(tt, lt), (tm, lm)], 'decoder stack')
+
+
+def test_out_projection_class_as_pytorch():
+    "MultiheadAttention's out_proj is a NonDynamicallyQuantizableLinear: a Linear with PyTorch's repr and names."
+    t, l = twins('MultiheadAttention', 6, 2)
+    assert type(l.out_proj).__name__ == type(t.out_proj).__name__ == 'NonDynamicallyQuantizableLinear'
+    assert isinstance(l.out_proj, nn.NonDynamicallyQuantizableLinear) and isinstance(l.out_proj, nn.Linear)
+    assert repr(l.out_proj) == repr(t.out_proj)
+    x = randn(3, 6)
+    close(l.out_proj(to_l(x)), t.out_proj(x), 'out_proj output')

@@ -87,6 +87,21 @@ def test_conv_transpose2d_vs_torch(c, data):
     run_both(f, f, [x, w, b])
 
 
+@SETTINGS
+@given(conv_cases(1), st.data())
+def test_conv_transpose1d_vs_torch(c, data):
+    if isinstance(c['padding'], str): c['padding'] = 0
+    stride = c['stride'] if isinstance(c['stride'], int) else c['stride'][0]
+    pad = c['padding'] if isinstance(c['padding'], int) else c['padding'][0]
+    op = data.draw(st.integers(0, max(stride, c['d'][0]) - 1))
+    rng = np.random.default_rng(c['seed'])
+    x = rand(rng, c['batch'], c['cin'], c['size'][0] + 2)
+    w, b = rand(rng, c['cin'], c['cout'] // c['groups'], *c['k']), rand(rng, c['cout']) if c['bias'] else None
+    if (x.shape[2] - 1) * stride - 2 * pad + c['d'][0] * (c['k'][0] - 1) + op + 1 <= 0: return
+    f = lambda T, x, w, b: T.nn.functional.conv_transpose1d(x, w, b, stride, pad, op, c['groups'], c['d'][0])
+    run_both(f, f, [x, w, b])
+
+
 def test_conv_unbatched_and_seed_example():
     x = np.random.default_rng(1).standard_normal((3, 9, 7))
     w = np.random.default_rng(2).standard_normal((5, 3, 3, 3))

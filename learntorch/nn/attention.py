@@ -338,6 +338,11 @@ class TransformerEncoder(Module):
         self.layers = ModuleList([copy.deepcopy(encoder_layer)
                                   for _ in range(num_layers)])
         self.num_layers, self.norm = num_layers, norm
+        # PyTorch's nested-tensor fast path gives the ordinary path's results; learntorch
+        # has no nested tensors, so it always takes the ordinary path (and, as in PyTorch,
+        # `mask_check` only matters on the fast path)
+        self.enable_nested_tensor, self.mask_check = enable_nested_tensor, mask_check
+        self.use_nested_tensor = False
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
         "Every layer over `src` with the same masks."
