@@ -153,18 +153,38 @@ def _addmm(bias, x, wt):
     out += bias._array
     return _result(out, 'addmm', (bias, x, wt))
 
-# %% ../../nbs/04_layers.ipynb #7c031d10
+# %% ../../nbs/04_layers.ipynb #5eed0a12
+_FAST_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+def _is_transposed(a):
+    "A matrix laid out column by column, like the view `w.t()`."
+    return a.ndim == 2 and a.flags.f_contiguous and not a.flags.c_contiguous
+
 @formula('addmm')
 class AddmmBackward0(Node):
-    "d/d(bias) sums the gradient over the batch; d/dx = g wtᵀ; d/d(wt) = xᵀ g."
+    """The same three products, each in its input's layout; without `create_graph`
+    straight on the arrays (two `dot`s and a `sum`)."""
     def setup(self, inputs, args, out):
         b, x, wt = inputs
         self.save(x if _needs_grad(wt) else None, wt if _needs_grad(x) else None)
-        self.bias_shape = b.shape
+        self.bias_shape, self.bias_grad = b.shape, _needs_grad(b)
+        self.wt_transposed = _is_transposed(wt._array)
     def backward(self, g):
         x, wt = self.saved_tensors
-        return (_sum_to(g, self.bias_shape), g @ wt.t() if wt is not None else None,
-                x.t() @ g if x is not None else None)
+        a = g._array
+        if (is_grad_enabled() or a.dtype not in _FAST_FLOATS or a.ndim != 2
+                or (x is not None and x._array.dtype != a.dtype)
+                or (wt is not None and wt._array.dtype != a.dtype)):   # tensor ops
+            gw = None if x is None else (g.t() @ x).t() if self.wt_transposed else x.t() @ g
+            return (_sum_to(g, self.bias_shape), None if wt is None else g @ wt.t(), gw)
+        gb = None
+        if self.bias_grad:
+            gb = (_wrap(a.sum(0)) if self.bias_shape == a.shape[1:]
+                  else _sum_to(g, self.bias_shape))
+        gx = None if wt is None else _wrap(a.dot(wt._array.T))
+        gw = None if x is None else _wrap(
+            a.T.dot(x._array).T if self.wt_transposed else x._array.T.dot(a))
+        return gb, gx, gw
 
 # %% ../../nbs/04_layers.ipynb #9b318e40
 def linear(input, weight, bias=None):
@@ -684,6 +704,21 @@ class LogSoftmaxBackward0(Node):
         x, y = self.saved_tensors
         if is_grad_enabled(): y = log_softmax(x, self.dim)
         return (g - y.exp() * g.sum(self.dim, keepdim=True),)
+
+# %% ../../nbs/04_layers.ipynb #5eed0a16
+@formula('log_softmax')
+class LogSoftmaxBackward0(LogSoftmaxBackward0):
+    "`g - exp(y) * sum(g)` written into one new array when no graph is recorded."
+    def backward(self, g):
+        a = g._array
+        if is_grad_enabled() or a.dtype not in _FAST_FLOATS or a.ndim == 0:
+            return super().backward(g)
+        x, y = self.saved_tensors
+        if y._array.dtype != a.dtype: return super().backward(g)
+        xp = array_module(a)
+        out = xp.exp(y._array)
+        out *= a.sum(self.dim, keepdims=True)
+        return (_wrap(xp.subtract(a, out, out=out)),)
 
 # %% ../../nbs/04_layers.ipynb #8baa3774
 def _softmax_method(self, dim, dtype=None): return softmax(self, dim, dtype=dtype)
