@@ -64,7 +64,11 @@ def directive(full, obj):
     "The autodoc directive that documents `obj`, with its full docstring."
     if inspect.isclass(obj): return f'.. autoclass:: {full}\n   :members:\n'
     if inspect.isroutine(obj): return f'.. autofunction:: {full}\n'
-    return f'.. autodata:: {full}\n' + ('   :no-value:\n' if ' at 0x' in repr(obj) else '')
+    # other objects (constants, tables): their value when short, else their type; never their type's docstring
+    value = repr(obj)
+    if ' at 0x' in value or len(value) > 80 or '\n' in value: return f'.. py:data:: {full}\n   :type: {type(obj).__name__}\n'
+    return f'.. py:data:: {full}\n   :value: {value}\n'
+
 
 def summary(obj):
     "One line for the summary table: a docstring's first line, or for other objects their value."
@@ -165,10 +169,13 @@ def write_seeds(src, notebooks, planned):
 
 def glossary_rows(nb):
     "The rows (English, Chinese, meaning) of the notebook's `## Glossary` table."
-    md = next((m for m in nb.markdown if re.match(r'#+ Glossary', m)), None)
-    if md is None: raise SystemExit(f'{nb.path} has no "## Glossary" cell; every notebook ends with one')
-    rows = [[c.strip() for c in l.strip().strip('|').split('|')] for l in md.splitlines() if l.startswith('|')]
-    return [r for r in rows[2:] if len(r) == 3]   # skip the header and the |---| line
+    found = (re.search(r'^#+ Glossary.*', m, re.M | re.S) for m in nb.markdown)
+    md = next((f.group(0) for f in found if f), None)   # the heading and what follows it in its cell
+    if md is None: raise SystemExit(f'{nb.path} has no "## Glossary" section; every notebook ends with one')
+    lines = md.splitlines()
+    table = [l for l in lines[1:] if l.startswith('|')]
+    rows = [[c.strip() for c in l.strip().strip('|').split('|')] for l in table]
+    return [r for r in rows[2:] if len(r) >= 3]   # skip the header and the |---| line
 
 def write_glossary(src, notebooks):
     "glossary.md: every notebook's glossary in one table, sorted by the English term."

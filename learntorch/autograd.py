@@ -1152,8 +1152,8 @@ class BackwardCFunction(FunctionCtx):
 
 # %% ../nbs/02_autograd.ipynb #95b414ea
 class Function:
-    """Base class for operations with a hand-written gradient: define static `forward(ctx,
-    ...)` and `backward(ctx, ...)`."""
+    """Base class for operations with a hand-written gradient: define the static methods
+    `forward(ctx, ...)` and `backward(ctx, ...)`."""
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls._backward_cls = type(
