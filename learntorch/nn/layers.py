@@ -706,19 +706,21 @@ class LogSoftmaxBackward0(Node):
         return (g - y.exp() * g.sum(self.dim, keepdim=True),)
 
 # %% ../../nbs/04_layers.ipynb #5eed0a16
-@formula('log_softmax')
-class LogSoftmaxBackward0(LogSoftmaxBackward0):
+_plain_log_softmax_backward = LogSoftmaxBackward0.backward
+
+def _fast_log_softmax_backward(self, g):
     "`g - exp(y) * sum(g)` written into one new array when no graph is recorded."
-    def backward(self, g):
-        a = g._array
-        if is_grad_enabled() or a.dtype not in _FAST_FLOATS or a.ndim == 0:
-            return super().backward(g)
-        x, y = self.saved_tensors
-        if y._array.dtype != a.dtype: return super().backward(g)
-        xp = array_module(a)
-        out = xp.exp(y._array)
-        out *= a.sum(self.dim, keepdims=True)
-        return (_wrap(xp.subtract(a, out, out=out)),)
+    a = g._array
+    if is_grad_enabled() or a.dtype not in _FAST_FLOATS or a.ndim == 0:
+        return _plain_log_softmax_backward(self, g)
+    x, y = self.saved_tensors
+    if y._array.dtype != a.dtype: return _plain_log_softmax_backward(self, g)
+    xp = array_module(a)
+    out = xp.exp(y._array)
+    out *= a.sum(self.dim, keepdims=True)
+    return (_wrap(xp.subtract(a, out, out=out)),)
+
+LogSoftmaxBackward0.backward = _fast_log_softmax_backward   # one node class, both paths
 
 # %% ../../nbs/04_layers.ipynb #8baa3774
 def _softmax_method(self, dim, dtype=None): return softmax(self, dim, dtype=dtype)

@@ -243,25 +243,26 @@ class NllLossBackward0(Node):
         return (rows * scale,)
 
 # %% ../../nbs/05_losses.ipynb #5eed0b02
-PlainNllLossBackward0 = NllLossBackward0
+_plain_nll_loss_backward = NllLossBackward0.backward
 
-class NllLossBackward0(PlainNllLossBackward0):
+def _fast_nll_loss_backward(self, g):
     "The same gradient, written into one array when no graph is recorded."
-    def backward(self, g):
-        a = g._array
-        if is_grad_enabled() or a.dtype != self.w.dtype: return super().backward(g)
-        self.saved_tensors                  # (checks their versions)
-        n, c = self.shape
-        xp = array_module(self.w)
-        if self.reduction == 'none': scale = a.reshape(-1)
-        elif self.reduction == 'sum': scale = a
-        else:
-            total = self.w.sum()
-            if total == 0: return super().backward(g)      # every sample ignored
-            scale = a / total
-        rows = xp.zeros((n, c), dtype=self.w.dtype)
-        rows[xp.arange(n), self.idx] = -self.w * scale
-        return (_wrap(rows),)
+    a = g._array
+    if is_grad_enabled() or a.dtype != self.w.dtype: return _plain_nll_loss_backward(self, g)
+    self.saved_tensors                  # (checks their versions)
+    n, c = self.shape
+    xp = array_module(self.w)
+    if self.reduction == 'none': scale = a.reshape(-1)
+    elif self.reduction == 'sum': scale = a
+    else:
+        total = self.w.sum()
+        if total == 0: return _plain_nll_loss_backward(self, g)      # every sample ignored
+        scale = a / total
+    rows = xp.zeros((n, c), dtype=self.w.dtype)
+    rows[xp.arange(n), self.idx] = -self.w * scale
+    return (_wrap(rows),)
+
+NllLossBackward0.backward = _fast_nll_loss_backward   # one node class, both paths
 
 # %% ../../nbs/05_losses.ipynb #70d6eaa6
 _NllLoss2DBackward0 = _renamed(NllLossBackward0, 'NllLoss2DBackward0')
