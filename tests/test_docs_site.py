@@ -211,3 +211,19 @@ def test_math_served_by_the_site(tab, server):
     assert tab.js("MathJax.version").startswith('3.')
     assert tab.js("[...document.scripts].some(s => s.src.startsWith(location.origin + '/_static/mathjax/'))")
     assert tab.js("document.querySelectorAll('mjx-container').length") > 0
+
+
+LESSONS = [p for p in PAGES if re.match(r'\d\d_.*\.html$', p)]
+
+@pytest.mark.parametrize('page', LESSONS)
+def test_lesson_page(tab, server, page):
+    "A course notebook's page shows its figures, and its exercises with each solution folded away until asked for."
+    tab.open(f'{server}/{page}')
+    figures = tab.js("Promise.all([...document.querySelectorAll('.cell_output img')].map(i => i.decode()"
+                     ".then(() => i.naturalWidth, () => 0))).then(w => w.filter(x => x > 0).length)")
+    assert figures >= 2, f'{page} shows {figures} figures (at least 2)'
+    assert tab.js("!!document.querySelector('section#exercises')"), f'{page} has no Exercises section'
+    folded = tab.js("[...document.querySelectorAll('section#exercises details.hide')].map(d => d.open)")
+    assert len(folded) >= 3 and not any(folded), f'{page}: solutions folded {folded} (at least 3, all closed)'
+    toggle = tab.js("document.querySelector('section#exercises details.hide summary').innerText")
+    assert 'Show the solution' in toggle
