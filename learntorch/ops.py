@@ -22,6 +22,7 @@ import builtins, math
 from collections import namedtuple
 import numpy as np
 from .tensors import *
+from .tensors import array_module, patch_tensor, hooks, cupy_module
 from .tensors import (_wrap, _view_of, _finish, _norm_dim, _check_dtype,
                                 _original, _bump_version, _overlap_error,
                                     _checked_scalar, _check_no_overlap,

@@ -4,14 +4,13 @@
 
 # %% auto #0
 __all__ = ['bool', 'uint8', 'int8', 'int16', 'int32', 'int64', 'float16', 'float32', 'float64', 'half', 'float', 'double',
-           'short', 'int', 'long', 'hooks', 'default_generator', 'FloatTensor', 'DoubleTensor', 'HalfTensor',
-           'ByteTensor', 'CharTensor', 'ShortTensor', 'IntTensor', 'LongTensor', 'BoolTensor', 'cupy_module',
-           'array_module', 'dtype', 'get_default_dtype', 'set_default_dtype', 'device', 'Size', 'Tensor',
-           'patch_tensor', 'tensor', 'from_numpy', 'as_tensor', 'zeros', 'ones', 'empty', 'full', 'arange', 'linspace',
-           'eye', 'Generator', 'manual_seed', 'seed', 'initial_seed', 'get_rng_state', 'set_rng_state', 'rand', 'randn',
-           'randint', 'randperm', 'zeros_like', 'ones_like', 'empty_like', 'full_like', 'rand_like', 'randn_like',
-           'randint_like', 'set_printoptions', 'reshape', 'transpose', 't', 'permute', 'squeeze', 'unsqueeze',
-           'flatten', 'unflatten', 'clone', 'numel', 'detach']
+           'short', 'int', 'long', 'default_generator', 'FloatTensor', 'DoubleTensor', 'HalfTensor', 'ByteTensor',
+           'CharTensor', 'ShortTensor', 'IntTensor', 'LongTensor', 'BoolTensor', 'dtype', 'get_default_dtype',
+           'set_default_dtype', 'device', 'Size', 'Tensor', 'tensor', 'from_numpy', 'as_tensor', 'zeros', 'ones',
+           'empty', 'full', 'arange', 'linspace', 'eye', 'Generator', 'manual_seed', 'seed', 'initial_seed',
+           'get_rng_state', 'set_rng_state', 'rand', 'randn', 'randint', 'randperm', 'zeros_like', 'ones_like',
+           'empty_like', 'full_like', 'rand_like', 'randn_like', 'randint_like', 'set_printoptions', 'reshape',
+           'transpose', 't', 'permute', 'squeeze', 'unsqueeze', 'flatten', 'unflatten', 'clone', 'numel', 'detach']
 
 # %% ../nbs/00_tensor.ipynb #93feec77
 import math, numbers, json, warnings
@@ -373,6 +372,7 @@ def _bump_version(t):
     "Record that `t`'s memory changed in place."
     (t._base if t._base is not None else t)._version_count += 1
 
+# %% ../nbs/00_tensor.ipynb #09c21c3c
 class _Hooks:
     """The places where notebook 02 plugs autograd in; until then operations are not
     recorded."""
