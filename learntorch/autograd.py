@@ -23,7 +23,7 @@ __all__ = ['DivBackward2', 'RoundBackward0', 'RoundBackward1', 'SumBackward1', '
            'MaskedSelectBackward0', 'ScatterBackward0', 'ScatterBackward1']
 
 # %% ../nbs/02_autograd.ipynb #1f915a6b
-import builtins, math, re, weakref
+import builtins, math, re, sys, weakref
 import numpy as np
 from .tensors import *
 from .tensors import array_module, patch_tensor, hooks
@@ -490,6 +490,13 @@ def _run_hooks(hooks_list, grad):
         if new is not None: grad = new
     return grad
 
+def _unshared(grad, a):
+    """Whether gradient `grad` (over array `a`) is held by the engine alone: a fresh, whole,
+    contiguous array that no user variable, saved tensor or view refers to. (The counts are
+    the references the engine's own frames hold, this call's and `getrefcount`'s.)"""
+    return (a.base is None and a.flags.c_contiguous and sys.getrefcount(grad) <= 6
+            and sys.getrefcount(a) <= 4)
+
 def _accumulate(leaf, grad):
     "Add `grad` into `leaf.grad` (its hooks have run already)."
     if grad.dtype is not leaf.dtype: grad = grad.to(leaf.dtype)
@@ -497,11 +504,13 @@ def _accumulate(leaf, grad):
     # create_graph: keep the gradient's own history
     if is_grad_enabled():
         leaf.grad = grad if old is None else old + grad
-    elif old is None:                          # a fresh copy, so later changes stay apart
+    elif old is None:
         a = grad._array
         if a.shape != leaf._array.shape:
             a = array_module(a).broadcast_to(a, leaf._array.shape)
-        leaf.grad = _wrap(a.copy())
+        if _unshared(grad, a) and a is not leaf._array:
+            leaf.grad = _wrap(a)                # nobody else can see it: take it, as PyTorch does
+        else: leaf.grad = _wrap(a.copy())       # a copy, so later changes stay apart
     elif (old._array.flags.writeable and old.shape == leaf.shape
           and old.dtype is leaf.dtype):
         # add into `.grad`'s own memory, as PyTorch does

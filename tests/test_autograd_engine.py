@@ -1478,3 +1478,23 @@ def test_zero_dim_scatter_add_backward(torch):
         (v * 1).scatter_add(0, T.zeros((), dtype=T.int64), v).backward()
         return v.grad
     same(torch, fn)
+
+
+def test_first_gradient_is_taken_not_copied_when_unshared(torch):
+    "A leaf's first gradient: a fresh array nobody else holds becomes .grad as is; anything shared is copied."
+    import tracemalloc
+    import learntorch as lt
+    w, x = lt.randn(1000, 1000, requires_grad=True), lt.randn(1, 1000)
+    y = (x @ w).sum()
+    tracemalloc.start()
+    y.backward()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1.5 * w.numel() * 4, f'backward peaked at {peak} bytes: the 4 MB gradient was copied'
+    for T in (lt, torch):                                  # shared gradients stay apart, as in PyTorch
+        w = T.ones(3, requires_grad=True); g = T.ones(3)
+        w.backward(g); g.add_(5)
+        v = T.ones(3, requires_grad=True); y = v + 0; h = T.ones(3)
+        y.backward(h); h.add_(5)
+        u = T.ones(3, requires_grad=True); u.expand(2, 3).sum().backward()
+        assert (w.grad.tolist(), v.grad.tolist(), u.grad.tolist()) == ([1.] * 3, [1.] * 3, [2.] * 3), T.__name__
