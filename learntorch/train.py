@@ -213,21 +213,7 @@ def first_mistakes(model, dataset, k=8, batch_size=256):
     return wrong[:k]
 
 # %% ../nbs/10_training.ipynb #210bbb03
-try: from learntorch.serialization import save, load     # notebook 09: PyTorch's format
-except ImportError:  # a stand-in until notebook 09 is in this checkout: a pickle
-    def _arrays(obj, back=False):
-        if not back and isinstance(obj, Tensor):
-            return ('tensor', obj.detach().numpy().copy())
-        if back and isinstance(obj, tuple) and len(obj) == 2 and obj[0] == 'tensor':
-            return from_numpy(obj[1])
-        if isinstance(obj, dict):
-            return type(obj)((k, _arrays(v, back)) for k, v in obj.items())
-        if isinstance(obj, (list, tuple)): return type(obj)(_arrays(v, back) for v in obj)
-        return obj
-    def save(obj, f):
-        with open(f, 'wb') as file: pickle.dump(_arrays(obj), file)
-    def load(f, map_location=None, *, weights_only=True):
-        with open(f, 'rb') as file: return _arrays(pickle.load(file), back=True)
+from .serialization import save, load     # notebook 09: PyTorch's format
 
 # %% ../nbs/10_training.ipynb #e50abc3b
 def _positive(kind):
