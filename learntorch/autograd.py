@@ -70,18 +70,23 @@ def _box_edge(c, other, half):
                      half[1] / builtins.abs(dy) if dy else math.inf)
     return (c[0] + s * dx, c[1] + s * dy)
 
-# %% ../nbs/02_autograd.ipynb #11d31208
-def draw_graph(t, figsize=None):
-    """Draw the backward graph of tensor `t` from its `grad_fn` with matplotlib: leaves on
-    top, `t`'s node at the bottom, arrows in the forward direction. Returns the Figure."""
+# %% ../nbs/02_autograd.ipynb #b730f2e2
+def _graph_figure(w, h):
+    """A matplotlib Figure (imported only when drawing) that shows itself as a PNG in any
+    notebook, whatever matplotlib's backend."""
     import io
     from matplotlib.figure import Figure
     class GraphFigure(Figure):
-        "Shows itself as a PNG in any notebook, whatever matplotlib's backend."
         def _repr_png_(self):
             buf = io.BytesIO()
             self.savefig(buf, format='png', bbox_inches='tight')
             return buf.getvalue()
+    return GraphFigure(figsize=(w, h))
+
+# %% ../nbs/02_autograd.ipynb #11d31208
+def draw_graph(t, figsize=None):
+    """Draw the backward graph of tensor `t` from its `grad_fn` with matplotlib: leaves on
+    top, `t`'s node at the bottom, arrows in the forward direction. Returns the Figure."""
     if t.grad_fn is None:
         raise ValueError(
             "this tensor has no grad_fn: nothing was recorded (does an input require "
@@ -104,7 +109,7 @@ def draw_graph(t, figsize=None):
     w, h = figsize or (
         builtins.max(1.9 * breadth, 3), builtins.max(0.6 * (last + 1), 1.5),
     )
-    fig = GraphFigure(figsize=(w, h))
+    fig = _graph_figure(w, h)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(-0.5, breadth - 0.5); ax.set_ylim(-0.5, last + 0.5); ax.axis('off')
     def half(node):                       # a label's half width and height, in data units
