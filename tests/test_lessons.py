@@ -167,7 +167,7 @@ def problems(row, executed=True):
 
 
 def table(rows):
-    "The rows as a markdown table (the columns of the lessons issue, plus glossary and run time)."
+    "The rows as a markdown table (the numbers DESIGN.md holds a lesson to, plus glossary and run time)."
     head = ('| notebook | code cells that show output | figures | exercises | display maths | '
             'longest code stretch without prose | code lines > 90 chars | glossary | seconds |')
     lines = [head, '|---|---|---|---|---|---|---|---|---|']

@@ -6,7 +6,7 @@ checks values, dtypes, shapes, raised exceptions, aliasing (views stay views, in
 effects. Inputs cover 0-d and zero-size shapes, broadcasting, all nine dtypes (type promotion) and non-contiguous
 layouts. Ops learntorch does not have yet are reported as xfail; everything it has must pass.
 
-`grad=True` marks differentiable entries: the autograd issue adds a gradient comparison over those (not checked yet)."""
+`grad=True` marks differentiable entries (tests/test_autograd_ops.py compares their gradients)."""
 import math
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -693,5 +693,5 @@ def test_inplace_through_view(name, data):
 
 
 def test_table_size():
-    "The table covers the ops listed in the issue (guards against rows silently disappearing)."
+    "The table covers the ops the course teaches (guards against rows silently disappearing)."
     assert len(TABLE) >= 150

@@ -286,7 +286,7 @@ def test_bad_input_as_pytorch(make):
 
 
 def test_messages_spelled_out():
-    "The messages the issue names, verbatim."
+    "PyTorch's messages for bad input, verbatim."
     assert str(same_error(lambda T, O: O.SGD([leaf(T)], lr=-1.0))) == 'Invalid learning rate: -1.0'
     assert str(same_error(lambda T, O: O.Adam([], lr=0.1))) == 'optimizer got an empty parameter list'
     assert str(same_error(lambda T, O: O.SGD([leaf(T) * 2]))) == "can't optimize a non-leaf Tensor"
