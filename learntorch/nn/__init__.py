@@ -858,9 +858,9 @@ class _BackwardHooks:
         return grad_inputs
 
 # %% ../../nbs/03_module.ipynb #02dff397
-def _namespace(name, doc):
-    "An importable, initially empty namespace module `learntorch.nn.<name>`."
-    full = f'learntorch.nn.{name}'
+def _namespace(name, doc, package='learntorch.nn'):
+    "An importable, initially empty namespace module `<package>.<name>`."
+    full = f'{package}.{name}'
     module = sys.modules.get(full)
     if module is None:
         module = sys.modules[full] = types.ModuleType(full, doc)

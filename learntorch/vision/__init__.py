@@ -14,7 +14,7 @@ import enum, gzip, hashlib, numbers, os, struct, sys, types, urllib.request, zli
 import numpy as np
 from PIL import Image
 from ..tensors import Tensor, as_tensor, from_numpy, _rng, _wrap
-from ..nn import add_to_namespace
+from ..nn import add_to_namespace, _namespace as _nn_namespace
 from ..utils.data import Dataset
 
 # %% ../../nbs/08_vision.ipynb #0d2164d7
@@ -691,13 +691,8 @@ class ConvertImageDtype:
 
 # %% ../../nbs/08_vision.ipynb #eba19aa8
 def _namespace(name, doc):
-    "An importable namespace module `learntorch.vision.<name>`, with an empty `__all__`."
-    full = f'learntorch.vision.{name}'
-    module = sys.modules.get(full)
-    if module is None:
-        module = sys.modules[full] = types.ModuleType(full, doc)
-        module.__all__ = []
-    return module
+    "An importable namespace module `learntorch.vision.<name>` (notebook 03's helper)."
+    return _nn_namespace(name, doc, package='learntorch.vision')
 
 transforms = _namespace('transforms', "Image transforms: `ToTensor`, `Normalize`, "
                                       "`Compose`, crops, flips, ...")
