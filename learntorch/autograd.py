@@ -474,9 +474,11 @@ def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
             if accumulate and g is not None and leaf._requires_grad: _accumulate(leaf, g)
             continue
         if capture is not None and node in capture: capture[node] = grads[0]
-        # nothing arrived
-        if grads.count(None) == len(grads): results = (None,) * len(node.next_functions)
-        else: results = node.apply(grads)
+        for g in grads:                       # (`is`, not `count(None)`: no tensor `==`)
+            if g is not None:
+                results = node.apply(grads)
+                break
+        else: results = (None,) * len(node.next_functions)    # nothing arrived
         if not retain_graph: node.release()
         dtypes = node._input_dtypes
         for i, (child, index) in enumerate(node.next_functions):
