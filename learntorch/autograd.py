@@ -493,11 +493,16 @@ def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
             if accumulate and g is not None and leaf._requires_grad: _accumulate(leaf, g)
             continue
         if capture is not None and node in capture: capture[node] = grads[0]
-        # nothing arrived, or nothing wanted lies further down
-        if grads.count(None) == len(grads) or (needed is not None and node not in needed):
-            results = (None,) * len(node.next_functions)
-        else: results = node.apply(grads)
-        if not retain_graph and (needed is None or node in needed): node.release()
+        # nothing arrived (`is`, not `count(None)`: no tensor `==`), or nothing wanted lies
+        # further down
+        results = None
+        if needed is None or node in needed:
+            for g in grads:
+                if g is not None:
+                    results = node.apply(grads)
+                    break
+            if not retain_graph: node.release()
+        if results is None: results = (None,) * len(node.next_functions)
         dtypes = node._input_dtypes
         for i, (child, index) in enumerate(node.next_functions):
             if child is None: continue
@@ -523,11 +528,19 @@ def _run_hooks(hooks_list, grad):
     return grad
 
 def _unshared(grad, a):
-    """Whether gradient `grad` (over array `a`) is held by the engine alone: a fresh, whole,
-    contiguous array that no user variable, saved tensor or view refers to. (The counts are
-    the references the engine's own frames hold, this call's and `getrefcount`'s.)"""
-    return (a.base is None and a.flags.c_contiguous and sys.getrefcount(grad) <= 6
-            and sys.getrefcount(a) <= 4)
+    """The array gradient `grad` (over array `a`) may give away, or None: `a` if it is held
+    by the engine alone, a fresh, whole, contiguous array that no user variable, saved
+    tensor or view refers to; or the array `a` views when `a` is all of it in the same
+    layout (`w.t()`'s gradient comes back as `g.t().t()`) and only `a` refers to it. (The
+    counts are the references the engine's own frames hold, this call's and
+    `getrefcount`'s.)"""
+    if not (a.flags.c_contiguous and sys.getrefcount(grad) <= 6
+            and sys.getrefcount(a) <= 4): return None
+    base = a.base
+    if base is None: return a
+    if (type(base) is type(a) and base.shape == a.shape and base.strides == a.strides
+            and base.base is None and sys.getrefcount(base) <= 3): return base
+    return None
 
 def _accumulate(leaf, grad):
     "Add `grad` into `leaf.grad` (its hooks have run already)."
@@ -540,8 +553,9 @@ def _accumulate(leaf, grad):
         a = grad._array
         if a.shape != leaf._array.shape:
             a = array_module(a).broadcast_to(a, leaf._array.shape)
-        if _unshared(grad, a) and a is not leaf._array:
-            leaf.grad = _wrap(a)                # nobody else can see it: take it, as PyTorch does
+        free = _unshared(grad, a)
+        if free is not None and free is not leaf._array:
+            leaf.grad = _wrap(free)             # nobody else can see it: take it, as PyTorch does
         else: leaf.grad = _wrap(a.copy())       # a copy, so later changes stay apart
     elif (old._array.flags.writeable and old.shape == leaf.shape
           and old.dtype is leaf.dtype):
@@ -1044,7 +1058,10 @@ class TransposeBackward0(_OrMatmul):
 @formula('t')
 class TBackward0(Node):
     def setup(self, inputs, args, out): pass
-    def backward(self, g): return (g.t(),)
+    def backward(self, g):
+        # without create_graph, the transposed array alone (not a view tensor of `g`), so
+        # that a weight's gradient can become its `.grad` without a copy
+        return (g.t() if _GradMode.enabled else _wrap(g._array.T),)
 
 @formula('permute')
 class PermuteBackward0(Node):

@@ -1196,6 +1196,7 @@ def _check_no_overlap(dest, src, allow_same):
     the order of the writes). Like PyTorch it checks only dense layouts."""
     if type(dest) is not np.ndarray or type(src) is not np.ndarray or not dest.size or not src.size:
         return
+    if not np.may_share_memory(dest, src): return     # far apart: the cheap common case
     dense = lambda a: a.flags.c_contiguous or a.flags.f_contiguous
     if not (dense(dest) and dense(src)): return
     d0, s0 = dest.ctypes.data, src.ctypes.data    # (`__array_interface__` leaks a little)

@@ -1548,3 +1548,25 @@ def test_first_gradient_is_taken_not_copied_when_unshared(torch):
         y.backward(h); h.add_(5)
         u = T.ones(3, requires_grad=True); u.expand(2, 3).sum().backward()
         assert (w.grad.tolist(), v.grad.tolist(), u.grad.tolist()) == ([1.] * 3, [1.] * 3, [2.] * 3), T.__name__
+
+
+@pytest.mark.parametrize('layer', ['linear', 'matmul_t'])
+def test_weight_gradient_through_transpose_is_taken_not_copied(torch, layer):
+    "A weight used as `w.t()` (every Linear layer) gets its first gradient without a copy; shared ones stay apart."
+    import learntorch as lt
+    w, x = lt.randn(1000, 1000, requires_grad=True), lt.randn(2, 1000)
+    y = (lt.nn.functional.linear(x, w) if layer == 'linear' else x @ w.t()).sum()
+    tracemalloc.start()
+    y.backward()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1.5 * w.numel() * 4, f'backward peaked at {peak} bytes: the 4 MB gradient was copied'
+    for T in (lt, torch):
+        w, kept = T.ones(3, 2, requires_grad=True), []
+        w.register_hook(lambda g: kept.append(g))       # a hook holds the gradient: .grad is a copy
+        (T.ones(4, 2) @ w.t()).sum().backward()
+        kept[0].add_(5)
+        v, h = T.ones(2, 3, requires_grad=True), T.ones(3, 2)
+        v.t().backward(h.t().t())                          # the seed views a tensor the caller holds
+        h.add_(5)
+        assert (w.grad.tolist(), v.grad.tolist()) == ([[4.] * 2] * 3, [[1.] * 3] * 2), T.__name__
