@@ -469,6 +469,7 @@ def _leading_to(roots, targets):
             stack += [(c, False) for c, _ in node.next_functions if c is not None]
     return needed
 
+# %% ../nbs/02_autograd.ipynb #f9db3694
 def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
     "Propagate `seeds` (gradients of the root nodes' outputs) back through the graph."
     # each root node once, even if several outputs are roots
@@ -1904,6 +1905,7 @@ class CopySlices(Node):
         super().release()
         if self.fn is not None: self.fn.release()
 
+# %% ../nbs/02_autograd.ipynb #68b58f25
 def _whole(key):
     """Whether an index selects the whole tensor (only `:` and `...`), so assignment
     writes the tensor itself."""
@@ -2120,6 +2122,7 @@ def _view_key(view):
     pos = np.searchsorted(ob[order], _offsets(v, _address(v) - _address(b)))
     return order[pos] if pos.size else pos
 
+# %% ../nbs/02_autograd.ipynb #e1a1ad6f
 class AsStridedBackward0(Node):
     "A view read back out of its base: its gradient goes to its elements' places there."
     def backward(self, g):

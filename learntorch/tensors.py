@@ -351,6 +351,7 @@ def _get_grad_fn(self):
 Tensor.grad_fn = property(_get_grad_fn, Tensor._grad_fn.__set__,
                           doc="The node of the operation that computed this tensor.")
 
+# %% ../nbs/00_tensor.ipynb #98c1be7b
 def _set_requires_grad(self, flag):
     # a computed tensor already requires grad
     if self.grad_fn is not None and flag: return
