@@ -8,14 +8,15 @@ __all__ = ['subtract', 'multiply', 'divide', 'true_divide', 'eq', 'ne', 'lt', 'l
            'bitwise_xor', 'bitwise_left_shift', 'bitwise_right_shift', 'exp', 'exp2', 'expm1', 'log', 'log2', 'log10',
            'log1p', 'sqrt', 'rsqrt', 'sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'tanh', 'sigmoid',
            'reciprocal', 'neg', 'abs', 'sign', 'floor', 'ceil', 'trunc', 'frac', 'square', 'relu', 'isnan', 'isinf',
-           'isfinite', 'negative', 'absolute', 'fix', 'clip', 'concat', 'concatenate', 'promote_types', 'result_type',
-           'can_cast', 'broadcast_shapes', 'add', 'sub', 'mul', 'div', 'floor_divide', 'remainder', 'fmod', 'pow',
-           'maximum', 'minimum', 'atan2', 'bitwise_not', 'logical_not', 'round', 'nan_to_num', 'clamp', 'where',
-           'nonzero', 'sum', 'prod', 'mean', 'var', 'std', 'norm', 'logsumexp', 'all', 'any', 'cumsum', 'cumprod',
-           'return_types', 'max', 'min', 'amax', 'amin', 'argmax', 'argmin', 'sort', 'argsort', 'topk', 'matmul', 'mm',
-           'bmm', 'mv', 'dot', 'outer', 'cat', 'stack', 'split', 'chunk', 'unbind', 'narrow', 'hstack', 'vstack',
-           'gather', 'scatter_add', 'index_select', 'masked_fill', 'masked_select', 'flip', 'tril', 'triu', 'roll',
-           'equal', 'isclose', 'allclose', 'scatter', 'bernoulli', 'normal', 'multinomial']
+           'isfinite', 'negative', 'absolute', 'fix', 'clip', 'concat', 'concatenate', 'moveaxis', 'promote_types',
+           'result_type', 'can_cast', 'broadcast_shapes', 'add', 'sub', 'mul', 'div', 'floor_divide', 'remainder',
+           'fmod', 'pow', 'maximum', 'minimum', 'atan2', 'bitwise_not', 'logical_not', 'round', 'nan_to_num', 'clamp',
+           'where', 'nonzero', 'sum', 'prod', 'mean', 'var', 'std', 'norm', 'logsumexp', 'all', 'any', 'cumsum',
+           'cumprod', 'return_types', 'max', 'min', 'amax', 'amin', 'argmax', 'argmin', 'sort', 'argsort', 'topk',
+           'matmul', 'mm', 'bmm', 'mv', 'dot', 'outer', 'cat', 'stack', 'split', 'chunk', 'unbind', 'narrow', 'hstack',
+           'vstack', 'gather', 'scatter_add', 'index_select', 'masked_fill', 'masked_select', 'flip', 'tril', 'triu',
+           'roll', 'equal', 'isclose', 'allclose', 'scatter', 'bernoulli', 'normal', 'multinomial', 'select', 'movedim',
+           'diagonal', 'count_nonzero', 'nansum', 'var_mean', 'std_mean', 'aminmax', 'addcmul', 'addcdiv']
 
 # %% ../nbs/01_ops.ipynb #96f1b102
 import builtins, math
@@ -293,7 +294,7 @@ def div(input, other, *, rounding_mode=None, out=None, _op='div'):
     with np.errstate(divide='ignore', invalid='ignore'):
         if rounding_mode == 'floor': r = _elementwise(xp.floor_divide, a, b)
         else: r = xp.trunc(_elementwise(xp.true_divide, a, b)).astype(d.np)
-    # `floor_divide` computes the same values under its own name: PyTorch gives it no derivative
+    # `floor_divide` computes the same values under its own name (PyTorch: no derivative)
     return _result(_back_to(r, d), _op, (input, other), rounding_mode, out)
 
 # %% ../nbs/01_ops.ipynb #14d2aa26
@@ -602,7 +603,8 @@ def nonzero(input, *, as_tuple=False):
     xp = array_module(a)
     idx = xp.nonzero(a.reshape(1) if a.ndim == 0 else a)
     if as_tuple: return tuple(_wrap(i.astype(np.int64)) for i in idx)
-    rows = xp.stack(idx, axis=1).astype(np.int64)
+    # column by column, as PyTorch lays it out (strides (1, rows))
+    rows = xp.stack(idx, axis=0).astype(np.int64).T
     # a 0-d tensor has no dimensions to index
     return _wrap(rows[:, :0] if a.ndim == 0 else rows)
 
@@ -799,7 +801,8 @@ def clamp_(self, min=None, max=None):
 def _overwrite(self, a, op, inputs):
     """Write array `a` over all of self, recording `op` (the old values get no gradient:
     they are gone)."""
-    old = _original(self) if hooks.recording(inputs) else None
+    # (an integer tensor has no gradient: writing a float one into it records nothing)
+    old = _original(self) if hooks.recording(inputs) and self.is_floating_point() else None
     try:
         # converts like PyTorch's casts
         with np.errstate(invalid='ignore', over='ignore'): self._array[...] = a
@@ -935,7 +938,9 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     dims = _dims(dim, a.ndim)
     d = out.dtype if out is not None and dtype is None else _accumulate_dtype(input.dtype, dtype)
     r = _reduced(array_module(a).sum, a, d, axis=_reduce_axes(a, dims), keepdims=keepdim)
-    return _result(r, 'sum', (input,), (dims, keepdim), out)
+    # (`dim=()` sums everything too, but is recorded as PyTorch's "with dims" overload)
+    args = (dims, keepdim) if dim is None else (dims, keepdim, 'dims')
+    return _result(r, 'sum', (input,), args, out)
 
 def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
     "The product of all elements, or along `dim`."
@@ -966,7 +971,8 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     with np.errstate(invalid='ignore', divide='ignore', over='ignore'):
         r = xp.sum(a, axis=_reduce_axes(a, dims), keepdims=keepdim, dtype=acc) / n
         r = _contiguous(r).astype(d.np, copy=False)
-    return _result(r, 'mean', (input,), (dims, keepdim), out)
+    args = (dims, keepdim) if dim is None else (dims, keepdim, 'dims')
+    return _result(r, 'mean', (input,), args, out)
 
 def _correction(unbiased, correction):
     if correction is not None: return correction
@@ -1444,7 +1450,8 @@ def chunk(input, chunks, dim=0):
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     n = input.shape[_norm_dim(dim, input.ndim)]
     if n == 0:
-        return _narrow_pieces(input, [0] * chunks, _norm_dim(dim, input.ndim), 'split')
+        return _narrow_pieces(input, [0] * chunks, _norm_dim(dim, input.ndim),
+                              'split_with_sizes')      # PyTorch's node for it
     return split(input, builtins.max(math.ceil(n / chunks), 1), dim)
 
 def unbind(input, dim=0):
@@ -1813,3 +1820,128 @@ def _mat_error(a, b):
                             f"({rows}x{a.shape[-1]} and "
                             f"{b.shape[-2] if b.ndim > 1 else b.shape[0]}x{cols})")
     return _broadcast_error(_wrap(np.empty(a.shape[:-2])), _wrap(np.empty(b.shape[:-2])))
+
+# %% ../nbs/01_ops.ipynb #988c7f32
+def select(input, dim, index):
+    "The slice at `index` along `dim`: a view without that dimension (`x[:, i]`, dim 1)."
+    if input.ndim == 0: raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    d = _norm_dim(dim, input.ndim)
+    if not -input.shape[d] <= index < input.shape[d]:
+        raise IndexError(f"select(): index {index} out of range for tensor of size "
+                         f"{list(input.shape)} at dimension {dim}")
+    return input[(slice(None),) * d + (index,)]
+
+def movedim(input, source, destination):
+    "A view with dimensions `source` moved to `destination` (the others keep their order)"
+    src = [source] if isinstance(source, builtins.int) else list(source)
+    dst = [destination] if isinstance(destination, builtins.int) else list(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} "
+                           f"dims) should contain the same number of dims as destination "
+                           f"({dst} dims)")
+    n = input.ndim
+    src, dst = [_norm_dim(s, n) for s in src], [_norm_dim(s, n) for s in dst]
+    for name, ds in (('source', src), ('destination', dst)):
+        if len(set(ds)) != len(ds):
+            raise RuntimeError(f"movedim: repeated dim in `{name}` ({ds})")
+    order = [None] * n
+    if n == 0: return input.permute(())       # a 0-d tensor's only dim is a pretend one
+    for s, d in zip(src, dst): order[d] = s
+    rest = iter(d for d in range(n) if d not in src)
+    return input.permute(*[o if o is not None else next(rest) for o in order])
+
+moveaxis = movedim
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    "A view of the diagonal over `dim1` and `dim2` (moved to the end), `offset` above it."
+    d1, d2 = _norm_dim(dim1, input.ndim), _norm_dim(dim2, input.ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    a = input._array
+    v = a.diagonal(offset, d1, d2)
+    v.flags.writeable = a.flags.writeable      # numpy makes it read-only; PyTorch writes
+    return _finish(_view_of(input, v), 'diagonal', (input,), (offset, d1, d2))
+
+# %% ../nbs/01_ops.ipynb #e57d6a42
+def count_nonzero(input, dim=None):
+    "How many elements are not zero, in all or along `dim` (an int or a tuple)."
+    a = input._array
+    r = array_module(a).count_nonzero(a, axis=_reduce_axes(a, _dims(dim, a.ndim)))
+    return _wrap(array_module(a).asarray(r, dtype=np.int64))
+
+def nansum(input, dim=None, keepdim=False, *, dtype=None, out=None):
+    "The sum, counting nan as zero."
+    a = input._array
+    dims = _dims(dim, a.ndim)
+    d = _accumulate_dtype(input.dtype, dtype)
+    r = _reduced(array_module(a).nansum, a, d, axis=_reduce_axes(a, dims),
+                 keepdims=keepdim)
+    return _result(r, 'nansum', (input,), (dims, keepdim), out)
+
+# %% ../nbs/01_ops.ipynb #847f5302
+def _spread_mean(name, input, dim, unbiased, keepdim, correction):
+    if isinstance(dim, builtins.bool): dim, unbiased = None, dim
+    x = _wrap(input._array)                         # the same values, no history
+    s = _spread(name, x, dim, unbiased, keepdim, correction, None)
+    m = mean(x, dim, keepdim)
+    args = (_dims(dim, input.ndim), keepdim, _correction(unbiased, correction))
+    return _finish((s, m), name + '_mean', (input,), args)
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    "The variance and the mean (a pair), in one operation."
+    return _spread_mean('var', input, dim, unbiased, keepdim, correction)
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    "The standard deviation and the mean (a pair), in one operation."
+    return _spread_mean('std', input, dim, unbiased, keepdim, correction)
+
+return_types.aminmax = _return_type('aminmax', ['min', 'max'])
+
+def aminmax(input, *, dim=None, keepdim=False):
+    "The smallest and the largest values (along `dim`), as a pair `(min, max)`."
+    if dim is not None and not isinstance(dim, builtins.int):
+        raise TypeError(f"aminmax(): argument 'dim' must be int, not "
+                        f"{type(dim).__name__}")
+    a = input._array
+    dims = _dims(dim, a.ndim)
+    if dims is not None and a.ndim and a.shape[dims[0]] == 0:
+        raise IndexError(f"aminmax: Expected reduction dim {dims[0]} to have non-zero "
+                         f"size.")
+    if dims is None and a.size == 0:
+        raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as "
+                           "the operation has no identity.")
+    x, over = _wrap(a), () if dim is None else dim
+    lo, hi = amin(x, over, keepdim), amax(x, over, keepdim)
+    return return_types.aminmax(*_finish((lo, hi), 'aminmax', (input,), (dims, keepdim)))
+
+def _addc(name, input, tensor1, tensor2, value, out):
+    "`input + value * tensor1 (* or /) tensor2` in one pass (half works in float32)."
+    d = promote_types(promote_types(input.dtype, tensor1.dtype), tensor2.dtype)
+    if not d.is_floating_point: value = builtins.int(value)      # as PyTorch's kernel
+    work = np.float32 if d is float16 else d.np
+    a, b, c = (t._array.astype(work, copy=False) for t in (input, tensor1, tensor2))
+    with np.errstate(all='ignore'):
+        r = a + value * b * c if name == 'addcmul' else a + value * b / c
+    r = _contiguous(r).astype(d.np, copy=False)
+    return _result(r, name, (input, tensor1, tensor2), value, out)
+
+# %% ../nbs/01_ops.ipynb #dab3055b
+def addcmul(input, tensor1, tensor2, *, value=1, out=None):
+    "`input + value * tensor1 * tensor2`, as one operation."
+    return _addc('addcmul', input, tensor1, tensor2, value, out)
+
+def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
+    "`input + value * tensor1 / tensor2`, as one operation."
+    if not (tensor1.dtype.is_floating_point or tensor2.dtype.is_floating_point):
+        raise RuntimeError("Integer division with addcdiv is no longer supported, and in "
+                           "a future  release addcdiv will perform a true division of "
+                           "tensor1 and tensor2.")
+    return _addc('addcdiv', input, tensor1, tensor2, value, out)
+
+for _f in [select, movedim, diagonal, count_nonzero, nansum, var_mean, std_mean, aminmax,
+           addcmul, addcdiv]: patch_tensor(_f)
+Tensor.moveaxis = movedim
+Tensor.addcmul_ = lambda self, tensor1, tensor2, *, value=1: _inplace(
+    self, addcmul, tensor1, tensor2, value=value)
+Tensor.addcdiv_ = lambda self, tensor1, tensor2, *, value=1: _inplace(
+    self, addcdiv, tensor1, tensor2, value=value)
