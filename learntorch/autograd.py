@@ -2005,7 +2005,11 @@ class GatherBackward0(Node):
         self.save(index)
     def backward(self, g):
         (index,) = self.saved_tensors
-        if g.ndim == 0: return (g,)               # a 0-d gather picks its one element
+        if g.ndim == 0 or len(self.shape) == 0:   # 0-d input or index: one dimension of it
+            zero = zeros(builtins.max(math.prod(self.shape), 1), dtype=g.dtype,
+                         device=g.device)
+            flat = scatter_add(zero, 0, index.reshape(-1), g.reshape(-1))
+            return (flat.reshape(self.shape),)
         zero = zeros(self.shape, dtype=g.dtype, device=g.device)
         return (scatter_add(zero, self.dim, index, g),)
 

@@ -19,7 +19,7 @@ __all__ = ['subtract', 'multiply', 'divide', 'true_divide', 'eq', 'ne', 'lt', 'l
            'diagonal', 'count_nonzero', 'nansum', 'var_mean', 'std_mean', 'aminmax', 'addcmul', 'addcdiv']
 
 # %% ../nbs/01_ops.ipynb #96f1b102
-import builtins, math
+import builtins, math, contextlib, warnings
 from collections import namedtuple
 import numpy as np
 from .tensors import *
@@ -698,6 +698,21 @@ def _check_inplace_result(self, d, shape):
         raise RuntimeError(f"output with shape {list(self._array.shape)} doesn't match "
                            f"the broadcast shape {list(shape)}")
 
+def _repeats_memory(a):
+    "Whether array `a` is an expanded (read-only) view that repeats elements."
+    return type(a) is np.ndarray and not a.flags.writeable and a.size > 0 and builtins.any(
+        st == 0 and n > 1 for st, n in zip(a.strides, a.shape))
+
+@contextlib.contextmanager
+def _writable(a, on=True):
+    "Let array `a` (an expanded view) be written for a moment, when `on`."
+    if not on:
+        yield
+        return
+    a.flags.writeable = True
+    try: yield
+    finally: a.flags.writeable = False
+
 def _store(self, r):
     "Write array `r` into self's memory and bump the version counter."
     try: self._array[...] = r
@@ -804,8 +819,11 @@ def _overwrite(self, a, op, inputs):
     # (an integer tensor has no gradient: writing a float one into it records nothing)
     old = _original(self) if hooks.recording(inputs) and self.is_floating_point() else None
     try:
-        # converts like PyTorch's casts
-        with np.errstate(invalid='ignore', over='ignore'): self._array[...] = a
+        # converts like PyTorch's casts; one value may go many times into the same place
+        # (`fill_` and `zero_` of an expanded tensor), a tensor's values may not
+        many = op in ('fill_', 'zero_') and _repeats_memory(self._array)
+        with np.errstate(invalid='ignore', over='ignore'), _writable(self._array, many):
+            self._array[...] = a
     except ValueError as e:
         if 'read-only' in str(e): raise _overlap_error() from None
         raise _inplace_shape_error(self._array, a) from None
@@ -1369,9 +1387,11 @@ def cat(tensors, dim=0, *, out=None):
             raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be "
                                f"concatenated")
     # legacy: empty 1-d tensors are skipped
-    parts = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
-    ref = parts[0]
-    d = _norm_dim(dim, ref.ndim)
+    parts = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)]
+    # (only empty 1-d tensors: PyTorch checks no dim at all)
+    d = None if not parts else _norm_dim(dim, parts[0].ndim)
+    parts = parts or tensors[:1]
+    ref, d = parts[0], d or 0
     for i, t in enumerate(tensors):
         if t.ndim == 1 and t.shape[0] == 0 and len(parts) < len(tensors): continue
         if t.ndim != ref.ndim:
@@ -1505,9 +1525,13 @@ def _index_array(index, name='index'):
 def gather(input, dim, index, *, sparse_grad=False, out=None):
     "Pick `input[..., index[i, j], ...]` along `dim` for every position of `index`."
     a, idx, d = input._array, _index_array(index, 'gather'), _norm_dim(dim, input.ndim)
-    if idx.ndim != a.ndim:
+    # a 0-d input (or index) counts as one element along dim 0, as in PyTorch
+    if builtins.max(idx.ndim, 1) != builtins.max(a.ndim, 1):
         raise RuntimeError("Index tensor must have the same number of dimensions as "
                            "input tensor")
+    if a.ndim == 0 or idx.ndim == 0:
+        r = gather(_wrap(a.reshape(-1)), 0, _wrap(idx.reshape(-1)))._array
+        return _result(r.reshape(idx.shape), 'gather', (input,), (d, index), out)
     src = a[tuple(slice(None) if k == d else slice(0, idx.shape[k])
                   for k in range(a.ndim))]
     if idx.size and (idx.max() >= a.shape[d] or idx.min() < 0):
@@ -1723,6 +1747,11 @@ patch_tensor(scatter)
 @patch_tensor
 def masked_fill_(self, mask, value):
     "In place: set `value` wherever `mask` is true."
+    if _repeats_memory(self._array):
+        warnings.warn("Use of masked_fill_ on expanded tensors is deprecated. Please clone() "
+                      "the tensor before performing this operation. This also applies to "
+                      "advanced indexing e.g. tensor[mask] = scalar", UserWarning)
+        with _writable(self._array): return _inplace(self, masked_fill, mask, value)
     return _inplace(self, masked_fill, mask, value)
 
 # %% ../nbs/01_ops.ipynb #30a679ca
