@@ -29,6 +29,7 @@ from .tensors import *
 from .tensors import array_module, patch_tensor, hooks
 from learntorch.tensors import (
     _wrap, _view_of, _index_key, _dtype_of_np, _broadcast_view, _bump_version,
+    _is_index_array,
 )
 from .ops import *
 from .ops import _add_at
@@ -1234,6 +1235,7 @@ def _as_tuple(x):
 
 def _numerical_jacobian(func, inputs, x, output_index, eps):
     "d output / d x by central differences: one row per element of `x`."
+    # the Jacobian is assembled in host memory (`.cpu()`), whatever the device
     rows, target = [], x._array
     n_out = _as_tuple(func(*inputs))[output_index].numel()
     if target.size == 0 or n_out == 0: return np.zeros((target.size, n_out))
@@ -1245,7 +1247,7 @@ def _numerical_jacobian(func, inputs, x, output_index, eps):
             .detach()
             .to(float64)
             .reshape(-1)
-            ._array.copy()
+            .cpu()._array.copy()
         )
         target[idx] = old - eps
         minus = (
@@ -1253,7 +1255,7 @@ def _numerical_jacobian(func, inputs, x, output_index, eps):
             .detach()
             .to(float64)
             .reshape(-1)
-            ._array.copy()
+            .cpu()._array.copy()
         )
         target[idx] = old
         rows.append((plus - minus) / (2 * eps))
@@ -1270,7 +1272,7 @@ def _analytical_jacobian(output, x):
         cols.append(
             np.zeros(x.numel())
             if g is None
-            else g.detach().to(float64).reshape(-1)._array.copy()
+            else g.detach().to(float64).reshape(-1).cpu()._array.copy()
         )
     return np.array(cols).T.reshape(x.numel(), -1)
 
@@ -1310,7 +1312,8 @@ def gradgradcheck(
     if grad_outputs is None:
         gen = Generator().manual_seed(0)
         grad_outputs = tuple(
-            randn(o.shape, dtype=o.dtype, generator=gen).requires_grad_() for o in outputs
+            randn(o.shape, dtype=o.dtype, generator=gen, device=o.device).requires_grad_()
+            for o in outputs
         )
     grad_outputs = _as_tuple(grad_outputs)
     n = len(inputs)
@@ -1768,12 +1771,12 @@ def _is_advanced(k):
     """Index tensors, arrays, lists and bools index; a 0-d integer tensor selects like an
     int."""
     if isinstance(k, Tensor): return k.ndim > 0 or k.dtype is bool
-    return isinstance(k, (list, np.ndarray, builtins.bool))
+    return isinstance(k, (list, builtins.bool)) or _is_index_array(k)
 
 def _int_index(k):
     "An index that picks along one dimension (integers, not a mask)."
     if isinstance(k, Tensor): return k.ndim > 0 and k.dtype.np.kind in 'iu'
-    if isinstance(k, np.ndarray): return k.ndim > 0 and k.dtype.kind in 'iu'
+    if _is_index_array(k): return k.ndim > 0 and k.dtype.kind in 'iu'
     return isinstance(k, list) and builtins.all(type(v) is builtins.int for v in k)
 
 # %% ../nbs/02_autograd.ipynb #78d1a57b

@@ -993,7 +993,8 @@ def _index_key(key, shape=None):
             if k.dtype.kind == 'f':
                 raise IndexError("tensors used as indices must be long, int, byte or "
                                  "bool tensors")
-        elif isinstance(k, np.ndarray): is_view = False
+        # an index array: numpy's, or a GPU's inside a backward pass
+        elif _is_index_array(k): is_view = False
         elif isinstance(k, builtins.bool): is_view = False
         elif not (k is None or k is Ellipsis or isinstance(k, (builtins.int,
                 np.integer))):
