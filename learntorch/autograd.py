@@ -455,10 +455,12 @@ def _add_grad(buffers, node, index, grad):
 def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
     "Propagate `seeds` (gradients of the root nodes' outputs) back through the graph."
     # each root node once, even if several outputs are roots
-    counts = _topological_counts(list(dict.fromkeys(n for n, _ in roots)))
+    starts = ([roots[0][0]] if len(roots) == 1
+              else list(dict.fromkeys(n for n, _ in roots)))
+    counts = _topological_counts(starts)
     buffers = {}
     for (node, index), seed in zip(roots, seeds): _add_grad(buffers, node, index, seed)
-    ready = [n for n in dict.fromkeys(n for n, _ in roots) if counts.get(n, 0) == 0]
+    ready = [n for n in starts if counts.get(n, 0) == 0]
     while ready:
         node = ready.pop()
         grads = buffers.pop(node, None) or [None] * node._num_outputs
@@ -479,7 +481,7 @@ def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
                 results = node.apply(grads)
                 break
         else: results = (None,) * len(node.next_functions)    # nothing arrived
-        if not retain_graph: node.release()
+        if not retain_graph and node._saved: node.release()
         dtypes = node._input_dtypes
         for i, (child, index) in enumerate(node.next_functions):
             if child is None: continue
@@ -521,10 +523,10 @@ def _unshared(grad, a):
 
 def _accumulate(leaf, grad):
     "Add `grad` into `leaf.grad` (its hooks have run already)."
-    if grad.dtype is not leaf.dtype: grad = grad.to(leaf.dtype)
+    if grad._array.dtype != leaf._array.dtype: grad = grad.to(leaf.dtype)
     old = leaf.grad
     # create_graph: keep the gradient's own history
-    if is_grad_enabled():
+    if _GradMode.enabled:
         leaf.grad = grad if old is None else old + grad
     elif old is None:
         a = grad._array
