@@ -24,10 +24,10 @@ import numpy as np
 from .tensors import *
 from .tensors import array_module, patch_tensor, hooks, cupy_module
 from .tensors import (_wrap, _view_of, _finish, _norm_dim, _check_dtype,
-                                _original, _bump_version, _overlap_error,
+                                _original, _bump_version, _overlap_error, _unrepeated,
                                     _checked_scalar, _check_no_overlap,
                                 _dtype_of_np, _dtype_of_scalar, _rng, _size_arg,
-                                _shape_args)
+                                _shape_args, _array_to_device, _cpu)
 
 # %% ../nbs/01_ops.ipynb #d086269e
 def _category(d): return 2 if d.is_floating_point else (0 if d is bool else 1)
@@ -103,9 +103,11 @@ def _back_to(r, d):
     with np.errstate(over='ignore'): return r.astype(np.float16)
 
 def _xp2(a, b):
-    "The array module of two operands, at least one of them an array."
-    return np if type(a) is np.ndarray or type(b) is np.ndarray else array_module(a
-            if hasattr(a, 'device') else b)
+    """The array module of two operands, at least one of them an array (a numpy scalar
+    such as `np.float16(1)` is no array: it says nothing about the device)."""
+    if type(a) is np.ndarray or type(b) is np.ndarray: return np
+    return array_module(b if isinstance(a, (builtins.int, builtins.float, np.generic))
+                        else a)
 
 _python_numbers = (builtins.int, builtins.float)
 
@@ -269,7 +271,7 @@ def _in_half(a, b, d):
                                                  'astype') else np.float16(x)
                                                  for x in (a, b))
 
-def div(input, other, *, rounding_mode=None, out=None):
+def div(input, other, *, rounding_mode=None, out=None, _op='div'):
     """`input / other`: true division, or rounded with `rounding_mode='trunc'` or
     `'floor'`."""
     if rounding_mode not in (None, 'trunc', 'floor'):
@@ -291,12 +293,13 @@ def div(input, other, *, rounding_mode=None, out=None):
     with np.errstate(divide='ignore', invalid='ignore'):
         if rounding_mode == 'floor': r = _elementwise(xp.floor_divide, a, b)
         else: r = xp.trunc(_elementwise(xp.true_divide, a, b)).astype(d.np)
-    return _result(_back_to(r, d), 'div', (input, other), rounding_mode, out)
+    # `floor_divide` computes the same values under its own name: PyTorch gives it no derivative
+    return _result(_back_to(r, d), _op, (input, other), rounding_mode, out)
 
 # %% ../nbs/01_ops.ipynb #14d2aa26
 def floor_divide(input, other, *, out=None):
-    "`input // other`: division rounded down."
-    return div(input, other, rounding_mode='floor', out=out)
+    "`input // other`: division rounded down (no gradient: it is a step function)."
+    return div(input, other, rounding_mode='floor', out=out, _op='floor_divide')
 
 def remainder(input, other, *, out=None):
     "`input % other` with the sign of `other`, as Python's `%`."
@@ -697,8 +700,10 @@ def _store(self, r):
     "Write array `r` into self's memory and bump the version counter."
     try: self._array[...] = r
     except ValueError as e:
-        if 'read-only' in str(e): raise _overlap_error() from None
-        raise
+        if 'read-only' not in str(e): raise
+        dest = _unrepeated(self._array)
+        if dest is None: raise _overlap_error() from None
+        dest[...] = r
     _bump_version(self)
     return self
 
@@ -713,11 +718,13 @@ def _inplace(self, fn, *args, **kwargs):
             raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the "
                                f"broadcast shape {list(shape)}")
     if hooks.recording((self,) + args):
-        result = fn(_original(self, copy=True), *args, **kwargs)
+        old = _original(self, copy=True)
+        result = fn(old, *args, **kwargs)
         _check_inplace_result(self, result.dtype, result._array.shape)
         _store(self, result._array)
         self.grad_fn, self._requires_grad = result.grad_fn, result._requires_grad
         hooks.rebase(result, self)
+        if self._view_version is not None: hooks.rebase_view(self, old)   # notebook 02
         return self
     result = fn(self, *args, **kwargs)
     _check_inplace_result(self, result.dtype, result._array.shape)
@@ -805,7 +812,9 @@ def _overwrite(self, a, op, inputs):
         if 'read-only' in str(e): raise _overlap_error() from None
         raise _inplace_shape_error(self._array, a) from None
     _bump_version(self)
-    if old is not None: _finish(self, op, (old,) + inputs[1:])
+    if old is not None:
+        _finish(self, op, (old,) + inputs[1:])
+        if self._view_version is not None: hooks.rebase_view(self, old)
     return self
 
 @patch_tensor
@@ -831,7 +840,8 @@ def fill_(self, value):
                                "tensor with "
                                           f"{value.ndim} dimensions.")
         return _overwrite(self, value._array, 'fill_', (self, value))
-    return _overwrite(self, _checked_scalar(value, self.dtype), 'fill_', (self, value))
+    a = array_module(self._array).asarray(_checked_scalar(value, self.dtype))
+    return _overwrite(self, a, 'fill_', (self, value))
 
 @patch_tensor
 def zero_(self):
@@ -1505,12 +1515,9 @@ def gather(input, dim, index, *, sparse_grad=False, out=None):
                    (d, index), out)
 
 def _add_at(xp, target, key, values):
-    """target[key] += values, where repeated positions in `key` accumulate (numpy's
-    `add.at`)."""
-    if xp is np: np.add.at(target, key, values)
-    else:
-        import cupyx
-        cupyx.scatter_add(target, key, values)
+    """target[key] += values, where repeated positions in `key` accumulate (numpy's and
+    cupy's `add.at`)."""
+    xp.add.at(target, key, values)
 
 def scatter_add(input, dim, index, src):
     """A copy of `input` with `src` added at the positions `index` names along `dim`
@@ -1566,7 +1573,8 @@ def masked_select(input, mask):
     a, m = input._array, mask._array
     xp = array_module(a)
     a, m = xp.broadcast_arrays(a, m)
-    return input.expand(a.shape)[_wrap(m)]
+    # recorded as its own operation (`MaskedSelectBackward0`), not as indexing with a mask
+    return _result(a[m], 'masked_select', (input, mask))
 
 # %% ../nbs/01_ops.ipynb #3f0cf3c9
 def flip(input, dims):
@@ -1681,17 +1689,26 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None, out=None):
     a = input._array
     r = a.reshape(1).copy() if a.ndim == 0 else a.copy()
     if src is None:
-        values = _checked_scalar(value.item() if isinstance(value, Tensor) else value,
-                                 input.dtype)
+        values = array_module(a).asarray(_checked_scalar(value.item() if isinstance(
+            value, Tensor) else value, input.dtype))
     else:
         values = (src._array.reshape(1) if src.ndim == 0 else src._array)[tuple(slice(0,
                 s) for s in key[0].shape)]
     with np.errstate(over='ignore'):
         if reduce is None: r[key] = values
         elif reduce == 'add': _add_at(array_module(a), r, key, values)
-        else: np.multiply.at(r, key, values)
+        else: r = _multiply_at(r, key, values)
     return _result(r.reshape(a.shape), 'scatter', (input, src), (_norm_dim(dim, a.ndim),
             index, reduce), out)
+
+def _multiply_at(target, key, values):
+    """`target` with `target[key] *= values`, repeats multiplying (numpy's `multiply.at`;
+    cupy has none, so on a GPU the rare `reduce='multiply'` goes through host memory)."""
+    xp, host = array_module(target), lambda x: _array_to_device(x, _cpu)
+    r = host(target).copy()
+    np.multiply.at(r, tuple(host(k) if hasattr(k, 'ndim') else k for k in key),
+                   host(values))
+    return xp.asarray(r)
 
 @patch_tensor
 def scatter_(self, dim, index, src=None, *, value=None, reduce=None):

@@ -215,8 +215,9 @@ def _wrap(array, requires_grad=False, cls=None):
     t._array = array
     t._requires_grad = requires_grad
     t.grad = None
-    t.grad_fn = None
+    t._grad_fn = None
     t._base = None
+    t._view_version = None
     t._version_count = 0
     t._hooks = None
     t._retains_grad = False
@@ -226,12 +227,16 @@ def _wrap(array, requires_grad=False, cls=None):
 def _view_of(base, array):
     "A tensor that views `base`'s memory through `array`, sharing its version counter."
     t = _wrap(array)
-    t._base = base._base if base._base is not None else base
+    root = t._base = base._base if base._base is not None else base
+    # a view made while autograd records (not of a `detach()`ed tensor) follows its base's
+    # history: it remembers the base's version its own history belongs to (see below)
+    if hooks.record is not None and (base is root or base._view_version is not None):
+        t._view_version = root._version_count
     return t
 
 class Tensor:
     "A multidimensional array with a dtype, a device and autograd metadata."
-    __slots__ = ('_array', '_requires_grad', 'grad', 'grad_fn', '_base',
+    __slots__ = ('_array', '_requires_grad', 'grad', '_grad_fn', '_base', '_view_version',
                  '_version_count', '_hooks', '_retains_grad',
                  '_grad_accumulator', '_output_nr',
                  '__weakref__')  # `_output_nr` is set only on multi-output results
@@ -245,7 +250,8 @@ class Tensor:
         else:
             array = np.zeros(_size_arg(args, 'Tensor'), dtype=get_default_dtype().np)
         self._array = _array_to_device(array, _as_device(device))
-        self._requires_grad, self.grad, self.grad_fn, self._base = False, None, None, None
+        self._requires_grad, self.grad, self._grad_fn, self._base = False, None, None, None
+        self._view_version = None
         self._version_count, self._hooks, self._retains_grad, self._grad_accumulator = 0, None, False, None
 
 # %% ../nbs/00_tensor.ipynb #ebfd0d49
@@ -329,8 +335,23 @@ def _norm_dim(dim, ndim):
     return dim % n
 
 # %% ../nbs/00_tensor.ipynb #c682d3f3
-def _get_requires_grad(self): return self._requires_grad
+def _get_requires_grad(self):
+    v = self._view_version
+    if v is not None and v != self._base._version_count: hooks.refresh_view(self)
+    return self._requires_grad
 
+def _get_grad_fn(self):
+    v = self._view_version
+    if v is not None and v != self._base._version_count: hooks.refresh_view(self)
+    return self._grad_fn
+
+# PyTorch's rule for a view whose base was changed in place after the view was made (through
+# the base or through another view): the view's history is stale, and is rebuilt from the
+# base's when it is next read (notebook 02 does the rebuilding)
+Tensor.grad_fn = property(_get_grad_fn, Tensor._grad_fn.__set__,
+                          doc="The node of the operation that computed this tensor.")
+
+# %% ../nbs/00_tensor.ipynb #98c1be7b
 def _set_requires_grad(self, flag):
     # a computed tensor already requires grad
     if self.grad_fn is not None and flag: return
@@ -360,7 +381,9 @@ def requires_grad_(self, requires_grad=True):
 @patch_tensor
 def detach(self):
     "A tensor sharing this one's memory, with no autograd history."
-    return _view_of(self, self._array)
+    t = _view_of(self, self._array)
+    t._view_version = None      # it never follows this tensor's history
+    return t
 
 # unlike detach(), `.data` has its own version counter
 def _get_data(self): return _wrap(self._array)
@@ -370,7 +393,13 @@ Tensor.data = property(_get_data, _set_data,
 
 def _bump_version(t):
     "Record that `t`'s memory changed in place."
-    (t._base if t._base is not None else t)._version_count += 1
+    b = t._base
+    if b is None: t._version_count += 1
+    else:
+        b._version_count += 1
+        # the view written to stays current (its new history is set by the writer); other
+        # views of the same memory are now stale
+        if t._view_version is not None: t._view_version = b._version_count
 
 # %% ../nbs/00_tensor.ipynb #09c21c3c
 class _Hooks:
@@ -382,6 +411,10 @@ class _Hooks:
     def recording(self, tensors): return False
     # an in-place op moved `old`'s result into tensor `new`
     def rebase(self, old, new): pass
+    # a view's base was changed in place since the view's history was set: rebuild it
+    def refresh_view(self, view): view._view_version = view._base._version_count
+    # an in-place op recorded on `view` (`old`: its stand-in): the history moves into its base
+    def rebase_view(self, view, old): pass
 
 hooks = _Hooks()
 
@@ -1011,14 +1044,18 @@ def _numpy_order_differs(key):
     """Whether numpy puts the index arrays' dimensions elsewhere than PyTorch would (see
     the text above)."""
     def together(ks):
-        pos = [i for i, k in enumerate(ks) if isinstance(k, (np.ndarray,
-                builtins.bool)) or _is_int(k)]
+        pos = [i for i, k in enumerate(ks) if _is_index_array(k) or isinstance(k,
+                builtins.bool) or _is_int(k)]
         return pos == list(range(pos[0], pos[-1] + 1)) if pos else True
     if not builtins.any(_is_int(k) for k in key): return False
     return not together(key) and together([k for k in key if not _is_int(k)])
 
 def _is_int(k):
     return isinstance(k, (builtins.int, np.integer)) and not isinstance(k, builtins.bool)
+
+def _is_index_array(k):
+    "Whether key part `k` is an index array (numpy's or a GPU's), not a number."
+    return hasattr(k, 'ndim') and not isinstance(k, np.generic)
 
 def _torch_order(key, shape):
     """The same selection as a numpy key made of integers and index arrays only, laid out
@@ -1033,12 +1070,12 @@ def _torch_order(key, shape):
         # rare: leave it to numpy
         elif isinstance(k, builtins.bool): return tuple(key)
         else: parts.append(k)
-    arrays = [k for k in parts if isinstance(k, np.ndarray)]
+    arrays = [k for k in parts if _is_index_array(k)]
     try: block = np.broadcast_shapes(*(a.shape for a in arrays))
     # numpy raises the shape error
     except ValueError: return tuple(key)
     rest = [k for k in parts if not _is_int(k)]
-    first = [i for i, k in enumerate(rest) if isinstance(k, np.ndarray)][0]
+    first = [i for i, k in enumerate(rest) if _is_index_array(k)][0]
     n_basic = len(rest) - len(arrays)
     ndim = n_basic + len(block)
     out, axis, dim = [], 0, 0
@@ -1051,14 +1088,21 @@ def _torch_order(key, shape):
             out.append(np.arange(*k.indices(size)).reshape([-1 if j == where else 1
                     for j in range(ndim)]))
             axis += 1
-        elif isinstance(k, np.ndarray):
+        elif _is_index_array(k):
             out.append(k.reshape((1,) * (first + len(block) - k.ndim) + k.shape + (1,
                     ) * (n_basic - first)))
         else: out.append(k)
         dim += 1
     return tuple(out)
 
-def _is_mask(k): return isinstance(k, np.ndarray) and k.dtype == np.bool_
+def _is_mask(k): return _is_index_array(k) and k.dtype == np.bool_
+
+def _check_index_device(array, key):
+    "PyTorch's error for GPU index tensors used on a CPU tensor (numpy refuses them)."
+    if type(array) is np.ndarray and builtins.any(_is_index_array(k) and type(k) is not
+                                                  np.ndarray for k in key):
+        raise RuntimeError("indices should be either on cpu or on the same device as the "
+                           "indexed tensor (cpu)")
 
 # %% ../nbs/00_tensor.ipynb #0bbe9707
 @patch_tensor
@@ -1069,6 +1113,7 @@ def __getitem__(self, key):
     except IndexError as e:
         _check_index(self._array.shape, numpy_key)
         raise _index_error(e) from None
+    except TypeError: _check_index_device(self._array, numpy_key); raise
     if is_view: out = _view_of(self, array)
     else:
         out = _wrap(array if array.flags.c_contiguous
@@ -1086,16 +1131,18 @@ def _finish(out, op, inputs, args=None):
 def _value_array(value, like):
     "An array for `value` (tensor or number) ready to be written into array `like`."
     if isinstance(value, Tensor):
-        if value._array is not like and type(value._array) is not type(like):
-            raise RuntimeError(f"Expected all tensors to be on the same device, but "
-                               f"found at least two devices, {_device_of(like)} and "
-                               f"{value.device}!")
-        return value._array
+        a = value._array
+        if a is like or type(a) is type(like): return a
+        # a 0-d CPU tensor counts as a number, which may go to any device
+        if a.ndim == 0 and type(a) is np.ndarray: return array_module(like).asarray(a)
+        raise RuntimeError(f"Expected all tensors to be on the same device, but "
+                           f"found at least two devices, {_device_of(like)} and "
+                           f"{value.device}!")
     if isinstance(value, builtins.float) and like.dtype.kind == 'f':
         # floats too big for the dtype become inf, as in PyTorch
         return value
     if isinstance(value, (builtins.int, builtins.float)):
-        return _checked_scalar(value, _dtype_of_np[like.dtype])
+        return array_module(like).asarray(_checked_scalar(value, _dtype_of_np[like.dtype]))
     return value
 
 # %% ../nbs/00_tensor.ipynb #f2025801
@@ -1103,7 +1150,7 @@ def _value_array(value, like):
 def __setitem__(self, key, value):
     "Write `value` (a tensor or number, broadcast) into the selected elements, in place."
     numpy_key, is_view = _index_key(key, self._array.shape)
-    arrays = [k for k in numpy_key if isinstance(k, np.ndarray)]
+    arrays = [k for k in numpy_key if _is_index_array(k)]
     if self._array.ndim == 0 and builtins.any(k.dtype != np.bool_ for k in arrays):
         raise IndexError("too many indices for tensor of dimension 0")
     if self.grad_fn is None and self._requires_grad and hooks.recording((self,)) \
@@ -1121,7 +1168,7 @@ def __setitem__(self, key, value):
                                f"{value.dtype._legacy_name} for the source.")
         _check_no_overlap(self._array, value._array, allow_same=False)
     elif isinstance(value, Tensor) and is_view:
-        _check_no_overlap(self._array[numpy_key], value._array, allow_same=True)
+        _check_no_overlap(self._array[numpy_key], value._array, allow_same='expand')
     old = _original(self) if hooks.recording((self, value)) else None
     try:
         # nan -> int, 1e30 -> half: as PyTorch
@@ -1130,11 +1177,19 @@ def __setitem__(self, key, value):
     except IndexError as e:
         _check_index(self._array.shape, numpy_key)
         raise _index_error(e) from None
+    except TypeError: _check_index_device(self._array, numpy_key); raise
     except ValueError as e:
-        if 'read-only' in str(e): raise _overlap_error() from None
-        raise _setitem_broadcast_error(value, self._array[numpy_key].shape) from None
+        if 'read-only' not in str(e):
+            raise _setitem_broadcast_error(value, self._array[numpy_key].shape) from None
+        # a part of an expanded tensor that repeats no element may be written
+        dest = _unrepeated(self._array[numpy_key]) if is_view else None
+        if dest is None: raise _overlap_error() from None
+        with np.errstate(invalid='ignore', over='ignore'):
+            dest[...] = _value_array(value, self._array)
     _bump_version(self)
-    if old is not None: _finish(self, 'setitem', (old, value), key)
+    if old is not None:
+        _finish(self, 'setitem', (old, value), key)
+        if self._view_version is not None: hooks.rebase_view(self, old)
 
 # %% ../nbs/00_tensor.ipynb #b830f2ca
 def _check_no_overlap(dest, src, allow_same):
@@ -1145,9 +1200,14 @@ def _check_no_overlap(dest, src, allow_same):
     if not np.may_share_memory(dest, src): return     # far apart: the cheap common case
     dense = lambda a: a.flags.c_contiguous or a.flags.f_contiguous
     if not (dense(dest) and dense(src)): return
-    d0, s0 = dest.__array_interface__['data'][0], src.__array_interface__['data'][0]
+    d0, s0 = dest.ctypes.data, src.ctypes.data    # (`__array_interface__` leaks a little)
     if d0 + dest.nbytes <= s0 or s0 + src.nbytes <= d0: return
     if allow_same and d0 == s0 and dest.shape == src.shape and dest.strides == src.strides:
+        return
+    # `x[key] = v` first drops v's leading size-1 dimensions and expands it (PyTorch's copy_to)
+    unit = lambda a: [(n, s) for n, s in zip(a.shape, a.strides) if n != 1]
+    if allow_same == 'expand' and d0 == s0 and dest.nbytes == src.nbytes \
+            and unit(dest) == unit(src):
         return
     raise RuntimeError("unsupported operation: some elements of the input tensor and "
                        "the written-to "
@@ -1161,6 +1221,14 @@ def _selects_all(key):
     parts = key if isinstance(key, tuple) else (key,)
     return builtins.all(k is Ellipsis or (isinstance(k, slice) and k == slice(None))
                         for k in parts)
+
+def _unrepeated(a):
+    """Array `a` made writable again if it is a read-only part of an expanded array that
+    repeats no element itself (`x.expand(2, 3)[0]`), else None."""
+    if builtins.any(st == 0 and n > 1 for st, n in zip(a.strides, a.shape)) and a.size:
+        return None
+    a.flags.writeable = True
+    return a
 
 def _overlap_error():
     return RuntimeError("unsupported operation: more than one element of the written-to "
@@ -1212,7 +1280,9 @@ def _view_dtype(self, d):
                            f"{self.dtype._legacy_name} as "
                            f"{d._legacy_name} (different element sizes), but got "
                            f"{self.shape[-1] if self.ndim else 1}")
-    return _view_of(self, self._array.view(d.np))
+    t = _view_of(self, self._array.view(d.np))
+    t._view_version = None      # reinterpreted bytes have no gradient
+    return t
 
 # %% ../nbs/00_tensor.ipynb #592eed08
 @patch_tensor
@@ -1372,7 +1442,7 @@ def _broadcast_view(a, shape):
     lead = len(shape) - a.ndim
     strides = (0,) * lead + tuple(0 if n == 1 and m != 1 else st for n, m,
                                   st in zip(a.shape, shape[lead:], a.strides))
-    repeats = builtins.any(st == 0 and m > 1 for st, m in zip(strides, shape))
+    repeats = builtins.any(st == 0 and m > 1 for st, m in zip(strides, shape)) and 0 not in shape
     if type(a) is not np.ndarray:
         return array_module(a).lib.stride_tricks.as_strided(a, shape, strides)
     if a.flags.c_contiguous:
@@ -1619,16 +1689,18 @@ def _original(t, copy=False):
         raise RuntimeError("a leaf Variable that requires grad is being used in an "
                            "in-place operation.")
     base = t._base
-    if base is not None and base._requires_grad and base._array is not t._array:
-        if base.grad_fn is None:
-            raise RuntimeError("a view of a leaf Variable that requires grad is being "
-                               "used in an in-place operation.")
-        raise RuntimeError("learntorch does not support in-place changes to a view of a "
-                           "tensor that requires grad; "
-                           "change the whole tensor instead, or build the result out of "
-                           "place (e.g. with torch.where)")
-    o = _wrap(t._array.copy() if copy else t._array, t._requires_grad)
-    o.grad_fn = t.grad_fn
+    if t._view_version is not None and base._requires_grad and base._grad_fn is None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being "
+                           "used in an in-place operation.")
+    if t._view_version is not None and hasattr(t, '_output_nr') and t.requires_grad:
+        raise RuntimeError(f"Output {t._output_nr} of "
+                           f"{type(t.grad_fn).__name__.rsplit('Backward', 1)[0]} is a view "
+                           "and is being modified inplace. This view is the output of a "
+                           "function that returns multiple views. Such functions do not "
+                           "allow the output views to be modified inplace. You should "
+                           "replace the inplace operation by an out-of-place one.")
+    o = _wrap(t._array.copy() if copy else t._array, t.requires_grad)
+    o._grad_fn = t.grad_fn
     return o
 
 # %% ../nbs/00_tensor.ipynb #5b6d7e42

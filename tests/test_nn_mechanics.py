@@ -407,3 +407,19 @@ def test_cross_entropy_backward_steps_share_work_but_agree(case):
         return (x.grad.numpy().copy(),)
     for a, b in zip(run(learntorch), run(torch)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=case)
+
+
+def test_training_step_fast_paths_on_a_device_array_module(strict_cuda):
+    "Seed 001's step (Linear, ReLU, cross-entropy, `p.sub_`) runs its array fast paths through the device's module."
+    def step(device):
+        learntorch.manual_seed(0)
+        nn = learntorch.nn
+        model = nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.ReLU(), nn.Linear(8, 3)).to(device)
+        x, y = learntorch.randn(5, 3, 4).to(device), learntorch.tensor([0, 2, 1, 1, 0]).to(device)
+        loss = nn.CrossEntropyLoss()(model(x), y)
+        loss.backward()
+        grads = [p.grad.cpu().numpy().copy() for p in model.parameters()]
+        with learntorch.no_grad():
+            for p in model.parameters(): p.sub_(p.grad, alpha=0.1)
+        return [loss.item()] + grads + [p.detach().cpu().numpy().copy() for p in model.parameters()]
+    for a, b in zip(step('cpu'), step('cuda')): np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)

@@ -326,8 +326,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             else total * math.nan
         )
     nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
-    if nll.grad_fn is not None and logp.grad_fn is not None and logp.ndim == 2:
-        nll.grad_fn.log_softmax = logp.grad_fn  # so the backward steps share work (below)
+    nll_node, log_softmax_node = nll.grad_fn, logp.grad_fn
+    if nll_node is not None and log_softmax_node is not None and logp.ndim == 2:
+        nll_node.log_softmax = log_softmax_node   # the backward steps share work (below)
     if label_smoothing == 0: return nll
     ignored = target == ignore_index
     smooth = -(logp if weight is None else logp * weight.reshape(w_shape)).sum(class_dim)
