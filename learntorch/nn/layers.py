@@ -36,6 +36,8 @@ from learntorch.autograd import (
     _sum_to,
     _index_grad,
     _needs_grad,
+    _formulas,
+    _Unary,
 )
 from ..autograd import LinalgVectorNormBackward0, _renamed
 from learntorch.nn import (
@@ -189,12 +191,13 @@ class AddmmBackward0(Node):
 # %% ../../nbs/04_layers.ipynb #9b318e40
 def linear(input, weight, bias=None):
     "`input @ weight.T + bias`: the affine map of a `Linear` layer."
-    if input.dtype is not weight.dtype:
+    a, w = input._array, weight._array        # (the arrays' dtype and shape are quicker)
+    if a.dtype != w.dtype:
         raise RuntimeError(
             f"mat1 and mat2 must have the same dtype, but got {input.dtype._legacy_name} "
             f"and {weight.dtype._legacy_name}"
         )
-    if input.shape[-1:] != weight.shape[-1:]:
+    if a.shape[-1:] != w.shape[-1:]:
         rows = math.prod(input.shape[:-1]) if input.ndim > 1 else 1
         raise RuntimeError(
             f"mat1 and mat2 shapes cannot be multiplied ({rows}x{input.shape[-1]} and "
@@ -202,7 +205,7 @@ def linear(input, weight, bias=None):
         )
     wt = weight.t()
     if bias is None: return input @ wt
-    if input.ndim == 2:
+    if a.ndim == 2:
         return _addmm(bias, input, wt)  # one fused node: AddmmBackward0
     if input.ndim == 1: return _addmm(bias, input.unsqueeze(0), wt).view(weight.shape[0])
     if (
@@ -491,6 +494,22 @@ class GELU(Module):
                  approximate='none'): super().__init__(); self.approximate = approximate
     def forward(self, input): return gelu(input, self.approximate)
     def extra_repr(self): return f"approximate='{self.approximate}'"
+
+# %% ../../nbs/04_layers.ipynb #f5030b86
+_ReluBackward0 = _formulas['relu']
+_plain_relu_backward = _Unary.backward   # notebook 02's, for every elementwise function
+
+def _fast_relu_backward(self, g):
+    "`g` where ReLU's output is positive, 0 elsewhere: one masked multiply on the arrays."
+    a = g._array
+    if is_grad_enabled() or a.dtype not in _FAST_FLOATS or a.ndim == 0:
+        return _plain_relu_backward(self, g)
+    (y,) = self.saved_tensors
+    if y._array.dtype != a.dtype or y._array.shape != a.shape:
+        return _plain_relu_backward(self, g)
+    return (_wrap(array_module(a).multiply(a, y._array > 0)),)
+
+_ReluBackward0.backward = _fast_relu_backward   # one node class, both paths
 
 # %% ../../nbs/04_layers.ipynb #cf8293a2
 class SiLU(Module):
