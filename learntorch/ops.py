@@ -456,9 +456,9 @@ def logical_not(input, *, out=None):
                    (input,), None, out)
 
 # %% ../nbs/01_ops.ipynb #255dbb3b
-def _unary(name, compute, doc, floating=True, refuse=''):
+def _unary(name, compute, doc, floating=True, refuse='', warns=True):
     """Make the function `name` from `compute(xp, array)`; `refuse`: dtype kinds PyTorch
-    has no kernel for."""
+    has no kernel for; `warns=False` for a computation numpy never warns about."""
     def op(input, *, out=None):
         a = input._array
         if a.dtype.kind in refuse:
@@ -466,7 +466,9 @@ def _unary(name, compute, doc, floating=True, refuse=''):
             raise NotImplementedError(f'"{kernel}" not implemented for '
                                       f'\'{input.dtype._legacy_name}\'')
         if floating and a.dtype.kind != 'f': a = a.astype(get_default_dtype().np)
-        with np.errstate(all='ignore'): r = compute(array_module(a), a)
+        if warns:
+            with np.errstate(all='ignore'): r = compute(array_module(a), a)
+        else: r = compute(array_module(a), a)
         return _result(r, name, (input,), None, out)
     op.__name__, op.__qualname__, op.__doc__ = name, name, doc
     return op
@@ -534,7 +536,8 @@ def _relu(xp, a):
     if a.dtype == np.bool_: raise RuntimeError("Boolean inputs not supported for relu")
     return xp.maximum(a, a.dtype.type(0))
 
-relu = _unary('relu', _relu, "`max(x, 0)`: the rectified linear unit.", floating=False)
+relu = _unary('relu', _relu, "`max(x, 0)`: the rectified linear unit.", floating=False,
+              warns=False)   # (`maximum` passes nan on silently; no `errstate` needed)
 isnan = _unary('isnan', lambda xp, a: xp.isnan(a), "Which elements are NaN.",
                floating=False)
 isinf = _unary('isinf', lambda xp, a: xp.isinf(a),
@@ -1302,8 +1305,8 @@ def matmul(input, other, *, out=None):
                         f"{type(other).__name__}")
     a, b = input._array, other._array
     if a.dtype != b.dtype or type(a) is not type(b): _same_dtype(a, b)
-    inner_fits = a.ndim and b.ndim and a.shape[-1] == b.shape[-2 if b.ndim > 1 else 0]
-    if a.dtype == np.bool_ and inner_fits:
+    if a.dtype.kind == 'b' and a.ndim and b.ndim and \
+            a.shape[-1] == b.shape[-2 if b.ndim > 1 else 0]:   # (the shapes fit)
         _no_bool(a, _matmul_kernel(a.ndim, b.ndim))
     # `dot` is numpy's fastest route for vectors and matrices
     try:   # overflow gives inf silently, as in PyTorch
