@@ -7,22 +7,22 @@ __all__ = ['DivBackward2', 'RoundBackward0', 'RoundBackward1', 'SumBackward1', '
            'SqueezeBackward4', 'BmmBackward0', 'ReshapeAliasBackward0', 'SqueezeBackward1', 'SqueezeBackward2',
            'MinimumBackward0', 'FmodBackward0', 'FmodBackward1', 'ProdBackward1', 'MinBackward1', 'AminBackward0',
            'TriuBackward0', 'SplitWithSizesBackward0', 'SelectBackward0', 'SliceBackward0', 'AliasBackward0',
-           'IndexPutBackward0', 'draw_graph', 'is_grad_enabled', 'no_grad', 'enable_grad', 'inference_mode',
-           'set_grad_enabled', 'Node', 'AccumulateGrad', 'formula', 'backward', 'grad', 'AddBackward0', 'SubBackward0',
-           'RsubBackward1', 'MulBackward0', 'DivBackward0', 'PowBackward0', 'PowBackward1', 'PowBackward2',
-           'ClampBackward1', 'ClampBackward0', 'WhereBackward0', 'SumBackward0', 'MeanBackward0', 'MmBackward0',
-           'ViewBackward0', 'UnsafeViewBackward0', 'TransposeBackward0', 'TBackward0', 'PermuteBackward0',
-           'SqueezeBackward0', 'UnsqueezeBackward0', 'ExpandBackward0', 'CloneBackward0', 'ToCopyBackward0', 'Variable',
-           'FunctionCtx', 'BackwardCFunction', 'Function', 'GradcheckError', 'gradcheck', 'gradgradcheck',
-           'MaximumBackward0', 'Atan2Backward0', 'RemainderBackward0', 'RemainderBackward1', 'ProdBackward0',
-           'VarBackward0', 'StdBackward0', 'LinalgVectorNormBackward0', 'LogsumexpBackward0', 'CumsumBackward0',
-           'CumprodBackward0', 'MaxBackward1', 'AmaxBackward0', 'FlipBackward0', 'RollBackward0', 'TrilBackward0',
-           'RepeatBackward0', 'CatBackward0', 'StackBackward0', 'SplitBackward0', 'UnbindBackward0', 'IndexBackward0',
-           'CopySlices', 'CopyBackwards', 'FillBackward3', 'FillBackward2', 'ZeroBackward0', 'GatherBackward0',
-           'ScatterAddBackward0', 'IndexSelectBackward0', 'MaskedFillBackward0', 'MaskedFillBackward1',
-           'MaskedSelectBackward0', 'ScatterBackward0', 'ScatterBackward1', 'AsStridedBackward0', 'NansumBackward0',
-           'VarMeanBackward0', 'StdMeanBackward0', 'AminmaxBackward0', 'AddcmulBackward0', 'AddcdivBackward0',
-           'DiagonalBackward0']
+           'IndexPutBackward0', 'XlogyBackward1', 'XlogyBackward2', 'draw_graph', 'is_grad_enabled', 'no_grad',
+           'enable_grad', 'inference_mode', 'set_grad_enabled', 'Node', 'AccumulateGrad', 'formula', 'backward', 'grad',
+           'AddBackward0', 'SubBackward0', 'RsubBackward1', 'MulBackward0', 'DivBackward0', 'PowBackward0',
+           'PowBackward1', 'PowBackward2', 'ClampBackward1', 'ClampBackward0', 'WhereBackward0', 'SumBackward0',
+           'MeanBackward0', 'MmBackward0', 'ViewBackward0', 'UnsafeViewBackward0', 'TransposeBackward0', 'TBackward0',
+           'PermuteBackward0', 'SqueezeBackward0', 'UnsqueezeBackward0', 'ExpandBackward0', 'CloneBackward0',
+           'ToCopyBackward0', 'Variable', 'FunctionCtx', 'BackwardCFunction', 'Function', 'GradcheckError', 'gradcheck',
+           'gradgradcheck', 'MaximumBackward0', 'Atan2Backward0', 'RemainderBackward0', 'RemainderBackward1',
+           'ProdBackward0', 'VarBackward0', 'StdBackward0', 'LinalgVectorNormBackward0', 'LogsumexpBackward0',
+           'CumsumBackward0', 'CumprodBackward0', 'MaxBackward1', 'AmaxBackward0', 'FlipBackward0', 'RollBackward0',
+           'TrilBackward0', 'RepeatBackward0', 'CatBackward0', 'StackBackward0', 'SplitBackward0', 'UnbindBackward0',
+           'IndexBackward0', 'CopySlices', 'CopyBackwards', 'FillBackward3', 'FillBackward2', 'ZeroBackward0',
+           'GatherBackward0', 'ScatterAddBackward0', 'IndexSelectBackward0', 'MaskedFillBackward0',
+           'MaskedFillBackward1', 'MaskedSelectBackward0', 'ScatterBackward0', 'ScatterBackward1', 'AsStridedBackward0',
+           'NansumBackward0', 'VarMeanBackward0', 'StdMeanBackward0', 'AminmaxBackward0', 'AddcmulBackward0',
+           'XlogyBackward0', 'AddcdivBackward0', 'DiagonalBackward0']
 
 # %% ../nbs/02_autograd.ipynb #1f915a6b
 import builtins, math, re, sys, weakref
@@ -751,9 +751,10 @@ DivBackward2 = _renamed(_ZeroGrad, 'DivBackward2')      # both rounding modes
 
 # %% ../nbs/02_autograd.ipynb #617861e8
 _formulas['div'] = lambda inputs, mode: {
-    None: DivBackward0 if isinstance(inputs[0], Tensor) else _NumberOverTensor,
-    'floor': DivBackward2, 'trunc': DivBackward2,
+    None: DivBackward0, 'floor': DivBackward2, 'trunc': DivBackward2,
 }[mode]
+# the operator `number / tensor`
+_formulas['rdiv'] = lambda inputs, mode: _NumberOverTensor
 
 class PowBackward0(Node):
     """`x ** number` (and `x.square()`, which PyTorch computes as `x ** 2`): the number
@@ -836,6 +837,10 @@ _unary_formula('sigmoid', 'SigmoidBackward0', lambda y: y * (1 - y), uses_output
 _unary_formula('reciprocal', 'ReciprocalBackward0', lambda y: -y * y, uses_output=True)
 _unary_formula('abs', 'AbsBackward0', lambda x: sign(x))
 _unary_formula('relu', 'ReluBackward0', lambda y: (y > 0).to(y.dtype), uses_output=True)
+# PyTorch selects rather than multiplies: where the output is 0 the gradient is exactly 0,
+# even if a nan or inf arrives there
+_formulas['relu'].backward = lambda self, g: (
+    where(self.saved_tensors[0] > 0, g, zeros_like(g)),)
 _unary_formula('frac', 'FracBackward0', lambda x: 1)
 _unary_formula('nan_to_num', 'NanToNumBackward0', lambda x: isfinite(x).to(x.dtype))
 for _op, _name in [
@@ -1928,8 +1933,9 @@ def _whole(key, shape):
     i = ellipsis[0] if ellipsis else len(parts)
     dims = list(range(i)) + list(range(len(shape) - (len(parts) - i - 1), len(shape)))
     slices = [k for k in parts if k is not Ellipsis]
-    return builtins.all(0 <= d < len(shape) and k.indices(shape[d]) == (0, shape[d], 1)
-                        for k, d in zip(slices, dims))
+    # (PyTorch skips a slice that starts at 0 and reaches the end; `[-1:]` is not skipped)
+    return builtins.all(0 <= d < len(shape) and k.start in (None, 0) and k.step in (None, 1)
+                        and (k.stop is None or k.stop >= shape[d]) for k, d in zip(slices, dims))
 
 def _setitem_formula(inputs, key):
     """`x[key] = v` in PyTorch: index_put for index tensors, fill/copy for the whole
@@ -2001,6 +2007,10 @@ class _NotImplemented(Node):
 # PyTorch's name
 _NotImplemented.__name__ = _NotImplemented.__qualname__ = 'NotImplemented'
 _formulas['floor_divide'] = lambda inputs, args: _NotImplemented
+# creation functions writing into a computed tensor's `out=` (`torch.zeros(3, out=y)`)
+for _op in ('zeros', 'ones', 'full', 'empty', 'arange', 'linspace', 'eye', 'rand', 'randn',
+            'randint', 'randperm'):
+    _formulas[_op] = _formulas['floor_divide']
 
 # %% ../nbs/02_autograd.ipynb #e0ea421b
 @formula('gather')
@@ -2238,6 +2248,26 @@ class AddcmulBackward0(Node):
         return (_sum_to(g, self.shapes[0]), _sum_to(g * t2 * self.value, self.shapes[1]),
                 _sum_to(g * t1 * self.value, self.shapes[2]))
 
+class XlogyBackward0(Node):
+    "d(x log y)/dx = log y (PyTorch: 0 only where x = 0 and y <= 0), d/dy = x / y."
+    # a Python number gets no edge
+    differentiable = staticmethod(lambda inputs: [x for x in inputs if isinstance(x, Tensor)])
+    def setup(self, inputs, args, out):
+        a, b = inputs
+        self.shapes, self.needs = (_shape(a), _shape(b)), (_needs_grad(a), _needs_grad(b))
+        self.tensors = (isinstance(a, Tensor), isinstance(b, Tensor))
+        self.save(a, b)
+    def backward(self, g):
+        a, b = self.saved_tensors
+        ga = _sum_to(xlogy(g, b).masked_fill((a == 0) & (b <= 0), 0.), self.shapes[0]) \
+            if self.needs[0] else None
+        gb = _sum_to(g * a / b, self.shapes[1]) if self.needs[1] else None
+        return tuple(x for x, t in zip((ga, gb), self.tensors) if t)
+
+# which operand is a Python number: PyTorch's overloads
+XlogyBackward1 = _renamed(XlogyBackward0, 'XlogyBackward1')
+XlogyBackward2 = _renamed(XlogyBackward0, 'XlogyBackward2')
+
 class AddcdivBackward0(AddcmulBackward0):
     def backward(self, g):
         t1, t2 = self.saved_tensors
@@ -2254,4 +2284,6 @@ class DiagonalBackward0(Node):
 _formulas.update(nansum=NansumBackward0, var_mean=VarMeanBackward0,
                  std_mean=StdMeanBackward0, aminmax=AminmaxBackward0,
                  addcmul=AddcmulBackward0, addcdiv=AddcdivBackward0,
+                 xlogy=lambda inputs, args: XlogyBackward2 if not isinstance(inputs[1], Tensor)
+                 else XlogyBackward0 if isinstance(inputs[0], Tensor) else XlogyBackward1,
                  diagonal=DiagonalBackward0)

@@ -505,17 +505,17 @@ class GELU(Module):
 
 # %% ../../nbs/04_layers.ipynb #f5030b86
 _ReluBackward0 = _formulas['relu']
-_plain_relu_backward = _Unary.backward   # notebook 02's, for every elementwise function
+_plain_relu_backward = _ReluBackward0.backward   # notebook 02's
 
 def _fast_relu_backward(self, g):
-    "`g` where ReLU's output is positive, 0 elsewhere: one masked multiply on the arrays."
+    "`g` where ReLU's output is positive, 0 elsewhere: one masked select on the arrays."
     a = g._array
     if is_grad_enabled() or a.dtype not in _FAST_FLOATS or a.ndim == 0:
         return _plain_relu_backward(self, g)
     (y,) = self.saved_tensors
     if y._array.dtype != a.dtype or y._array.shape != a.shape:
         return _plain_relu_backward(self, g)
-    return (_wrap(array_module(a).multiply(a, y._array > 0)),)
+    return (_wrap(array_module(a).where(y._array > 0, a, a.dtype.type(0))),)
 
 _ReluBackward0.backward = _fast_relu_backward   # one node class, both paths
 
@@ -1202,7 +1202,8 @@ def pad(input, pad, mode='constant', value=None):
     xp = array_module(a)
     if mode == "circular":  # PyTorch copies slices into a new tensor: a CopySlices node
         out = zeros(src.shape, dtype=input.dtype, device=input.device)
-        out[0:] = input.reshape(-1)[_wrap(xp.asarray(src))]
+        # (through a view: `out[:] = ...` would be a whole-tensor copy_, as in PyTorch)
+        out.narrow(0, 0, out.shape[0]).copy_(input.reshape(-1)[_wrap(xp.asarray(src))])
         return out
     flat = a.reshape(-1)
     src_x = xp.asarray(src)
