@@ -2170,11 +2170,11 @@ def _refresh_view(view):
     "The base of `view` changed in place since `view`'s history was set: rebuild it."
     base = view._base
     # one of `split`'s views: their node cannot be rebuilt for one view alone
-    if base._requires_grad and _multi_output_views.get(id(view)) is view:
+    if not base._requires_grad: return     # nothing to follow (yet): stays stale, as in PyTorch
+    if _multi_output_views.get(id(view)) is view:
         raise _multi_output_error(view, 'its base or another view of its base has been '
                                         'modified inplace')
-    view._view_version = base._version_count
-    if base._requires_grad: _read_back(view, _view_key(view))
+    _read_back(view, _view_key(view))
 
 def _rebase_view(view, old):
     """An in-place operation recorded its node on `view` (`old` stood in for the view's

@@ -713,12 +713,12 @@ def _repeats_memory(a):
 @contextlib.contextmanager
 def _writable(a, on=True):
     "Let array `a` (an expanded view) be written for a moment, when `on`."
-    if not on:
-        yield
-        return
-    a.flags.writeable = True
+    try:
+        if on: a.flags.writeable = True
+    except ValueError: on = False        # (numpy cannot for some views: the write refuses)
     try: yield
-    finally: a.flags.writeable = False
+    finally:
+        if on: a.flags.writeable = False
 
 def _store(self, r):
     "Write array `r` into self's memory and bump the version counter."

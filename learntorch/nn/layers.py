@@ -940,7 +940,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
             f"{', '.join(map(str, shape))}], but got input of size{input.shape}"
         )
     for p in (weight, bias):
-        if p is not None and p.dtype is not input.dtype:
+        # (half inputs may have float32 parameters: the result stays half)
+        if p is not None and p.dtype is not input.dtype and not (
+                input.dtype is float16 and p.dtype is float32):
             raise RuntimeError(
                 "mixed dtype (CPU): "
                 + (
@@ -953,11 +955,12 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     a = input._array
     xp = array_module(a)
     axes = tuple(range(a.ndim - len(shape), a.ndim))
-    mu = a.mean(axis=axes, keepdims=True)
-    rstd = 1 / xp.sqrt(a.var(axis=axes, keepdims=True) + eps)
-    y = (a - mu) * rstd
-    if weight is not None: y = y * weight._array
-    if bias is not None: y = y + bias._array
+    with np.errstate(all='ignore'):        # inf and nan flow through silently, as in PyTorch
+        mu = a.mean(axis=axes, keepdims=True)
+        rstd = 1 / xp.sqrt(a.var(axis=axes, keepdims=True) + eps)
+        y = (a - mu) * rstd
+        if weight is not None: y = y * weight._array
+        if bias is not None: y = y + bias._array
     return _result(y.astype(a.dtype, copy=False), 'layer_norm', (input, weight, bias),
                    (axes, eps))
 
@@ -1116,7 +1119,7 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     ("The cosine of the angle between `x1` and `x2` along `dim` (norms clamped to at "
      "least `eps`).")
     shape = np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
-    x1, x2 = x1.expand(*shape), x2.expand(*shape)
+    x1, x2 = x1.expand(shape), x2.expand(shape)             # (a tuple: shape may be ())
     return ((x1 / _clamped_norm(x1, dim, eps)) * (x2 / _clamped_norm(x2, dim,
                                                                      eps))).sum(dim)
 
