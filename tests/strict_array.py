@@ -460,11 +460,15 @@ fft = _Namespace(np.fft)
 lib = types.SimpleNamespace(stride_tricks=_Namespace(np.lib.stride_tricks))
 
 
+_names = {}   # numpy's names as this module offers them (not in globals(): `xp.any` must not shadow builtin `any`)
+
+
 def __getattr__(name):
     "Every other name: numpy's, working on strict arrays (e.g. `xp.exp`, `xp.zeros`, `xp.float32`, `xp.pi`)."
+    v = _names.get(name)
+    if v is not None: return v
     if name.startswith('__'): raise AttributeError(name)
     try: v = getattr(np, name)
     except AttributeError: raise AttributeError(f"module 'strict_array' has no attribute {name!r}") from None
-    v = _lookup(v)
-    globals()[name] = v
+    v = _names[name] = _lookup(v)
     return v

@@ -24,9 +24,11 @@ from learntorch.tensors import (
     patch_tensor,
     _rng,
     _finish,
+    _array_to_device,
+    _cpu,
 )
 from ..ops import *
-from ..ops import _result, _inplace
+from ..ops import _result, _inplace, _same_device
 from learntorch.autograd import (
     Node,
     formula,
@@ -191,6 +193,7 @@ class AddmmBackward0(Node):
 # %% ../../nbs/04_layers.ipynb #9b318e40
 def linear(input, weight, bias=None):
     "`input @ weight.T + bias`: the affine map of a `Linear` layer."
+    _same_device(input, weight, bias)
     a, w = input._array, weight._array        # (the arrays' dtype and shape are quicker)
     if a.dtype != w.dtype:
         raise RuntimeError(
@@ -248,6 +251,7 @@ class Identity(Module):
 # %% ../../nbs/04_layers.ipynb #d30558a1
 def bilinear(input1, input2, weight, bias=None):
     "`y_k = x1ᵀ A_k x2 + b_k` for each output feature `k` (weight: out × in1 × in2)."
+    _same_device(input1, input2, weight, bias)
     out_f, in1, in2 = weight.shape
     if (
         input1.shape[-1] != in1
@@ -345,8 +349,10 @@ def _activation(name, node_name, forward, derivative, doc):
 def _erf(xp, a):
     ("The error function: exact (Python's `math.erf`) in float64, Abramowitz & Stegun's "
      "formula 7.1.26 (error < 1.5e-7) otherwise.")
-    if a.dtype == np.float64 and xp is np:
-        return np.vectorize(math.erf, otypes=[np.float64])(a) if a.size else a.copy()
+    if a.dtype == np.float64:   # numpy has no erf: a GPU's array makes the trip to the host
+        h = _array_to_device(a, _cpu)
+        return xp.asarray(np.vectorize(math.erf, otypes=[np.float64])(h) if h.size
+                          else h.copy())
     s, z = xp.sign(a), xp.abs(a)
     t = 1 / (1 + 0.3275911 * z)
     poly = t * (
@@ -581,6 +587,7 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 def prelu(input, weight):
     ("`x` where positive, `weight * x` otherwise; `weight` has one slope per channel "
      "(dimension 1) or one in all.")
+    _same_device(input, weight)
     if input.dtype is not weight.dtype:
         raise RuntimeError(
             f"prelu: Type promoting not supported. Got {input.dtype._legacy_name} and "
@@ -788,6 +795,7 @@ class Dropout(Module):
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
               scale_grad_by_freq=False, sparse=False):
     "Rows of `weight` picked by the integer tensor `input`."
+    _same_device(input, weight)
     if weight.ndim != 2: raise RuntimeError("'weight' must be 2-D")
     if input.dtype not in (int64, int32):
         raise RuntimeError(
@@ -914,6 +922,7 @@ def one_hot(tensor, num_classes=-1):
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     ("Normalise over the trailing `normalized_shape` dimensions, then scale by `weight` "
      "and shift by `bias`.")
+    _same_device(input, weight, bias)
     shape = (normalized_shape,) if isinstance(normalized_shape,
                                               builtins.int) else tuple(normalized_shape)
     if not shape:
@@ -1013,6 +1022,7 @@ class LayerNorm(Module):
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     ("Divide by the root mean square over the trailing `normalized_shape` dimensions, "
      "then scale by `weight`.")
+    _same_device(input, weight)
     shape = (normalized_shape,) if isinstance(normalized_shape,
                                               builtins.int) else tuple(normalized_shape)
     if tuple(input.shape[input.ndim - len(shape):]) != shape or len(shape) > input.ndim:
@@ -1384,6 +1394,7 @@ def bincount(input, weights=None, minlength=0):
 def cdist(x1, x2, p=2.0, compute_mode='use_mm_for_euclid_dist_if_necessary'):
     ("All pairwise `p`-norm distances between the rows of `x1` (…, P, M) and of `x2` (…, "
      "R, M).")
+    _same_device(x1, x2)
     if compute_mode not in ('use_mm_for_euclid_dist_if_necessary',
                             'use_mm_for_euclid_dist',
                             'donot_use_mm_for_euclid_dist'):

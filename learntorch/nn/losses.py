@@ -13,7 +13,7 @@ import numpy as np
 from ..tensors import *
 from ..tensors import _wrap, array_module
 from ..ops import *
-from ..ops import _result
+from ..ops import _result, _same_device
 from learntorch.autograd import (
     _renamed,
     Node,
@@ -99,6 +99,7 @@ def _pointwise_loss(name, input, target, reduction, param, elementwise):
 
 def _operands_same(input, target):
     "Arrays of input and target in their promoted dtype."
+    _same_device(input, target)
     d = result_type(input, target)
     return input._array.astype(d.np, copy=False), target._array.astype(d.np,
                                                                        copy=False), d
@@ -179,6 +180,7 @@ def _classes_last(input, target):
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,
              reduce=None, reduction='mean'):
     "Minus the (weighted) log-probability that `input` gives each sample's target class."
+    _same_device(input, target, weight)
     reduction = _reduction(reduction, size_average, reduce)
     if input.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
@@ -296,6 +298,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                   label_smoothing=0.0):
     ("Cross-entropy between logits `input` and class indices (or class probabilities) "
      "`target`.")
+    _same_device(input, target, weight)
     reduction = _reduction(reduction, size_average, reduce)
     if not 0 <= label_smoothing <= 1:
         raise ValueError(
@@ -373,6 +376,7 @@ LogSoftmaxBackward0.backward = _softmax_minus_one_hot   # still one class per Py
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction='mean'):
     "Binary cross-entropy between probabilities `input` and targets in [0, 1]."
+    _same_device(input, target, weight)
     reduction = _reduction(reduction, size_average, reduce)
     if input.shape != target.shape:
         raise ValueError(
@@ -413,6 +417,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                                      pos_weight=None):
     ("Binary cross-entropy of `sigmoid(input)` against `target`, computed stably from "
      "the logits.")
+    _same_device(input, target, weight, pos_weight)
     reduction = _reduction(reduction, size_average, reduce)
     if input.shape != target.shape:
         raise ValueError(
@@ -468,6 +473,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction='mean',
            log_target=False):
     ("Kullback-Leibler divergence of `target` from `exp(input)` (input: "
      "log-probabilities).")
+    _same_device(input, target)
     reduction = _reduction(reduction, size_average, reduce)
     if not (input.dtype.is_floating_point and target.dtype.is_floating_point):
         raise RuntimeError("kl_div: Integral inputs not supported.")
