@@ -1124,6 +1124,7 @@ def _torch_order(key, shape):
 
 def _is_mask(k): return _is_index_array(k) and k.dtype == np.bool_
 
+# %% ../nbs/00_tensor.ipynb #3a5faac0
 def _check_index_device(array, key):
     "PyTorch's error for GPU index tensors used on a CPU tensor (numpy refuses them)."
     if type(array) is np.ndarray and builtins.any(_is_index_array(k) and type(k) is not

@@ -12,6 +12,9 @@ from learntorch import nn
 import learntorch.nn.functional as F
 
 MIXED = "Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu!"
+# (which device PyTorch names first depends on the order its kernel checks the arguments in)
+MIXED_EITHER = r"Expected all tensors to be on the same device, but found at least two devices, " \
+               r"(cuda:0 and cpu|cpu and cuda:0)!"
 
 
 def host(t): return t.detach().cpu().numpy()
@@ -43,14 +46,16 @@ def test_mixing_devices_raises_pytorchs_error(name, accel_device):
     if name == 'copy_into_index' and not hasattr(T.Tensor, 'index_add'): pytest.skip('no index_add')
     g = T.tensor([[1.0, -2.0], [0.5, 3.0]], device=accel_device)
     c = T.tensor([[1.0, 0.0], [0.0, 1.0]])
-    with pytest.raises(RuntimeError, match=MIXED.replace('!', '').replace('(', r'\(')):
+    with pytest.raises(RuntimeError, match=MIXED_EITHER):
         MIXED_CALLS[name](g, c)
 
 
 def test_mixing_devices_names_them_in_order(accel_device):
-    "The first operand's device comes first in the message, as in PyTorch."
+    "The first operand's device comes first in the message, as in PyTorch; a GPU model fed CPU data says cuda:0 first."
     with pytest.raises(RuntimeError, match='found at least two devices, cpu and cuda:0!'):
         T.ones(2) + T.ones(2, device=accel_device)
+    with pytest.raises(RuntimeError) as e: nn.Linear(3, 2).to(accel_device)(T.ones(1, 3))
+    assert str(e.value) == MIXED
 
 
 def test_cpu_scalar_tensors_mix_with_gpu_tensors(accel_device):
@@ -328,3 +333,31 @@ def test_layers_compute_the_same_on_the_device(name, accel_device):
     "Convolutions, pools, norms, recurrent layers and attention: the same outputs and gradients on the device."
     make, inputs = LAYERS[name]
     _same_on_device(make, inputs, accel_device)
+
+
+def test_vision_transforms_on_the_device(accel_device):
+    "Tensor transforms (notebook 08) keep a GPU image on the GPU and compute what they compute on the CPU."
+    from learntorch.vision import transforms as tr
+    T.manual_seed(3)
+    x = T.rand(3, 8, 6)
+    for t in (tr.Normalize((0.5, 0.4, 0.3), (0.2, 0.3, 0.4)), tr.Resize(4), tr.CenterCrop(4), tr.Grayscale(),
+              tr.ConvertImageDtype(T.float64), tr.Compose([tr.RandomHorizontalFlip(1.0), tr.Lambda(lambda v: v * 2)])):
+        on_gpu = t(x.to(accel_device))
+        assert on_gpu.is_cuda, t
+        np.testing.assert_allclose(host(on_gpu), host(t(x)), rtol=1e-6, atol=1e-6)
+
+
+def test_training_loop_of_the_course_on_the_device(accel_device):
+    "Notebook 10's train_one_epoch/evaluate move each batch to the model's device."
+    from learntorch.train import train_one_epoch, evaluate
+    T.manual_seed(0)
+    ds = T.utils.data.TensorDataset(T.randn(32, 4), T.randint(0, 3, (32,)))
+    dl = T.utils.data.DataLoader(ds, batch_size=8)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)).to(accel_device)
+    opt = T.optim.SGD(model.parameters(), lr=0.1)
+    first = evaluate(dl, model, nn.CrossEntropyLoss())
+    for _ in range(5): train_one_epoch(dl, model, nn.CrossEntropyLoss(), opt)
+    last = evaluate(dl, model, nn.CrossEntropyLoss())
+    assert all(p.is_cuda for p in model.parameters())
+    loss = lambda r: r[0] if isinstance(r, tuple) else r['loss'] if isinstance(r, dict) else r
+    assert loss(last) < loss(first), (first, last)

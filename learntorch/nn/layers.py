@@ -193,7 +193,7 @@ class AddmmBackward0(Node):
 # %% ../../nbs/04_layers.ipynb #9b318e40
 def linear(input, weight, bias=None):
     "`input @ weight.T + bias`: the affine map of a `Linear` layer."
-    _same_device(input, weight, bias)
+    _same_device(bias, input, weight)   # PyTorch's addmm checks the bias first
     a, w = input._array, weight._array        # (the arrays' dtype and shape are quicker)
     if a.dtype != w.dtype:
         raise RuntimeError(
