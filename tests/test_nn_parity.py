@@ -97,6 +97,7 @@ ACTS = [  # module name, functional name, options strategy, kwargs for the modul
     ('ReLU', 'relu', st.just({})), ('ReLU6', 'relu6', st.just({})), ('Sigmoid', 'sigmoid', st.just({})),
     ('Tanh', 'tanh', st.just({})), ('SiLU', 'silu', st.just({})), ('Mish', 'mish', st.just({})),
     ('Hardswish', 'hardswish', st.just({})),
+    ('LogSigmoid', 'logsigmoid', st.just({})),
     ('LeakyReLU', 'leaky_relu', st.fixed_dictionaries({'negative_slope': st.sampled_from([0.01, 0.2, -0.5])})),
     ('ELU', 'elu', st.fixed_dictionaries({'alpha': st.sampled_from([1.0, 0.5, 2.0])})),
     ('GELU', 'gelu', st.fixed_dictionaries({'approximate': st.sampled_from(['none', 'tanh'])})),

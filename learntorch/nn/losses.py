@@ -390,8 +390,10 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         )
     a, t, _ = _operands_same(input, target)
     xp = array_module(a)
-    if ((a < 0) | (a > 1)).any():
+    if not ((a >= 0) & (a <= 1)).all():                  # (nan is out of range too)
         raise RuntimeError("all elements of input should be between 0 and 1")
+    if not ((t >= 0) & (t <= 1)).all():
+        raise RuntimeError("all elements of target should be between 0 and 1")
     with np.errstate(divide='ignore'):
         losses = -(t * xp.maximum(xp.log(a), -100) + (1 - t) * xp.maximum(xp.log1p(-a),
                                                                           -100))
