@@ -259,7 +259,9 @@ class Node:
         result = []
         for v, version in zip(self._saved, self._versions):
             if isinstance(v, _SavedOutput): v = v.unpack(self)
-            elif version is not None and v._version != version:
+            # (`v._version`, read straight from the counter's owner)
+            elif version is not None and (v._base if v._base is not None
+                                          else v)._version_count != version:
                 raise _modified_error(v, version, v.grad_fn)
             result.append(v)
         return tuple(result)

@@ -686,18 +686,20 @@ def _softmax_dim(ndim, dim, name='softmax', stacklevel=3):
 def _softmax_input(input, dim, dtype, kernel, stacklevel=3):
     "The tensor to normalise (cast to `dtype` first) and the checked dimension."
     x = input.to(dtype) if dtype is not None else input
-    n = builtins.max(x.ndim, 1)
-    d = _softmax_dim(x.ndim, dim, kernel, stacklevel + 1)
+    a = x._array
+    n = builtins.max(a.ndim, 1)
+    d = _softmax_dim(a.ndim, dim, kernel, stacklevel + 1)
     if not -n <= d < n:
         raise IndexError(
             f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
             f"but got {d})"
         )
     d %= n
-    if x.numel():  # (PyTorch runs no kernel, so checks no dtype, when empty)
-        last = "_lastdim" if d == x.ndim - 1 or x.ndim == 0 else ""
+    # (PyTorch runs no kernel, so checks no dtype, when empty)
+    if a.size and a.dtype.kind != 'f':
+        last = "_lastdim" if d == a.ndim - 1 or a.ndim == 0 else ""
         _floats_only(x, kernel + last + "_kernel_impl")
-    return x, x._array, d
+    return x, a, d
 
 # %% ../../nbs/04_layers.ipynb #f4029256
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
