@@ -1923,7 +1923,8 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
     a = input._array
     v = a.diagonal(offset, d1, d2)
-    v.flags.writeable = a.flags.writeable      # numpy makes it read-only; PyTorch writes
+    # numpy makes it read-only; PyTorch writes (cupy has no such flag)
+    if hasattr(v.flags, 'writeable'): v.flags.writeable = a.flags.writeable
     return _finish(_view_of(input, v), 'diagonal', (input,), (offset, d1, d2))
 
 # %% ../nbs/01_ops.ipynb #e57d6a42
