@@ -31,7 +31,7 @@ from .tensors import *
 from .tensors import array_module, patch_tensor, hooks
 from learntorch.tensors import (
     _wrap, _view_of, _index_key, _dtype_of_np, _broadcast_view, _bump_version,
-    _multi_output_views, _multi_output_error, _is_index_array,
+    _multi_output_views, _multi_output_error, _is_index_array, _writable,
 )
 from .ops import *
 from .ops import _add_at
@@ -259,7 +259,9 @@ class Node:
         result = []
         for v, version in zip(self._saved, self._versions):
             if isinstance(v, _SavedOutput): v = v.unpack(self)
-            elif version is not None and v._version != version:
+            # (`v._version`, read straight from the counter's owner)
+            elif version is not None and (v._base if v._base is not None
+                                          else v)._version_count != version:
                 raise _modified_error(v, version, v.grad_fn)
             result.append(v)
         return tuple(result)
@@ -552,6 +554,8 @@ def _unshared(grad, a):
 def _accumulate(leaf, grad):
     "Add `grad` into `leaf.grad` (its hooks have run already)."
     if grad._array.dtype != leaf._array.dtype: grad = grad.to(leaf.dtype)
+    # a 0-d CPU leaf used as a number on a GPU gets its gradient back on the CPU
+    if type(grad._array) is not type(leaf._array): grad = grad.to(leaf.device)
     old = leaf.grad
     # create_graph: keep the gradient's own history
     if _GradMode.enabled:
@@ -564,7 +568,7 @@ def _accumulate(leaf, grad):
         if free is not None and free is not leaf._array:
             leaf.grad = _wrap(free)             # nobody else can see it: take it, as PyTorch does
         else: leaf.grad = _wrap(a.copy())       # a copy, so later changes stay apart
-    elif (old._array.flags.writeable and old.shape == leaf.shape
+    elif (_writable(old._array) and old.shape == leaf.shape
           and old.dtype is leaf.dtype):
         # add into `.grad`'s own memory, as PyTorch does
         xp = array_module(old._array)

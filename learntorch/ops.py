@@ -74,10 +74,29 @@ def can_cast(from_, to):
 
 # %% ../nbs/01_ops.ipynb #12fc3249
 def _check_same_device(a, b):
-    if type(a) is not type(b):
+    "PyTorch's error unless arrays `a` and `b` live on one device (one GPU, if on a GPU)."
+    if type(a) is not type(b) or (type(a) is not np.ndarray and a.device != b.device):
         da, db = (Tensor.device.fget(_wrap(x)) for x in (a, b))
         raise RuntimeError(f"Expected all tensors to be on the same device, but found "
                            f"at least two devices, {da} and {db}!")
+
+def _same_device(*tensors):
+    """PyTorch's error unless all the tensors among the arguments (other values are
+    skipped) live on one device: every op that combines tensors checks this first."""
+    first = None
+    for t in tensors:
+        if not isinstance(t, Tensor): continue
+        if first is None: first = t._array
+        elif type(t._array) is not type(first) or type(first) is not np.ndarray:
+            _check_same_device(first, t._array)
+
+def _cpu_scalar_moved(a, b):
+    """Arrays `a`, `b` on different devices: a 0-d CPU one goes to the other's device
+    (PyTorch treats a 0-d CPU tensor as a number); otherwise PyTorch's error."""
+    if a.ndim == 0 and type(a) is np.ndarray: return array_module(b).asarray(a), b
+    if b.ndim == 0 and type(b) is np.ndarray: return a, array_module(a).asarray(b)
+    _check_same_device(a, b)
+    return a, b
 
 def _scalar_array(value, d, xp):
     "A Python number as a 0-d array of dtype `d` (integers wrap around like PyTorch's)."
@@ -121,7 +140,9 @@ def _operands(x, y):
             b = y._array
             if a.dtype == b.dtype and type(a) is type(b):
                 return a, b, _dtype_of_np[a.dtype]   # the common case
-            _check_same_device(a, b)
+            if type(a) is not type(b):
+                a, b = _cpu_scalar_moved(a, b)
+                x, y = _wrap(a), _wrap(b)
         elif type(y) in _python_numbers and a.dtype.kind == 'f' and a.dtype != np.float16:
             # float tensor and a Python number: numpy keeps the dtype
             return a, y, _dtype_of_np[a.dtype]
@@ -589,6 +610,7 @@ def where(condition, input=None, other=None, *, out=None):
     """Elements of `input` where `condition` holds, of `other` elsewhere; with one
     argument, `nonzero(condition, as_tuple=True)`."""
     if input is None and other is None: return nonzero(condition, as_tuple=True)
+    _same_device(condition, input, other)
     d = result_type(input, other)
     xp = array_module(condition._array)
     if condition.dtype is not bool:
@@ -1535,6 +1557,7 @@ def _index_array(index, name='index'):
 
 def gather(input, dim, index, *, sparse_grad=False, out=None):
     "Pick `input[..., index[i, j], ...]` along `dim` for every position of `index`."
+    _same_device(input, index)
     a, idx, d = input._array, _index_array(index, 'gather'), _norm_dim(dim, input.ndim)
     # a 0-d input (or index) counts as one element along dim 0, as in PyTorch
     if builtins.max(idx.ndim, 1) != builtins.max(a.ndim, 1):
@@ -1560,6 +1583,7 @@ def _add_at(xp, target, key, values):
 def scatter_add(input, dim, index, src):
     """A copy of `input` with `src` added at the positions `index` names along `dim`
     (repeats accumulate)."""
+    _same_device(input, index, src)
     if src.dtype is not input.dtype:
         raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     key = _scatter_key(input, dim, index, src,
@@ -1575,6 +1599,7 @@ def scatter_add(input, dim, index, src):
 # %% ../nbs/01_ops.ipynb #ea1835b9
 def index_select(input, dim, index, *, out=None):
     "The slices of `input` at positions `index` (a 1-d int64 tensor) along `dim`."
+    _same_device(input, index)
     a, d = input._array, _norm_dim(dim, input.ndim)
     if not isinstance(index, Tensor) or index.dtype not in (int32, int64):
         raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
@@ -1592,6 +1617,7 @@ _c_names = {'int64': 'long', 'int32': 'int', 'int16': 'short', 'int8': 'signed c
 def masked_fill(input, mask, value):
     """A copy of `input` with `value` wherever `mask` (a bool tensor broadcast to `input`)
     is true."""
+    _same_device(input, mask, value)
     if mask.dtype is not bool:
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask "
                            f"with dtype {_c_names.get(mask.dtype.name, mask.dtype.name)}")
@@ -1606,6 +1632,7 @@ def masked_fill(input, mask, value):
 
 def masked_select(input, mask):
     "The elements of `input` where `mask` is true, as a 1-d tensor."
+    _same_device(input, mask)
     if not isinstance(mask, Tensor) or mask.dtype is not bool:
         raise RuntimeError("masked_select: expected BoolTensor for mask")
     a, m = input._array, mask._array
@@ -1717,6 +1744,7 @@ def _scatter_key(input, dim, index, src, name):
 def scatter(input, dim, index, src=None, *, value=None, reduce=None, out=None):
     """A copy of `input` with `src` (a tensor, or a number `value`) written at positions
     `index` along `dim`."""
+    _same_device(input, index, src)
     # `scatter(x, 0, i, 2.)`
     if src is not None and not isinstance(src, Tensor): src, value = None, src
     if src is not None and src.dtype is not input.dtype:
@@ -1784,11 +1812,12 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
         d = _check_dtype(dtype, 'normal') or get_default_dtype()
         return tensor(_rng(generator).normal(mean, std, _size_arg((size,),
                 'normal')).astype(d.np), device=device)
+    _same_device(mean, std)
     like = mean if isinstance(mean, Tensor) else std
     m = mean._array if isinstance(mean, Tensor) else mean
     s = std._array if isinstance(std, Tensor) else std
     shape = broadcast_shapes(*(x.shape for x in (mean, std) if isinstance(x, Tensor)))
-    draws = _rng(generator).standard_normal(shape)
+    draws = _to_like(_rng(generator).standard_normal(shape), like)   # drawn on the host
     return _wrap((draws * s + m).astype(like._array.dtype))
 
 def multinomial(input, num_samples, replacement=False, *, generator=None):

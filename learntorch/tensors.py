@@ -6,8 +6,8 @@
 __all__ = ['bool', 'uint8', 'int8', 'int16', 'int32', 'int64', 'float16', 'float32', 'float64', 'half', 'float', 'double',
            'short', 'int', 'long', 'default_generator', 'FloatTensor', 'DoubleTensor', 'HalfTensor', 'ByteTensor',
            'CharTensor', 'ShortTensor', 'IntTensor', 'LongTensor', 'BoolTensor', 'dtype', 'get_default_dtype',
-           'set_default_dtype', 'device', 'Size', 'Tensor', 'tensor', 'from_numpy', 'as_tensor', 'zeros', 'ones',
-           'empty', 'full', 'arange', 'linspace', 'eye', 'Generator', 'manual_seed', 'seed', 'initial_seed',
+           'set_default_dtype', 'device', 'Size', 'Tensor', 'tensor', 'from_numpy', 'as_tensor', 'from_dlpack', 'zeros',
+           'ones', 'empty', 'full', 'arange', 'linspace', 'eye', 'Generator', 'manual_seed', 'seed', 'initial_seed',
            'get_rng_state', 'set_rng_state', 'rand', 'randn', 'randint', 'randperm', 'zeros_like', 'ones_like',
            'empty_like', 'full_like', 'rand_like', 'randn_like', 'randint_like', 'set_printoptions', 'reshape',
            'transpose', 't', 'permute', 'squeeze', 'unsqueeze', 'flatten', 'unflatten', 'clone', 'numel', 'detach']
@@ -179,7 +179,7 @@ def _array_to_device(array, dev):
     "`array` on device `dev` (a copy only when it has to move)."
     if dev is None: return array
     if dev.type == 'cpu':
-        return array if type(array) is np.ndarray else array.get()
+        return array if isinstance(array, (np.ndarray, np.generic)) else array.get()
     if dev.type != 'cuda':
         raise RuntimeError(f"learntorch supports only the cpu and cuda devices, not "
                            f"{dev.type}")
@@ -468,6 +468,12 @@ def _empty_strides(a):
     if a.size or not a.ndim: return a
     return np.lib.stride_tricks.as_strided(a, strides=(0,) * a.ndim)
 
+def _on_host(data):
+    "Nested lists and tuples with every tensor in them copied to the CPU."
+    if isinstance(data, Tensor): return data.cpu()
+    if isinstance(data, (list, tuple)): return [_on_host(v) for v in data]
+    return data
+
 def _array_from_data(data, dtype=None):
     "A new numpy array holding `data`, with PyTorch's dtype inference; `dtype` converts."
     if isinstance(data, Tensor): array = data._array.copy()
@@ -479,6 +485,8 @@ def _array_from_data(data, dtype=None):
     else:
         try: array = np.array(data)
         except ValueError: _ragged_error(data)
+        # GPU tensors in a list: numpy cannot read them, so their values come to the host
+        except TypeError: array = np.array(_on_host(data))
         if array.dtype.kind in 'US' or (array.dtype.kind == 'O'):
             if array.dtype.kind == 'O': _ragged_error(data)
             raise TypeError(f"new(): invalid data type "
@@ -551,6 +559,32 @@ def as_tensor(data, dtype=None, device=None):
                                                  _cpu):
         return from_numpy(data)
     return tensor(data, dtype=dtype, device=device)
+
+# %% ../nbs/00_tensor.ipynb #9349e1be
+@patch_tensor
+def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+    "This tensor's memory as a DLPack capsule (numpy or cupy writes it)."
+    if self._requires_grad:
+        raise BufferError("Can't export tensors that require gradient, use "
+                           "tensor.detach()")
+    kw = dict(stream=stream, max_version=max_version, dl_device=dl_device, copy=copy)
+    return self._array.__dlpack__(**{k: v for k, v in kw.items() if v is not None})
+
+@patch_tensor
+def __dlpack_device__(self):
+    "(device type, index) in DLPack's numbering: (1, 0) the CPU, (2, i) the GPU `cuda:i`."
+    return self._array.__dlpack_device__()
+
+def from_dlpack(ext_tensor):
+    "A tensor sharing memory with `ext_tensor`, any array that exports DLPack."
+    kind = builtins.int(ext_tensor.__dlpack_device__()[0])
+    if kind == 1: array = np.from_dlpack(ext_tensor)
+    elif kind == 2 and cupy_module() is not None:
+        array = cupy_module().from_dlpack(ext_tensor)
+    else: raise RuntimeError(f"from_dlpack: unsupported device type {kind} (learntorch "
+                             "reads the CPU, 1, and CUDA GPUs, 2, with cupy)")
+    _dtype_of_array(array)
+    return _wrap(array)
 
 # %% ../nbs/00_tensor.ipynb #cf7edaa9
 def _size_arg(args, fn='zeros', size=None):
@@ -1128,6 +1162,7 @@ def _torch_order(key, shape):
 
 def _is_mask(k): return _is_index_array(k) and k.dtype == np.bool_
 
+# %% ../nbs/00_tensor.ipynb #3a5faac0
 def _check_index_device(array, key):
     "PyTorch's error for GPU index tensors used on a CPU tensor (numpy refuses them)."
     if type(array) is np.ndarray and builtins.any(_is_index_array(k) and type(k) is not
@@ -1564,6 +1599,12 @@ def _broadcast_view(a, shape):
     # writing would hit one memory location many times
     if repeats: view.flags.writeable = False
     return view
+
+def _writable(a):
+    """Whether array `a` may be written in place: not read-only (numpy's flag; cupy has
+    none) and no element repeated by a stride of 0."""
+    return getattr(a.flags, 'writeable', True) and not builtins.any(
+        s == 0 and n > 1 for s, n in zip(a.strides, a.shape))
 
 @patch_tensor
 def expand_as(self, other):

@@ -25,9 +25,11 @@ from learntorch.tensors import (
     patch_tensor,
     _rng,
     _finish,
+    _array_to_device,
+    _cpu,
 )
 from ..ops import *
-from ..ops import _result, _inplace
+from ..ops import _result, _inplace, _same_device
 from learntorch.autograd import (
     Node,
     formula,
@@ -192,6 +194,7 @@ class AddmmBackward0(Node):
 # %% ../../nbs/04_layers.ipynb #9b318e40
 def linear(input, weight, bias=None):
     "`input @ weight.T + bias`: the affine map of a `Linear` layer."
+    _same_device(bias, input, weight)   # PyTorch's addmm checks the bias first
     a, w = input._array, weight._array        # (the arrays' dtype and shape are quicker)
     if a.dtype != w.dtype:
         raise RuntimeError(
@@ -249,6 +252,7 @@ class Identity(Module):
 # %% ../../nbs/04_layers.ipynb #d30558a1
 def bilinear(input1, input2, weight, bias=None):
     "`y_k = x1ᵀ A_k x2 + b_k` for each output feature `k` (weight: out × in1 × in2)."
+    _same_device(input1, input2, weight, bias)
     out_f, in1, in2 = weight.shape
     if (
         input1.shape[-1] != in1
@@ -346,8 +350,10 @@ def _activation(name, node_name, forward, derivative, doc):
 def _erf(xp, a):
     ("The error function: exact (Python's `math.erf`) in float64, Abramowitz & Stegun's "
      "formula 7.1.26 (error < 1.5e-7) otherwise.")
-    if a.dtype == np.float64 and xp is np:
-        return np.vectorize(math.erf, otypes=[np.float64])(a) if a.size else a.copy()
+    if a.dtype == np.float64:   # numpy has no erf: a GPU's array makes the trip to the host
+        h = _array_to_device(a, _cpu)
+        return xp.asarray(np.vectorize(math.erf, otypes=[np.float64])(h) if h.size
+                          else h.copy())
     s, z = xp.sign(a), xp.abs(a)
     t = 1 / (1 + 0.3275911 * z)
     poly = t * (
@@ -593,6 +599,7 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 def prelu(input, weight):
     ("`x` where positive, `weight * x` otherwise; `weight` has one slope per channel "
      "(dimension 1) or one in all.")
+    _same_device(input, weight)
     if input.dtype is not weight.dtype:
         raise RuntimeError(
             f"prelu: Type promoting not supported. Got {input.dtype._legacy_name} and "
@@ -679,18 +686,20 @@ def _softmax_dim(ndim, dim, name='softmax', stacklevel=3):
 def _softmax_input(input, dim, dtype, kernel, stacklevel=3):
     "The tensor to normalise (cast to `dtype` first) and the checked dimension."
     x = input.to(dtype) if dtype is not None else input
-    n = builtins.max(x.ndim, 1)
-    d = _softmax_dim(x.ndim, dim, kernel, stacklevel + 1)
+    a = x._array
+    n = builtins.max(a.ndim, 1)
+    d = _softmax_dim(a.ndim, dim, kernel, stacklevel + 1)
     if not -n <= d < n:
         raise IndexError(
             f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
             f"but got {d})"
         )
     d %= n
-    if x.numel():  # (PyTorch runs no kernel, so checks no dtype, when empty)
-        last = "_lastdim" if d == x.ndim - 1 or x.ndim == 0 else ""
+    # (PyTorch runs no kernel, so checks no dtype, when empty)
+    if a.size and a.dtype.kind != 'f':
+        last = "_lastdim" if d == a.ndim - 1 or a.ndim == 0 else ""
         _floats_only(x, kernel + last + "_kernel_impl")
-    return x, x._array, d
+    return x, a, d
 
 # %% ../../nbs/04_layers.ipynb #f4029256
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
@@ -800,6 +809,7 @@ class Dropout(Module):
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
               scale_grad_by_freq=False, sparse=False):
     "Rows of `weight` picked by the integer tensor `input`."
+    _same_device(input, weight)
     if weight.ndim != 2: raise RuntimeError("'weight' must be 2-D")
     if input.dtype not in (int64, int32):
         raise RuntimeError(
@@ -926,6 +936,7 @@ def one_hot(tensor, num_classes=-1):
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     ("Normalise over the trailing `normalized_shape` dimensions, then scale by `weight` "
      "and shift by `bias`.")
+    _same_device(input, weight, bias)
     shape = (normalized_shape,) if isinstance(normalized_shape,
                                               builtins.int) else tuple(normalized_shape)
     if not shape:
@@ -1028,6 +1039,7 @@ class LayerNorm(Module):
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     ("Divide by the root mean square over the trailing `normalized_shape` dimensions, "
      "then scale by `weight`.")
+    _same_device(input, weight)
     shape = (normalized_shape,) if isinstance(normalized_shape,
                                               builtins.int) else tuple(normalized_shape)
     if tuple(input.shape[input.ndim - len(shape):]) != shape or len(shape) > input.ndim:
@@ -1402,6 +1414,7 @@ def bincount(input, weights=None, minlength=0):
 def cdist(x1, x2, p=2.0, compute_mode='use_mm_for_euclid_dist_if_necessary'):
     ("All pairwise `p`-norm distances between the rows of `x1` (…, P, M) and of `x2` (…, "
      "R, M).")
+    _same_device(x1, x2)
     if compute_mode not in ('use_mm_for_euclid_dist_if_necessary',
                             'use_mm_for_euclid_dist',
                             'donot_use_mm_for_euclid_dist'):
