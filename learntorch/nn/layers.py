@@ -37,7 +37,7 @@ from learntorch.autograd import (
     _index_grad,
     _needs_grad,
     _formulas,
-    _Unary,
+    _plain_unary_backward,
 )
 from ..autograd import LinalgVectorNormBackward0, _renamed
 from learntorch.nn import (
@@ -497,7 +497,7 @@ class GELU(Module):
 
 # %% ../../nbs/04_layers.ipynb #f5030b86
 _ReluBackward0 = _formulas['relu']
-_plain_relu_backward = _Unary.backward   # notebook 02's, for every elementwise function
+_plain_relu_backward = _plain_unary_backward   # notebook 02's, with tensor operations
 
 def _fast_relu_backward(self, g):
     "`g` where ReLU's output is positive, 0 elsewhere: one masked multiply on the arrays."
