@@ -859,6 +859,44 @@ _formulas['round'] = lambda inputs, decimals: (
     RoundBackward1 if decimals else RoundBackward0
 )
 
+# %% ../nbs/02_autograd.ipynb #f8cca369
+_plain_mul_backward, _plain_unary_backward = MulBackward0.backward, _Unary.backward
+_FLOAT_ARRAYS = (np.dtype(np.float32), np.dtype(np.float64))
+
+def _like_grad(g, values, shapes):
+    """Whether every value is a tensor over an array of `g`'s type, dtype (float32/64) and
+    shape, and every input had that shape too: the formula may then run on the arrays.
+    (Not 0-d: numpy turns 0-d results into scalars.)"""
+    a = g._array
+    if a.dtype not in _FLOAT_ARRAYS or a.ndim == 0: return False
+    for v, shape in zip(values, shapes):
+        if not isinstance(v, Tensor) or shape != a.shape: return False
+        b = v._array
+        if type(b) is not type(a) or b.dtype != a.dtype or b.shape != a.shape:
+            return False
+    return True
+
+def _fast_mul_backward(self, g):
+    "`g * b` and `g * a` on the arrays when nothing is recorded and nothing broadcasts."
+    if _GradMode.enabled: return _plain_mul_backward(self, g)
+    a, b = self.saved_tensors
+    if not _like_grad(g, [v for v in (b, a) if v is not None],
+                      [s for v, s in zip((b, a), self.shapes) if v is not None]):
+        return _plain_mul_backward(self, g)
+    return (None if b is None else _wrap(g._array * b._array),
+            None if a is None else _wrap(g._array * a._array))
+
+def _fast_unary_backward(self, g):
+    "The same derivative on the arrays, for functions whose derivative is arithmetic."
+    if not self.on_arrays or _GradMode.enabled: return _plain_unary_backward(self, g)
+    (v,) = self.saved_tensors
+    if not _like_grad(g, (v,), (v._array.shape,)): return _plain_unary_backward(self, g)
+    return (_wrap(g._array * self.derivative(v._array)),)
+
+_Unary.on_arrays = False
+for _op in ('exp', 'tanh', 'sigmoid'): _formulas[_op].on_arrays = True
+MulBackward0.backward, _Unary.backward = _fast_mul_backward, _fast_unary_backward
+
 # %% ../nbs/02_autograd.ipynb #6391baf6
 class ClampBackward1(Node):
     "clamp with number bounds: the gradient passes where the input was inside them"

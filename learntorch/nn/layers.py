@@ -40,7 +40,7 @@ from learntorch.autograd import (
     _index_grad,
     _needs_grad,
     _formulas,
-    _Unary,
+    _plain_unary_backward,
 )
 from ..autograd import LinalgVectorNormBackward0, _renamed
 from learntorch.nn import (
