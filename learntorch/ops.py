@@ -1396,7 +1396,7 @@ def outer(input, vec2, *, out=None):
     for name, v in (('self', input), ('vec2', vec2)):
         if v.ndim != 1:
             raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {v.ndim}-D")
-    return mul(input.unsqueeze(1), vec2.unsqueeze(0), out=out)
+    return mul(input.reshape(-1, 1), vec2, out=out)     # PyTorch's graph: a view, a product
 
 for _f in [matmul, mm, bmm, mv, dot, outer]: patch_tensor(_f)
 Tensor.__matmul__ = matmul

@@ -1126,7 +1126,6 @@ def graph_signature(outs, leaves):
 KNOWN_GRAPH_DIFFERENCES = {
     'matmul': "PyTorch builds a batched matmul from view/expand/bmm nodes; learntorch records one node",
     'matmul_operator': "as 'matmul'",
-    'outer': "PyTorch computes outer as a.reshape(-1, 1) * b (a ViewBackward0), learntorch unsqueezes both",
     'setitem_basic_nonleaf': "PyTorch expands the value before CopySlices (ExpandBackward0/ViewBackward0)",
     'setitem_advanced_nonleaf': "as 'setitem_basic_nonleaf'",
     'linear_3d_bias': "F.linear folds the batch through view/mm nodes in PyTorch (notebook 04)",
