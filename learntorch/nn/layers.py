@@ -1222,7 +1222,8 @@ def pad(input, pad, mode='constant', value=None):
         return out
     flat = a.reshape(-1)
     src_x = xp.asarray(src)
-    out = flat[xp.maximum(src_x, 0)]
+    # (an empty input padded with a constant: every element comes from the constant)
+    out = flat[xp.maximum(src_x, 0)] if flat.size else xp.zeros(src_x.shape, a.dtype)
     if mode == 'constant': out = xp.where(src_x >= 0, out,
                                           xp.asarray(value or 0).astype(a.dtype))
     name = 'constant_pad' if mode == 'constant' else f'{mode}_pad{k}d'

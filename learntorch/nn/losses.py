@@ -174,6 +174,9 @@ def _classes_last(input, target):
             f"({t.shape[0]})."
         )
     if a.ndim == 2: return input, target
+    if t.shape != a.shape[:1] + a.shape[2:]:
+        raise RuntimeError(f"Expected target size {list(a.shape[:1] + a.shape[2:])}, got "
+                           f"{list(t.shape)}")
     perm = (0,) + tuple(range(2, input.ndim)) + (1,)
     return input.permute(*perm).reshape(-1, input.shape[1]), target.reshape(-1)
 
