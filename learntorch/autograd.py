@@ -7,20 +7,22 @@ __all__ = ['DivBackward2', 'RoundBackward0', 'RoundBackward1', 'SumBackward1', '
            'SqueezeBackward4', 'BmmBackward0', 'ReshapeAliasBackward0', 'SqueezeBackward1', 'SqueezeBackward2',
            'MinimumBackward0', 'FmodBackward0', 'FmodBackward1', 'ProdBackward1', 'MinBackward1', 'AminBackward0',
            'TriuBackward0', 'SplitWithSizesBackward0', 'SelectBackward0', 'SliceBackward0', 'AliasBackward0',
-           'IndexPutBackward0', 'draw_graph', 'is_grad_enabled', 'no_grad', 'enable_grad', 'inference_mode',
-           'set_grad_enabled', 'Node', 'AccumulateGrad', 'formula', 'backward', 'grad', 'AddBackward0', 'SubBackward0',
-           'RsubBackward1', 'MulBackward0', 'DivBackward0', 'PowBackward0', 'PowBackward1', 'PowBackward2',
-           'ClampBackward1', 'ClampBackward0', 'WhereBackward0', 'SumBackward0', 'MeanBackward0', 'MmBackward0',
-           'ViewBackward0', 'UnsafeViewBackward0', 'TransposeBackward0', 'TBackward0', 'PermuteBackward0',
-           'SqueezeBackward0', 'UnsqueezeBackward0', 'ExpandBackward0', 'CloneBackward0', 'ToCopyBackward0', 'Variable',
-           'FunctionCtx', 'BackwardCFunction', 'Function', 'GradcheckError', 'gradcheck', 'gradgradcheck',
-           'MaximumBackward0', 'Atan2Backward0', 'RemainderBackward0', 'RemainderBackward1', 'ProdBackward0',
-           'VarBackward0', 'StdBackward0', 'LinalgVectorNormBackward0', 'LogsumexpBackward0', 'CumsumBackward0',
-           'CumprodBackward0', 'MaxBackward1', 'AmaxBackward0', 'FlipBackward0', 'RollBackward0', 'TrilBackward0',
-           'RepeatBackward0', 'CatBackward0', 'StackBackward0', 'SplitBackward0', 'UnbindBackward0', 'IndexBackward0',
-           'CopySlices', 'CopyBackwards', 'FillBackward3', 'FillBackward2', 'ZeroBackward0', 'GatherBackward0',
-           'ScatterAddBackward0', 'IndexSelectBackward0', 'MaskedFillBackward0', 'MaskedFillBackward1',
-           'MaskedSelectBackward0', 'ScatterBackward0', 'ScatterBackward1']
+           'IndexPutBackward0', 'XlogyBackward1', 'XlogyBackward2', 'draw_graph', 'is_grad_enabled', 'no_grad',
+           'enable_grad', 'inference_mode', 'set_grad_enabled', 'Node', 'AccumulateGrad', 'formula', 'backward', 'grad',
+           'AddBackward0', 'SubBackward0', 'RsubBackward1', 'MulBackward0', 'DivBackward0', 'PowBackward0',
+           'PowBackward1', 'PowBackward2', 'ClampBackward1', 'ClampBackward0', 'WhereBackward0', 'SumBackward0',
+           'MeanBackward0', 'MmBackward0', 'ViewBackward0', 'UnsafeViewBackward0', 'TransposeBackward0', 'TBackward0',
+           'PermuteBackward0', 'SqueezeBackward0', 'UnsqueezeBackward0', 'ExpandBackward0', 'CloneBackward0',
+           'ToCopyBackward0', 'Variable', 'FunctionCtx', 'BackwardCFunction', 'Function', 'GradcheckError', 'gradcheck',
+           'gradgradcheck', 'MaximumBackward0', 'Atan2Backward0', 'RemainderBackward0', 'RemainderBackward1',
+           'ProdBackward0', 'VarBackward0', 'StdBackward0', 'LinalgVectorNormBackward0', 'LogsumexpBackward0',
+           'CumsumBackward0', 'CumprodBackward0', 'MaxBackward1', 'AmaxBackward0', 'FlipBackward0', 'RollBackward0',
+           'TrilBackward0', 'RepeatBackward0', 'CatBackward0', 'StackBackward0', 'SplitBackward0', 'UnbindBackward0',
+           'IndexBackward0', 'CopySlices', 'CopyBackwards', 'FillBackward3', 'FillBackward2', 'ZeroBackward0',
+           'GatherBackward0', 'ScatterAddBackward0', 'IndexSelectBackward0', 'MaskedFillBackward0',
+           'MaskedFillBackward1', 'MaskedSelectBackward0', 'ScatterBackward0', 'ScatterBackward1', 'AsStridedBackward0',
+           'NansumBackward0', 'VarMeanBackward0', 'StdMeanBackward0', 'AminmaxBackward0', 'AddcmulBackward0',
+           'XlogyBackward0', 'AddcdivBackward0', 'DiagonalBackward0']
 
 # %% ../nbs/02_autograd.ipynb #1f915a6b
 import builtins, math, re, sys, weakref
@@ -29,6 +31,7 @@ from .tensors import *
 from .tensors import array_module, patch_tensor, hooks
 from learntorch.tensors import (
     _wrap, _view_of, _index_key, _dtype_of_np, _broadcast_view, _bump_version,
+    _multi_output_views, _multi_output_error, _is_index_array, _writable,
 )
 from .ops import *
 from .ops import _add_at
@@ -256,7 +259,9 @@ class Node:
         result = []
         for v, version in zip(self._saved, self._versions):
             if isinstance(v, _SavedOutput): v = v.unpack(self)
-            elif version is not None and v._version != version:
+            # (`v._version`, read straight from the counter's owner)
+            elif version is not None and (v._base if v._base is not None
+                                          else v)._version_count != version:
                 raise _modified_error(v, version, v.grad_fn)
             result.append(v)
         return tuple(result)
@@ -361,7 +366,9 @@ def _record(out, op, inputs, args):
     input requires grad."""
     if not _GradMode.enabled: return
     for x in inputs:
-        if isinstance(x, Tensor) and x._requires_grad: break
+        # (`requires_grad`, the property, brings a view up to date with its base)
+        if isinstance(x, Tensor) and (x._requires_grad or x._view_version is not None
+                                      and x.requires_grad): break
     else: return
     cls = _formulas.get(op)
     if cls is None: return
@@ -375,7 +382,8 @@ def _record(out, op, inputs, args):
     for x in (inputs if cls.differentiable is None else cls.differentiable(inputs)):
         if isinstance(x, Tensor):
             dtypes.append(x._array.dtype)
-            fn = x.grad_fn
+            # (the slot itself unless `x` is a view, whose history the property refreshes)
+            fn = x._grad_fn if x._view_version is None else x.grad_fn
             if fn is not None:
                 nr = getattr(x, '_output_nr', 0) if fn._num_outputs > 1 else 0
                 edges.append((fn, nr))
@@ -393,7 +401,7 @@ def _record(out, op, inputs, args):
     else:
         if out._retains_grad and out.grad_fn is not None:
             _move_retain_hook(out, out.grad_fn, node)
-        out.grad_fn, out._requires_grad = node, True
+        out._grad_fn, out._requires_grad = node, True
 
 # %% ../nbs/02_autograd.ipynb #eb2a7a32
 def _move_retain_hook(t, old, new):
@@ -424,7 +432,8 @@ def _recording(tensors):
     "Would an operation on `tensors` be recorded?"
     if not _GradMode.enabled: return False
     for x in tensors:
-        if isinstance(x, Tensor) and x._requires_grad: return True
+        if isinstance(x, Tensor) and (x._requires_grad or x._view_version is not None
+                                      and x.requires_grad): return True
     return False
 
 hooks.recording, hooks.rebase = _recording, _rebase
@@ -452,13 +461,32 @@ def _add_grad(buffers, node, index, grad):
     slots[index] = grad if slots[index] is None else slots[index] + grad
 
 # %% ../nbs/02_autograd.ipynb #41deb843
+def _leading_to(roots, targets):
+    "The nodes below `roots` from which one of the nodes `targets` can be reached."
+    needed, seen, stack = set(), set(), [(n, False) for n in roots]
+    while stack:                    # children are finished before their parents
+        node, finished = stack.pop()
+        if finished:
+            if builtins.any(c is not None and (c in targets or c in needed)
+                            for c, _ in node.next_functions): needed.add(node)
+        elif node not in seen:
+            seen.add(node)
+            stack.append((node, True))
+            stack += [(c, False) for c, _ in node.next_functions if c is not None]
+    return needed
+
+# %% ../nbs/02_autograd.ipynb #f9db3694
 def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
     "Propagate `seeds` (gradients of the root nodes' outputs) back through the graph."
     # each root node once, even if several outputs are roots
-    counts = _topological_counts(list(dict.fromkeys(n for n, _ in roots)))
+    starts = ([roots[0][0]] if len(roots) == 1
+              else list(dict.fromkeys(n for n, _ in roots)))
+    counts = _topological_counts(starts)
     buffers = {}
     for (node, index), seed in zip(roots, seeds): _add_grad(buffers, node, index, seed)
-    ready = [n for n in dict.fromkeys(n for n, _ in roots) if counts.get(n, 0) == 0]
+    ready = [n for n in starts if counts.get(n, 0) == 0]
+    # `autograd.grad` runs only the nodes through which a wanted gradient flows
+    needed = None if capture is None else _leading_to(ready, capture)
     while ready:
         node = ready.pop()
         grads = buffers.pop(node, None) or [None] * node._num_outputs
@@ -474,10 +502,16 @@ def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
             if accumulate and g is not None and leaf._requires_grad: _accumulate(leaf, g)
             continue
         if capture is not None and node in capture: capture[node] = grads[0]
-        # nothing arrived
-        if grads.count(None) == len(grads): results = (None,) * len(node.next_functions)
-        else: results = node.apply(grads)
-        if not retain_graph: node.release()
+        # nothing arrived (`is`, not `count(None)`: no tensor `==`), or nothing wanted
+        # lies further down
+        results = None
+        if needed is None or node in needed:
+            for g in grads:
+                if g is not None:
+                    results = node.apply(grads)
+                    break
+            if not retain_graph and node._saved: node.release()
+        if results is None: results = (None,) * len(node.next_functions)
         dtypes = node._input_dtypes
         for i, (child, index) in enumerate(node.next_functions):
             if child is None: continue
@@ -503,27 +537,38 @@ def _run_hooks(hooks_list, grad):
     return grad
 
 def _unshared(grad, a):
-    """Whether gradient `grad` (over array `a`) is held by the engine alone: a fresh, whole,
-    contiguous array that no user variable, saved tensor or view refers to. (The counts are
-    the references the engine's own frames hold, this call's and `getrefcount`'s.)"""
-    return (a.base is None and a.flags.c_contiguous and sys.getrefcount(grad) <= 6
-            and sys.getrefcount(a) <= 4)
+    """The array gradient `grad` (over array `a`) may give away, or None: `a` if it is held
+    by the engine alone, a fresh, whole, contiguous array that no user variable, saved
+    tensor or view refers to; or the array `a` views when `a` is all of it in the same
+    layout (`w.t()`'s gradient comes back as `g.t().t()`) and only `a` refers to it. (The
+    counts are the references the engine's own frames hold, this call's and
+    `getrefcount`'s.)"""
+    if not (a.flags.c_contiguous and sys.getrefcount(grad) <= 6
+            and sys.getrefcount(a) <= 4): return None
+    base = a.base
+    if base is None: return a
+    if (type(base) is type(a) and base.shape == a.shape and base.strides == a.strides
+            and base.base is None and sys.getrefcount(base) <= 3): return base
+    return None
 
 def _accumulate(leaf, grad):
     "Add `grad` into `leaf.grad` (its hooks have run already)."
-    if grad.dtype is not leaf.dtype: grad = grad.to(leaf.dtype)
+    if grad._array.dtype != leaf._array.dtype: grad = grad.to(leaf.dtype)
+    # a 0-d CPU leaf used as a number on a GPU gets its gradient back on the CPU
+    if type(grad._array) is not type(leaf._array): grad = grad.to(leaf.device)
     old = leaf.grad
     # create_graph: keep the gradient's own history
-    if is_grad_enabled():
+    if _GradMode.enabled:
         leaf.grad = grad if old is None else old + grad
     elif old is None:
         a = grad._array
         if a.shape != leaf._array.shape:
             a = array_module(a).broadcast_to(a, leaf._array.shape)
-        if _unshared(grad, a) and a is not leaf._array:
-            leaf.grad = _wrap(a)                # nobody else can see it: take it, as PyTorch does
+        free = _unshared(grad, a)
+        if free is not None and free is not leaf._array:
+            leaf.grad = _wrap(free)             # nobody else can see it: take it, as PyTorch does
         else: leaf.grad = _wrap(a.copy())       # a copy, so later changes stay apart
-    elif (old._array.flags.writeable and old.shape == leaf.shape
+    elif (_writable(old._array) and old.shape == leaf.shape
           and old.dtype is leaf.dtype):
         # add into `.grad`'s own memory, as PyTorch does
         xp = array_module(old._array)
@@ -710,9 +755,10 @@ DivBackward2 = _renamed(_ZeroGrad, 'DivBackward2')      # both rounding modes
 
 # %% ../nbs/02_autograd.ipynb #617861e8
 _formulas['div'] = lambda inputs, mode: {
-    None: DivBackward0 if isinstance(inputs[0], Tensor) else _NumberOverTensor,
-    'floor': DivBackward2, 'trunc': DivBackward2,
+    None: DivBackward0, 'floor': DivBackward2, 'trunc': DivBackward2,
 }[mode]
+# the operator `number / tensor`
+_formulas['rdiv'] = lambda inputs, mode: _NumberOverTensor
 
 class PowBackward0(Node):
     """`x ** number` (and `x.square()`, which PyTorch computes as `x ** 2`): the number
@@ -728,11 +774,12 @@ class PowBackward0(Node):
 class PowBackward1(Node):
     "tensor ** tensor"
     def setup(self, inputs, args, out):
-        self.save(*inputs); self.shapes = (inputs[0].shape, inputs[1].shape)
+        # the result too, as PyTorch (so changing it in place is caught)
+        self.save(*inputs, _SavedOutput(out))
+        self.shapes = (inputs[0].shape, inputs[1].shape)
     def backward(self, g):
-        a, b = self.saved_tensors
+        a, b, r = self.saved_tensors
         ga = _sum_to(g * b * a ** (b - 1), self.shapes[0])
-        r = a ** b
         gb = _sum_to(
             g * where((a == 0) & (b >= 0), zeros_like(r), r * log(a)), self.shapes[1]
         )
@@ -794,6 +841,10 @@ _unary_formula('sigmoid', 'SigmoidBackward0', lambda y: y * (1 - y), uses_output
 _unary_formula('reciprocal', 'ReciprocalBackward0', lambda y: -y * y, uses_output=True)
 _unary_formula('abs', 'AbsBackward0', lambda x: sign(x))
 _unary_formula('relu', 'ReluBackward0', lambda y: (y > 0).to(y.dtype), uses_output=True)
+# PyTorch selects rather than multiplies: where the output is 0 the gradient is exactly 0,
+# even if a nan or inf arrives there
+_formulas['relu'].backward = lambda self, g: (
+    where(self.saved_tensors[0] > 0, g, zeros_like(g)),)
 _unary_formula('frac', 'FracBackward0', lambda x: 1)
 _unary_formula('nan_to_num', 'NanToNumBackward0', lambda x: isfinite(x).to(x.dtype))
 for _op, _name in [
@@ -807,6 +858,44 @@ RoundBackward0, RoundBackward1 = (
 _formulas['round'] = lambda inputs, decimals: (
     RoundBackward1 if decimals else RoundBackward0
 )
+
+# %% ../nbs/02_autograd.ipynb #f8cca369
+_plain_mul_backward, _plain_unary_backward = MulBackward0.backward, _Unary.backward
+_FLOAT_ARRAYS = (np.dtype(np.float32), np.dtype(np.float64))
+
+def _like_grad(g, values, shapes):
+    """Whether every value is a tensor over an array of `g`'s type, dtype (float32/64) and
+    shape, and every input had that shape too: the formula may then run on the arrays.
+    (Not 0-d: numpy turns 0-d results into scalars.)"""
+    a = g._array
+    if a.dtype not in _FLOAT_ARRAYS or a.ndim == 0: return False
+    for v, shape in zip(values, shapes):
+        if not isinstance(v, Tensor) or shape != a.shape: return False
+        b = v._array
+        if type(b) is not type(a) or b.dtype != a.dtype or b.shape != a.shape:
+            return False
+    return True
+
+def _fast_mul_backward(self, g):
+    "`g * b` and `g * a` on the arrays when nothing is recorded and nothing broadcasts."
+    if _GradMode.enabled: return _plain_mul_backward(self, g)
+    a, b = self.saved_tensors
+    if not _like_grad(g, [v for v in (b, a) if v is not None],
+                      [s for v, s in zip((b, a), self.shapes) if v is not None]):
+        return _plain_mul_backward(self, g)
+    return (None if b is None else _wrap(g._array * b._array),
+            None if a is None else _wrap(g._array * a._array))
+
+def _fast_unary_backward(self, g):
+    "The same derivative on the arrays, for functions whose derivative is arithmetic."
+    if not self.on_arrays or _GradMode.enabled: return _plain_unary_backward(self, g)
+    (v,) = self.saved_tensors
+    if not _like_grad(g, (v,), (v._array.shape,)): return _plain_unary_backward(self, g)
+    return (_wrap(g._array * self.derivative(v._array)),)
+
+_Unary.on_arrays = False
+for _op in ('exp', 'tanh', 'sigmoid'): _formulas[_op].on_arrays = True
+MulBackward0.backward, _Unary.backward = _fast_mul_backward, _fast_unary_backward
 
 # %% ../nbs/02_autograd.ipynb #6391baf6
 class ClampBackward1(Node):
@@ -892,11 +981,13 @@ def _count(shape, dims):
 
 class SumBackward0(Node):
     def setup(self, inputs, args, out):
-        self.shape, (self.dims, self.keepdim) = inputs[0].shape, args
+        self.shape, (self.dims, self.keepdim) = inputs[0].shape, args[:2]
     def backward(self, g): return (_unreduce(g, self.shape, self.dims, self.keepdim),)
 
+# `dim` given (even `dim=()`, which means all): PyTorch's other overload, `SumBackward1`
 SumBackward1 = _renamed(SumBackward0, 'SumBackward1')
-_formulas['sum'] = lambda inputs, args: SumBackward0 if args[0] is None else SumBackward1
+_formulas['sum'] = lambda inputs, args: SumBackward0 if args == (None, False) or \
+    args == (None, True) else SumBackward1
 
 class MeanBackward0(SumBackward0):
     def backward(self, g):
@@ -907,7 +998,7 @@ class MeanBackward0(SumBackward0):
 
 MeanBackward1 = _renamed(MeanBackward0, 'MeanBackward1')
 _formulas['mean'] = lambda inputs, args: (
-    MeanBackward0 if args[0] is None else MeanBackward1
+    MeanBackward0 if args == (None, False) or args == (None, True) else MeanBackward1
 )
 
 # %% ../nbs/02_autograd.ipynb #977fb255
@@ -1024,7 +1115,10 @@ class TransposeBackward0(_OrMatmul):
 @formula('t')
 class TBackward0(Node):
     def setup(self, inputs, args, out): pass
-    def backward(self, g): return (g.t(),)
+    def backward(self, g):
+        # without create_graph, the transposed array alone (not a view tensor of `g`), so
+        # that a weight's gradient can become its `.grad` without a copy
+        return (g.t() if _GradMode.enabled else _wrap(g._array.T),)
 
 @formula('permute')
 class PermuteBackward0(Node):
@@ -1234,6 +1328,7 @@ def _as_tuple(x):
 
 def _numerical_jacobian(func, inputs, x, output_index, eps):
     "d output / d x by central differences: one row per element of `x`."
+    # the Jacobian is assembled in host memory (`.cpu()`), whatever the device
     rows, target = [], x._array
     n_out = _as_tuple(func(*inputs))[output_index].numel()
     if target.size == 0 or n_out == 0: return np.zeros((target.size, n_out))
@@ -1245,7 +1340,7 @@ def _numerical_jacobian(func, inputs, x, output_index, eps):
             .detach()
             .to(float64)
             .reshape(-1)
-            ._array.copy()
+            .cpu()._array.copy()
         )
         target[idx] = old - eps
         minus = (
@@ -1253,7 +1348,7 @@ def _numerical_jacobian(func, inputs, x, output_index, eps):
             .detach()
             .to(float64)
             .reshape(-1)
-            ._array.copy()
+            .cpu()._array.copy()
         )
         target[idx] = old
         rows.append((plus - minus) / (2 * eps))
@@ -1270,7 +1365,7 @@ def _analytical_jacobian(output, x):
         cols.append(
             np.zeros(x.numel())
             if g is None
-            else g.detach().to(float64).reshape(-1)._array.copy()
+            else g.detach().to(float64).reshape(-1).cpu()._array.copy()
         )
     return np.array(cols).T.reshape(x.numel(), -1)
 
@@ -1310,7 +1405,8 @@ def gradgradcheck(
     if grad_outputs is None:
         gen = Generator().manual_seed(0)
         grad_outputs = tuple(
-            randn(o.shape, dtype=o.dtype, generator=gen).requires_grad_() for o in outputs
+            randn(o.shape, dtype=o.dtype, generator=gen, device=o.device).requires_grad_()
+            for o in outputs
         )
     grad_outputs = _as_tuple(grad_outputs)
     n = len(inputs)
@@ -1768,12 +1864,12 @@ def _is_advanced(k):
     """Index tensors, arrays, lists and bools index; a 0-d integer tensor selects like an
     int."""
     if isinstance(k, Tensor): return k.ndim > 0 or k.dtype is bool
-    return isinstance(k, (list, np.ndarray, builtins.bool))
+    return isinstance(k, (list, builtins.bool)) or _is_index_array(k)
 
 def _int_index(k):
     "An index that picks along one dimension (integers, not a mask)."
     if isinstance(k, Tensor): return k.ndim > 0 and k.dtype.np.kind in 'iu'
-    if isinstance(k, np.ndarray): return k.ndim > 0 and k.dtype.kind in 'iu'
+    if _is_index_array(k): return k.ndim > 0 and k.dtype.kind in 'iu'
     return isinstance(k, list) and builtins.all(type(v) is builtins.int for v in k)
 
 # %% ../nbs/02_autograd.ipynb #78d1a57b
@@ -1841,22 +1937,47 @@ class CopySlices(Node):
     def backward(self, g):
         keep = ones_like(g)
         keep._array[self.key] = 0
-        gv = (
-            _sum_to(g[self.key], self.value_shape)
-            if self.value_shape is not None
-            else None
-        )
-        return g * keep, gv
+        if self.value_shape is None: return g * keep, None
+        part = g[self.key]
+        # a value with more (size-1) leading dims than the selection: PyTorch drops them
+        extra = len(self.value_shape) - part.ndim
+        if extra > 0: part = part.reshape((1,) * extra + tuple(part.shape))
+        return g * keep, _sum_to(part, self.value_shape)
 
-def _whole(key):
-    """Whether an index selects the whole tensor (only `:` and `...`), so assignment
-    writes the tensor itself."""
+    # a write through a view: `flat`, the view's places in the flattened base, and `fn`,
+    # the in-place operation's node when it runs here on the view's part of the gradient
+    flat = fn = None
+    def apply(self, grads):
+        if self.flat is None: return self.backward(grads[0])
+        g, flat = grads[0], self.flat
+        keep = ones_like(g).reshape(-1)
+        keep._array[flat] = 0
+        old, part = g * keep.reshape(g.shape), g.reshape(-1)[flat]
+        if self.fn is None: return old, part
+        res = self.fn.apply([part])
+        if res[0] is not None:
+            n = math.prod(g.shape)
+            old = old + _index_grad(res[0].to(g.dtype), (flat,), (n,)).reshape(g.shape)
+        return (old,) + tuple(res[1:])
+    def release(self):
+        super().release()
+        if self.fn is not None: self.fn.release()
+
+# %% ../nbs/02_autograd.ipynb #68b58f25
+def _whole(key, shape):
+    """Whether an index selects the whole tensor of `shape` (`...` and slices that cover
+    their dimension, like `[:5]` of 3 rows), so assignment writes the tensor itself."""
     parts = key if isinstance(key, tuple) else (key,)
-    return builtins.all(
-        k is Ellipsis or k == slice(None)
-        for k in parts
-        if not isinstance(k, (Tensor, np.ndarray, list))
-    ) and not builtins.any(isinstance(k, (Tensor, np.ndarray, list)) for k in parts)
+    if not builtins.all(k is Ellipsis or isinstance(k, slice) for k in parts):
+        return False
+    ellipsis = [i for i, k in enumerate(parts) if k is Ellipsis]
+    if len(ellipsis) > 1: return False
+    i = ellipsis[0] if ellipsis else len(parts)
+    dims = list(range(i)) + list(range(len(shape) - (len(parts) - i - 1), len(shape)))
+    slices = [k for k in parts if k is not Ellipsis]
+    # (PyTorch skips a slice that starts at 0 and reaches the end; `[-1:]` is not skipped)
+    return builtins.all(0 <= d < len(shape) and k.start in (None, 0) and k.step in (None, 1)
+                        and (k.stop is None or k.stop >= shape[d]) for k, d in zip(slices, dims))
 
 def _setitem_formula(inputs, key):
     """`x[key] = v` in PyTorch: index_put for index tensors, fill/copy for the whole
@@ -1878,7 +1999,7 @@ def _setitem_formula(inputs, key):
     # a basic part makes a view first
     if builtins.any(advanced): return CopySlices if basic_view else IndexPutBackward0
     # PyTorch's copy_to: copy_ if the shapes match, else fill_ if 0-d
-    if _whole(key):
+    if _whole(key, inputs[0].shape):
         vshape = inputs[1].shape if isinstance(inputs[1], Tensor) else ()
         same = inputs[0].shape == vshape
         return CopyBackwards if same or len(vshape) else FillBackward3
@@ -1928,6 +2049,10 @@ class _NotImplemented(Node):
 # PyTorch's name
 _NotImplemented.__name__ = _NotImplemented.__qualname__ = 'NotImplemented'
 _formulas['floor_divide'] = lambda inputs, args: _NotImplemented
+# creation functions writing into a computed tensor's `out=` (`torch.zeros(3, out=y)`)
+for _op in ('zeros', 'ones', 'full', 'empty', 'arange', 'linspace', 'eye', 'rand', 'randn',
+            'randint', 'randperm'):
+    _formulas[_op] = _formulas['floor_divide']
 
 # %% ../nbs/02_autograd.ipynb #e0ea421b
 @formula('gather')
@@ -1937,7 +2062,11 @@ class GatherBackward0(Node):
         self.save(index)
     def backward(self, g):
         (index,) = self.saved_tensors
-        if g.ndim == 0: return (g,)               # a 0-d gather picks its one element
+        if g.ndim == 0 or len(self.shape) == 0:   # 0-d input or index: one dimension of it
+            zero = zeros(builtins.max(math.prod(self.shape), 1), dtype=g.dtype,
+                         device=g.device)
+            flat = scatter_add(zero, 0, index.reshape(-1), g.reshape(-1))
+            return (flat.reshape(self.shape),)
         zero = zeros(self.shape, dtype=g.dtype, device=g.device)
         return (scatter_add(zero, self.dim, index, g),)
 
@@ -2043,3 +2172,160 @@ def _index_grad(g, key, shape):
             out._array[numpy_key] = g._array
             return out
     return _IndexGrad.apply(g, key, shape)
+
+# %% ../nbs/02_autograd.ipynb #b3071050
+def _address(a):
+    "Where array `a`'s first element sits in memory (numpy or cupy)."
+    return a.ctypes.data if isinstance(a, np.ndarray) else a.data.ptr
+
+def _offsets(a, start=0):
+    "The byte offset of every element of array `a`, counted from `start`."
+    off = np.full(a.shape, start, dtype=np.int64)
+    for d, (n, s) in enumerate(zip(a.shape, a.strides)):
+        off += (np.arange(n, dtype=np.int64) * s).reshape((n,) + (1,) * (a.ndim - d - 1))
+    return off
+
+def _view_key(view):
+    "Where each element of `view` sits in its base (flattened): an integer array."
+    b, v = view._base._array, view._array
+    ob = _offsets(b).ravel()
+    order = np.argsort(ob, kind='stable')
+    pos = np.searchsorted(ob[order], _offsets(v, _address(v) - _address(b)))
+    return order[pos] if pos.size else pos
+
+# %% ../nbs/02_autograd.ipynb #e1a1ad6f
+class AsStridedBackward0(Node):
+    "A view read back out of its base: its gradient goes to its elements' places there."
+    def backward(self, g):
+        n = math.prod(self.shape)
+        return (_index_grad(g, (self.flat,), (n,)).reshape(self.shape),)
+
+def _read_back(view, flat):
+    "`view`'s new history: its values read out of its base."
+    node, base = AsStridedBackward0(), view._base
+    node.next_functions, node._input_dtypes = (_edge(base),), (base._array.dtype,)
+    node.flat, node.shape = flat, base.shape
+    view._grad_fn, view._requires_grad = node, True
+    view._view_version = base._version_count
+
+def _refresh_view(view):
+    "The base of `view` changed in place since `view`'s history was set: rebuild it."
+    base = view._base
+    # one of `split`'s views: their node cannot be rebuilt for one view alone
+    if not base._requires_grad: return     # nothing to follow (yet): stays stale, as in PyTorch
+    if _multi_output_views.get(id(view)) is view:
+        raise _multi_output_error(view, 'its base or another view of its base has been '
+                                        'modified inplace')
+    _read_back(view, _view_key(view))
+
+def _rebase_view(view, old):
+    """An in-place operation recorded its node on `view` (`old` stood in for the view's
+    old values): move it into the base."""
+    node, base = view._grad_fn, view._base
+    if node is None: return
+    flat, copy = _view_key(view), CopySlices()
+    copy.flat = flat
+    if node.next_functions and node.next_functions[0][0] is old._grad_fn:
+        # PyTorch's graph: the node runs inside `CopySlices` on the view's part of the
+        # gradient, and its edge to the view's old values becomes the base's old history
+        copy.fn = node
+        copy.next_functions = (_edge(base),) + node.next_functions[1:]
+        dtypes = node._input_dtypes or (None,) * len(node.next_functions)
+        copy._input_dtypes = (base._array.dtype,) + tuple(dtypes)[1:]
+    else:          # a composite operation: the new values are one more input of the write
+        copy.next_functions = (_edge(base), (node, 0))
+        copy._input_dtypes = (base._array.dtype, view._array.dtype)
+    if base._retains_grad and base._grad_fn is not None:
+        _move_retain_hook(base, base._grad_fn, copy)
+    base._grad_fn, base._requires_grad = copy, True
+    _read_back(view, flat)
+
+hooks.refresh_view, hooks.rebase_view = _refresh_view, _rebase_view
+
+# %% ../nbs/02_autograd.ipynb #cb2c9bc2
+class NansumBackward0(SumBackward0):
+    def setup(self, inputs, args, out):
+        super().setup(inputs, args, out)
+        self.save(inputs[0])
+    def backward(self, g):
+        (x,) = self.saved_tensors
+        g = _unreduce(g, x.shape, self.dims, self.keepdim)
+        return (where(isnan(x), zeros_like(x), g),)
+
+class VarMeanBackward0(Node):
+    spread = VarBackward0
+    def setup(self, inputs, args, out):
+        self.save(inputs[0]) if self.spread is VarBackward0 else \
+            self.save(inputs[0], _SavedOutput(out[0]))
+        self.shape, (self.dims, self.keepdim, self.correction) = inputs[0].shape, args
+    def apply(self, grads):
+        formulas = (self.spread.backward, MeanBackward0.backward)
+        parts = [f(self, g)[0] for f, g in zip(formulas, grads) if g is not None]
+        return (parts[0] + parts[1] if len(parts) == 2 else parts[0],)
+
+class StdMeanBackward0(VarMeanBackward0): spread = StdBackward0
+
+class AminmaxBackward0(Node):
+    def setup(self, inputs, args, out):
+        self.save(inputs[0], _SavedOutput(out[0]), _SavedOutput(out[1]))
+        self.dims, self.keepdim = args
+    def apply(self, grads):
+        x, lo, hi = self.saved_tensors
+        parts = []
+        for g, y in zip(grads, (lo, hi)):
+            if g is None: continue
+            amax_node = AmaxBackward0()                        # amax's formula, on y
+            amax_node._saved, amax_node._versions = (x, y), (None, None)
+            amax_node.dims, amax_node.keepdim = self.dims, self.keepdim
+            parts.append(amax_node.backward(g)[0])
+        return (parts[0] + parts[1] if len(parts) == 2 else parts[0],)
+
+# %% ../nbs/02_autograd.ipynb #a47c2ca1
+class AddcmulBackward0(Node):
+    def setup(self, inputs, value, out):
+        self.save(inputs[1], inputs[2])
+        self.value, self.shapes = value, [x.shape for x in inputs]
+    def backward(self, g):
+        t1, t2 = self.saved_tensors
+        return (_sum_to(g, self.shapes[0]), _sum_to(g * t2 * self.value, self.shapes[1]),
+                _sum_to(g * t1 * self.value, self.shapes[2]))
+
+class XlogyBackward0(Node):
+    "d(x log y)/dx = log y (PyTorch: 0 only where x = 0 and y <= 0), d/dy = x / y."
+    # a Python number gets no edge
+    differentiable = staticmethod(lambda inputs: [x for x in inputs if isinstance(x, Tensor)])
+    def setup(self, inputs, args, out):
+        a, b = inputs
+        self.shapes, self.needs = (_shape(a), _shape(b)), (_needs_grad(a), _needs_grad(b))
+        self.tensors = (isinstance(a, Tensor), isinstance(b, Tensor))
+        self.save(a, b)
+    def backward(self, g):
+        a, b = self.saved_tensors
+        ga = _sum_to(xlogy(g, b).masked_fill((a == 0) & (b <= 0), 0.), self.shapes[0]) \
+            if self.needs[0] else None
+        gb = _sum_to(g * a / b, self.shapes[1]) if self.needs[1] else None
+        return tuple(x for x, t in zip((ga, gb), self.tensors) if t)
+
+# which operand is a Python number: PyTorch's overloads
+XlogyBackward1 = _renamed(XlogyBackward0, 'XlogyBackward1')
+XlogyBackward2 = _renamed(XlogyBackward0, 'XlogyBackward2')
+
+class AddcdivBackward0(AddcmulBackward0):
+    def backward(self, g):
+        t1, t2 = self.saved_tensors
+        return (_sum_to(g, self.shapes[0]), _sum_to(g * self.value / t2, self.shapes[1]),
+                _sum_to(-g * self.value * t1 / (t2 * t2), self.shapes[2]))
+
+class DiagonalBackward0(Node):
+    def setup(self, inputs, args, out): self.shape, self.args = inputs[0].shape, args
+    def backward(self, g):
+        z = zeros(self.shape, dtype=g.dtype, device=g.device)
+        z.diagonal(*self.args).copy_(g)
+        return (z,)
+
+_formulas.update(nansum=NansumBackward0, var_mean=VarMeanBackward0,
+                 std_mean=StdMeanBackward0, aminmax=AminmaxBackward0,
+                 addcmul=AddcmulBackward0, addcdiv=AddcdivBackward0,
+                 xlogy=lambda inputs, args: XlogyBackward2 if not isinstance(inputs[1], Tensor)
+                 else XlogyBackward0 if isinstance(inputs[0], Tensor) else XlogyBackward1,
+                 diagonal=DiagonalBackward0)

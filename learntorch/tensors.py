@@ -6,14 +6,14 @@
 __all__ = ['bool', 'uint8', 'int8', 'int16', 'int32', 'int64', 'float16', 'float32', 'float64', 'half', 'float', 'double',
            'short', 'int', 'long', 'default_generator', 'FloatTensor', 'DoubleTensor', 'HalfTensor', 'ByteTensor',
            'CharTensor', 'ShortTensor', 'IntTensor', 'LongTensor', 'BoolTensor', 'dtype', 'get_default_dtype',
-           'set_default_dtype', 'device', 'Size', 'Tensor', 'tensor', 'from_numpy', 'as_tensor', 'zeros', 'ones',
-           'empty', 'full', 'arange', 'linspace', 'eye', 'Generator', 'manual_seed', 'seed', 'initial_seed',
+           'set_default_dtype', 'device', 'Size', 'Tensor', 'tensor', 'from_numpy', 'as_tensor', 'from_dlpack', 'zeros',
+           'ones', 'empty', 'full', 'arange', 'linspace', 'eye', 'Generator', 'manual_seed', 'seed', 'initial_seed',
            'get_rng_state', 'set_rng_state', 'rand', 'randn', 'randint', 'randperm', 'zeros_like', 'ones_like',
            'empty_like', 'full_like', 'rand_like', 'randn_like', 'randint_like', 'set_printoptions', 'reshape',
            'transpose', 't', 'permute', 'squeeze', 'unsqueeze', 'flatten', 'unflatten', 'clone', 'numel', 'detach']
 
 # %% ../nbs/00_tensor.ipynb #93feec77
-import math, numbers, json, warnings
+import math, numbers, json, warnings, weakref
 from collections import namedtuple
 import numpy as np
 
@@ -179,7 +179,7 @@ def _array_to_device(array, dev):
     "`array` on device `dev` (a copy only when it has to move)."
     if dev is None: return array
     if dev.type == 'cpu':
-        return array if type(array) is np.ndarray else array.get()
+        return array if isinstance(array, (np.ndarray, np.generic)) else array.get()
     if dev.type != 'cuda':
         raise RuntimeError(f"learntorch supports only the cpu and cuda devices, not "
                            f"{dev.type}")
@@ -215,8 +215,9 @@ def _wrap(array, requires_grad=False, cls=None):
     t._array = array
     t._requires_grad = requires_grad
     t.grad = None
-    t.grad_fn = None
+    t._grad_fn = None
     t._base = None
+    t._view_version = None
     t._version_count = 0
     t._hooks = None
     t._retains_grad = False
@@ -226,12 +227,23 @@ def _wrap(array, requires_grad=False, cls=None):
 def _view_of(base, array):
     "A tensor that views `base`'s memory through `array`, sharing its version counter."
     t = _wrap(array)
-    t._base = base._base if base._base is not None else base
+    root = t._base = base._base if base._base is not None else base
+    # a view made while autograd records (not of a `detach()`ed tensor) follows its base's
+    # history: it remembers the base's version its own history belongs to (see below)
+    if hooks.record is not None and (base is root or base._view_version is not None):
+        t._view_version = root._version_count
+        if base is not root and _multi_output_views.get(id(base)) is base:
+            _multi_output_views[id(t)] = t
     return t
+
+# views returned together by one call (`split`, `chunk`, `unbind`), and views of them,
+# by id (a WeakSet would compare tensors with `==`): PyTorch refuses to change them in
+# place under autograd (notebook 02 says why)
+_multi_output_views = weakref.WeakValueDictionary()
 
 class Tensor:
     "A multidimensional array with a dtype, a device and autograd metadata."
-    __slots__ = ('_array', '_requires_grad', 'grad', 'grad_fn', '_base',
+    __slots__ = ('_array', '_requires_grad', 'grad', '_grad_fn', '_base', '_view_version',
                  '_version_count', '_hooks', '_retains_grad',
                  '_grad_accumulator', '_output_nr',
                  '__weakref__')  # `_output_nr` is set only on multi-output results
@@ -245,7 +257,8 @@ class Tensor:
         else:
             array = np.zeros(_size_arg(args, 'Tensor'), dtype=get_default_dtype().np)
         self._array = _array_to_device(array, _as_device(device))
-        self._requires_grad, self.grad, self.grad_fn, self._base = False, None, None, None
+        self._requires_grad, self.grad, self._grad_fn = False, None, None
+        self._base, self._view_version = None, None
         self._version_count, self._hooks, self._retains_grad, self._grad_accumulator = 0, None, False, None
 
 # %% ../nbs/00_tensor.ipynb #ebfd0d49
@@ -329,8 +342,23 @@ def _norm_dim(dim, ndim):
     return dim % n
 
 # %% ../nbs/00_tensor.ipynb #c682d3f3
-def _get_requires_grad(self): return self._requires_grad
+def _get_requires_grad(self):
+    v = self._view_version
+    if v is not None and v != self._base._version_count: hooks.refresh_view(self)
+    return self._requires_grad
 
+def _get_grad_fn(self):
+    v = self._view_version
+    if v is not None and v != self._base._version_count: hooks.refresh_view(self)
+    return self._grad_fn
+
+# PyTorch's rule for a view whose base was changed in place after the view was made
+# (through the base or through another view): the view's history is stale, and is rebuilt
+# from the base's when it is next read (notebook 02 does the rebuilding)
+Tensor.grad_fn = property(_get_grad_fn, Tensor._grad_fn.__set__,
+                          doc="The node of the operation that computed this tensor.")
+
+# %% ../nbs/00_tensor.ipynb #98c1be7b
 def _set_requires_grad(self, flag):
     # a computed tensor already requires grad
     if self.grad_fn is not None and flag: return
@@ -360,7 +388,9 @@ def requires_grad_(self, requires_grad=True):
 @patch_tensor
 def detach(self):
     "A tensor sharing this one's memory, with no autograd history."
-    return _view_of(self, self._array)
+    t = _view_of(self, self._array)
+    t._view_version = None      # it never follows this tensor's history
+    return t
 
 # unlike detach(), `.data` has its own version counter
 def _get_data(self): return _wrap(self._array)
@@ -370,7 +400,13 @@ Tensor.data = property(_get_data, _set_data,
 
 def _bump_version(t):
     "Record that `t`'s memory changed in place."
-    (t._base if t._base is not None else t)._version_count += 1
+    b = t._base
+    if b is None: t._version_count += 1
+    else:
+        b._version_count += 1
+        # the view written to stays current (its new history is set by the writer); other
+        # views of the same memory are now stale
+        if t._view_version is not None: t._view_version = b._version_count
 
 # %% ../nbs/00_tensor.ipynb #09c21c3c
 class _Hooks:
@@ -382,6 +418,10 @@ class _Hooks:
     def recording(self, tensors): return False
     # an in-place op moved `old`'s result into tensor `new`
     def rebase(self, old, new): pass
+    # a view's base was changed in place since the view's history was set: rebuild it
+    def refresh_view(self, view): view._view_version = view._base._version_count
+    # an in-place op recorded on `view` (`old`: its stand-in): its history moves to the base
+    def rebase_view(self, view, old): pass
 
 hooks = _Hooks()
 
@@ -409,6 +449,11 @@ def numpy(self, *, force=False):
     if self.is_cuda:
         raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use "
                         f"Tensor.cpu() to copy the tensor to host memory first.")
+    if not self._array.flags.writeable:    # an expanded tensor: PyTorch's numpy() writes
+        a = self._array.view()
+        try: a.flags.writeable = True
+        except ValueError: return self._array        # (numpy cannot say so for every view)
+        return a
     return self._array
 
 @patch_tensor
@@ -418,16 +463,30 @@ def __array__(self, dtype=None, copy=None):
     return a if dtype is None else a.astype(dtype)
 
 # %% ../nbs/00_tensor.ipynb #35a436e4
+def _empty_strides(a):
+    "An empty numpy array as PyTorch takes it over: every stride 0 (there is no element)."
+    if a.size or not a.ndim: return a
+    return np.lib.stride_tricks.as_strided(a, strides=(0,) * a.ndim)
+
+def _on_host(data):
+    "Nested lists and tuples with every tensor in them copied to the CPU."
+    if isinstance(data, Tensor): return data.cpu()
+    if isinstance(data, (list, tuple)): return [_on_host(v) for v in data]
+    return data
+
 def _array_from_data(data, dtype=None):
     "A new numpy array holding `data`, with PyTorch's dtype inference; `dtype` converts."
     if isinstance(data, Tensor): array = data._array.copy()
-    elif isinstance(data, np.ndarray): array = data.copy(); _dtype_of_array(array)
+    elif isinstance(data, np.ndarray):
+        array = _empty_strides(data.copy()); _dtype_of_array(array)
     elif data is None: raise RuntimeError("Could not infer dtype of NoneType")
     elif isinstance(data, (str, bytes, dict, set)):
         raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
     else:
         try: array = np.array(data)
         except ValueError: _ragged_error(data)
+        # GPU tensors in a list: numpy cannot read them, so their values come to the host
+        except TypeError: array = np.array(_on_host(data))
         if array.dtype.kind in 'US' or (array.dtype.kind == 'O'):
             if array.dtype.kind == 'O': _ragged_error(data)
             raise TypeError(f"new(): invalid data type "
@@ -486,7 +545,7 @@ def from_numpy(ndarray):
     if not ndarray.flags.writeable:
         warnings.warn("The given NumPy array is not writable, and PyTorch does not "
                       "support non-writable tensors.", UserWarning, stacklevel=2)
-    return _wrap(ndarray)
+    return _wrap(_empty_strides(ndarray))
 
 def as_tensor(data, dtype=None, device=None):
     "`data` as a tensor, sharing memory when dtype and device already match."
@@ -500,6 +559,32 @@ def as_tensor(data, dtype=None, device=None):
                                                  _cpu):
         return from_numpy(data)
     return tensor(data, dtype=dtype, device=device)
+
+# %% ../nbs/00_tensor.ipynb #9349e1be
+@patch_tensor
+def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+    "This tensor's memory as a DLPack capsule (numpy or cupy writes it)."
+    if self._requires_grad:
+        raise BufferError("Can't export tensors that require gradient, use "
+                           "tensor.detach()")
+    kw = dict(stream=stream, max_version=max_version, dl_device=dl_device, copy=copy)
+    return self._array.__dlpack__(**{k: v for k, v in kw.items() if v is not None})
+
+@patch_tensor
+def __dlpack_device__(self):
+    "(device type, index) in DLPack's numbering: (1, 0) the CPU, (2, i) the GPU `cuda:i`."
+    return self._array.__dlpack_device__()
+
+def from_dlpack(ext_tensor):
+    "A tensor sharing memory with `ext_tensor`, any array that exports DLPack."
+    kind = builtins.int(ext_tensor.__dlpack_device__()[0])
+    if kind == 1: array = np.from_dlpack(ext_tensor)
+    elif kind == 2 and cupy_module() is not None:
+        array = cupy_module().from_dlpack(ext_tensor)
+    else: raise RuntimeError(f"from_dlpack: unsupported device type {kind} (learntorch "
+                             "reads the CPU, 1, and CUDA GPUs, 2, with cupy)")
+    _dtype_of_array(array)
+    return _wrap(array)
 
 # %% ../nbs/00_tensor.ipynb #cf7edaa9
 def _size_arg(args, fn='zeros', size=None):
@@ -555,14 +640,19 @@ def _out_dtype(out, dtype, fn):
 def _write_into(out, array, requires_grad, fn):
     """Write a creation function's `array` into `out` (resized when the shape differs) and
     return `out`."""
-    if hooks.recording((out,)):
+    # a leaf that requires grad is refused; a computed tensor is written, and its history
+    # becomes a node with no derivative (there is nothing to differentiate)
+    computed = out._grad_fn is not None and hooks.recording((out,))
+    if hooks.recording((out,)) and not computed:
         raise RuntimeError(f"aten::{fn}(): functions with out=... arguments don't "
                            f"support automatic differentiation, "
                            "but one of the arguments requires grad.")
+    old = _original(out) if computed else None
     if out._array.shape != array.shape:
         out._array = array_module(out._array).empty(array.shape, out._array.dtype)
     out._array[...] = _array_to_device(array, out.device)
     _bump_version(out)
+    if old is not None: _finish(out, fn, (old,))
     return _creation_requires_grad(out) if requires_grad else out
 
 def _creation_requires_grad(t):
@@ -605,8 +695,10 @@ def full(size, fill_value, *, out=None, dtype=None, device=None, requires_grad=F
     type."""
     if isinstance(fill_value, Tensor): fill_value = fill_value.item()
     d = _out_dtype(out, dtype, 'full') or _dtype_of_scalar(fill_value)
-    fill_value = _checked_scalar(fill_value, d)
-    array = np.full(_size_arg((size,), 'full'), fill_value, d.np)
+    # a number too big for a float dtype becomes inf (integer dtypes refuse it)
+    if not d.is_floating_point: fill_value = _checked_scalar(fill_value, d)
+    with np.errstate(over='ignore'):
+        array = np.full(_size_arg((size,), 'full'), fill_value, d.np)
     return _new_tensor(array, device, requires_grad, out, 'full')
 
 # %% ../nbs/00_tensor.ipynb #f51e061a
@@ -618,6 +710,8 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, device=None,
         step))
     all_int = all(isinstance(v, (builtins.int, np.integer)) for v in (start, end, step))
     d = _out_dtype(out, dtype, 'arange') or (int64 if all_int else get_default_dtype())
+    if step != 0 and (end - start) * step < 0:         # (checked before any rounding)
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     if d is int64 and not all_int:         # int64 counts in integers: end=3.3 means 3
         if builtins.int(step) == 0: raise ValueError("step must be nonzero")
         start, end, step, all_int = builtins.int(start), builtins.int(end), builtins.int(step), True
@@ -787,6 +881,9 @@ def empty_like(input, *, dtype=None, device=None, requires_grad=False,
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False,
               memory_format=None):
     "`fill_value` everywhere, with `input`'s shape, dtype and device."
+    if not isinstance(input, Tensor):
+        raise TypeError(f"full_like(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
     return full(input.shape, fill_value, dtype=dtype or input.dtype, device=device
                 or input.device, requires_grad=requires_grad)
 
@@ -993,7 +1090,8 @@ def _index_key(key, shape=None):
             if k.dtype.kind == 'f':
                 raise IndexError("tensors used as indices must be long, int, byte or "
                                  "bool tensors")
-        elif isinstance(k, np.ndarray): is_view = False
+        # an index array: numpy's, or a GPU's inside a backward pass
+        elif _is_index_array(k): is_view = False
         elif isinstance(k, builtins.bool): is_view = False
         elif not (k is None or k is Ellipsis or isinstance(k, (builtins.int,
                 np.integer))):
@@ -1011,14 +1109,18 @@ def _numpy_order_differs(key):
     """Whether numpy puts the index arrays' dimensions elsewhere than PyTorch would (see
     the text above)."""
     def together(ks):
-        pos = [i for i, k in enumerate(ks) if isinstance(k, (np.ndarray,
-                builtins.bool)) or _is_int(k)]
+        pos = [i for i, k in enumerate(ks) if _is_index_array(k) or isinstance(k,
+                builtins.bool) or _is_int(k)]
         return pos == list(range(pos[0], pos[-1] + 1)) if pos else True
     if not builtins.any(_is_int(k) for k in key): return False
     return not together(key) and together([k for k in key if not _is_int(k)])
 
 def _is_int(k):
     return isinstance(k, (builtins.int, np.integer)) and not isinstance(k, builtins.bool)
+
+def _is_index_array(k):
+    "Whether key part `k` is an index array (numpy's or a GPU's), not a number."
+    return hasattr(k, 'ndim') and not isinstance(k, np.generic)
 
 def _torch_order(key, shape):
     """The same selection as a numpy key made of integers and index arrays only, laid out
@@ -1033,12 +1135,12 @@ def _torch_order(key, shape):
         # rare: leave it to numpy
         elif isinstance(k, builtins.bool): return tuple(key)
         else: parts.append(k)
-    arrays = [k for k in parts if isinstance(k, np.ndarray)]
+    arrays = [k for k in parts if _is_index_array(k)]
     try: block = np.broadcast_shapes(*(a.shape for a in arrays))
     # numpy raises the shape error
     except ValueError: return tuple(key)
     rest = [k for k in parts if not _is_int(k)]
-    first = [i for i, k in enumerate(rest) if isinstance(k, np.ndarray)][0]
+    first = [i for i, k in enumerate(rest) if _is_index_array(k)][0]
     n_basic = len(rest) - len(arrays)
     ndim = n_basic + len(block)
     out, axis, dim = [], 0, 0
@@ -1051,14 +1153,22 @@ def _torch_order(key, shape):
             out.append(np.arange(*k.indices(size)).reshape([-1 if j == where else 1
                     for j in range(ndim)]))
             axis += 1
-        elif isinstance(k, np.ndarray):
+        elif _is_index_array(k):
             out.append(k.reshape((1,) * (first + len(block) - k.ndim) + k.shape + (1,
                     ) * (n_basic - first)))
         else: out.append(k)
         dim += 1
     return tuple(out)
 
-def _is_mask(k): return isinstance(k, np.ndarray) and k.dtype == np.bool_
+def _is_mask(k): return _is_index_array(k) and k.dtype == np.bool_
+
+# %% ../nbs/00_tensor.ipynb #3a5faac0
+def _check_index_device(array, key):
+    "PyTorch's error for GPU index tensors used on a CPU tensor (numpy refuses them)."
+    if type(array) is np.ndarray and builtins.any(_is_index_array(k) and type(k) is not
+                                                  np.ndarray for k in key):
+        raise RuntimeError("indices should be either on cpu or on the same device as the "
+                           "indexed tensor (cpu)")
 
 # %% ../nbs/00_tensor.ipynb #0bbe9707
 @patch_tensor
@@ -1069,6 +1179,7 @@ def __getitem__(self, key):
     except IndexError as e:
         _check_index(self._array.shape, numpy_key)
         raise _index_error(e) from None
+    except TypeError: _check_index_device(self._array, numpy_key); raise
     if is_view: out = _view_of(self, array)
     else:
         out = _wrap(array if array.flags.c_contiguous
@@ -1080,37 +1191,42 @@ def _finish(out, op, inputs, args=None):
     """Return `out`, the result of operation `op` on `inputs`, after giving autograd the
     chance to record it."""
     record = hooks.record
-    if record is not None: record(out, op, inputs, args)
+    if record is not None:
+        record(out, op, inputs, args)
+        if type(out) is tuple:
+            _multi_output_views.update((id(o), o) for o in out if isinstance(o, Tensor)
+                                       and o._view_version is not None)
     return out
 
 def _value_array(value, like):
     "An array for `value` (tensor or number) ready to be written into array `like`."
     if isinstance(value, Tensor):
-        if value._array is not like and type(value._array) is not type(like):
-            raise RuntimeError(f"Expected all tensors to be on the same device, but "
-                               f"found at least two devices, {_device_of(like)} and "
-                               f"{value.device}!")
-        return value._array
-    if isinstance(value, builtins.float) and like.dtype.kind == 'f':
-        # floats too big for the dtype become inf, as in PyTorch
+        a = value._array
+        if a is like or type(a) is type(like): return a
+        # a 0-d CPU tensor counts as a number, which may go to any device
+        if a.ndim == 0 and type(a) is np.ndarray: return array_module(like).asarray(a)
+        raise RuntimeError(f"Expected all tensors to be on the same device, but "
+                           f"found at least two devices, {_device_of(like)} and "
+                           f"{value.device}!")
+    if isinstance(value, (builtins.float, builtins.int)) and like.dtype.kind == 'f':
+        # numbers too big for the dtype become inf, as in PyTorch's indexing
         return value
     if isinstance(value, (builtins.int, builtins.float)):
-        return _checked_scalar(value, _dtype_of_np[like.dtype])
+        return array_module(like).asarray(_checked_scalar(value, _dtype_of_np[like.dtype]))
     return value
 
 # %% ../nbs/00_tensor.ipynb #f2025801
 @patch_tensor
 def __setitem__(self, key, value):
     "Write `value` (a tensor or number, broadcast) into the selected elements, in place."
-    numpy_key, is_view = _index_key(key, self._array.shape)
-    arrays = [k for k in numpy_key if isinstance(k, np.ndarray)]
-    if self._array.ndim == 0 and builtins.any(k.dtype != np.bool_ for k in arrays):
-        raise IndexError("too many indices for tensor of dimension 0")
-    if self.grad_fn is None and self._requires_grad and hooks.recording((self,)) \
-            and not _selects_all(key):
-        raise RuntimeError("a view of a leaf Variable that requires grad is being used "
-                           "in an "
-                           "in-place operation.")
+    if self._grad_fn is None and self._requires_grad and hooks.recording((self,)):
+        _refuse_leaf_write(self, key)
+    try: numpy_key, is_view = _index_key(key, self._array.shape)
+    except IndexError:
+        if value is self: raise _same_memory_error() from None   # PyTorch checks it first
+        raise
+    arrays = [k for k in numpy_key if _is_index_array(k)]
+    _check_setitem_key(self._array, numpy_key, arrays)
     # a mask and one value: a fill
     index_put = builtins.any(k.dtype != np.bool_ for k in arrays)
     if isinstance(value, Tensor) and not is_view and (value.numel() != 1 or index_put):
@@ -1119,10 +1235,17 @@ def __setitem__(self, key, value):
                                f"match, got "
                                f"{self.dtype._legacy_name} for the destination and "
                                f"{value.dtype._legacy_name} for the source.")
+        # (the very same tensor, when the index keeps every row: PyTorch's `is_same`)
+        if value is self and _selects_all(key, self.shape, arrays_too=True):
+            raise _same_memory_error()
+        _check_selection_overlap(self._array, numpy_key, value._array)
+    elif isinstance(value, Tensor) and arrays and self.ndim == 0:
+        # a mask on a 0-d tensor is an index_put (other masks with one value: a fill)
         _check_no_overlap(self._array, value._array, allow_same=False)
     elif isinstance(value, Tensor) and is_view:
-        _check_no_overlap(self._array[numpy_key], value._array, allow_same=True)
-    old = _original(self) if hooks.recording((self, value)) else None
+        _check_no_overlap(self._array[numpy_key], value._array, allow_same='expand')
+    old = _original(self) if hooks.recording((self, value)) and \
+        self._array.dtype.kind == 'f' else None
     try:
         # nan -> int, 1e30 -> half: as PyTorch
         with np.errstate(invalid='ignore', over='ignore'):
@@ -1130,11 +1253,19 @@ def __setitem__(self, key, value):
     except IndexError as e:
         _check_index(self._array.shape, numpy_key)
         raise _index_error(e) from None
+    except TypeError: _check_index_device(self._array, numpy_key); raise
     except ValueError as e:
-        if 'read-only' in str(e): raise _overlap_error() from None
-        raise _setitem_broadcast_error(value, self._array[numpy_key].shape) from None
+        if 'read-only' not in str(e):
+            raise _setitem_broadcast_error(value, self._array[numpy_key].shape) from None
+        # a part of an expanded tensor that repeats no element may be written
+        dest = _unrepeated(self._array[numpy_key]) if is_view else None
+        if dest is None: raise _overlap_error() from None
+        with np.errstate(invalid='ignore', over='ignore'):
+            dest[...] = _value_array(value, self._array)
     _bump_version(self)
-    if old is not None: _finish(self, 'setitem', (old, value), key)
+    if old is not None:
+        _finish(self, 'setitem', (old, value), key)
+        if self._view_version is not None: hooks.rebase_view(self, old)
 
 # %% ../nbs/00_tensor.ipynb #b830f2ca
 def _check_no_overlap(dest, src, allow_same):
@@ -1142,11 +1273,17 @@ def _check_no_overlap(dest, src, allow_same):
     the order of the writes). Like PyTorch it checks only dense layouts."""
     if type(dest) is not np.ndarray or type(src) is not np.ndarray or not dest.size or not src.size:
         return
-    dense = lambda a: a.flags.c_contiguous or a.flags.f_contiguous
-    if not (dense(dest) and dense(src)): return
-    d0, s0 = dest.__array_interface__['data'][0], src.__array_interface__['data'][0]
+    if not np.may_share_memory(dest, src): return     # far apart: the cheap common case
+    if not (_dense(dest) and _dense(src)): return
+    d0, s0 = dest.ctypes.data, src.ctypes.data    # (`__array_interface__` leaks a little)
     if d0 + dest.nbytes <= s0 or s0 + src.nbytes <= d0: return
-    if allow_same and d0 == s0 and dest.shape == src.shape and dest.strides == src.strides:
+    # the same elements in the same places (a size-1 dim's stride does not matter)
+    unit = lambda a: [(n, s) for n, s in zip(a.shape, a.strides) if n != 1]
+    if allow_same and d0 == s0 and dest.shape == src.shape and unit(dest) == unit(src):
+        return
+    # `x[key] = v` first drops v's leading size-1 dims and expands it (PyTorch's copy_to)
+    if allow_same == 'expand' and d0 == s0 and dest.nbytes == src.nbytes \
+            and unit(dest) == unit(src):
         return
     raise RuntimeError("unsupported operation: some elements of the input tensor and "
                        "the written-to "
@@ -1154,12 +1291,87 @@ def _check_no_overlap(dest, src, allow_same):
                        "tensor before "
                        "performing the operation.")
 
-def _selects_all(key):
-    """Whether an index is only `:` and `...` (assignment then writes the tensor itself,
-    not a view of it)."""
+# %% ../nbs/00_tensor.ipynb #94171ef6
+def _dense(a):
+    """Whether array `a` fills its memory without gaps or repeats, in any order of its
+    dimensions (PyTorch's "non-overlapping and dense", which it checks for overlap)."""
+    expected = a.itemsize
+    for st, n in sorted((st, n) for st, n in zip(a.strides, a.shape) if n != 1):
+        if st != expected: return False
+        expected *= n
+    return True
+
+def _selects_all(key, shape, arrays_too=False):
+    """Whether an index keeps every element: only `...` and slices that cover their
+    dimension (`[:5]` of 3 rows too, as PyTorch skips such slices); with `arrays_too`, index
+    arrays may come along (they are applied to the tensor itself)."""
     parts = key if isinstance(key, tuple) else (key,)
-    return builtins.all(k is Ellipsis or (isinstance(k, slice) and k == slice(None))
-                        for k in parts)
+    if arrays_too:
+        parts = tuple(k for k in parts if not (isinstance(k, (list, np.ndarray)) or
+                                               isinstance(k, Tensor) and k.ndim))
+    if not builtins.all(k is Ellipsis or isinstance(k, slice) for k in parts): return False
+    at = [i for i, k in enumerate(parts) if k is Ellipsis][:1] or [len(parts)]
+    dims = list(range(at[0])) + list(range(len(shape) - len(parts) + at[0] + 1, len(shape)))
+    # (PyTorch skips a slice that starts at 0 and reaches the end; `[-1:]` is not skipped)
+    return builtins.all(d < len(shape) and k.start in (None, 0) and k.step in (None, 1)
+                        and (k.stop is None or k.stop >= shape[d])
+                        for k, d in zip([k for k in parts if k is not Ellipsis], dims))
+
+# %% ../nbs/00_tensor.ipynb #2dc0aeaa
+def _check_setitem_key(a, numpy_key, arrays):
+    "The index errors PyTorch raises before it writes anything (too many indices, masks)."
+    if a.ndim == 0:
+        if builtins.any(k.dtype != np.bool_ for k in arrays):
+            raise IndexError("too many indices for tensor of dimension 0")
+    elif arrays: _check_index(a.shape, numpy_key)
+    shapes = [k.shape for k in arrays if not _is_mask(k)]
+    try: np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise IndexError("shape mismatch: indexing tensors could not be broadcast together "
+                         "with shapes " + ", ".join(str(list(s)) for s in shapes)) from None
+
+def _check_selection_overlap(a, numpy_key, value):
+    """index_put's overlap check, unless the plain part of the index selects nothing
+    (`x[:0, [0]] = x` works: the index arrays then apply to an empty view)."""
+    try: _check_no_overlap(a, value, allow_same=False)
+    except RuntimeError:
+        plain = []
+        for k in numpy_key:
+            plain += [slice(None)] * (k.ndim if _is_mask(k) else 1) if _is_index_array(k) \
+                else [k]
+        try: nothing = a[tuple(plain)].size == 0
+        except IndexError: nothing = False
+        if not nothing: raise
+
+def _refuse_leaf_write(t, key):
+    "PyTorch's errors for writing into a leaf that requires grad (index errors come first)."
+    try: numpy_key, is_view = _index_key(key, t._array.shape)
+    except IndexError: numpy_key, is_view = None, False
+    if numpy_key is not None:
+        _check_setitem_key(t._array, numpy_key, [k for k in numpy_key if _is_index_array(k)])
+    if is_view and not _selects_all(key, t.shape):
+        try: t._array[numpy_key]
+        except IndexError as e:
+            _check_index(t._array.shape, numpy_key)
+            raise _index_error(e) from None
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in "
+                           "an in-place operation.")
+    raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                       "operation.")
+
+# %% ../nbs/00_tensor.ipynb #02e01b5a
+def _same_memory_error():
+    return RuntimeError("unsupported operation: some elements of the input tensor and the "
+                        "written-to tensor refer to a single memory location. Please clone() "
+                        "the tensor before performing the operation.")
+
+def _unrepeated(a):
+    """Array `a` made writable again if it is a read-only part of an expanded array that
+    repeats no element itself (`x.expand(2, 3)[0]`), else None."""
+    if builtins.any(st == 0 and n > 1 for st, n in zip(a.strides, a.shape)) and a.size:
+        return None
+    a.flags.writeable = True
+    return a
 
 def _overlap_error():
     return RuntimeError("unsupported operation: more than one element of the written-to "
@@ -1167,7 +1379,7 @@ def _overlap_error():
                         "location. Please clone() the tensor before performing the "
                         "operation.")
 
-# %% ../nbs/00_tensor.ipynb #bab562e6
+# %% ../nbs/00_tensor.ipynb #c34163a8
 def _infer_shape(shape, numel):
     "Replace a -1 in `shape` so the total is `numel`, checking the element count."
     shape = list(_size_arg((tuple(shape),), 'view') if not any(s == -1 for s in shape)
@@ -1211,7 +1423,9 @@ def _view_dtype(self, d):
                            f"{self.dtype._legacy_name} as "
                            f"{d._legacy_name} (different element sizes), but got "
                            f"{self.shape[-1] if self.ndim else 1}")
-    return _view_of(self, self._array.view(d.np))
+    t = _view_of(self, self._array.view(d.np))
+    t._view_version = None      # reinterpreted bytes have no gradient
+    return t
 
 # %% ../nbs/00_tensor.ipynb #592eed08
 @patch_tensor
@@ -1222,7 +1436,8 @@ def reshape(self, *shape):
     # not expressible over this memory: copy to contiguous first, as PyTorch does
     except (ValueError, TypeError):
         c = self.contiguous()
-        return _finish(_view_of(c, c._array.reshape(new_shape)), 'reshape_copy', (c,),
+        # a copy, not a view: writing into it changes nothing else
+        return _finish(_wrap(c._array.reshape(new_shape)), 'reshape_copy', (c,),
                        new_shape)
     # PyTorch's names for the two kinds of view
     op = 'view' if self._array.flags.c_contiguous else 'reshape_alias'
@@ -1241,13 +1456,15 @@ def reshape_as(self, other):
 @patch_tensor
 def flatten(self, start_dim=0, end_dim=-1):
     "Merge dimensions `start_dim`..`end_dim` into one."
-    if self._array.ndim == 0: return self.reshape(1)
-    s, e = _norm_dim(start_dim, self.ndim), _norm_dim(end_dim, self.ndim)
+    if self._array.ndim == 0:
+        _norm_dim(start_dim, 0), _norm_dim(end_dim, 0)        # (only 0 and -1 are dims)
+        return self.reshape(1)
+    shape = self._array.shape                  # (a plain tuple: slicing it is quicker)
+    s, e = _norm_dim(start_dim, len(shape)), _norm_dim(end_dim, len(shape))
     if s > e:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after "
                            "end_dim")
     if s == e: return self
-    shape = self.shape
     return self.reshape(shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
 
 @patch_tensor
@@ -1371,7 +1588,8 @@ def _broadcast_view(a, shape):
     lead = len(shape) - a.ndim
     strides = (0,) * lead + tuple(0 if n == 1 and m != 1 else st for n, m,
                                   st in zip(a.shape, shape[lead:], a.strides))
-    repeats = builtins.any(st == 0 and m > 1 for st, m in zip(strides, shape))
+    repeats = builtins.any(st == 0 and m > 1 for st, m in zip(strides, shape)) \
+        and 0 not in shape
     if type(a) is not np.ndarray:
         return array_module(a).lib.stride_tricks.as_strided(a, shape, strides)
     if a.flags.c_contiguous:
@@ -1381,6 +1599,12 @@ def _broadcast_view(a, shape):
     # writing would hit one memory location many times
     if repeats: view.flags.writeable = False
     return view
+
+def _writable(a):
+    """Whether array `a` may be written in place: not read-only (numpy's flag; cupy has
+    none) and no element repeated by a stride of 0."""
+    return getattr(a.flags, 'writeable', True) and not builtins.any(
+        s == 0 and n > 1 for s, n in zip(a.strides, a.shape))
 
 @patch_tensor
 def expand_as(self, other):
@@ -1618,17 +1842,28 @@ def _original(t, copy=False):
         raise RuntimeError("a leaf Variable that requires grad is being used in an "
                            "in-place operation.")
     base = t._base
-    if base is not None and base._requires_grad and base._array is not t._array:
-        if base.grad_fn is None:
-            raise RuntimeError("a view of a leaf Variable that requires grad is being "
-                               "used in an in-place operation.")
-        raise RuntimeError("learntorch does not support in-place changes to a view of a "
-                           "tensor that requires grad; "
-                           "change the whole tensor instead, or build the result out of "
-                           "place (e.g. with torch.where)")
-    o = _wrap(t._array.copy() if copy else t._array, t._requires_grad)
-    o.grad_fn = t.grad_fn
+    if t._view_version is not None and base._requires_grad and base._grad_fn is None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being "
+                           "used in an in-place operation.")
+    if t._view_version is not None and _multi_output_views.get(id(t)) is t:
+        raise _multi_output_error(t, 'is being modified inplace')
+    o = _wrap(t._array.copy() if copy else t._array, t.requires_grad)
+    o._grad_fn = t.grad_fn
     return o
+
+def _multi_output_error(view, what):
+    "PyTorch's error for one of `split`'s views (or a view of one) changed in place."
+    node = view._grad_fn
+    if node is None:
+        who = f"A view was created in no_grad mode and {what} with grad mode enabled"
+    else:
+        nr = getattr(view, '_output_nr', 0) if node._num_outputs > 1 else 0
+        name = type(node).__name__.rsplit('Backward', 1)[0]
+        who = f"Output {nr} of {name} is a view and {what}"
+    return RuntimeError(f"{who}. This view is the output of a function that returns "
+                        "multiple views. Such functions do not allow the output views to be "
+                        "modified inplace. You should replace the inplace operation by an "
+                        "out-of-place one.")
 
 # %% ../nbs/00_tensor.ipynb #5b6d7e42
 class _LegacyTensorType(type):

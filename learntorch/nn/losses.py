@@ -13,7 +13,7 @@ import numpy as np
 from ..tensors import *
 from ..tensors import _wrap, array_module
 from ..ops import *
-from ..ops import _result
+from ..ops import _result, _same_device
 from learntorch.autograd import (
     _renamed,
     Node,
@@ -23,7 +23,8 @@ from learntorch.autograd import (
     _needs_grad,
 )
 from . import Module, add_to_namespace, functional
-from .layers import log_softmax
+from .layers import log_softmax, LogSoftmaxBackward0, _FAST_FLOATS
+from .layers import _fast_log_softmax_backward
 
 # %% ../../nbs/05_losses.ipynb #0aaf7fa1
 def _reduction(reduction, size_average=None, reduce=None):
@@ -98,6 +99,7 @@ def _pointwise_loss(name, input, target, reduction, param, elementwise):
 
 def _operands_same(input, target):
     "Arrays of input and target in their promoted dtype."
+    _same_device(input, target)
     d = result_type(input, target)
     return input._array.astype(d.np, copy=False), target._array.astype(d.np,
                                                                        copy=False), d
@@ -164,13 +166,17 @@ formula('huber_loss')(type('HuberLossBackward0', (_PointwiseLoss,), {
 def _classes_last(input, target):
     ("Input as (samples, classes) and target as (samples,), from (N, C, d1, ...) and (N, "
      "d1, ...) (or (C,) and ()).")
-    if input.ndim == 1: return input.unsqueeze(0), target.reshape(1)
-    if input.shape[0] != target.shape[0]:
+    a, t = input._array, target._array       # (their shapes are quicker to read)
+    if a.ndim == 1: return input.unsqueeze(0), target.reshape(1)
+    if a.shape[0] != t.shape[0]:
         raise ValueError(
-            f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
-            f"({target.shape[0]})."
+            f"Expected input batch_size ({a.shape[0]}) to match target batch_size "
+            f"({t.shape[0]})."
         )
-    if input.ndim == 2: return input, target
+    if a.ndim == 2: return input, target
+    if t.shape != a.shape[:1] + a.shape[2:]:
+        raise RuntimeError(f"Expected target size {list(a.shape[:1] + a.shape[2:])}, got "
+                           f"{list(t.shape)}")
     perm = (0,) + tuple(range(2, input.ndim)) + (1,)
     return input.permute(*perm).reshape(-1, input.shape[1]), target.reshape(-1)
 
@@ -178,8 +184,9 @@ def _classes_last(input, target):
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,
              reduce=None, reduction='mean'):
     "Minus the (weighted) log-probability that `input` gives each sample's target class."
+    _same_device(input, target, weight)
     reduction = _reduction(reduction, size_average, reduce)
-    if input.ndim < 1:
+    if input._array.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
     if target.dtype not in (int64, uint8):
         raise RuntimeError(
@@ -191,22 +198,28 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,
             f"\"nll_loss_out_frame\" not implemented for '{input.dtype._legacy_name}'"
         )
     logp, t = _classes_last(input, target)
-    n, c = logp.shape
-    idx = t._array.astype(np.int64)
-    valid = idx != ignore_index
-    bad = idx[valid & ((idx < 0) | (idx >= c))]
-    if bad.size: raise IndexError(f"Target {builtins.int(bad[0])} is out of bounds.")
-    xp = array_module(logp._array)
-    safe = xp.where(valid, idx, 0)
-    w = weight._array[safe] if weight is not None else xp.ones(n, dtype=logp._array.dtype)
-    w = xp.where(valid, w, 0).astype(logp._array.dtype)
-    picked = logp._array[xp.arange(n), safe]
-    losses = -w * picked
+    n, c = logp._array.shape
+    idx, xp = t._array.astype(np.int64, copy=False), array_module(logp._array)
+    usual = (weight is None and n and not 0 <= ignore_index < c and 0 <= idx.min()
+             and idx.max() < c)   # every target a class, none ignored, weights all 1
+    if usual:
+        safe, w = idx, xp.ones(n, dtype=logp._array.dtype)
+        losses = -logp._array[xp.arange(n), idx]
+    else:
+        valid = idx != ignore_index
+        bad = idx[valid & ((idx < 0) | (idx >= c))]
+        if bad.size: raise IndexError(f"Target {builtins.int(bad[0])} is out of bounds.")
+        safe = xp.where(valid, idx, 0)
+        w = (weight._array[safe] if weight is not None
+             else xp.ones(n, dtype=logp._array.dtype))
+        w = xp.where(valid, w, 0).astype(logp._array.dtype)
+        losses = -w * logp._array[xp.arange(n), safe]
     viewed = (
         reduction == "none" and target.ndim >= 2 and target.ndim != 3
     )  # PyTorch views the 2-D kernel's result
     if reduction == 'none': out = losses if viewed else losses.reshape(target.shape)
     elif reduction == 'sum': out = losses.sum()
+    elif usual: out = losses.sum() / n        # (the total weight is n > 0)
     else:
         with np.errstate(invalid="ignore", divide="ignore"):
             out = losses.sum() / w.sum()  # all ignored: 0/0 = nan, as in PyTorch
@@ -291,11 +304,15 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                   label_smoothing=0.0):
     ("Cross-entropy between logits `input` and class indices (or class probabilities) "
      "`target`.")
+    _same_device(input, target, weight)
     reduction = _reduction(reduction, size_average, reduce)
     if not 0 <= label_smoothing <= 1:
         raise ValueError(
             f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}"
         )
+    if target.shape == input.shape and not target.dtype.is_floating_point:
+        raise RuntimeError(f"Expected floating point type for target with class "
+                           f"probabilities, got {target.dtype._legacy_name}")
     class_dim = 0 if input.ndim == 1 else 1
     logp = log_softmax(input, class_dim)
     n_classes = input.shape[class_dim]
@@ -321,6 +338,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             else total * math.nan
         )
     nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
+    nll_node, log_softmax_node = nll.grad_fn, logp.grad_fn
+    if nll_node is not None and log_softmax_node is not None and logp.ndim == 2:
+        nll_node.log_softmax = log_softmax_node   # the backward steps share work (below)
     if label_smoothing == 0: return nll
     ignored = target == ignore_index
     smooth = -(logp if weight is None else logp * weight.reshape(w_shape)).sum(class_dim)
@@ -332,10 +352,40 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     else: smooth = _reduce(smooth, reduction)
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_safe)
 
+# %% ../../nbs/05_losses.ipynb #d009a7ec
+_nll_rows_backward = _fast_nll_loss_backward               # the array version above
+_log_softmax_backward = _fast_log_softmax_backward         # notebook 04's array version
+
+def _nll_backward_linked(self, g):
+    "NLL's backward, also handing a linked log-softmax node the one value of each row."
+    (rows,) = _nll_rows_backward(self, g)
+    link = self.__dict__.get('log_softmax')                # set by `cross_entropy`
+    if link is not None and not is_grad_enabled():
+        picks = array_module(rows._array).arange(len(self.idx)), self.idx
+        link.one_hot = (rows, picks, rows._array[picks])
+    return (rows,)
+
+def _softmax_minus_one_hot(self, g):
+    "Log-softmax's backward for NLL's own rows `g`: `-v (softmax - onehot)`, in place."
+    hint = self.__dict__.pop('one_hot', None)
+    if (hint is None or hint[0] is not g or g._version or is_grad_enabled()
+            or g._array.dtype not in _FAST_FLOATS):
+        return _log_softmax_backward(self, g)
+    _, picks, v = hint
+    _, y = self.saved_tensors
+    out = array_module(v).exp(y._array)                    # the softmax s
+    out *= -v[:, None]
+    out[picks] += v
+    return (_wrap(out),)
+
+NllLossBackward0.backward = _nll_backward_linked
+LogSoftmaxBackward0.backward = _softmax_minus_one_hot   # still one class per PyTorch name
+
 # %% ../../nbs/05_losses.ipynb #2c0899ca
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction='mean'):
     "Binary cross-entropy between probabilities `input` and targets in [0, 1]."
+    _same_device(input, target, weight)
     reduction = _reduction(reduction, size_average, reduce)
     if input.shape != target.shape:
         raise ValueError(
@@ -349,8 +399,10 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         )
     a, t, _ = _operands_same(input, target)
     xp = array_module(a)
-    if ((a < 0) | (a > 1)).any():
+    if not ((a >= 0) & (a <= 1)).all():                  # (nan is out of range too)
         raise RuntimeError("all elements of input should be between 0 and 1")
+    if not ((t >= 0) & (t <= 1)).all():
+        raise RuntimeError("all elements of target should be between 0 and 1")
     with np.errstate(divide='ignore'):
         losses = -(t * xp.maximum(xp.log(a), -100) + (1 - t) * xp.maximum(xp.log1p(-a),
                                                                           -100))
@@ -376,6 +428,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                                      pos_weight=None):
     ("Binary cross-entropy of `sigmoid(input)` against `target`, computed stably from "
      "the logits.")
+    _same_device(input, target, weight, pos_weight)
     reduction = _reduction(reduction, size_average, reduce)
     if input.shape != target.shape:
         raise ValueError(
@@ -401,7 +454,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
             losses = (1 - t) * x + coef * (log1p_exp + xp.maximum(-x, 0))
         if weight is not None:
             losses = losses * weight._array
-    return _result(xp.asarray(_reduce_array(losses, reduction), dtype=x.dtype),
+    # (the loss has the target's dtype in PyTorch, even a lower precision one)
+    return _result(xp.asarray(_reduce_array(losses, reduction), dtype=target._array.dtype),
                    'binary_cross_entropy_with_logits',
                    (input, target), (weight, pos_weight, reduction))
 
@@ -431,6 +485,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction='mean',
            log_target=False):
     ("Kullback-Leibler divergence of `target` from `exp(input)` (input: "
      "log-probabilities).")
+    _same_device(input, target)
     reduction = _reduction(reduction, size_average, reduce)
     if not (input.dtype.is_floating_point and target.dtype.is_floating_point):
         raise RuntimeError("kl_div: Integral inputs not supported.")
@@ -448,10 +503,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction='mean',
         )
     with np.errstate(all='ignore'):
         if log_target: pointwise = target.exp() * (target - input)
-        else:
-            safe_log = where(target > 0, target, ones_like(target)).log()
-            pointwise = where(target > 0, target * safe_log,
-                              zeros_like(target)) - target * input
+        else: pointwise = xlogy(target, target) - target * input     # 0 log 0 = 0
     if reduction == "batchmean":
         return pointwise.sum() / (input.shape[0] if input.ndim else 1)
     return _reduce(pointwise, reduction)
