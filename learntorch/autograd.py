@@ -7,22 +7,22 @@ __all__ = ['DivBackward2', 'RoundBackward0', 'RoundBackward1', 'SumBackward1', '
            'SqueezeBackward4', 'BmmBackward0', 'ReshapeAliasBackward0', 'SqueezeBackward1', 'SqueezeBackward2',
            'MinimumBackward0', 'FmodBackward0', 'FmodBackward1', 'ProdBackward1', 'MinBackward1', 'AminBackward0',
            'TriuBackward0', 'SplitWithSizesBackward0', 'SelectBackward0', 'SliceBackward0', 'AliasBackward0',
-           'IndexPutBackward0', 'draw_graph', 'is_grad_enabled', 'no_grad', 'enable_grad', 'inference_mode',
-           'set_grad_enabled', 'Node', 'AccumulateGrad', 'formula', 'backward', 'grad', 'AddBackward0', 'SubBackward0',
-           'RsubBackward1', 'MulBackward0', 'DivBackward0', 'PowBackward0', 'PowBackward1', 'PowBackward2',
-           'ClampBackward1', 'ClampBackward0', 'WhereBackward0', 'SumBackward0', 'MeanBackward0', 'MmBackward0',
-           'ViewBackward0', 'UnsafeViewBackward0', 'TransposeBackward0', 'TBackward0', 'PermuteBackward0',
-           'SqueezeBackward0', 'UnsqueezeBackward0', 'ExpandBackward0', 'CloneBackward0', 'ToCopyBackward0', 'Variable',
-           'FunctionCtx', 'BackwardCFunction', 'Function', 'GradcheckError', 'gradcheck', 'gradgradcheck',
-           'MaximumBackward0', 'Atan2Backward0', 'RemainderBackward0', 'RemainderBackward1', 'ProdBackward0',
-           'VarBackward0', 'StdBackward0', 'LinalgVectorNormBackward0', 'LogsumexpBackward0', 'CumsumBackward0',
-           'CumprodBackward0', 'MaxBackward1', 'AmaxBackward0', 'FlipBackward0', 'RollBackward0', 'TrilBackward0',
-           'RepeatBackward0', 'CatBackward0', 'StackBackward0', 'SplitBackward0', 'UnbindBackward0', 'IndexBackward0',
-           'CopySlices', 'CopyBackwards', 'FillBackward3', 'FillBackward2', 'ZeroBackward0', 'GatherBackward0',
-           'ScatterAddBackward0', 'IndexSelectBackward0', 'MaskedFillBackward0', 'MaskedFillBackward1',
-           'MaskedSelectBackward0', 'ScatterBackward0', 'ScatterBackward1', 'AsStridedBackward0', 'NansumBackward0',
-           'VarMeanBackward0', 'StdMeanBackward0', 'AminmaxBackward0', 'AddcmulBackward0', 'AddcdivBackward0',
-           'DiagonalBackward0']
+           'IndexPutBackward0', 'XlogyBackward1', 'XlogyBackward2', 'draw_graph', 'is_grad_enabled', 'no_grad',
+           'enable_grad', 'inference_mode', 'set_grad_enabled', 'Node', 'AccumulateGrad', 'formula', 'backward', 'grad',
+           'AddBackward0', 'SubBackward0', 'RsubBackward1', 'MulBackward0', 'DivBackward0', 'PowBackward0',
+           'PowBackward1', 'PowBackward2', 'ClampBackward1', 'ClampBackward0', 'WhereBackward0', 'SumBackward0',
+           'MeanBackward0', 'MmBackward0', 'ViewBackward0', 'UnsafeViewBackward0', 'TransposeBackward0', 'TBackward0',
+           'PermuteBackward0', 'SqueezeBackward0', 'UnsqueezeBackward0', 'ExpandBackward0', 'CloneBackward0',
+           'ToCopyBackward0', 'Variable', 'FunctionCtx', 'BackwardCFunction', 'Function', 'GradcheckError', 'gradcheck',
+           'gradgradcheck', 'MaximumBackward0', 'Atan2Backward0', 'RemainderBackward0', 'RemainderBackward1',
+           'ProdBackward0', 'VarBackward0', 'StdBackward0', 'LinalgVectorNormBackward0', 'LogsumexpBackward0',
+           'CumsumBackward0', 'CumprodBackward0', 'MaxBackward1', 'AmaxBackward0', 'FlipBackward0', 'RollBackward0',
+           'TrilBackward0', 'RepeatBackward0', 'CatBackward0', 'StackBackward0', 'SplitBackward0', 'UnbindBackward0',
+           'IndexBackward0', 'CopySlices', 'CopyBackwards', 'FillBackward3', 'FillBackward2', 'ZeroBackward0',
+           'GatherBackward0', 'ScatterAddBackward0', 'IndexSelectBackward0', 'MaskedFillBackward0',
+           'MaskedFillBackward1', 'MaskedSelectBackward0', 'ScatterBackward0', 'ScatterBackward1', 'AsStridedBackward0',
+           'NansumBackward0', 'VarMeanBackward0', 'StdMeanBackward0', 'AminmaxBackward0', 'AddcmulBackward0',
+           'XlogyBackward0', 'AddcdivBackward0', 'DiagonalBackward0']
 
 # %% ../nbs/02_autograd.ipynb #1f915a6b
 import builtins, math, re, sys, weakref
@@ -755,9 +755,10 @@ DivBackward2 = _renamed(_ZeroGrad, 'DivBackward2')      # both rounding modes
 
 # %% ../nbs/02_autograd.ipynb #617861e8
 _formulas['div'] = lambda inputs, mode: {
-    None: DivBackward0 if isinstance(inputs[0], Tensor) else _NumberOverTensor,
-    'floor': DivBackward2, 'trunc': DivBackward2,
+    None: DivBackward0, 'floor': DivBackward2, 'trunc': DivBackward2,
 }[mode]
+# the operator `number / tensor`
+_formulas['rdiv'] = lambda inputs, mode: _NumberOverTensor
 
 class PowBackward0(Node):
     """`x ** number` (and `x.square()`, which PyTorch computes as `x ** 2`): the number
@@ -840,6 +841,10 @@ _unary_formula('sigmoid', 'SigmoidBackward0', lambda y: y * (1 - y), uses_output
 _unary_formula('reciprocal', 'ReciprocalBackward0', lambda y: -y * y, uses_output=True)
 _unary_formula('abs', 'AbsBackward0', lambda x: sign(x))
 _unary_formula('relu', 'ReluBackward0', lambda y: (y > 0).to(y.dtype), uses_output=True)
+# PyTorch selects rather than multiplies: where the output is 0 the gradient is exactly 0,
+# even if a nan or inf arrives there
+_formulas['relu'].backward = lambda self, g: (
+    where(self.saved_tensors[0] > 0, g, zeros_like(g)),)
 _unary_formula('frac', 'FracBackward0', lambda x: 1)
 _unary_formula('nan_to_num', 'NanToNumBackward0', lambda x: isfinite(x).to(x.dtype))
 for _op, _name in [
@@ -853,6 +858,44 @@ RoundBackward0, RoundBackward1 = (
 _formulas['round'] = lambda inputs, decimals: (
     RoundBackward1 if decimals else RoundBackward0
 )
+
+# %% ../nbs/02_autograd.ipynb #f8cca369
+_plain_mul_backward, _plain_unary_backward = MulBackward0.backward, _Unary.backward
+_FLOAT_ARRAYS = (np.dtype(np.float32), np.dtype(np.float64))
+
+def _like_grad(g, values, shapes):
+    """Whether every value is a tensor over an array of `g`'s type, dtype (float32/64) and
+    shape, and every input had that shape too: the formula may then run on the arrays.
+    (Not 0-d: numpy turns 0-d results into scalars.)"""
+    a = g._array
+    if a.dtype not in _FLOAT_ARRAYS or a.ndim == 0: return False
+    for v, shape in zip(values, shapes):
+        if not isinstance(v, Tensor) or shape != a.shape: return False
+        b = v._array
+        if type(b) is not type(a) or b.dtype != a.dtype or b.shape != a.shape:
+            return False
+    return True
+
+def _fast_mul_backward(self, g):
+    "`g * b` and `g * a` on the arrays when nothing is recorded and nothing broadcasts."
+    if _GradMode.enabled: return _plain_mul_backward(self, g)
+    a, b = self.saved_tensors
+    if not _like_grad(g, [v for v in (b, a) if v is not None],
+                      [s for v, s in zip((b, a), self.shapes) if v is not None]):
+        return _plain_mul_backward(self, g)
+    return (None if b is None else _wrap(g._array * b._array),
+            None if a is None else _wrap(g._array * a._array))
+
+def _fast_unary_backward(self, g):
+    "The same derivative on the arrays, for functions whose derivative is arithmetic."
+    if not self.on_arrays or _GradMode.enabled: return _plain_unary_backward(self, g)
+    (v,) = self.saved_tensors
+    if not _like_grad(g, (v,), (v._array.shape,)): return _plain_unary_backward(self, g)
+    return (_wrap(g._array * self.derivative(v._array)),)
+
+_Unary.on_arrays = False
+for _op in ('exp', 'tanh', 'sigmoid'): _formulas[_op].on_arrays = True
+MulBackward0.backward, _Unary.backward = _fast_mul_backward, _fast_unary_backward
 
 # %% ../nbs/02_autograd.ipynb #6391baf6
 class ClampBackward1(Node):
@@ -1932,8 +1975,9 @@ def _whole(key, shape):
     i = ellipsis[0] if ellipsis else len(parts)
     dims = list(range(i)) + list(range(len(shape) - (len(parts) - i - 1), len(shape)))
     slices = [k for k in parts if k is not Ellipsis]
-    return builtins.all(0 <= d < len(shape) and k.indices(shape[d]) == (0, shape[d], 1)
-                        for k, d in zip(slices, dims))
+    # (PyTorch skips a slice that starts at 0 and reaches the end; `[-1:]` is not skipped)
+    return builtins.all(0 <= d < len(shape) and k.start in (None, 0) and k.step in (None, 1)
+                        and (k.stop is None or k.stop >= shape[d]) for k, d in zip(slices, dims))
 
 def _setitem_formula(inputs, key):
     """`x[key] = v` in PyTorch: index_put for index tensors, fill/copy for the whole
@@ -2005,6 +2049,10 @@ class _NotImplemented(Node):
 # PyTorch's name
 _NotImplemented.__name__ = _NotImplemented.__qualname__ = 'NotImplemented'
 _formulas['floor_divide'] = lambda inputs, args: _NotImplemented
+# creation functions writing into a computed tensor's `out=` (`torch.zeros(3, out=y)`)
+for _op in ('zeros', 'ones', 'full', 'empty', 'arange', 'linspace', 'eye', 'rand', 'randn',
+            'randint', 'randperm'):
+    _formulas[_op] = _formulas['floor_divide']
 
 # %% ../nbs/02_autograd.ipynb #e0ea421b
 @formula('gather')
@@ -2164,11 +2212,11 @@ def _refresh_view(view):
     "The base of `view` changed in place since `view`'s history was set: rebuild it."
     base = view._base
     # one of `split`'s views: their node cannot be rebuilt for one view alone
-    if base._requires_grad and _multi_output_views.get(id(view)) is view:
+    if not base._requires_grad: return     # nothing to follow (yet): stays stale, as in PyTorch
+    if _multi_output_views.get(id(view)) is view:
         raise _multi_output_error(view, 'its base or another view of its base has been '
                                         'modified inplace')
-    view._view_version = base._version_count
-    if base._requires_grad: _read_back(view, _view_key(view))
+    _read_back(view, _view_key(view))
 
 def _rebase_view(view, old):
     """An in-place operation recorded its node on `view` (`old` stood in for the view's
@@ -2242,6 +2290,26 @@ class AddcmulBackward0(Node):
         return (_sum_to(g, self.shapes[0]), _sum_to(g * t2 * self.value, self.shapes[1]),
                 _sum_to(g * t1 * self.value, self.shapes[2]))
 
+class XlogyBackward0(Node):
+    "d(x log y)/dx = log y (PyTorch: 0 only where x = 0 and y <= 0), d/dy = x / y."
+    # a Python number gets no edge
+    differentiable = staticmethod(lambda inputs: [x for x in inputs if isinstance(x, Tensor)])
+    def setup(self, inputs, args, out):
+        a, b = inputs
+        self.shapes, self.needs = (_shape(a), _shape(b)), (_needs_grad(a), _needs_grad(b))
+        self.tensors = (isinstance(a, Tensor), isinstance(b, Tensor))
+        self.save(a, b)
+    def backward(self, g):
+        a, b = self.saved_tensors
+        ga = _sum_to(xlogy(g, b).masked_fill((a == 0) & (b <= 0), 0.), self.shapes[0]) \
+            if self.needs[0] else None
+        gb = _sum_to(g * a / b, self.shapes[1]) if self.needs[1] else None
+        return tuple(x for x, t in zip((ga, gb), self.tensors) if t)
+
+# which operand is a Python number: PyTorch's overloads
+XlogyBackward1 = _renamed(XlogyBackward0, 'XlogyBackward1')
+XlogyBackward2 = _renamed(XlogyBackward0, 'XlogyBackward2')
+
 class AddcdivBackward0(AddcmulBackward0):
     def backward(self, g):
         t1, t2 = self.saved_tensors
@@ -2258,4 +2326,6 @@ class DiagonalBackward0(Node):
 _formulas.update(nansum=NansumBackward0, var_mean=VarMeanBackward0,
                  std_mean=StdMeanBackward0, aminmax=AminmaxBackward0,
                  addcmul=AddcmulBackward0, addcdiv=AddcdivBackward0,
+                 xlogy=lambda inputs, args: XlogyBackward2 if not isinstance(inputs[1], Tensor)
+                 else XlogyBackward0 if isinstance(inputs[0], Tensor) else XlogyBackward1,
                  diagonal=DiagonalBackward0)

@@ -16,7 +16,7 @@ __all__ = ['subtract', 'multiply', 'divide', 'true_divide', 'eq', 'ne', 'lt', 'l
            'matmul', 'mm', 'bmm', 'mv', 'dot', 'outer', 'cat', 'stack', 'split', 'chunk', 'unbind', 'narrow', 'hstack',
            'vstack', 'gather', 'scatter_add', 'index_select', 'masked_fill', 'masked_select', 'flip', 'tril', 'triu',
            'roll', 'equal', 'isclose', 'allclose', 'scatter', 'bernoulli', 'normal', 'multinomial', 'select', 'movedim',
-           'diagonal', 'count_nonzero', 'nansum', 'var_mean', 'std_mean', 'aminmax', 'addcmul', 'addcdiv']
+           'diagonal', 'count_nonzero', 'nansum', 'var_mean', 'std_mean', 'aminmax', 'xlogy', 'addcmul', 'addcdiv']
 
 # %% ../nbs/01_ops.ipynb #96f1b102
 import builtins, math, contextlib, warnings
@@ -305,7 +305,7 @@ def div(input, other, *, rounding_mode=None, out=None, _op='div'):
             r = _elementwise(xp.true_divide, a, b)
         if r.dtype == np.float32 and result_type(input, other) is float16:
             r = r.astype(np.float16)
-        return _result(r, 'div', (input, other), rounding_mode, out)
+        return _result(r, _op, (input, other), rounding_mode, out)
     a, b, d = _operands(input, other)
     xp = _xp2(a, b)
     _no_bool_kernel(d, 'div_floor_cpu' if rounding_mode == 'floor' else 'div_trunc_cpu')
@@ -369,6 +369,8 @@ def pow(input, exponent, *, out=None):
             r = _integer_power(xp, a, b)
         else: r = _elementwise(xp.power, a, b)
     if r.dtype != d.np: r = r.astype(d.np)
+    # `number ** tensor` comes out row by row in PyTorch, whatever the tensor's layout
+    if not isinstance(input, Tensor) and not r.flags.c_contiguous: r = r.copy(order='C')
     return _result(r, 'pow', (input, exponent), None, out)
 
 def _integer_power(xp, a, b):
@@ -672,6 +674,8 @@ for _f, _n in [(sub, '__rsub__'), (div, '__rtruediv__'), (floor_divide, '__rfloo
                (pow, '__rpow__'), (bitwise_left_shift, '__rlshift__'),
                (bitwise_right_shift, '__rrshift__')]:
     setattr(Tensor, _n, _reflected(_f, _n))
+# `2 / x` is `x.reciprocal() * 2` in PyTorch's graph (MulBackward0), `torch.div(2, x)` is not
+Tensor.__rtruediv__ = _reflected(lambda a, b: div(a, b, _op='rdiv'), '__rtruediv__')
 # the hottest operators skip the wrapper; `_operands` rejects odd operands itself
 Tensor.__add__, Tensor.__mul__ = add, mul
 
@@ -731,12 +735,12 @@ def _repeats_memory(a):
 @contextlib.contextmanager
 def _writable(a, on=True):
     "Let array `a` (an expanded view) be written for a moment, when `on`."
-    if not on:
-        yield
-        return
-    a.flags.writeable = True
+    try:
+        if on: a.flags.writeable = True
+    except ValueError: on = False        # (numpy cannot for some views: the write refuses)
     try: yield
-    finally: a.flags.writeable = False
+    finally:
+        if on: a.flags.writeable = False
 
 def _store(self, r):
     "Write array `r` into self's memory and bump the version counter."
@@ -1924,9 +1928,16 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
     a = input._array
-    v = a.diagonal(offset, d1, d2)
-    # numpy makes it read-only; PyTorch writes (cupy has no such flag)
-    if hasattr(v.flags, 'writeable'): v.flags.writeable = a.flags.writeable
+    # strides that step along both dims at once, from the first diagonal element on
+    # (numpy's own `diagonal` is read-only; PyTorch's may be written)
+    r0, c0 = builtins.max(-offset, 0), builtins.max(offset, 0)
+    n = builtins.max(builtins.min(a.shape[d1] - r0, a.shape[d2] - c0), 0)
+    first = a[tuple(slice(r0 if n else 0, None) if k == d1 else slice(c0 if n else 0, None)
+                    if k == d2 else slice(None) for k in range(a.ndim))]
+    rest = [k for k in range(a.ndim) if k not in (d1, d2)]
+    v = array_module(a).lib.stride_tricks.as_strided(
+        first, tuple(a.shape[k] for k in rest) + (n,),
+        tuple(a.strides[k] for k in rest) + (a.strides[d1] + a.strides[d2],))
     return _finish(_view_of(input, v), 'diagonal', (input,), (offset, d1, d2))
 
 # %% ../nbs/01_ops.ipynb #e57d6a42
@@ -1993,6 +2004,16 @@ def _addc(name, input, tensor1, tensor2, value, out):
     return _result(r, name, (input, tensor1, tensor2), value, out)
 
 # %% ../nbs/01_ops.ipynb #dab3055b
+def xlogy(input, other, *, out=None):
+    "`input * log(other)`, exactly 0 where `input` is 0 (unless `other` is nan)."
+    a, b, xp = _float_operands(input, other)
+    d = result_type(input, other)
+    d = d if d.is_floating_point else get_default_dtype()
+    with np.errstate(divide='ignore', invalid='ignore', over='ignore'):
+        r = xp.where((a == 0) & ~xp.isnan(b), 0, _elementwise(xp.multiply, a, xp.log(b)))
+    return _result(_contiguous(xp.asarray(r, dtype=d.np)), 'xlogy', (input, other), None,
+                   out)
+
 def addcmul(input, tensor1, tensor2, *, value=1, out=None):
     "`input + value * tensor1 * tensor2`, as one operation."
     return _addc('addcmul', input, tensor1, tensor2, value, out)
@@ -2006,7 +2027,7 @@ def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
     return _addc('addcdiv', input, tensor1, tensor2, value, out)
 
 for _f in [select, movedim, diagonal, count_nonzero, nansum, var_mean, std_mean, aminmax,
-           addcmul, addcdiv]: patch_tensor(_f)
+           addcmul, addcdiv, xlogy]: patch_tensor(_f)
 Tensor.moveaxis = movedim
 Tensor.addcmul_ = lambda self, tensor1, tensor2, *, value=1: _inplace(
     self, addcmul, tensor1, tensor2, value=value)

@@ -449,6 +449,11 @@ def numpy(self, *, force=False):
     if self.is_cuda:
         raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use "
                         f"Tensor.cpu() to copy the tensor to host memory first.")
+    if not self._array.flags.writeable:    # an expanded tensor: PyTorch's numpy() writes
+        a = self._array.view()
+        try: a.flags.writeable = True
+        except ValueError: return self._array        # (numpy cannot say so for every view)
+        return a
     return self._array
 
 @patch_tensor
@@ -458,6 +463,11 @@ def __array__(self, dtype=None, copy=None):
     return a if dtype is None else a.astype(dtype)
 
 # %% ../nbs/00_tensor.ipynb #35a436e4
+def _empty_strides(a):
+    "An empty numpy array as PyTorch takes it over: every stride 0 (there is no element)."
+    if a.size or not a.ndim: return a
+    return np.lib.stride_tricks.as_strided(a, strides=(0,) * a.ndim)
+
 def _on_host(data):
     "Nested lists and tuples with every tensor in them copied to the CPU."
     if isinstance(data, Tensor): return data.cpu()
@@ -467,7 +477,8 @@ def _on_host(data):
 def _array_from_data(data, dtype=None):
     "A new numpy array holding `data`, with PyTorch's dtype inference; `dtype` converts."
     if isinstance(data, Tensor): array = data._array.copy()
-    elif isinstance(data, np.ndarray): array = data.copy(); _dtype_of_array(array)
+    elif isinstance(data, np.ndarray):
+        array = _empty_strides(data.copy()); _dtype_of_array(array)
     elif data is None: raise RuntimeError("Could not infer dtype of NoneType")
     elif isinstance(data, (str, bytes, dict, set)):
         raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
@@ -534,7 +545,7 @@ def from_numpy(ndarray):
     if not ndarray.flags.writeable:
         warnings.warn("The given NumPy array is not writable, and PyTorch does not "
                       "support non-writable tensors.", UserWarning, stacklevel=2)
-    return _wrap(ndarray)
+    return _wrap(_empty_strides(ndarray))
 
 def as_tensor(data, dtype=None, device=None):
     "`data` as a tensor, sharing memory when dtype and device already match."
@@ -629,14 +640,19 @@ def _out_dtype(out, dtype, fn):
 def _write_into(out, array, requires_grad, fn):
     """Write a creation function's `array` into `out` (resized when the shape differs) and
     return `out`."""
-    if hooks.recording((out,)):
+    # a leaf that requires grad is refused; a computed tensor is written, and its history
+    # becomes a node with no derivative (there is nothing to differentiate)
+    computed = out._grad_fn is not None and hooks.recording((out,))
+    if hooks.recording((out,)) and not computed:
         raise RuntimeError(f"aten::{fn}(): functions with out=... arguments don't "
                            f"support automatic differentiation, "
                            "but one of the arguments requires grad.")
+    old = _original(out) if computed else None
     if out._array.shape != array.shape:
         out._array = array_module(out._array).empty(array.shape, out._array.dtype)
     out._array[...] = _array_to_device(array, out.device)
     _bump_version(out)
+    if old is not None: _finish(out, fn, (old,))
     return _creation_requires_grad(out) if requires_grad else out
 
 def _creation_requires_grad(t):
@@ -694,6 +710,8 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, device=None,
         step))
     all_int = all(isinstance(v, (builtins.int, np.integer)) for v in (start, end, step))
     d = _out_dtype(out, dtype, 'arange') or (int64 if all_int else get_default_dtype())
+    if step != 0 and (end - start) * step < 0:         # (checked before any rounding)
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     if d is int64 and not all_int:         # int64 counts in integers: end=3.3 means 3
         if builtins.int(step) == 0: raise ValueError("step must be nonzero")
         start, end, step, all_int = builtins.int(start), builtins.int(end), builtins.int(step), True
@@ -1190,8 +1208,8 @@ def _value_array(value, like):
         raise RuntimeError(f"Expected all tensors to be on the same device, but "
                            f"found at least two devices, {_device_of(like)} and "
                            f"{value.device}!")
-    if isinstance(value, builtins.float) and like.dtype.kind == 'f':
-        # floats too big for the dtype become inf, as in PyTorch
+    if isinstance(value, (builtins.float, builtins.int)) and like.dtype.kind == 'f':
+        # numbers too big for the dtype become inf, as in PyTorch's indexing
         return value
     if isinstance(value, (builtins.int, builtins.float)):
         return array_module(like).asarray(_checked_scalar(value, _dtype_of_np[like.dtype]))
@@ -1256,14 +1274,14 @@ def _check_no_overlap(dest, src, allow_same):
     if type(dest) is not np.ndarray or type(src) is not np.ndarray or not dest.size or not src.size:
         return
     if not np.may_share_memory(dest, src): return     # far apart: the cheap common case
-    dense = lambda a: a.flags.c_contiguous or a.flags.f_contiguous
-    if not (dense(dest) and dense(src)): return
+    if not (_dense(dest) and _dense(src)): return
     d0, s0 = dest.ctypes.data, src.ctypes.data    # (`__array_interface__` leaks a little)
     if d0 + dest.nbytes <= s0 or s0 + src.nbytes <= d0: return
-    if allow_same and d0 == s0 and dest.shape == src.shape and dest.strides == src.strides:
+    # the same elements in the same places (a size-1 dim's stride does not matter)
+    unit = lambda a: [(n, s) for n, s in zip(a.shape, a.strides) if n != 1]
+    if allow_same and d0 == s0 and dest.shape == src.shape and unit(dest) == unit(src):
         return
     # `x[key] = v` first drops v's leading size-1 dims and expands it (PyTorch's copy_to)
-    unit = lambda a: [(n, s) for n, s in zip(a.shape, a.strides) if n != 1]
     if allow_same == 'expand' and d0 == s0 and dest.nbytes == src.nbytes \
             and unit(dest) == unit(src):
         return
@@ -1274,6 +1292,15 @@ def _check_no_overlap(dest, src, allow_same):
                        "performing the operation.")
 
 # %% ../nbs/00_tensor.ipynb #94171ef6
+def _dense(a):
+    """Whether array `a` fills its memory without gaps or repeats, in any order of its
+    dimensions (PyTorch's "non-overlapping and dense", which it checks for overlap)."""
+    expected = a.itemsize
+    for st, n in sorted((st, n) for st, n in zip(a.strides, a.shape) if n != 1):
+        if st != expected: return False
+        expected *= n
+    return True
+
 def _selects_all(key, shape, arrays_too=False):
     """Whether an index keeps every element: only `...` and slices that cover their
     dimension (`[:5]` of 3 rows too, as PyTorch skips such slices); with `arrays_too`, index
@@ -1285,15 +1312,23 @@ def _selects_all(key, shape, arrays_too=False):
     if not builtins.all(k is Ellipsis or isinstance(k, slice) for k in parts): return False
     at = [i for i, k in enumerate(parts) if k is Ellipsis][:1] or [len(parts)]
     dims = list(range(at[0])) + list(range(len(shape) - len(parts) + at[0] + 1, len(shape)))
-    return builtins.all(d < len(shape) and k.indices(shape[d]) == (0, shape[d], 1)
+    # (PyTorch skips a slice that starts at 0 and reaches the end; `[-1:]` is not skipped)
+    return builtins.all(d < len(shape) and k.start in (None, 0) and k.step in (None, 1)
+                        and (k.stop is None or k.stop >= shape[d])
                         for k, d in zip([k for k in parts if k is not Ellipsis], dims))
 
+# %% ../nbs/00_tensor.ipynb #2dc0aeaa
 def _check_setitem_key(a, numpy_key, arrays):
     "The index errors PyTorch raises before it writes anything (too many indices, masks)."
     if a.ndim == 0:
         if builtins.any(k.dtype != np.bool_ for k in arrays):
             raise IndexError("too many indices for tensor of dimension 0")
     elif arrays: _check_index(a.shape, numpy_key)
+    shapes = [k.shape for k in arrays if not _is_mask(k)]
+    try: np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise IndexError("shape mismatch: indexing tensors could not be broadcast together "
+                         "with shapes " + ", ".join(str(list(s)) for s in shapes)) from None
 
 def _check_selection_overlap(a, numpy_key, value):
     """index_put's overlap check, unless the plain part of the index selects nothing
@@ -1421,7 +1456,9 @@ def reshape_as(self, other):
 @patch_tensor
 def flatten(self, start_dim=0, end_dim=-1):
     "Merge dimensions `start_dim`..`end_dim` into one."
-    if self._array.ndim == 0: return self.reshape(1)
+    if self._array.ndim == 0:
+        _norm_dim(start_dim, 0), _norm_dim(end_dim, 0)        # (only 0 and -1 are dims)
+        return self.reshape(1)
     shape = self._array.shape                  # (a plain tuple: slicing it is quicker)
     s, e = _norm_dim(start_dim, len(shape)), _norm_dim(end_dim, len(shape))
     if s > e:

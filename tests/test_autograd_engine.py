@@ -1068,6 +1068,68 @@ def test_inplace_on_view_of_view_and_saved_output(torch):
     same(torch, fn)
 
 
+def test_views_of_split_refuse_inplace_changes(torch):
+    "split/chunk/unbind share one node: PyTorch refuses to rebuild it for one view, and says so."
+    def change_view(T):
+        y = t(T, [1., 2., 3., 4.], True) * 1
+        a, b = y.split(2)
+        a.mul_(2)
+    same_error(torch, change_view)
+
+    def change_base_then_read(T):
+        y = t(T, [1., 2., 3., 4.], True) * 1
+        a, b = y.chunk(2)
+        w = a[1:]                       # a view of one of them inherits the rule
+        y.add_(1)
+        return w.grad_fn
+    same_error(torch, change_base_then_read)
+
+
+def test_reshape_copy_is_not_a_view(torch):
+    def fn(T):
+        y = (t(T, [[1., 2.], [3., 4.]], True) * 1).t()
+        r = y.reshape(-1)               # not expressible over y's memory: a copy
+        r.mul_(2)
+        return type(r.grad_fn).__name__, type(y.grad_fn).__name__, r._base is None
+    same(torch, lambda T: fn(T)[:2])
+    assert fn(learntorch)[2]
+
+
+def test_setitem_whole_slices_copy_or_fill(torch):
+    "A slice covering its dimension is skipped by PyTorch: `y[:5] = v` of 2 rows is a copy_/fill_."
+    def fn(T):
+        x = t(T, [[1., 2.], [3., 4.]], True)
+        y, z, u = x * 1, x * 1, x * 1
+        y[:5] = t(T, [[5., 6.], [7., 8.]], True)
+        z[..., ::1] = t(T, 3., True)
+        u[-2:] = 0.                     # a negative start is not skipped
+        return [type(v.grad_fn).__name__ for v in (y, z, u)]
+    same(torch, fn)
+
+
+def test_autograd_grad_runs_only_what_it_needs(torch):
+    "A node with no derivative below the wanted input does not stop autograd.grad."
+    def fn(T):
+        x = t(T, [1.5, -2.0], True)
+        y = (x // 1).floor()            # floor_divide has no derivative
+        z = y * 3
+        return T.autograd.grad(z.sum(), [y])
+    same(torch, fn)
+
+
+def test_factory_out_into_computed_tensor(torch):
+    def fn(T):
+        y = t(T, [1., 2.], True) * 1
+        T.zeros(2, out=y)
+        return type(y.grad_fn).__name__, y
+    same(torch, fn)
+    def backward(T):
+        y = t(T, [1., 2.], True) * 1
+        T.ones(2, out=y)
+        y.sum().backward()
+    same_error(torch, backward)
+
+
 def test_inplace_on_view_of_leaf_still_refused():
     x = learntorch.tensor([1., 2., 3.], requires_grad=True)
     with pytest.raises(RuntimeError, match='a view of a leaf Variable that requires grad'):

@@ -40,7 +40,7 @@ from learntorch.autograd import (
     _index_grad,
     _needs_grad,
     _formulas,
-    _Unary,
+    _plain_unary_backward,
 )
 from ..autograd import LinalgVectorNormBackward0, _renamed
 from learntorch.nn import (
@@ -511,17 +511,17 @@ class GELU(Module):
 
 # %% ../../nbs/04_layers.ipynb #f5030b86
 _ReluBackward0 = _formulas['relu']
-_plain_relu_backward = _Unary.backward   # notebook 02's, for every elementwise function
+_plain_relu_backward = _ReluBackward0.backward   # notebook 02's
 
 def _fast_relu_backward(self, g):
-    "`g` where ReLU's output is positive, 0 elsewhere: one masked multiply on the arrays."
+    "`g` where ReLU's output is positive, 0 elsewhere: one masked select on the arrays."
     a = g._array
     if is_grad_enabled() or a.dtype not in _FAST_FLOATS or a.ndim == 0:
         return _plain_relu_backward(self, g)
     (y,) = self.saved_tensors
     if y._array.dtype != a.dtype or y._array.shape != a.shape:
         return _plain_relu_backward(self, g)
-    return (_wrap(array_module(a).multiply(a, y._array > 0)),)
+    return (_wrap(array_module(a).where(y._array > 0, a, a.dtype.type(0))),)
 
 _ReluBackward0.backward = _fast_relu_backward   # one node class, both paths
 
@@ -951,7 +951,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
             f"{', '.join(map(str, shape))}], but got input of size{input.shape}"
         )
     for p in (weight, bias):
-        if p is not None and p.dtype is not input.dtype:
+        # (half inputs may have float32 parameters: the result stays half)
+        if p is not None and p.dtype is not input.dtype and not (
+                input.dtype is float16 and p.dtype is float32):
             raise RuntimeError(
                 "mixed dtype (CPU): "
                 + (
@@ -964,11 +966,12 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     a = input._array
     xp = array_module(a)
     axes = tuple(range(a.ndim - len(shape), a.ndim))
-    mu = a.mean(axis=axes, keepdims=True)
-    rstd = 1 / xp.sqrt(a.var(axis=axes, keepdims=True) + eps)
-    y = (a - mu) * rstd
-    if weight is not None: y = y * weight._array
-    if bias is not None: y = y + bias._array
+    with np.errstate(all='ignore'):        # inf and nan flow through silently, as in PyTorch
+        mu = a.mean(axis=axes, keepdims=True)
+        rstd = 1 / xp.sqrt(a.var(axis=axes, keepdims=True) + eps)
+        y = (a - mu) * rstd
+        if weight is not None: y = y * weight._array
+        if bias is not None: y = y + bias._array
     return _result(y.astype(a.dtype, copy=False), 'layer_norm', (input, weight, bias),
                    (axes, eps))
 
@@ -1128,7 +1131,7 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     ("The cosine of the angle between `x1` and `x2` along `dim` (norms clamped to at "
      "least `eps`).")
     shape = np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
-    x1, x2 = x1.expand(*shape), x2.expand(*shape)
+    x1, x2 = x1.expand(shape), x2.expand(shape)             # (a tuple: shape may be ())
     return ((x1 / _clamped_norm(x1, dim, eps)) * (x2 / _clamped_norm(x2, dim,
                                                                      eps))).sum(dim)
 
@@ -1214,7 +1217,8 @@ def pad(input, pad, mode='constant', value=None):
     xp = array_module(a)
     if mode == "circular":  # PyTorch copies slices into a new tensor: a CopySlices node
         out = zeros(src.shape, dtype=input.dtype, device=input.device)
-        out[0:] = input.reshape(-1)[_wrap(xp.asarray(src))]
+        # (through a view: `out[:] = ...` would be a whole-tensor copy_, as in PyTorch)
+        out.narrow(0, 0, out.shape[0]).copy_(input.reshape(-1)[_wrap(xp.asarray(src))])
         return out
     flat = a.reshape(-1)
     src_x = xp.asarray(src)

@@ -307,6 +307,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         raise ValueError(
             f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}"
         )
+    if target.shape == input.shape and not target.dtype.is_floating_point:
+        raise RuntimeError(f"Expected floating point type for target with class "
+                           f"probabilities, got {target.dtype._legacy_name}")
     class_dim = 0 if input.ndim == 1 else 1
     logp = log_softmax(input, class_dim)
     n_classes = input.shape[class_dim]
@@ -448,7 +451,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
             losses = (1 - t) * x + coef * (log1p_exp + xp.maximum(-x, 0))
         if weight is not None:
             losses = losses * weight._array
-    return _result(xp.asarray(_reduce_array(losses, reduction), dtype=x.dtype),
+    # (the loss has the target's dtype in PyTorch, even a lower precision one)
+    return _result(xp.asarray(_reduce_array(losses, reduction), dtype=target._array.dtype),
                    'binary_cross_entropy_with_logits',
                    (input, target), (weight, pos_weight, reduction))
 
@@ -496,10 +500,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction='mean',
         )
     with np.errstate(all='ignore'):
         if log_target: pointwise = target.exp() * (target - input)
-        else:
-            safe_log = where(target > 0, target, ones_like(target)).log()
-            pointwise = where(target > 0, target * safe_log,
-                              zeros_like(target)) - target * input
+        else: pointwise = xlogy(target, target) - target * input     # 0 log 0 = 0
     if reduction == "batchmean":
         return pointwise.sum() / (input.shape[0] if input.ndim else 1)
     return _reduce(pointwise, reduction)

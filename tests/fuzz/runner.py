@@ -206,6 +206,7 @@ def compare(program, tt, lt):
     """Walk the two traces in step. Returns (first `Difference` or None, number of differences put down to
     rounding or randomness)."""
     approx, fragile = set(), set()
+    approx_tol = {}             # an approximate variable keeps the tolerance it was compared with
     excused = 0
     for i, (st, a, b) in enumerate(zip(program.statements, tt.steps, lt.steps)):
         reads = set(st.reads)
@@ -227,7 +228,8 @@ def compare(program, tt, lt):
             ta, lb = a.snapshot.get(var, 'missing'), b.snapshot.get(var, 'missing')
             # strides of results; a gradient's layout (often an expanded view in PyTorch) is PyTorch's own choice
             strides = var == st.target and not st.op.endswith(('autograd.grad', 'Tensor.grad'))
-            diff, exact = compare_snaps(ta, lb, tol, strides=strides)
+            vtol = approx_tol.get(var, tol)
+            diff, exact = compare_snaps(ta, lb, vtol, strides=strides)
             where = '' if var == st.target else 'alias '
             if diff is None and isinstance(ta, TensorSnap) and isinstance(lb, TensorSnap):
                 gd, gexact = compare_snaps(ta.grad, lb.grad, GRAD_TOLERANCES)
@@ -236,6 +238,7 @@ def compare(program, tt, lt):
             if diff is None:
                 if not exact:
                     (fragile if (shaky or rounding) else approx).add(var)
+                    approx_tol.setdefault(var, vtol)
                 continue
             chance = shaky or var in fragile              # only values (and what follows from them) can be chance
             if diff[0] in ('value', 'shape', 'strides') and (chance or rounding or
