@@ -1740,6 +1740,16 @@ def _scatter_key(input, dim, index, src, name):
     grids[d] = idx.astype(np.int64, copy=False)
     return tuple(grids) if a.ndim else (idx,)
 
+# %% ../nbs/01_ops.ipynb #f1d05c77
+def _multiply_at(target, key, values):
+    """`target` with `target[key] *= values`, repeats multiplying (numpy's `multiply.at`;
+    cupy has none, so on a GPU the rare `reduce='multiply'` goes through host memory)."""
+    xp, host = array_module(target), lambda x: _array_to_device(x, _cpu)
+    r = host(target).copy()
+    np.multiply.at(r, tuple(host(k) if hasattr(k, 'ndim') else k for k in key),
+                   host(values))
+    return xp.asarray(r)
+
 # %% ../nbs/01_ops.ipynb #55e2feb5
 def scatter(input, dim, index, src=None, *, value=None, reduce=None, out=None):
     """A copy of `input` with `src` (a tensor, or a number `value`) written at positions
@@ -1766,15 +1776,6 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None, out=None):
         else: r = _multiply_at(r, key, values)
     return _result(r.reshape(a.shape), 'scatter', (input, src), (_norm_dim(dim, a.ndim),
             index, reduce), out)
-
-def _multiply_at(target, key, values):
-    """`target` with `target[key] *= values`, repeats multiplying (numpy's `multiply.at`;
-    cupy has none, so on a GPU the rare `reduce='multiply'` goes through host memory)."""
-    xp, host = array_module(target), lambda x: _array_to_device(x, _cpu)
-    r = host(target).copy()
-    np.multiply.at(r, tuple(host(k) if hasattr(k, 'ndim') else k for k in key),
-                   host(values))
-    return xp.asarray(r)
 
 @patch_tensor
 def scatter_(self, dim, index, src=None, *, value=None, reduce=None):

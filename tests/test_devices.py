@@ -373,3 +373,16 @@ def test_gpu_tensors_as_data_and_random_parameters(accel_device):
     T.manual_seed(0)
     assert n.is_cuda and np.allclose(host(n), host(T.normal(g.cpu(), 1.0)))
     with pytest.raises(RuntimeError, match=MIXED_EITHER): T.normal(g, T.ones(2))
+
+
+def test_scatter_multiply_on_the_device(device):
+    "`scatter(reduce='multiply')` (numpy's multiply.at; cupy has none) multiplies repeated positions on every device."
+    torch = pytest.importorskip('torch')
+    x, i, s = np.arange(1., 7.).reshape(2, 3), np.array([[0, 0, 2], [1, 1, 1]]), np.full((2, 3), 2.0)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        want = torch.from_numpy(x).scatter(1, torch.from_numpy(i), torch.from_numpy(s), reduce='multiply')
+    got = T.tensor(x, device=device).scatter(1, T.tensor(i, device=device), T.tensor(s, device=device),
+                                             reduce='multiply')
+    assert got.device.type == device and host(got).tolist() == want.tolist()

@@ -869,7 +869,6 @@ class AdaptiveMaxPool2DBackward0(Node):
 def _channel_shape(ndim):
     return (1, -1) + (1,) * (ndim - 2)  # broadcast a per-channel vector over (N, C, ...)
 
-
 def batch_norm(
     input,
     running_mean,
