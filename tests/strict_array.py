@@ -12,7 +12,7 @@ index gives a 0-d view, as in cupy), attributes (`shape`, `dtype`, `strides`, `b
 `device.id`), methods, `.get()`/`.set()`, DLPack, `get_array_module`, `asnumpy`, `cuda.runtime`, `cuda.Device`, the
 memory pool and `random`. Views share memory like real views: a strict array wraps a numpy array, and a view wraps a
 numpy view. The library never imports this module."""
-import sys, types, weakref
+import sys, time, types, weakref
 import numpy as np
 
 __all__ = ['StrictArray', 'ndarray', 'get_array_module', 'asnumpy', 'asarray', 'array', 'from_dlpack', 'cuda',
@@ -67,7 +67,7 @@ class StrictArray:
     def __init__(self, a, dev=None):
         assert type(a) is np.ndarray, type(a)
         self._a, self._dev = a, _current[0] if dev is None else dev
-        if a.base is None and id(a) not in _live: _register(a)
+        if a.base is None and id(a) not in _live: _register(a, self._dev)
 
     def __array__(self, *args, **kwargs): raise TypeError(_REFUSED)
     def __array_function__(self, func, types, args, kwargs): return NotImplemented  # np.sum(strict) raises TypeError
@@ -143,11 +143,15 @@ class StrictArray:
         self._a[_unwrap_key(key)] = _unwrap(value)
 
 
-def _register(a):
-    "Count the memory of `a`, a numpy array that owns strict memory, until it is freed."
+def _register(a, dev):
+    """Count the memory of `a`, a numpy array that owns strict memory, until it is freed: like cupy, it is
+    allocated through the current allocator (`cuda.set_allocator`), on the array's device."""
     n = a.nbytes
+    with _Device(dev): memory = _allocator[0](n)
     def freed(_, k=id(a)):
-        if _live.pop(k, None) is not None: _used[0] -= n
+        if _live.pop(k, None) is not None:
+            _used[0] -= n
+            memory.release()
     _live[id(a)] = weakref.ref(a, freed)
     _used[0] += n
     _peak[0] = max(_peak[0], _used[0])
@@ -325,13 +329,38 @@ def ascontiguousarray(a, dtype=None):
 def _used_bytes(): return _used[0]
 
 
+class _PooledMemory:
+    "A block handed out by a `_MemoryPool`; `release()` gives it back to the pool's cache."
+    def __init__(self, pool, size, device_id): self.pool, self.size, self.device_id = pool, size, device_id
+    def release(self):
+        if self.pool is not None: self.pool._give_back(self); self.pool = None
+
+
 class _MemoryPool:
-    "cupy's memory pool as far as learntorch.cuda asks: bytes in use (by live strict arrays) and the peak."
-    def used_bytes(self): return _used_bytes()
-    def total_bytes(self): return _used_bytes()
-    def free_bytes(self): return 0
-    def free_all_blocks(self, stream=None): pass
-    def n_free_blocks(self): return 0
+    """cupy's memory pool as learntorch.cuda uses it, one per device: `used_bytes()` (blocks in use by live
+    arrays), `total_bytes()` (in use or cached: a freed block is kept, by size, for the next request of that
+    size), `free_all_blocks()` (the cache returned), and `malloc(nbytes)`, the default allocator. Sizes are
+    counted exactly (cupy rounds up to 512 bytes)."""
+    def __init__(self): self._used, self._total, self._cache = {}, {}, {}
+    def malloc(self, nbytes):
+        dev = _current[0]
+        cache = self._cache.setdefault(dev, {})
+        if cache.get(nbytes): cache[nbytes] -= 1
+        else: self._total[dev] = self._total.get(dev, 0) + nbytes
+        self._used[dev] = self._used.get(dev, 0) + nbytes
+        return _PooledMemory(self, nbytes, dev)
+    def _give_back(self, memory):
+        dev, size = memory.device_id, memory.size
+        self._used[dev] -= size
+        cache = self._cache.setdefault(dev, {})
+        cache[size] = cache.get(size, 0) + 1
+    def used_bytes(self): return self._used.get(_current[0], 0)
+    def total_bytes(self): return self._total.get(_current[0], 0)
+    def free_bytes(self): return self.total_bytes() - self.used_bytes()
+    def free_all_blocks(self, stream=None):
+        dev = _current[0]
+        self._total[dev] = self._total.get(dev, 0) - sum(s * n for s, n in self._cache.pop(dev, {}).items())
+    def n_free_blocks(self): return sum(self._cache.get(_current[0], {}).values())
     def get_limit(self): return 0
     def set_limit(self, size=None, fraction=None): pass
 
@@ -339,6 +368,27 @@ class _MemoryPool:
 _pool, _pinned_pool = _MemoryPool(), _MemoryPool()
 def get_default_memory_pool(): return _pool
 def get_default_pinned_memory_pool(): return _pinned_pool
+_allocator = [_pool.malloc]   # cupy.cuda.set_allocator / get_allocator
+
+
+def _set_allocator(allocator=None): _allocator[0] = _pool.malloc if allocator is None else allocator
+
+
+class _Event:
+    """cupy.cuda.Event on a device that finishes its work at once: `record()` stamps the host clock,
+    `synchronize()` returns, `done` is True once recorded; `get_elapsed_time(start, end)` in milliseconds."""
+    def __init__(self, block=False, disable_timing=False, interprocess=False):
+        self.disable_timing, self._time = disable_timing, None
+    def record(self, stream=None): self._time = time.perf_counter()
+    def synchronize(self): pass
+    @property
+    def done(self): return self._time is not None
+
+
+def _elapsed_time(start, end):
+    if start.disable_timing or end.disable_timing or start._time is None or end._time is None:
+        raise RuntimeError('cudaErrorInvalidResourceHandle: invalid resource handle')
+    return (end._time - start._time) * 1e3
 
 
 # ---------------------------------------------------------------------------------------------------- cuda namespace
@@ -380,7 +430,9 @@ _runtime = types.SimpleNamespace(
 cuda = types.SimpleNamespace(Device=_Device, runtime=_runtime, is_available=is_available,
                              get_device_id=lambda: _current[0], MemoryPointer=_MemoryPointer,
                              Stream=types.SimpleNamespace(null=None),
-                             get_current_stream=lambda: types.SimpleNamespace(synchronize=lambda: None))
+                             get_current_stream=lambda: types.SimpleNamespace(synchronize=lambda: None),
+                             set_allocator=_set_allocator, get_allocator=lambda: _allocator[0],
+                             Event=_Event, get_elapsed_time=_elapsed_time)
 
 
 # ---------------------------------------------------------------------------------------------------- numpy's namespace
