@@ -295,3 +295,44 @@ def test_real_gpu_matches_pytorch_cuda_when_present():
     assert cuda.device_count() == torch.cuda.device_count()
     assert cuda.get_device_name(0) == torch.cuda.get_device_name(0)
     assert cuda.get_device_capability(0) == torch.cuda.get_device_capability(0)
+
+
+# ------------------------------------------------------------------------------------------ bench/gpu.py
+def load_bench():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / 'bench' / 'gpu.py'
+    spec = importlib.util.spec_from_file_location('bench_gpu', path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@no_gpu
+def test_bench_gpu_says_so_and_exits_0_without_gpu():
+    import subprocess, sys
+    from pathlib import Path
+    script = Path(__file__).resolve().parents[1] / 'bench' / 'gpu.py'
+    r = subprocess.run([sys.executable, str(script), '--sizes', '64'], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines() == [load_bench().gpu_missing()]
+    assert 'no GPU here' in r.stdout
+
+
+def test_bench_gpu_code_paths_on_the_stand_in(strict_gpu, capsys):
+    "The GPU code paths run on the stand-in: matmul against the 'cupy' @, and the whole report of `main`."
+    bench = load_bench()
+    assert bench.gpu_missing() is None
+    rows = bench.compare_matmul([16, 32], reps=2, rounds=2)
+    assert [r[0] for r in rows] == [16, 32] and all(r[1] > 0 and r[2] > 0 and r[3] > 0 for r in rows)
+    assert bench.main(['--sizes', '16', '--reps', '1', '--rounds', '1']) == 0
+    out = capsys.readouterr().out
+    assert 'GPU: Strict test device' in out and 'median ratio learntorch / cupy matmul over 1 sizes' in out
+    if not torch.cuda.is_available(): assert 'quickstart MLP epoch: skipped' in out
+
+
+def test_bench_gpu_epoch_runs_on_the_stand_in(strict_gpu):
+    "The quickstart epoch of bench/gpu.py trains on the stand-in GPU and agrees with PyTorch on the CPU."
+    bench = load_bench()
+    med, ratio = bench.compare_epochs(samples=256, rounds=1, lt_device='cuda', torch_device='cpu')
+    assert med['learntorch'] > 0 and med['torch'] > 0 and ratio > 0
