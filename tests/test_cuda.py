@@ -270,6 +270,42 @@ def test_random_numbers_on_gpu_follow_the_seed(strict_gpu):
     assert a.is_cuda and a.tolist() == b.tolist()
 
 
+def test_optimizer_state_follows_its_parameters(strict_gpu):
+    "Optimizer buffers live where the parameters live (Adam's `step` counter stays on the CPU, as in PyTorch)."
+    model = learntorch.nn.Linear(3, 2).to('cuda')
+    for make in (lambda p: learntorch.optim.SGD(p, lr=0.1, momentum=0.9), lambda p: learntorch.optim.Adam(p)):
+        opt = make(model.parameters())
+        model(learntorch.ones(4, 3, device='cuda')).sum().backward()
+        opt.step(); opt.zero_grad()
+        for state in opt.state.values():
+            for name, value in state.items():
+                if isinstance(value, learntorch.Tensor):
+                    assert value.device == learntorch.device('cpu' if name == 'step' else 'cuda:0'), name
+
+
+def test_checkpoints_move_between_devices_with_map_location(strict_gpu):
+    import io
+    model = learntorch.nn.Linear(3, 2).to('cuda')
+    buf = io.BytesIO(); learntorch.save(model.state_dict(), buf)
+    for where, expected in ((None, 'cuda:0'), ('cpu', 'cpu'), ('cuda:1', 'cuda:1'),
+                            (learntorch.device('cpu'), 'cpu')):
+        buf.seek(0)
+        sd = learntorch.load(buf, map_location=where)
+        assert {str(v.device) for v in sd.values()} == {expected}, where
+    cpu_model = learntorch.nn.Linear(3, 2)
+    cpu_model.load_state_dict(sd)
+    assert cpu_model.weight.device == learntorch.device('cpu')
+    assert cpu_model.weight.tolist() == model.weight.cpu().tolist()
+
+
+def test_data_loader_accepts_pin_memory(strict_gpu):
+    with pytest.warns(UserWarning, match="pin_memory"):
+        loader = learntorch.utils.data.DataLoader(learntorch.utils.data.TensorDataset(learntorch.ones(4, 2)),
+                                                  batch_size=2, pin_memory=True)
+    batches = [b.to('cuda', non_blocking=True) for (b,) in loader]
+    assert [b.device for b in batches] == [learntorch.device('cuda:0')] * 2
+
+
 # ------------------------------------------------------------------------------------------ (3) a real GPU
 @needs_gpu
 def test_real_gpu_answers():
