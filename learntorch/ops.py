@@ -27,7 +27,7 @@ from .tensors import (_wrap, _view_of, _finish, _norm_dim, _check_dtype,
                                 _original, _bump_version, _overlap_error,
                                     _checked_scalar, _check_no_overlap,
                                 _dtype_of_np, _dtype_of_scalar, _rng, _size_arg,
-                                _shape_args)
+                                _shape_args, _array_to_device, _cpu)
 
 # %% ../nbs/01_ops.ipynb #d086269e
 def _category(d): return 2 if d.is_floating_point else (0 if d is bool else 1)
@@ -103,9 +103,11 @@ def _back_to(r, d):
     with np.errstate(over='ignore'): return r.astype(np.float16)
 
 def _xp2(a, b):
-    "The array module of two operands, at least one of them an array."
-    return np if type(a) is np.ndarray or type(b) is np.ndarray else array_module(a
-            if hasattr(a, 'device') else b)
+    """The array module of two operands, at least one of them an array (a numpy scalar
+    such as `np.float16(1)` is no array: it says nothing about the device)."""
+    if type(a) is np.ndarray or type(b) is np.ndarray: return np
+    return array_module(b if isinstance(a, (builtins.int, builtins.float, np.generic))
+                        else a)
 
 _python_numbers = (builtins.int, builtins.float)
 
@@ -826,7 +828,8 @@ def fill_(self, value):
                                "tensor with "
                                           f"{value.ndim} dimensions.")
         return _overwrite(self, value._array, 'fill_', (self, value))
-    return _overwrite(self, _checked_scalar(value, self.dtype), 'fill_', (self, value))
+    a = array_module(self._array).asarray(_checked_scalar(value, self.dtype))
+    return _overwrite(self, a, 'fill_', (self, value))
 
 @patch_tensor
 def zero_(self):
@@ -1501,12 +1504,9 @@ def gather(input, dim, index, *, sparse_grad=False, out=None):
                    (d, index), out)
 
 def _add_at(xp, target, key, values):
-    """target[key] += values, where repeated positions in `key` accumulate (numpy's
-    `add.at`)."""
-    if xp is np: np.add.at(target, key, values)
-    else:
-        import cupyx
-        cupyx.scatter_add(target, key, values)
+    """target[key] += values, where repeated positions in `key` accumulate (numpy's and
+    cupy's `add.at`)."""
+    xp.add.at(target, key, values)
 
 def scatter_add(input, dim, index, src):
     """A copy of `input` with `src` added at the positions `index` names along `dim`
@@ -1677,17 +1677,26 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None, out=None):
     a = input._array
     r = a.reshape(1).copy() if a.ndim == 0 else a.copy()
     if src is None:
-        values = _checked_scalar(value.item() if isinstance(value, Tensor) else value,
-                                 input.dtype)
+        values = array_module(a).asarray(_checked_scalar(value.item() if isinstance(
+            value, Tensor) else value, input.dtype))
     else:
         values = (src._array.reshape(1) if src.ndim == 0 else src._array)[tuple(slice(0,
                 s) for s in key[0].shape)]
     with np.errstate(over='ignore'):
         if reduce is None: r[key] = values
         elif reduce == 'add': _add_at(array_module(a), r, key, values)
-        else: np.multiply.at(r, key, values)
+        else: r = _multiply_at(r, key, values)
     return _result(r.reshape(a.shape), 'scatter', (input, src), (_norm_dim(dim, a.ndim),
             index, reduce), out)
+
+def _multiply_at(target, key, values):
+    """`target` with `target[key] *= values`, repeats multiplying (numpy's `multiply.at`;
+    cupy has none, so on a GPU the rare `reduce='multiply'` goes through host memory)."""
+    xp, host = array_module(target), lambda x: _array_to_device(x, _cpu)
+    r = host(target).copy()
+    np.multiply.at(r, tuple(host(k) if hasattr(k, 'ndim') else k for k in key),
+                   host(values))
+    return xp.asarray(r)
 
 @patch_tensor
 def scatter_(self, dim, index, src=None, *, value=None, reduce=None):

@@ -1012,14 +1012,18 @@ def _numpy_order_differs(key):
     """Whether numpy puts the index arrays' dimensions elsewhere than PyTorch would (see
     the text above)."""
     def together(ks):
-        pos = [i for i, k in enumerate(ks) if isinstance(k, (np.ndarray,
-                builtins.bool)) or _is_int(k)]
+        pos = [i for i, k in enumerate(ks) if _is_index_array(k) or isinstance(k,
+                builtins.bool) or _is_int(k)]
         return pos == list(range(pos[0], pos[-1] + 1)) if pos else True
     if not builtins.any(_is_int(k) for k in key): return False
     return not together(key) and together([k for k in key if not _is_int(k)])
 
 def _is_int(k):
     return isinstance(k, (builtins.int, np.integer)) and not isinstance(k, builtins.bool)
+
+def _is_index_array(k):
+    "Whether key part `k` is an index array (numpy's or a GPU's), not a number."
+    return hasattr(k, 'ndim') and not isinstance(k, np.generic)
 
 def _torch_order(key, shape):
     """The same selection as a numpy key made of integers and index arrays only, laid out
@@ -1034,12 +1038,12 @@ def _torch_order(key, shape):
         # rare: leave it to numpy
         elif isinstance(k, builtins.bool): return tuple(key)
         else: parts.append(k)
-    arrays = [k for k in parts if isinstance(k, np.ndarray)]
+    arrays = [k for k in parts if _is_index_array(k)]
     try: block = np.broadcast_shapes(*(a.shape for a in arrays))
     # numpy raises the shape error
     except ValueError: return tuple(key)
     rest = [k for k in parts if not _is_int(k)]
-    first = [i for i, k in enumerate(rest) if isinstance(k, np.ndarray)][0]
+    first = [i for i, k in enumerate(rest) if _is_index_array(k)][0]
     n_basic = len(rest) - len(arrays)
     ndim = n_basic + len(block)
     out, axis, dim = [], 0, 0
@@ -1052,14 +1056,21 @@ def _torch_order(key, shape):
             out.append(np.arange(*k.indices(size)).reshape([-1 if j == where else 1
                     for j in range(ndim)]))
             axis += 1
-        elif isinstance(k, np.ndarray):
+        elif _is_index_array(k):
             out.append(k.reshape((1,) * (first + len(block) - k.ndim) + k.shape + (1,
                     ) * (n_basic - first)))
         else: out.append(k)
         dim += 1
     return tuple(out)
 
-def _is_mask(k): return isinstance(k, np.ndarray) and k.dtype == np.bool_
+def _is_mask(k): return _is_index_array(k) and k.dtype == np.bool_
+
+def _check_index_device(array, key):
+    "PyTorch's error for GPU index tensors used on a CPU tensor (numpy refuses them)."
+    if type(array) is np.ndarray and builtins.any(_is_index_array(k) and type(k) is not
+                                                  np.ndarray for k in key):
+        raise RuntimeError("indices should be either on cpu or on the same device as the "
+                           "indexed tensor (cpu)")
 
 # %% ../nbs/00_tensor.ipynb #0bbe9707
 @patch_tensor
@@ -1070,6 +1081,7 @@ def __getitem__(self, key):
     except IndexError as e:
         _check_index(self._array.shape, numpy_key)
         raise _index_error(e) from None
+    except TypeError: _check_index_device(self._array, numpy_key); raise
     if is_view: out = _view_of(self, array)
     else:
         out = _wrap(array if array.flags.c_contiguous
@@ -1087,16 +1099,18 @@ def _finish(out, op, inputs, args=None):
 def _value_array(value, like):
     "An array for `value` (tensor or number) ready to be written into array `like`."
     if isinstance(value, Tensor):
-        if value._array is not like and type(value._array) is not type(like):
-            raise RuntimeError(f"Expected all tensors to be on the same device, but "
-                               f"found at least two devices, {_device_of(like)} and "
-                               f"{value.device}!")
-        return value._array
+        a = value._array
+        if a is like or type(a) is type(like): return a
+        # a 0-d CPU tensor counts as a number, which may go to any device
+        if a.ndim == 0 and type(a) is np.ndarray: return array_module(like).asarray(a)
+        raise RuntimeError(f"Expected all tensors to be on the same device, but "
+                           f"found at least two devices, {_device_of(like)} and "
+                           f"{value.device}!")
     if isinstance(value, builtins.float) and like.dtype.kind == 'f':
         # floats too big for the dtype become inf, as in PyTorch
         return value
     if isinstance(value, (builtins.int, builtins.float)):
-        return _checked_scalar(value, _dtype_of_np[like.dtype])
+        return array_module(like).asarray(_checked_scalar(value, _dtype_of_np[like.dtype]))
     return value
 
 # %% ../nbs/00_tensor.ipynb #f2025801
@@ -1104,7 +1118,7 @@ def _value_array(value, like):
 def __setitem__(self, key, value):
     "Write `value` (a tensor or number, broadcast) into the selected elements, in place."
     numpy_key, is_view = _index_key(key, self._array.shape)
-    arrays = [k for k in numpy_key if isinstance(k, np.ndarray)]
+    arrays = [k for k in numpy_key if _is_index_array(k)]
     if self._array.ndim == 0 and builtins.any(k.dtype != np.bool_ for k in arrays):
         raise IndexError("too many indices for tensor of dimension 0")
     if self.grad_fn is None and self._requires_grad and hooks.recording((self,)) \
@@ -1131,6 +1145,7 @@ def __setitem__(self, key, value):
     except IndexError as e:
         _check_index(self._array.shape, numpy_key)
         raise _index_error(e) from None
+    except TypeError: _check_index_device(self._array, numpy_key); raise
     except ValueError as e:
         if 'read-only' in str(e): raise _overlap_error() from None
         raise _setitem_broadcast_error(value, self._array[numpy_key].shape) from None

@@ -1,7 +1,7 @@
 """Shared test helpers: hypothesis strategies for shapes, dtypes, arrays and memory layouts, and `compare`, which runs
 the same code in learntorch and in PyTorch and checks that they agree (values, dtype, shape, errors, aliasing, in-place
 effects), in the spirit of tinygrad's `helper_test_op`."""
-import builtins, math
+import builtins, contextlib, functools, math
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -212,21 +212,23 @@ def _torch():
 
 
 class _Built:
-    "Arguments for one library: numpy arrays become tensors sharing memory with a fresh copy (kept in `sources`)."
-    def __init__(self, args, T, as_view):
-        self.T, self.sources, self.tensors, self.base = T, [], [], None
+    """Arguments for one library: numpy arrays become tensors sharing memory with a fresh copy (kept in `sources`);
+    with a `device` they are then moved there (`.to(device)`), so `sources` no longer share their memory."""
+    def __init__(self, args, T, as_view, device=None):
+        self.T, self.device, self.sources, self.tensors, self.base = T, device, [], [], None
         self.args = self.convert(args, as_view)
 
     def convert(self, x, as_view=False):
         T = self.T
+        move = (lambda t: t) if self.device is None else (lambda t: _to_device_keeping_strides(t, self.device))
         if isinstance(x, np.ndarray):
             if as_view and self.base is None:  # the first array becomes `base[1]`, a view into a bigger tensor
                 src = np.stack([np.full_like(x, _SENTINEL if x.dtype != np.bool_ else True), x])
-                self.base = T.from_numpy(src)
+                self.base = move(T.from_numpy(src))
                 t = self.base[1]
             else:
                 src = fresh(x)
-                t = T.from_numpy(src)
+                t = move(T.from_numpy(src))
             self.sources.append(src)
             self.tensors.append(t)
             return t
@@ -235,6 +237,19 @@ class _Built:
         if isinstance(x, list): return [self.convert(v, as_view) for v in x]
         if isinstance(x, dict): return {k: self.convert(v, as_view) for k, v in x.items()}
         return x
+
+
+def _to_device_keeping_strides(t, device):
+    """`t` (a CPU learntorch tensor over a numpy array) copied to `device` with the same strides, as a test input:
+    a non-contiguous input stays non-contiguous on the device, as PyTorch's stays on the CPU."""
+    a = t._array
+    if a.size == 0 or a.flags.c_contiguous: return t.to(device)
+    span = builtins.sum((n - 1) * s for n, s in zip(a.shape, a.strides)) // a.itemsize + 1
+    flat = np.lib.stride_tricks.as_strided(a, (span,), (a.itemsize,))   # the memory under `a`, gaps included
+    xp = learntorch.tensors.cupy_module()
+    with xp.cuda.Device(learntorch.device(device).index or 0):
+        on_device = xp.lib.stride_tricks.as_strided(xp.asarray(flat), a.shape, a.strides)
+    return learntorch.tensors._wrap(on_device)
 
 
 def _call(fn, args):
@@ -252,12 +267,18 @@ def _is_missing_feature(exc):
     return isinstance(exc, AttributeError) or isinstance(exc, TypeError) and 'unsupported operand' in str(exc)
 
 
+def is_seam_leak(exc):
+    """Whether `exc` comes from numpy meeting a strict array (an op called numpy on device data, see
+    tests/strict_array.py): always a failure, even where PyTorch raises too."""
+    return 'Strict' in str(exc) or 'strict array' in str(exc)
+
+
 def unsupported_in_torch(exc):
     "Whether PyTorch raised only because it has no kernel for this dtype (learntorch may support more)."
     return isinstance(exc, (RuntimeError, NotImplementedError)) and 'not implemented for' in str(exc)
 
 
-def compare(lt_fn, torch_fn, *inputs, tol=1, as_view=False, check_aliasing=True):
+def compare(lt_fn, torch_fn, *inputs, tol=1, as_view=False, check_aliasing=True, device=None):
     """Run `lt_fn` on learntorch tensors and `torch_fn` on PyTorch tensors built from the same `inputs` and check:
     the results match (values within a dtype-based tolerance times `tol`, NaN equal to NaN; dtype names; shapes;
     Python scalars, Sizes and tuples too); both raise an exception of the same built-in type, or neither does; each
@@ -265,13 +286,16 @@ def compare(lt_fn, torch_fn, *inputs, tol=1, as_view=False, check_aliasing=True)
     version counters agree afterwards (in-place effects and memory sharing). `inputs`: numpy arrays become tensors
     (`from_numpy` of copies with the same layout), `D('int32')` a dtype, tuples/lists/dicts are converted inside,
     other values (Python numbers, slices, ...) pass unchanged. With `as_view` the first array is given as a view into
-    a bigger tensor, whose values and version are compared too. Returns False when PyTorch has no kernel for the
-    inputs' dtype (nothing compared), True otherwise."""
+    a bigger tensor, whose values and version are compared too. With `device` ('cuda', see `on_device`) learntorch's
+    tensors live there while PyTorch's stay on the CPU; learntorch's results must be on that device too and are
+    compared after `.cpu()`. Returns False when PyTorch has no kernel for the inputs' dtype (nothing compared), True
+    otherwise."""
     torch = _torch()
-    th, lt = _Built(inputs, torch, as_view), _Built(inputs, learntorch, as_view)
+    th, lt = _Built(inputs, torch, as_view), _Built(inputs, learntorch, as_view, device)
     th_out, th_exc = _call(torch_fn, th.args)
     if th_exc is not None and unsupported_in_torch(th_exc): return False
     lt_out, lt_exc = _call(lt_fn, lt.args)
+    if lt_exc is not None and is_seam_leak(lt_exc): raise lt_exc
     if th_exc is not None:
         if lt_exc is None:
             raise AssertionError(f'PyTorch raised {type(th_exc).__name__}({th_exc}) but learntorch returned {lt_out!r}')
@@ -282,21 +306,25 @@ def compare(lt_fn, torch_fn, *inputs, tol=1, as_view=False, check_aliasing=True)
         return True
     if lt_exc is not None: raise lt_exc
     assert_same(lt_out, th_out, 'result', tol)
+    if device is not None: assert_on_device(lt_out, device)
     if check_aliasing: _check_aliasing(lt_out, th_out, lt.tensors, th.tensors)
     for i, (a, b) in enumerate(zip(lt.tensors, th.tensors)):
         assert_same(a, b, f'input {i} after the call', tol)
         assert_same(a._version, b._version, f'input {i} version counter (_version)')
-    for i, (a, b) in enumerate(zip(lt.sources, th.sources)):
-        assert_values(a, b, f'numpy array behind input {i} after the call (memory sharing)', tol)
+    if device is None:      # on a device the numpy sources were copied: in-place effects show in the tensors above
+        for i, (a, b) in enumerate(zip(lt.sources, th.sources)):
+            assert_values(a, b, f'numpy array behind input {i} after the call (memory sharing)', tol)
     if as_view:
         assert_same(lt.base, th.base, 'base tensor of the view after the call', tol)
         assert_same(lt.base._version, th.base._version, 'version counter of the base tensor')
     return True
 
 
-def compare_op(fn, *inputs, **kw):
-    "`compare` for table-style code written once: `fn(T, *args)` with `T` the library module."
-    return compare(lambda *a: fn(learntorch, *a), lambda *a: fn(_torch(), *a), *inputs, **kw)
+def compare_op(fn, *inputs, device=None, **kw):
+    """`compare` for table-style code written once: `fn(T, *args)` with `T` the library module (with a `device`,
+    learntorch's creation functions default to it: see `OnDevice`)."""
+    T = learntorch if device is None else OnDevice(device)
+    return compare(lambda *a: fn(T, *a), lambda *a: fn(_torch(), *a), *inputs, device=device, **kw)
 
 
 def _flat_tensors(x):
@@ -307,7 +335,17 @@ def _flat_tensors(x):
 
 
 def _numpy_of(t):
-    return t.detach().numpy()
+    "A numpy array with `t`'s values (a copy when `t` lives on a GPU)."
+    return t.detach().cpu().numpy()
+
+
+def _shares_memory(a, b):
+    "Whether tensors `a` and `b` (one library, one device) share memory, asked of their own array module."
+    if isinstance(a, learntorch.Tensor):
+        if a.device != b.device: return False
+        xp = learntorch.tensors.array_module(a._array)
+        return builtins.bool(xp.shares_memory(a._array, b._array))
+    return np.shares_memory(a.detach().numpy(), b.detach().numpy())
 
 
 def _check_aliasing(lt_out, th_out, lt_in, th_in):
@@ -317,8 +355,7 @@ def _check_aliasing(lt_out, th_out, lt_in, th_in):
             where = f'output {k} vs input {i}'
             assert (o_lt is a_lt) == (o_th is a_th), \
                 f'{where}: PyTorch returns {"the input itself" if o_th is a_th else "a new tensor"}, learntorch does not'
-            s_th = np.shares_memory(_numpy_of(o_th), _numpy_of(a_th))
-            s_lt = np.shares_memory(_numpy_of(o_lt), _numpy_of(a_lt))
+            s_th, s_lt = _shares_memory(o_th, a_th), _shares_memory(o_lt, a_lt)
             assert s_lt == s_th, f'{where}: PyTorch {"shares" if s_th else "does not share"} memory (view vs copy), ' \
                                  f'learntorch {"does" if s_lt else "does not"}'
 
@@ -370,3 +407,56 @@ def assert_same(lt, th, where='result', tol=1):
             f'{where}: {lt!r} != PyTorch {th!r}'
     else:
         assert lt == th, f'{where}: {lt!r} != PyTorch {th!r}'
+
+
+# ---------------------------------------------------------------------------------------------------------- devices
+def cupy_gpu_available():
+    "Whether real cupy and a GPU are here (the 'cuda' device runs; they skip otherwise)."
+    return learntorch.tensors._load_cupy() is not None
+
+
+@contextlib.contextmanager
+def on_device(name):
+    """Run the body on device `name`, yielding learntorch's device string: 'cpu'; 'strict' gives 'cuda' backed by the
+    strict array module (tests/strict_array.py) standing in cupy's slot, so any op that calls numpy on device data
+    raises; 'cuda' is the real GPU through cupy (pytest skips without one). The slot is restored afterwards."""
+    import pytest
+    tensors = learntorch.tensors
+    saved = tensors._cupy, tensors._cupy_checked
+    if name == 'cpu': yield 'cpu'; return
+    if name == 'strict':
+        import strict_array
+        tensors._cupy, tensors._cupy_checked = strict_array, True
+    elif name == 'cuda':
+        cp = tensors._load_cupy()
+        if cp is None: pytest.skip('no GPU with cupy here')
+        tensors._cupy, tensors._cupy_checked = cp, True
+    else: raise ValueError(f'unknown test device {name!r}')
+    try: yield 'cuda'
+    finally: tensors._cupy, tensors._cupy_checked = saved
+
+
+# creation functions that take `device=` and would otherwise make CPU tensors
+CREATION = ('tensor as_tensor zeros ones empty full arange linspace eye rand randn randint randperm').split()
+
+
+class OnDevice:
+    """`learntorch` for table rows run on a device: the same module, except that creation functions (`CREATION`)
+    put their tensors on `device` unless told otherwise, so rows that build tensors run on the device too."""
+    def __init__(self, device): self._device = device
+    def __getattr__(self, name):
+        v = getattr(learntorch, name)
+        if name in CREATION:
+            @functools.wraps(v)
+            def on_device(*args, **kw):
+                kw.setdefault('device', self._device)
+                return v(*args, **kw)
+            return on_device
+        return v
+
+
+def assert_on_device(x, device, where='result'):
+    "Every tensor in `x` (nested in tuples and lists) lives on `device`."
+    want = learntorch.device(device)
+    for k, t in enumerate(_flat_tensors(x)):
+        assert t.device.type == want.type, f'{where}: tensor {k} is on {t.device}, expected {device}'

@@ -12,7 +12,7 @@ index gives a 0-d view, as in cupy), attributes (`shape`, `dtype`, `strides`, `b
 `device.id`), methods, `.get()`/`.set()`, DLPack, `get_array_module`, `asnumpy`, `cuda.runtime`, `cuda.Device`, the
 memory pool and `random`. Views share memory like real views: a strict array wraps a numpy array, and a view wraps a
 numpy view. The library never imports this module."""
-import sys, time, types, weakref
+import builtins, sys, time, types, weakref
 import numpy as np
 
 __all__ = ['StrictArray', 'ndarray', 'get_array_module', 'asnumpy', 'asarray', 'array', 'from_dlpack', 'cuda',
@@ -20,9 +20,7 @@ __all__ = ['StrictArray', 'ndarray', 'get_array_module', 'asnumpy', 'asarray', '
 
 DEVICE_COUNT = 2          # two fake GPUs, so that 'cuda:1' and moves between GPUs can be tested
 _current = [0]            # the current device (cupy.cuda.Device / runtime.setDevice change it)
-_live = {}                # id -> weakref of every numpy array that owns strict memory (the memory pool counts them)
-_used = [0]               # bytes those arrays hold
-_peak = [0]
+_live = {}                # id -> (weakref, memory pointer) of each numpy array owning strict memory (its allocation)
 
 _REFUSED = ("Implicit conversion to a NumPy array is not allowed: a StrictArray stands for GPU memory. "
             "Use `.get()` or `strict_array.asnumpy()` to copy it to the host explicitly.")
@@ -33,7 +31,7 @@ def _refuse_host(x):
                     "(move host data with `asarray` first)")
 
 
-class _Flags:
+class StrictFlags:
     "cupy's `flags`: only c_contiguous, f_contiguous and owndata (no `writeable`)."
     __slots__ = ('_a',)
     def __init__(self, a): self._a = a
@@ -46,7 +44,7 @@ class _Flags:
                                f'  OWNDATA : {self.owndata}'
 
 
-class _MemoryPointer:
+class _DataPointer:
     "cupy's `a.data`: `.ptr` is the address of the first element, `.device_id` the GPU."
     __slots__ = ('ptr', 'device_id')
     def __init__(self, ptr, device_id): self.ptr, self.device_id = ptr, device_id
@@ -67,7 +65,10 @@ class StrictArray:
     def __init__(self, a, dev=None):
         assert type(a) is np.ndarray, type(a)
         self._a, self._dev = a, _current[0] if dev is None else dev
-        if a.base is None and id(a) not in _live: _register(a, self._dev)
+        if a.base is None and id(a) not in _live:
+            if self._dev == _current[0]: _register(a)
+            else:
+                with cuda.Device(self._dev): _register(a)
 
     def __array__(self, *args, **kwargs): raise TypeError(_REFUSED)
     def __array_function__(self, func, types, args, kwargs): return NotImplemented  # np.sum(strict) raises TypeError
@@ -80,13 +81,13 @@ class StrictArray:
     strides = property(lambda self: self._a.strides)
     itemsize = property(lambda self: self._a.itemsize)
     nbytes = property(lambda self: self._a.nbytes)
-    flags = property(lambda self: _Flags(self._a))
+    flags = property(lambda self: StrictFlags(self._a))
     T = property(lambda self: _wrap(self._a.T, self._dev))
     mT = property(lambda self: _wrap(np.swapaxes(self._a, -1, -2), self._dev))
     real = property(lambda self: _wrap(self._a.real, self._dev))
     imag = property(lambda self: _wrap(self._a.imag, self._dev))
     device = property(lambda self: cuda.Device(self._dev))
-    data = property(lambda self: _MemoryPointer(self._a.__array_interface__['data'][0], self._dev))
+    data = property(lambda self: _DataPointer(self._a.__array_interface__['data'][0], self._dev))
 
     @property
     def base(self):
@@ -143,18 +144,10 @@ class StrictArray:
         self._a[_unwrap_key(key)] = _unwrap(value)
 
 
-def _register(a, dev):
-    """Count the memory of `a`, a numpy array that owns strict memory, until it is freed: like cupy, it is
-    allocated through the current allocator (`cuda.set_allocator`), on the array's device."""
-    n = a.nbytes
-    with _Device(dev): memory = _allocator[0](n)
-    def freed(_, k=id(a)):
-        if _live.pop(k, None) is not None:
-            _used[0] -= n
-            memory.release()
-    _live[id(a)] = weakref.ref(a, freed)
-    _used[0] += n
-    _peak[0] = max(_peak[0], _used[0])
+def _register(a):
+    "Allocate `a`'s bytes (a numpy array that owns strict memory) through the current allocator until `a` is freed."
+    mp = _allocator[0](a.nbytes)
+    _live[id(a)] = (weakref.ref(a, lambda _, k=id(a): _live.pop(k, None)), mp)
 
 
 def _unpickle(host, dev): return _wrap(np.array(host), dev)
@@ -220,12 +213,19 @@ def _function(f, host_ok=False):
     return wrapped
 
 
+_CUPY_AT = ('add', 'subtract', 'maximum', 'minimum')   # the ufuncs whose `.at` cupy implements
+
+
 class ufunc:
     "numpy's ufunc on strict arrays, with its methods (`at`, `reduce`, `accumulate`, `outer`) and attributes."
     def __init__(self, u): self._u, self.__name__ = u, u.__name__
     def __call__(self, *args, **kwargs): return _call(self._u, args, kwargs)
     def __getattr__(self, name):
         v = getattr(self._u, name)
+        if name == 'at' and self.__name__ not in _CUPY_AT:
+            def at(*args, **kwargs):
+                raise NotImplementedError(f'cupy has no {self.__name__}.at (only {", ".join(_CUPY_AT)})')
+            return at
         return _function(v) if callable(v) else v
     def __repr__(self): return f'<strict ufunc {self.__name__!r}>'
 
@@ -326,69 +326,67 @@ def ascontiguousarray(a, dtype=None):
 
 
 # ---------------------------------------------------------------------------------------------------- memory pool
-def _used_bytes(): return _used[0]
-
-
-class _PooledMemory:
-    "A block handed out by a `_MemoryPool`; `release()` gives it back to the pool's cache."
+class _Memory:
+    "One allocation; when nothing refers to it any more its bytes go back to the pool's cache."
     def __init__(self, pool, size, device_id): self.pool, self.size, self.device_id = pool, size, device_id
-    def release(self):
-        if self.pool is not None: self.pool._give_back(self); self.pool = None
+    def __del__(self):
+        try: self.pool._release(self)
+        except Exception: pass
 
 
-class _MemoryPool:
-    """cupy's memory pool as learntorch.cuda uses it, one per device: `used_bytes()` (blocks in use by live
-    arrays), `total_bytes()` (in use or cached: a freed block is kept, by size, for the next request of that
-    size), `free_all_blocks()` (the cache returned), and `malloc(nbytes)`, the default allocator. Sizes are
-    counted exactly (cupy rounds up to 512 bytes)."""
-    def __init__(self): self._used, self._total, self._cache = {}, {}, {}
-    def malloc(self, nbytes):
+class MemoryPointer:
+    "cupy's pointer into device memory: `.mem` (the allocation), `.ptr`, `.device_id`."
+    def __init__(self, mem, ptr=0): self.mem, self.ptr, self.device_id = mem, ptr, mem.device_id
+    def __int__(self): return self.ptr
+
+
+class MemoryPool:
+    """cupy's memory pool: `malloc(nbytes)` allocates (rounded up to 512 bytes); freed allocations stay cached until
+    `free_all_blocks()`. Sizes are per device; the methods report the current device."""
+    _round = 512
+    def __init__(self): self._used, self._cached = {}, {}
+    def malloc(self, size):
+        size = -(-int(size) // self._round) * self._round
         dev = _current[0]
-        cache = self._cache.setdefault(dev, {})
-        if cache.get(nbytes): cache[nbytes] -= 1
-        else: self._total[dev] = self._total.get(dev, 0) + nbytes
-        self._used[dev] = self._used.get(dev, 0) + nbytes
-        return _PooledMemory(self, nbytes, dev)
-    def _give_back(self, memory):
-        dev, size = memory.device_id, memory.size
-        self._used[dev] -= size
-        cache = self._cache.setdefault(dev, {})
-        cache[size] = cache.get(size, 0) + 1
+        cached = self._cached.get(dev, [])
+        if size in cached: cached.remove(size)
+        self._used[dev] = self._used.get(dev, 0) + size
+        return MemoryPointer(_Memory(self, size, dev))
+    def _release(self, mem):
+        self._used[mem.device_id] -= mem.size
+        self._cached.setdefault(mem.device_id, []).append(mem.size)
     def used_bytes(self): return self._used.get(_current[0], 0)
-    def total_bytes(self): return self._total.get(_current[0], 0)
-    def free_bytes(self): return self.total_bytes() - self.used_bytes()
-    def free_all_blocks(self, stream=None):
-        dev = _current[0]
-        self._total[dev] = self._total.get(dev, 0) - sum(s * n for s, n in self._cache.pop(dev, {}).items())
-    def n_free_blocks(self): return sum(self._cache.get(_current[0], {}).values())
+    def free_bytes(self): return sum(self._cached.get(_current[0], []))
+    def total_bytes(self): return self.used_bytes() + self.free_bytes()
+    def free_all_blocks(self, stream=None): self._cached.pop(_current[0], None)
+    def n_free_blocks(self): return len(self._cached.get(_current[0], []))
     def get_limit(self): return 0
     def set_limit(self, size=None, fraction=None): pass
 
 
-_pool, _pinned_pool = _MemoryPool(), _MemoryPool()
+_pool, _pinned_pool = MemoryPool(), MemoryPool()
+_allocator = [_pool.malloc]
 def get_default_memory_pool(): return _pool
 def get_default_pinned_memory_pool(): return _pinned_pool
-_allocator = [_pool.malloc]   # cupy.cuda.set_allocator / get_allocator
-
-
+def _used_bytes(): return _pool.used_bytes()
 def _set_allocator(allocator=None): _allocator[0] = _pool.malloc if allocator is None else allocator
+def _get_allocator(): return _allocator[0]
 
 
 class _Event:
-    """cupy.cuda.Event on a device that finishes its work at once: `record()` stamps the host clock,
-    `synchronize()` returns, `done` is True once recorded; `get_elapsed_time(start, end)` in milliseconds."""
+    "cupy.cuda.Event: `record()` notes the time (nothing runs asynchronously here); `get_elapsed_time` subtracts."
     def __init__(self, block=False, disable_timing=False, interprocess=False):
-        self.disable_timing, self._time = disable_timing, None
-    def record(self, stream=None): self._time = time.perf_counter()
+        self.disable_timing, self._t = disable_timing, None
+    def record(self, stream=None): self._t = time.perf_counter()
     def synchronize(self): pass
-    @property
-    def done(self): return self._time is not None
+    done = property(lambda self: True)
 
 
 def _elapsed_time(start, end):
-    if start.disable_timing or end.disable_timing or start._time is None or end._time is None:
-        raise RuntimeError('cudaErrorInvalidResourceHandle: invalid resource handle')
-    return (end._time - start._time) * 1e3
+    "Milliseconds between two recorded events."
+    if start.disable_timing or end.disable_timing: raise RuntimeError('cudaErrorInvalidResourceHandle')
+    if start._t is None or end._t is None: raise RuntimeError('cudaErrorInvalidResourceHandle: event not recorded')
+    return (end._t - start._t) * 1000.0
 
 
 # ---------------------------------------------------------------------------------------------------- cuda namespace
@@ -428,11 +426,11 @@ _runtime = types.SimpleNamespace(
     getDeviceProperties=lambda i: {'name': b'Strict test device (numpy in disguise)', 'totalGlobalMem': 64 * 2 ** 30,
                                    'major': 0, 'minor': 0, 'multiProcessorCount': 1})
 cuda = types.SimpleNamespace(Device=_Device, runtime=_runtime, is_available=is_available,
-                             get_device_id=lambda: _current[0], MemoryPointer=_MemoryPointer,
+                             get_device_id=lambda: _current[0], MemoryPointer=MemoryPointer, MemoryPool=MemoryPool,
+                             set_allocator=_set_allocator, get_allocator=_get_allocator, Event=_Event,
+                             get_elapsed_time=_elapsed_time,
                              Stream=types.SimpleNamespace(null=None),
-                             get_current_stream=lambda: types.SimpleNamespace(synchronize=lambda: None),
-                             set_allocator=_set_allocator, get_allocator=lambda: _allocator[0],
-                             Event=_Event, get_elapsed_time=_elapsed_time)
+                             get_current_stream=lambda: types.SimpleNamespace(synchronize=lambda: None))
 
 
 # ---------------------------------------------------------------------------------------------------- numpy's namespace
@@ -465,5 +463,5 @@ def __getattr__(name):
     try: v = getattr(np, name)
     except AttributeError: raise AttributeError(f"module 'strict_array' has no attribute {name!r}") from None
     v = _lookup(v)
-    globals()[name] = v
+    if not hasattr(builtins, name): globals()[name] = v   # caching `sum` would shadow the builtin here
     return v

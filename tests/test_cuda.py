@@ -109,11 +109,9 @@ def test_bad_device_arguments():
 
 # ------------------------------------------------------------------------------------------ (2) the strict stand-in
 @pytest.fixture
-def strict_gpu(monkeypatch):
-    "cupy's slot holds the strict stand-in (two fake GPUs); learntorch.cuda starts afresh and is restored after."
-    import strict_array as xp
-    monkeypatch.setattr(lt_tensors, '_cupy', xp)
-    monkeypatch.setattr(lt_tensors, '_cupy_checked', True)
+def strict_gpu(strict_cuda, monkeypatch):
+    "The stand-in in cupy's slot (conftest's `strict_cuda`, two fake GPUs); learntorch.cuda starts afresh."
+    xp = strict_cuda
     monkeypatch.setattr(cuda, '_on_first_use', [cuda._count_peaks])
     monkeypatch.setattr(cuda, '_peaks', {})
     before = xp.cuda.get_allocator()
@@ -200,7 +198,6 @@ def test_synchronize(strict_gpu):
 
 def test_events_time_the_gpu(strict_gpu):
     start, end = cuda.Event(enable_timing=True), cuda.Event(enable_timing=True)
-    assert not start.query()
     start.record(); (learntorch.ones(100, 100, device='cuda') @ learntorch.ones(100, 100, device='cuda')); end.record()
     end.synchronize()
     assert start.query() and end.query() and start.elapsed_time(end) >= 0
@@ -214,17 +211,17 @@ def test_events_time_the_gpu(strict_gpu):
 def test_memory_counters_move(strict_gpu):
     cuda.empty_cache(); cuda.reset_peak_memory_stats()
     base, reserved0 = cuda.memory_allocated(), cuda.memory_reserved()
-    x = learntorch.zeros(1000, device='cuda')
-    assert cuda.memory_allocated() - base == 4000
+    x = learntorch.zeros(1024, device='cuda')                    # 4096 bytes: whole 512-byte blocks
+    assert cuda.memory_allocated() - base == 4096
     assert cuda.memory_reserved() >= cuda.memory_allocated()
-    assert cuda.max_memory_allocated() >= base + 4000
+    assert cuda.max_memory_allocated() >= base + 4096
     del x
     assert cuda.memory_allocated() == base                       # the tensor is gone ...
-    assert cuda.memory_reserved() == reserved0 + 4000           # ... its block is cached
-    assert cuda.max_memory_allocated() >= base + 4000           # the peak remembers it
-    assert cuda.max_memory_reserved() >= reserved0 + 4000
-    y = learntorch.zeros(1000, device='cuda')                    # the same size again: the cached block
-    assert cuda.memory_reserved() == reserved0 + 4000
+    assert cuda.memory_reserved() == reserved0 + 4096           # ... its block is cached
+    assert cuda.max_memory_allocated() >= base + 4096           # the peak remembers it
+    assert cuda.max_memory_reserved() >= reserved0 + 4096
+    y = learntorch.zeros(1024, device='cuda')                    # the same size again: the cached block
+    assert cuda.memory_reserved() == reserved0 + 4096
     del y
     cuda.empty_cache()
     assert cuda.memory_reserved() == cuda.memory_allocated() == base
@@ -249,8 +246,8 @@ def test_peak_counts_what_was_freed_between_reads(strict_gpu):
     cuda.is_available()                                   # first use: the peak counter goes in
     cuda.reset_peak_memory_stats()
     base = cuda.memory_allocated()
-    for _ in range(3): learntorch.zeros(2000, device='cuda')   # each freed at once
-    assert cuda.memory_allocated() == base and cuda.max_memory_allocated() >= base + 8000
+    for _ in range(3): learntorch.zeros(2048, device='cuda')   # each freed at once
+    assert cuda.memory_allocated() == base and cuda.max_memory_allocated() >= base + 8192
 
 
 def test_a_users_allocator_is_left_alone(strict_gpu):

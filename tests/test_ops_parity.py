@@ -7,7 +7,7 @@ effects. Inputs cover 0-d and zero-size shapes, broadcasting, all nine dtypes (t
 layouts. Ops learntorch does not have yet are reported as xfail; everything it has must pass.
 
 `grad=True` marks differentiable entries (tests/test_autograd_ops.py compares their gradients)."""
-import math
+import builtins, math, os
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -17,8 +17,8 @@ from hypothesis import event, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import learntorch
-from helpers import (ALL, FLOATS, INTS, NUMERIC, D, advanced_indices, arrays, basic_indices, broadcast_shapes,
-                     compare_op, dim_tuples, dims, dtype_names, elements, layouts, reduce_kw, scalars,
+from helpers import (ALL, FLOATS, INTS, NUMERIC, D, OnDevice, _Built, advanced_indices, arrays, basic_indices,
+                     broadcast_shapes, compare_op, dim_tuples, dims, dtype_names, elements, layouts, reduce_kw, scalars,
                      shape_broadcasting_to, shapes, tensors)
 
 pytest.importorskip("torch")
@@ -34,6 +34,7 @@ class Op:
     tol: float = 1            # multiplies the dtype tolerance (reductions and matmuls accumulate rounding)
     inplace: bool = False     # modifies its first argument: also checked on a view into a bigger tensor
     grad: bool = False        # differentiable: the autograd tests will compare gradients too
+    host: bool = False        # bridges to numpy (`.numpy()`): on a GPU it must raise PyTorch's TypeError instead
 
     def __repr__(self): return f'Op({self.name!r})'
 
@@ -91,12 +92,12 @@ op('tensor_dtype', lambda T, data, d: T.tensor(data, dtype=d),
 op('tensor_dtype_overflow', lambda T, data, d: T.tensor(data, dtype=d),
    st.tuples(st.sampled_from([128, [1, 300], [1.5, 300.0], -129, [70000], [3e38, 1e39]]),
              dtype_names(('int8', 'int16', 'uint8', 'float16', 'float32'))), needs='tensor')
-op('tensor_from_numpy_array', lambda T, a: T.tensor(a.numpy()), one(), needs='tensor')
+op('tensor_from_numpy_array', lambda T, a: T.tensor(a.numpy()), one(), needs='tensor', host=True)
 op('tensor_from_tolist', lambda T, a: T.tensor(a.tolist()), one(), needs='tensor Tensor.tolist')
-op('as_tensor_shares', lambda T, a: T.as_tensor(a.numpy()), one(), needs='as_tensor')
+op('as_tensor_shares', lambda T, a: T.as_tensor(a.numpy()), one(), needs='as_tensor', host=True)
 op('as_tensor_dtype', lambda T, a, d: T.as_tensor(a, dtype=d), then(one(lo=0), lambda a: st.tuples(dtype_names())),
    needs='as_tensor')
-op('from_numpy_roundtrip', lambda T, a: T.from_numpy(a.numpy()), one(), needs='from_numpy')
+op('from_numpy_roundtrip', lambda T, a: T.from_numpy(a.numpy()), one(), needs='from_numpy', host=True)
 
 def _nonneg(data):
     "Make all numbers in nested `data` non-negative (casting negative floats to uint8 is undefined in C++)."
@@ -690,6 +691,38 @@ def test_inplace_through_view(name, data):
     op = ROWS[name]
     args = data.draw(op.args, label='args')
     compare_op(op.fn, *args, tol=op.tol, as_view=True)
+
+
+# hypothesis examples per row on a device (the strict module, a GPU); the CPU runs above use the profile's number
+N_DEVICE = int(os.environ.get('LT_DEVICE_EXAMPLES', '6'))
+
+
+@pytest.mark.parametrize('name', _params(TABLE))
+@settings(max_examples=N_DEVICE)
+@given(data=st.data())
+def test_op_on_device(name, data, accel_device):
+    """The same comparison with learntorch's tensors on the device (PyTorch's stay on the CPU): every op runs through
+    the backend seam, results stay on the device and match after `.cpu()`. Rows that bridge to numpy must raise
+    PyTorch's TypeError there."""
+    op = ROWS[name]
+    args = data.draw(op.args, label='args')
+    if op.host:
+        lt_args = _Built(args, learntorch, False, accel_device).args
+        with pytest.raises(TypeError, match="can't convert cuda:0 device type tensor to numpy"):
+            op.fn(OnDevice(accel_device), *lt_args)
+        return
+    if not compare_op(op.fn, *args, tol=op.tol, device=accel_device):
+        event('PyTorch has no kernel for this dtype: not compared')
+
+
+@pytest.mark.parametrize('name', _params([o for o in TABLE if o.inplace]))
+@settings(max_examples=builtins.max(N_DEVICE // 2, 2))
+@given(data=st.data())
+def test_inplace_through_view_on_device(name, data, accel_device):
+    "In-place ops on a view of a device tensor write into the base's device memory."
+    op = ROWS[name]
+    args = data.draw(op.args, label='args')
+    compare_op(op.fn, *args, tol=op.tol, as_view=True, device=accel_device)
 
 
 def test_table_size():

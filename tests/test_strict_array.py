@@ -119,14 +119,36 @@ def test_devices_and_cuda_namespace():
 
 
 def test_memory_pool_counts_live_arrays():
-    "The memory pool reports the bytes held by live strict arrays (views hold none of their own)."
+    """The memory pool counts the bytes of live strict arrays per device, in 512-byte blocks (views own none); freed
+    blocks stay cached until `free_all_blocks`; allocations go through the allocator `cuda.set_allocator` sets."""
     pool = xp.get_default_memory_pool()
+    pool.free_all_blocks()
     before = pool.used_bytes()
     a = xp.zeros(1000, dtype=np.float32)
     v = a[::2]
-    assert pool.used_bytes() - before == 4000
+    with xp.cuda.Device(1): on_1 = pool.used_bytes()
+    assert pool.used_bytes() - before == 4096 and on_1 == 0
     del a, v
-    assert pool.used_bytes() == before
+    assert pool.used_bytes() == before and pool.total_bytes() == before + 4096
+    pool.free_all_blocks()
+    assert pool.total_bytes() == before
+    sizes = []
+    def tracking(n):
+        sizes.append(n)
+        return pool.malloc(n)
+    xp.cuda.set_allocator(tracking)
+    try: b = xp.ones((2, 3))
+    finally: xp.cuda.set_allocator(pool.malloc)
+    assert sizes == [48] and xp.cuda.get_allocator() == pool.malloc and pool.used_bytes() == before + 512
+
+
+def test_events_time_between_records():
+    "`cuda.Event().record()` twice and `cuda.get_elapsed_time` give milliseconds."
+    start, end = xp.cuda.Event(), xp.cuda.Event()
+    start.record()
+    end.record()
+    end.synchronize()
+    assert end.done and 0 <= xp.cuda.get_elapsed_time(start, end) < 1000
 
 
 def test_dlpack_stays_between_strict_arrays():
