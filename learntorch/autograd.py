@@ -20,7 +20,7 @@ __all__ = ['DivBackward2', 'RoundBackward0', 'RoundBackward1', 'SumBackward1', '
            'RepeatBackward0', 'CatBackward0', 'StackBackward0', 'SplitBackward0', 'UnbindBackward0', 'IndexBackward0',
            'CopySlices', 'CopyBackwards', 'FillBackward3', 'FillBackward2', 'ZeroBackward0', 'GatherBackward0',
            'ScatterAddBackward0', 'IndexSelectBackward0', 'MaskedFillBackward0', 'MaskedFillBackward1',
-           'MaskedSelectBackward0', 'ScatterBackward0', 'ScatterBackward1']
+           'MaskedSelectBackward0', 'ScatterBackward0', 'ScatterBackward1', 'AsStridedBackward0']
 
 # %% ../nbs/02_autograd.ipynb #1f915a6b
 import builtins, math, re, sys, weakref
@@ -361,7 +361,9 @@ def _record(out, op, inputs, args):
     input requires grad."""
     if not _GradMode.enabled: return
     for x in inputs:
-        if isinstance(x, Tensor) and x._requires_grad: break
+        # (`requires_grad`, the property, brings a view up to date with its base)
+        if isinstance(x, Tensor) and (x._requires_grad or x._view_version is not None
+                                      and x.requires_grad): break
     else: return
     cls = _formulas.get(op)
     if cls is None: return
@@ -424,7 +426,8 @@ def _recording(tensors):
     "Would an operation on `tensors` be recorded?"
     if not _GradMode.enabled: return False
     for x in tensors:
-        if isinstance(x, Tensor) and x._requires_grad: return True
+        if isinstance(x, Tensor) and (x._requires_grad or x._view_version is not None
+                                      and x.requires_grad): return True
     return False
 
 hooks.recording, hooks.rebase = _recording, _rebase
@@ -452,6 +455,21 @@ def _add_grad(buffers, node, index, grad):
     slots[index] = grad if slots[index] is None else slots[index] + grad
 
 # %% ../nbs/02_autograd.ipynb #41deb843
+def _leading_to(roots, targets):
+    "The nodes below `roots` from which one of the nodes `targets` can be reached."
+    needed, seen, stack = set(), set(), [(n, False) for n in roots]
+    while stack:                    # children are finished before their parents
+        node, finished = stack.pop()
+        if finished:
+            if builtins.any(c is not None and (c in targets or c in needed)
+                            for c, _ in node.next_functions): needed.add(node)
+        elif node not in seen:
+            seen.add(node)
+            stack.append((node, True))
+            stack += [(c, False) for c, _ in node.next_functions if c is not None]
+    return needed
+
+# %% ../nbs/02_autograd.ipynb #f9db3694
 def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
     "Propagate `seeds` (gradients of the root nodes' outputs) back through the graph."
     # each root node once, even if several outputs are roots
@@ -459,6 +477,8 @@ def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
     buffers = {}
     for (node, index), seed in zip(roots, seeds): _add_grad(buffers, node, index, seed)
     ready = [n for n in dict.fromkeys(n for n, _ in roots) if counts.get(n, 0) == 0]
+    # `autograd.grad` runs only the nodes through which a wanted gradient flows
+    needed = None if capture is None else _leading_to(ready, capture)
     while ready:
         node = ready.pop()
         grads = buffers.pop(node, None) or [None] * node._num_outputs
@@ -474,10 +494,16 @@ def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
             if accumulate and g is not None and leaf._requires_grad: _accumulate(leaf, g)
             continue
         if capture is not None and node in capture: capture[node] = grads[0]
-        # nothing arrived
-        if grads.count(None) == len(grads): results = (None,) * len(node.next_functions)
-        else: results = node.apply(grads)
-        if not retain_graph: node.release()
+        # nothing arrived (`is`, not `count(None)`: no tensor `==`), or nothing wanted lies
+        # further down
+        results = None
+        if needed is None or node in needed:
+            for g in grads:
+                if g is not None:
+                    results = node.apply(grads)
+                    break
+            if not retain_graph: node.release()
+        if results is None: results = (None,) * len(node.next_functions)
         dtypes = node._input_dtypes
         for i, (child, index) in enumerate(node.next_functions):
             if child is None: continue
@@ -503,11 +529,19 @@ def _run_hooks(hooks_list, grad):
     return grad
 
 def _unshared(grad, a):
-    """Whether gradient `grad` (over array `a`) is held by the engine alone: a fresh, whole,
-    contiguous array that no user variable, saved tensor or view refers to. (The counts are
-    the references the engine's own frames hold, this call's and `getrefcount`'s.)"""
-    return (a.base is None and a.flags.c_contiguous and sys.getrefcount(grad) <= 6
-            and sys.getrefcount(a) <= 4)
+    """The array gradient `grad` (over array `a`) may give away, or None: `a` if it is held
+    by the engine alone, a fresh, whole, contiguous array that no user variable, saved
+    tensor or view refers to; or the array `a` views when `a` is all of it in the same
+    layout (`w.t()`'s gradient comes back as `g.t().t()`) and only `a` refers to it. (The
+    counts are the references the engine's own frames hold, this call's and
+    `getrefcount`'s.)"""
+    if not (a.flags.c_contiguous and sys.getrefcount(grad) <= 6
+            and sys.getrefcount(a) <= 4): return None
+    base = a.base
+    if base is None: return a
+    if (type(base) is type(a) and base.shape == a.shape and base.strides == a.strides
+            and base.base is None and sys.getrefcount(base) <= 3): return base
+    return None
 
 def _accumulate(leaf, grad):
     "Add `grad` into `leaf.grad` (its hooks have run already)."
@@ -520,8 +554,9 @@ def _accumulate(leaf, grad):
         a = grad._array
         if a.shape != leaf._array.shape:
             a = array_module(a).broadcast_to(a, leaf._array.shape)
-        if _unshared(grad, a) and a is not leaf._array:
-            leaf.grad = _wrap(a)                # nobody else can see it: take it, as PyTorch does
+        free = _unshared(grad, a)
+        if free is not None and free is not leaf._array:
+            leaf.grad = _wrap(free)             # nobody else can see it: take it, as PyTorch does
         else: leaf.grad = _wrap(a.copy())       # a copy, so later changes stay apart
     elif (old._array.flags.writeable and old.shape == leaf.shape
           and old.dtype is leaf.dtype):
@@ -1024,7 +1059,10 @@ class TransposeBackward0(_OrMatmul):
 @formula('t')
 class TBackward0(Node):
     def setup(self, inputs, args, out): pass
-    def backward(self, g): return (g.t(),)
+    def backward(self, g):
+        # without create_graph, the transposed array alone (not a view tensor of `g`), so
+        # that a weight's gradient can become its `.grad` without a copy
+        return (g.t() if _GradMode.enabled else _wrap(g._array.T),)
 
 @formula('permute')
 class PermuteBackward0(Node):
@@ -1848,6 +1886,26 @@ class CopySlices(Node):
         )
         return g * keep, gv
 
+    # a write through a view: `flat`, the view's places in the flattened base, and `fn`,
+    # the in-place operation's node when it runs here on the view's part of the gradient
+    flat = fn = None
+    def apply(self, grads):
+        if self.flat is None: return self.backward(grads[0])
+        g, flat = grads[0], self.flat
+        keep = ones_like(g).reshape(-1)
+        keep._array[flat] = 0
+        old, part = g * keep.reshape(g.shape), g.reshape(-1)[flat]
+        if self.fn is None: return old, part
+        res = self.fn.apply([part])
+        if res[0] is not None:
+            n = math.prod(g.shape)
+            old = old + _index_grad(res[0].to(g.dtype), (flat,), (n,)).reshape(g.shape)
+        return (old,) + tuple(res[1:])
+    def release(self):
+        super().release()
+        if self.fn is not None: self.fn.release()
+
+# %% ../nbs/02_autograd.ipynb #68b58f25
 def _whole(key):
     """Whether an index selects the whole tensor (only `:` and `...`), so assignment
     writes the tensor itself."""
@@ -2043,3 +2101,77 @@ def _index_grad(g, key, shape):
             out._array[numpy_key] = g._array
             return out
     return _IndexGrad.apply(g, key, shape)
+
+# %% ../nbs/02_autograd.ipynb #b3071050
+def _address(a):
+    "Where array `a`'s first element sits in memory (numpy or cupy)."
+    return a.ctypes.data if isinstance(a, np.ndarray) else a.data.ptr
+
+def _offsets(a, start=0):
+    "The byte offset of every element of array `a`, counted from `start`."
+    off = np.full(a.shape, start, dtype=np.int64)
+    for d, (n, s) in enumerate(zip(a.shape, a.strides)):
+        off += (np.arange(n, dtype=np.int64) * s).reshape((n,) + (1,) * (a.ndim - d - 1))
+    return off
+
+def _view_key(view):
+    "Where each element of `view` sits in its base (flattened): an integer array."
+    b, v = view._base._array, view._array
+    ob = _offsets(b).ravel()
+    order = np.argsort(ob, kind='stable')
+    pos = np.searchsorted(ob[order], _offsets(v, _address(v) - _address(b)))
+    return order[pos] if pos.size else pos
+
+# %% ../nbs/02_autograd.ipynb #e1a1ad6f
+class AsStridedBackward0(Node):
+    "A view read back out of its base: its gradient goes to its elements' places there."
+    def backward(self, g):
+        return (_index_grad(g, (self.flat,), (math.prod(self.shape),)).reshape(self.shape),)
+
+def _read_back(view, flat):
+    "`view`'s new history: its values read out of its base."
+    node, base = AsStridedBackward0(), view._base
+    node.next_functions, node._input_dtypes = (_edge(base),), (base._array.dtype,)
+    node.flat, node.shape = flat, base.shape
+    view._grad_fn, view._requires_grad = node, True
+    view._view_version = base._version_count
+
+def _multi_output_error(view, what):
+    name = re.sub(r'Backward[0-9]*$', '', type(view._grad_fn).__name__)
+    return RuntimeError(f"Output {view._output_nr} of {name} is a view and {what}. This view is "
+                        "the output of a function that returns multiple views. Such functions do "
+                        "not allow the output views to be modified inplace. You should replace "
+                        "the inplace operation by an out-of-place one.")
+
+def _refresh_view(view):
+    "The base of `view` changed in place since `view`'s history was set: rebuild it."
+    base = view._base
+    if base._requires_grad and hasattr(view, '_output_nr'):     # one of split's views
+        raise _multi_output_error(view, 'its base or another view of its base has been '
+                                        'modified inplace')
+    view._view_version = base._version_count
+    if base._requires_grad: _read_back(view, _view_key(view))
+
+def _rebase_view(view, old):
+    """An in-place operation recorded its node on `view` (`old` stood in for the view's old
+    values): move it into the base."""
+    node, base = view._grad_fn, view._base
+    if node is None: return
+    flat, copy = _view_key(view), CopySlices()
+    copy.flat = flat
+    if node.next_functions and node.next_functions[0][0] is old._grad_fn:
+        # PyTorch's graph: the node runs inside `CopySlices` on the view's part of the
+        # gradient, and its edge to the view's old values becomes the base's old history
+        copy.fn = node
+        copy.next_functions = (_edge(base),) + node.next_functions[1:]
+        copy._input_dtypes = (base._array.dtype,) + tuple(node._input_dtypes or
+                                                          (None,) * len(node.next_functions))[1:]
+    else:          # a composite operation: the new values are one more input of the write
+        copy.next_functions = (_edge(base), (node, 0))
+        copy._input_dtypes = (base._array.dtype, view._array.dtype)
+    if base._retains_grad and base._grad_fn is not None:
+        _move_retain_hook(base, base._grad_fn, copy)
+    base._grad_fn, base._requires_grad = copy, True
+    _read_back(view, flat)
+
+hooks.refresh_view, hooks.rebase_view = _refresh_view, _rebase_view

@@ -24,7 +24,7 @@ import numpy as np
 from .tensors import *
 from .tensors import array_module, patch_tensor, hooks, cupy_module
 from .tensors import (_wrap, _view_of, _finish, _norm_dim, _check_dtype,
-                                _original, _bump_version, _overlap_error,
+                                _original, _bump_version, _overlap_error, _unrepeated,
                                     _checked_scalar, _check_no_overlap,
                                 _dtype_of_np, _dtype_of_scalar, _rng, _size_arg,
                                 _shape_args, _array_to_device, _cpu)
@@ -271,7 +271,7 @@ def _in_half(a, b, d):
                                                  'astype') else np.float16(x)
                                                  for x in (a, b))
 
-def div(input, other, *, rounding_mode=None, out=None):
+def div(input, other, *, rounding_mode=None, out=None, _op='div'):
     """`input / other`: true division, or rounded with `rounding_mode='trunc'` or
     `'floor'`."""
     if rounding_mode not in (None, 'trunc', 'floor'):
@@ -293,12 +293,13 @@ def div(input, other, *, rounding_mode=None, out=None):
     with np.errstate(divide='ignore', invalid='ignore'):
         if rounding_mode == 'floor': r = _elementwise(xp.floor_divide, a, b)
         else: r = xp.trunc(_elementwise(xp.true_divide, a, b)).astype(d.np)
-    return _result(_back_to(r, d), 'div', (input, other), rounding_mode, out)
+    # `floor_divide` computes the same values under its own name: PyTorch gives it no derivative
+    return _result(_back_to(r, d), _op, (input, other), rounding_mode, out)
 
 # %% ../nbs/01_ops.ipynb #14d2aa26
 def floor_divide(input, other, *, out=None):
-    "`input // other`: division rounded down."
-    return div(input, other, rounding_mode='floor', out=out)
+    "`input // other`: division rounded down (no gradient: it is a step function)."
+    return div(input, other, rounding_mode='floor', out=out, _op='floor_divide')
 
 def remainder(input, other, *, out=None):
     "`input % other` with the sign of `other`, as Python's `%`."
@@ -699,8 +700,10 @@ def _store(self, r):
     "Write array `r` into self's memory and bump the version counter."
     try: self._array[...] = r
     except ValueError as e:
-        if 'read-only' in str(e): raise _overlap_error() from None
-        raise
+        if 'read-only' not in str(e): raise
+        dest = _unrepeated(self._array)
+        if dest is None: raise _overlap_error() from None
+        dest[...] = r
     _bump_version(self)
     return self
 
@@ -715,11 +718,13 @@ def _inplace(self, fn, *args, **kwargs):
             raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the "
                                f"broadcast shape {list(shape)}")
     if hooks.recording((self,) + args):
-        result = fn(_original(self, copy=True), *args, **kwargs)
+        old = _original(self, copy=True)
+        result = fn(old, *args, **kwargs)
         _check_inplace_result(self, result.dtype, result._array.shape)
         _store(self, result._array)
         self.grad_fn, self._requires_grad = result.grad_fn, result._requires_grad
         hooks.rebase(result, self)
+        if self._view_version is not None: hooks.rebase_view(self, old)   # notebook 02
         return self
     result = fn(self, *args, **kwargs)
     _check_inplace_result(self, result.dtype, result._array.shape)
@@ -802,7 +807,9 @@ def _overwrite(self, a, op, inputs):
         if 'read-only' in str(e): raise _overlap_error() from None
         raise _inplace_shape_error(self._array, a) from None
     _bump_version(self)
-    if old is not None: _finish(self, op, (old,) + inputs[1:])
+    if old is not None:
+        _finish(self, op, (old,) + inputs[1:])
+        if self._view_version is not None: hooks.rebase_view(self, old)
     return self
 
 @patch_tensor
@@ -1562,7 +1569,8 @@ def masked_select(input, mask):
     a, m = input._array, mask._array
     xp = array_module(a)
     a, m = xp.broadcast_arrays(a, m)
-    return input.expand(a.shape)[_wrap(m)]
+    # recorded as its own operation (`MaskedSelectBackward0`), not as indexing with a mask
+    return _result(a[m], 'masked_select', (input, mask))
 
 # %% ../nbs/01_ops.ipynb #3f0cf3c9
 def flip(input, dims):

@@ -216,8 +216,9 @@ def _wrap(array, requires_grad=False, cls=None):
     t._array = array
     t._requires_grad = requires_grad
     t.grad = None
-    t.grad_fn = None
+    t._grad_fn = None
     t._base = None
+    t._view_version = None
     t._version_count = 0
     t._hooks = None
     t._retains_grad = False
@@ -227,12 +228,16 @@ def _wrap(array, requires_grad=False, cls=None):
 def _view_of(base, array):
     "A tensor that views `base`'s memory through `array`, sharing its version counter."
     t = _wrap(array)
-    t._base = base._base if base._base is not None else base
+    root = t._base = base._base if base._base is not None else base
+    # a view made while autograd records (not of a `detach()`ed tensor) follows its base's
+    # history: it remembers the base's version its own history belongs to (see below)
+    if hooks.record is not None and (base is root or base._view_version is not None):
+        t._view_version = root._version_count
     return t
 
 class Tensor:
     "A multidimensional array with a dtype, a device and autograd metadata."
-    __slots__ = ('_array', '_requires_grad', 'grad', 'grad_fn', '_base',
+    __slots__ = ('_array', '_requires_grad', 'grad', '_grad_fn', '_base', '_view_version',
                  '_version_count', '_hooks', '_retains_grad',
                  '_grad_accumulator', '_output_nr',
                  '__weakref__')  # `_output_nr` is set only on multi-output results
@@ -246,7 +251,8 @@ class Tensor:
         else:
             array = np.zeros(_size_arg(args, 'Tensor'), dtype=get_default_dtype().np)
         self._array = _array_to_device(array, _as_device(device))
-        self._requires_grad, self.grad, self.grad_fn, self._base = False, None, None, None
+        self._requires_grad, self.grad, self._grad_fn, self._base = False, None, None, None
+        self._view_version = None
         self._version_count, self._hooks, self._retains_grad, self._grad_accumulator = 0, None, False, None
 
 # %% ../nbs/00_tensor.ipynb #ebfd0d49
@@ -330,8 +336,23 @@ def _norm_dim(dim, ndim):
     return dim % n
 
 # %% ../nbs/00_tensor.ipynb #c682d3f3
-def _get_requires_grad(self): return self._requires_grad
+def _get_requires_grad(self):
+    v = self._view_version
+    if v is not None and v != self._base._version_count: hooks.refresh_view(self)
+    return self._requires_grad
 
+def _get_grad_fn(self):
+    v = self._view_version
+    if v is not None and v != self._base._version_count: hooks.refresh_view(self)
+    return self._grad_fn
+
+# PyTorch's rule for a view whose base was changed in place after the view was made (through
+# the base or through another view): the view's history is stale, and is rebuilt from the
+# base's when it is next read (notebook 02 does the rebuilding)
+Tensor.grad_fn = property(_get_grad_fn, Tensor._grad_fn.__set__,
+                          doc="The node of the operation that computed this tensor.")
+
+# %% ../nbs/00_tensor.ipynb #98c1be7b
 def _set_requires_grad(self, flag):
     # a computed tensor already requires grad
     if self.grad_fn is not None and flag: return
@@ -361,7 +382,9 @@ def requires_grad_(self, requires_grad=True):
 @patch_tensor
 def detach(self):
     "A tensor sharing this one's memory, with no autograd history."
-    return _view_of(self, self._array)
+    t = _view_of(self, self._array)
+    t._view_version = None      # it never follows this tensor's history
+    return t
 
 # unlike detach(), `.data` has its own version counter
 def _get_data(self): return _wrap(self._array)
@@ -371,7 +394,13 @@ Tensor.data = property(_get_data, _set_data,
 
 def _bump_version(t):
     "Record that `t`'s memory changed in place."
-    (t._base if t._base is not None else t)._version_count += 1
+    b = t._base
+    if b is None: t._version_count += 1
+    else:
+        b._version_count += 1
+        # the view written to stays current (its new history is set by the writer); other
+        # views of the same memory are now stale
+        if t._view_version is not None: t._view_version = b._version_count
 
 # %% ../nbs/00_tensor.ipynb #09c21c3c
 class _Hooks:
@@ -383,6 +412,10 @@ class _Hooks:
     def recording(self, tensors): return False
     # an in-place op moved `old`'s result into tensor `new`
     def rebase(self, old, new): pass
+    # a view's base was changed in place since the view's history was set: rebuild it
+    def refresh_view(self, view): view._view_version = view._base._version_count
+    # an in-place op recorded on `view` (`old`: its stand-in): the history moves into its base
+    def rebase_view(self, view, old): pass
 
 hooks = _Hooks()
 
@@ -1136,7 +1169,7 @@ def __setitem__(self, key, value):
                                f"{value.dtype._legacy_name} for the source.")
         _check_no_overlap(self._array, value._array, allow_same=False)
     elif isinstance(value, Tensor) and is_view:
-        _check_no_overlap(self._array[numpy_key], value._array, allow_same=True)
+        _check_no_overlap(self._array[numpy_key], value._array, allow_same='expand')
     old = _original(self) if hooks.recording((self, value)) else None
     try:
         # nan -> int, 1e30 -> half: as PyTorch
@@ -1147,10 +1180,17 @@ def __setitem__(self, key, value):
         raise _index_error(e) from None
     except TypeError: _check_index_device(self._array, numpy_key); raise
     except ValueError as e:
-        if 'read-only' in str(e): raise _overlap_error() from None
-        raise _setitem_broadcast_error(value, self._array[numpy_key].shape) from None
+        if 'read-only' not in str(e):
+            raise _setitem_broadcast_error(value, self._array[numpy_key].shape) from None
+        # a part of an expanded tensor that repeats no element may be written
+        dest = _unrepeated(self._array[numpy_key]) if is_view else None
+        if dest is None: raise _overlap_error() from None
+        with np.errstate(invalid='ignore', over='ignore'):
+            dest[...] = _value_array(value, self._array)
     _bump_version(self)
-    if old is not None: _finish(self, 'setitem', (old, value), key)
+    if old is not None:
+        _finish(self, 'setitem', (old, value), key)
+        if self._view_version is not None: hooks.rebase_view(self, old)
 
 # %% ../nbs/00_tensor.ipynb #b830f2ca
 def _check_no_overlap(dest, src, allow_same):
@@ -1158,11 +1198,17 @@ def _check_no_overlap(dest, src, allow_same):
     the order of the writes). Like PyTorch it checks only dense layouts."""
     if type(dest) is not np.ndarray or type(src) is not np.ndarray or not dest.size or not src.size:
         return
+    if not np.may_share_memory(dest, src): return     # far apart: the cheap common case
     dense = lambda a: a.flags.c_contiguous or a.flags.f_contiguous
     if not (dense(dest) and dense(src)): return
-    d0, s0 = dest.__array_interface__['data'][0], src.__array_interface__['data'][0]
+    d0, s0 = dest.ctypes.data, src.ctypes.data    # (`__array_interface__` leaks a little)
     if d0 + dest.nbytes <= s0 or s0 + src.nbytes <= d0: return
     if allow_same and d0 == s0 and dest.shape == src.shape and dest.strides == src.strides:
+        return
+    # `x[key] = v` first drops v's leading size-1 dimensions and expands it (PyTorch's copy_to)
+    unit = lambda a: [(n, s) for n, s in zip(a.shape, a.strides) if n != 1]
+    if allow_same == 'expand' and d0 == s0 and dest.nbytes == src.nbytes \
+            and unit(dest) == unit(src):
         return
     raise RuntimeError("unsupported operation: some elements of the input tensor and "
                        "the written-to "
@@ -1176,6 +1222,14 @@ def _selects_all(key):
     parts = key if isinstance(key, tuple) else (key,)
     return builtins.all(k is Ellipsis or (isinstance(k, slice) and k == slice(None))
                         for k in parts)
+
+def _unrepeated(a):
+    """Array `a` made writable again if it is a read-only part of an expanded array that
+    repeats no element itself (`x.expand(2, 3)[0]`), else None."""
+    if builtins.any(st == 0 and n > 1 for st, n in zip(a.strides, a.shape)) and a.size:
+        return None
+    a.flags.writeable = True
+    return a
 
 def _overlap_error():
     return RuntimeError("unsupported operation: more than one element of the written-to "
@@ -1227,7 +1281,9 @@ def _view_dtype(self, d):
                            f"{self.dtype._legacy_name} as "
                            f"{d._legacy_name} (different element sizes), but got "
                            f"{self.shape[-1] if self.ndim else 1}")
-    return _view_of(self, self._array.view(d.np))
+    t = _view_of(self, self._array.view(d.np))
+    t._view_version = None      # reinterpreted bytes have no gradient
+    return t
 
 # %% ../nbs/00_tensor.ipynb #592eed08
 @patch_tensor
@@ -1387,7 +1443,7 @@ def _broadcast_view(a, shape):
     lead = len(shape) - a.ndim
     strides = (0,) * lead + tuple(0 if n == 1 and m != 1 else st for n, m,
                                   st in zip(a.shape, shape[lead:], a.strides))
-    repeats = builtins.any(st == 0 and m > 1 for st, m in zip(strides, shape))
+    repeats = builtins.any(st == 0 and m > 1 for st, m in zip(strides, shape)) and 0 not in shape
     if type(a) is not np.ndarray:
         return array_module(a).lib.stride_tricks.as_strided(a, shape, strides)
     if a.flags.c_contiguous:
@@ -1634,16 +1690,18 @@ def _original(t, copy=False):
         raise RuntimeError("a leaf Variable that requires grad is being used in an "
                            "in-place operation.")
     base = t._base
-    if base is not None and base._requires_grad and base._array is not t._array:
-        if base.grad_fn is None:
-            raise RuntimeError("a view of a leaf Variable that requires grad is being "
-                               "used in an in-place operation.")
-        raise RuntimeError("learntorch does not support in-place changes to a view of a "
-                           "tensor that requires grad; "
-                           "change the whole tensor instead, or build the result out of "
-                           "place (e.g. with torch.where)")
-    o = _wrap(t._array.copy() if copy else t._array, t._requires_grad)
-    o.grad_fn = t.grad_fn
+    if t._view_version is not None and base._requires_grad and base._grad_fn is None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being "
+                           "used in an in-place operation.")
+    if t._view_version is not None and hasattr(t, '_output_nr') and t.requires_grad:
+        raise RuntimeError(f"Output {t._output_nr} of "
+                           f"{type(t.grad_fn).__name__.rsplit('Backward', 1)[0]} is a view "
+                           "and is being modified inplace. This view is the output of a "
+                           "function that returns multiple views. Such functions do not "
+                           "allow the output views to be modified inplace. You should "
+                           "replace the inplace operation by an out-of-place one.")
+    o = _wrap(t._array.copy() if copy else t._array, t.requires_grad)
+    o._grad_fn = t.grad_fn
     return o
 
 # %% ../nbs/00_tensor.ipynb #5b6d7e42

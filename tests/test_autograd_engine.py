@@ -987,41 +987,91 @@ def test_inplace_then_saved_output_needed(torch):
     same_error(torch, fn, upto='one of the variables needed for gradient computation has been modified by an inplace operation')
 
 
-VIEW_INPLACE_LIMITATION = pytest.mark.xfail(strict=True, raises=RuntimeError, reason=
-    "documented learntorch limitation (tensors.py `_original`): an in-place change to a view of a tensor that requires "
-    "grad raises 'learntorch does not support in-place changes to a view of a tensor that requires grad' instead of "
-    "rebasing the view's history (PyTorch's CopySlices)")
-
-
-@VIEW_INPLACE_LIMITATION
 def test_inplace_on_view_of_non_leaf(torch):
+    "The write reaches the base (CopySlices) and the view reads it back (AsStridedBackward0)."
     def fn(T):
         x = t(T, [1., 2., 3.], True)
         y = x * 1
         y[:2].mul_(x[1:])
+        names = [type(y.grad_fn).__name__, [type(n).__name__ for n, _ in y.grad_fn.next_functions]]
         y.sum().backward()
-        return x.grad, type(y.grad_fn).__name__
+        return x.grad, names
     same(torch, fn)
 
 
-@VIEW_INPLACE_LIMITATION
 def test_inplace_add_on_slice_of_non_leaf(torch):
     def fn(T):
         x = t(T, [[1., 2.], [3., 4.]], True)
-        y = x.exp()
+        y = x.sin()                     # (exp would save its output, which `v += 1` changes)
         v = y[:, 0]
         v += 1
         y.sum().backward()
-        return x.grad
+        return x.grad, type(v.grad_fn).__name__
     same(torch, fn)
 
 
-def test_inplace_on_view_limitation_message():
-    "The limitation above fails loudly, never with a silently wrong gradient."
+def test_other_views_follow_an_inplace_change(torch):
+    "A view made before its base changed in place rebuilds its history from the base's."
+    def fn(T):
+        x = t(T, [[1., 2.], [3., 4.]], True)
+        y = x * 2
+        w, u = y.t(), y[1]              # made before the change
+        y[0].exp_()
+        r = [type(w.grad_fn).__name__, type(u.grad_fn).__name__, w.requires_grad]
+        (w * w).sum().backward(retain_graph=True)
+        g1 = x.grad.clone()
+        u.sum().backward()
+        return g1, x.grad, r
+    same(torch, fn)
+
+
+def test_view_starts_requiring_grad_after_its_base_is_written(torch):
+    def fn(T):
+        x = t(T, [1., 2., 3.], True)
+        a = T.zeros(3)
+        v = a[1:]
+        d = a.detach()[:2]              # a detached view never follows
+        a.add_(x)
+        r = [v.requires_grad, type(v.grad_fn).__name__, v.is_leaf, d.requires_grad]
+        (v * v).sum().backward()
+        return x.grad, r
+    same(torch, fn)
+
+
+def test_inplace_write_into_view_of_plain_tensor(torch):
+    "copy_/setitem/fill_ through a view of a tensor that needs no grad make the base require grad."
+    def fn(T):
+        x = t(T, [1., 2., 3.], True)
+        b = T.zeros(2, 3)
+        b[0].copy_(x)
+        b[1, 1:] = x[:2] * 2
+        b[:, 0].fill_(7.)
+        r = [type(b.grad_fn).__name__, b.requires_grad]
+        (b * T.arange(6.).reshape(2, 3)).sum().backward()
+        return x.grad, r
+    same(torch, fn)
+
+
+def test_inplace_on_view_of_view_and_saved_output(torch):
+    "A view of a view, an op saving its output (exp_), then a later change of that output."
+    def fn(T):
+        x = t(T, [1., 2., 3., 4.], True)
+        y = (x * 1).reshape(2, 2)
+        v = y.t()[0]
+        v.exp_()
+        y.sum().backward(retain_graph=True)
+        g = x.grad.clone()
+        y.mul_(2)                       # exp_'s saved output changes: backward must refuse now
+        try: y.sum().backward()
+        except RuntimeError as e: return g, 'modified by an inplace operation' in str(e)
+        return g, False
+    same(torch, fn)
+
+
+def test_inplace_on_view_of_leaf_still_refused():
     x = learntorch.tensor([1., 2., 3.], requires_grad=True)
-    y = x * 1
-    with pytest.raises(RuntimeError, match='does not support in-place changes to a view'):
-        y[:2].mul_(2)
+    with pytest.raises(RuntimeError, match='a view of a leaf Variable that requires grad'):
+        x[:2].mul_(2)
 
 
 # ======================================================================================================= deep graphs
@@ -1498,3 +1548,25 @@ def test_first_gradient_is_taken_not_copied_when_unshared(torch):
         y.backward(h); h.add_(5)
         u = T.ones(3, requires_grad=True); u.expand(2, 3).sum().backward()
         assert (w.grad.tolist(), v.grad.tolist(), u.grad.tolist()) == ([1.] * 3, [1.] * 3, [2.] * 3), T.__name__
+
+
+@pytest.mark.parametrize('layer', ['linear', 'matmul_t'])
+def test_weight_gradient_through_transpose_is_taken_not_copied(torch, layer):
+    "A weight used as `w.t()` (every Linear layer) gets its first gradient without a copy; shared ones stay apart."
+    import learntorch as lt
+    w, x = lt.randn(1000, 1000, requires_grad=True), lt.randn(2, 1000)
+    y = (lt.nn.functional.linear(x, w) if layer == 'linear' else x @ w.t()).sum()
+    tracemalloc.start()
+    y.backward()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1.5 * w.numel() * 4, f'backward peaked at {peak} bytes: the 4 MB gradient was copied'
+    for T in (lt, torch):
+        w, kept = T.ones(3, 2, requires_grad=True), []
+        w.register_hook(lambda g: kept.append(g))       # a hook holds the gradient: .grad is a copy
+        (T.ones(4, 2) @ w.t()).sum().backward()
+        kept[0].add_(5)
+        v, h = T.ones(2, 3, requires_grad=True), T.ones(3, 2)
+        v.t().backward(h.t().t())                          # the seed views a tensor the caller holds
+        h.add_(5)
+        assert (w.grad.tolist(), v.grad.tolist()) == ([[4.] * 2] * 3, [[1.] * 3] * 2), T.__name__

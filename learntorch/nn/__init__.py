@@ -227,6 +227,9 @@ Module.forward = _forward_unimplemented
 def _call(self, *args, **kwargs):
     ("Run the forward pre-hooks, `forward`, then the forward hooks; wire up backward "
      "hooks if any.")
+    if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+            or self._backward_pre_hooks):
+        return self.forward(*args, **kwargs)     # no hooks (the usual case): just forward
     for hid, hook in list(self._forward_pre_hooks.items()):
         if hid in self._forward_pre_hooks_with_kwargs:
             result = hook(self, args, kwargs)

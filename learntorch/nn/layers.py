@@ -36,6 +36,7 @@ from learntorch.autograd import (
     _sum_to,
     _index_grad,
     _needs_grad,
+    _formulas,
 )
 from ..autograd import LinalgVectorNormBackward0, _renamed
 from learntorch.nn import (
@@ -491,6 +492,22 @@ class GELU(Module):
                  approximate='none'): super().__init__(); self.approximate = approximate
     def forward(self, input): return gelu(input, self.approximate)
     def extra_repr(self): return f"approximate='{self.approximate}'"
+
+# %% ../../nbs/04_layers.ipynb #f5030b86
+_ReluBackward0 = _formulas['relu']
+_plain_relu_backward = _ReluBackward0.backward
+
+def _fast_relu_backward(self, g):
+    "`g` where ReLU's output is positive, 0 elsewhere: one masked multiply on the arrays."
+    a = g._array
+    if is_grad_enabled() or a.dtype not in _FAST_FLOATS or a.ndim == 0:
+        return _plain_relu_backward(self, g)
+    (y,) = self.saved_tensors
+    if y._array.dtype != a.dtype or y._array.shape != a.shape:
+        return _plain_relu_backward(self, g)
+    return (_wrap(array_module(a).multiply(a, y._array > 0)),)
+
+_ReluBackward0.backward = _fast_relu_backward   # one node class, both paths
 
 # %% ../../nbs/04_layers.ipynb #cf8293a2
 class SiLU(Module):

@@ -192,16 +192,20 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,
         )
     logp, t = _classes_last(input, target)
     n, c = logp.shape
-    idx = t._array.astype(np.int64)
-    valid = idx != ignore_index
-    bad = idx[valid & ((idx < 0) | (idx >= c))]
-    if bad.size: raise IndexError(f"Target {builtins.int(bad[0])} is out of bounds.")
-    xp = array_module(logp._array)
-    safe = xp.where(valid, idx, 0)
-    w = weight._array[safe] if weight is not None else xp.ones(n, dtype=logp._array.dtype)
-    w = xp.where(valid, w, 0).astype(logp._array.dtype)
-    picked = logp._array[xp.arange(n), safe]
-    losses = -w * picked
+    idx, xp = t._array.astype(np.int64, copy=False), array_module(logp._array)
+    if (weight is None and n and not 0 <= ignore_index < c and 0 <= idx.min()
+            and idx.max() < c):   # the usual case: every target a class, none ignored
+        safe, w = idx, xp.ones(n, dtype=logp._array.dtype)
+        losses = -logp._array[xp.arange(n), idx]
+    else:
+        valid = idx != ignore_index
+        bad = idx[valid & ((idx < 0) | (idx >= c))]
+        if bad.size: raise IndexError(f"Target {builtins.int(bad[0])} is out of bounds.")
+        safe = xp.where(valid, idx, 0)
+        w = (weight._array[safe] if weight is not None
+             else xp.ones(n, dtype=logp._array.dtype))
+        w = xp.where(valid, w, 0).astype(logp._array.dtype)
+        losses = -w * logp._array[xp.arange(n), safe]
     viewed = (
         reduction == "none" and target.ndim >= 2 and target.ndim != 3
     )  # PyTorch views the 2-D kernel's result

@@ -20,11 +20,17 @@ p.add_argument('--title', default='fuzz findings')
 p.add_argument('--known', action='store_true', help='print the classes as KNOWN_FAILURES entries')
 p.add_argument('--write-known', action='store_true',
                help='tighten fuzz/known_failures.py to this run: its classes only, MAX_RATE its rate rounded up to 0.5%%')
+p.add_argument('--generator', type=int, default=1, choices=(1, 2),
+               help='1: generator.py (the CI run), 2: generator2.py (scenarios the first one does not draw)')
 p.add_argument('--verbose', action='store_true', help='print each program number first (to find one that crashes)')
 a = p.parse_args()
 import learntorch
 print(f'learntorch from {learntorch.__file__}', flush=True)
-s = campaign(a.seed, a.programs, a.start, progress=1 if a.verbose else 1000)
+from fuzz.generator import program_for
+from fuzz.generator2 import program2_for
+s = campaign(a.seed, a.programs, a.start, progress=1 if a.verbose else 1000,
+             make=program_for if a.generator == 1 else program2_for)
+assert not (a.write_known and a.generator != 1), 'known_failures.py is about the CI run (generator 1)'
 print(s.table(examples=not a.no_examples))
 if a.findings: Path(a.findings).write_text(findings_markdown([s], a.title))
 if a.known:

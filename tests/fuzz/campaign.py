@@ -51,12 +51,13 @@ def classify(program):
     return difference_class(small, sd), report(small, sd), excused
 
 
-def campaign(seed, programs, start=0, progress=None):
-    "Run programs `start`.. of the run seeded with `seed`; shrink and classify each difference."
+def campaign(seed, programs, start=0, progress=None, make=program_for):
+    """Run programs `start`.. of the run seeded with `seed` (drawn by `make`, by default `generator`'s); shrink and
+    classify each difference."""
     s = Summary(seed)
     t0 = time.perf_counter()
     for i in range(start, start + programs):
-        key, text, excused = classify(program_for(seed, i))
+        key, text, excused = classify(make(seed, i))
         s.programs += 1
         s.excused += bool(excused)
         if key and accepted(key):
