@@ -29,6 +29,7 @@ from .tensors import *
 from .tensors import array_module, patch_tensor, hooks
 from learntorch.tensors import (
     _wrap, _view_of, _index_key, _dtype_of_np, _broadcast_view, _bump_version,
+    _is_index_array,
 )
 from .ops import *
 from .ops import _add_at
@@ -377,7 +378,8 @@ def _record(out, op, inputs, args):
     for x in (inputs if cls.differentiable is None else cls.differentiable(inputs)):
         if isinstance(x, Tensor):
             dtypes.append(x._array.dtype)
-            fn = x.grad_fn
+            # (the slot itself unless `x` is a view, whose history the property refreshes)
+            fn = x._grad_fn if x._view_version is None else x.grad_fn
             if fn is not None:
                 nr = getattr(x, '_output_nr', 0) if fn._num_outputs > 1 else 0
                 edges.append((fn, nr))
@@ -395,7 +397,7 @@ def _record(out, op, inputs, args):
     else:
         if out._retains_grad and out.grad_fn is not None:
             _move_retain_hook(out, out.grad_fn, node)
-        out.grad_fn, out._requires_grad = node, True
+        out._grad_fn, out._requires_grad = node, True
 
 # %% ../nbs/02_autograd.ipynb #eb2a7a32
 def _move_retain_hook(t, old, new):
@@ -473,10 +475,12 @@ def _leading_to(roots, targets):
 def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
     "Propagate `seeds` (gradients of the root nodes' outputs) back through the graph."
     # each root node once, even if several outputs are roots
-    counts = _topological_counts(list(dict.fromkeys(n for n, _ in roots)))
+    starts = ([roots[0][0]] if len(roots) == 1
+              else list(dict.fromkeys(n for n, _ in roots)))
+    counts = _topological_counts(starts)
     buffers = {}
     for (node, index), seed in zip(roots, seeds): _add_grad(buffers, node, index, seed)
-    ready = [n for n in dict.fromkeys(n for n, _ in roots) if counts.get(n, 0) == 0]
+    ready = [n for n in starts if counts.get(n, 0) == 0]
     # `autograd.grad` runs only the nodes through which a wanted gradient flows
     needed = None if capture is None else _leading_to(ready, capture)
     while ready:
@@ -494,15 +498,15 @@ def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
             if accumulate and g is not None and leaf._requires_grad: _accumulate(leaf, g)
             continue
         if capture is not None and node in capture: capture[node] = grads[0]
-        # nothing arrived (`is`, not `count(None)`: no tensor `==`), or nothing wanted lies
-        # further down
+        # nothing arrived (`is`, not `count(None)`: no tensor `==`), or nothing wanted
+        # lies further down
         results = None
         if needed is None or node in needed:
             for g in grads:
                 if g is not None:
                     results = node.apply(grads)
                     break
-            if not retain_graph: node.release()
+            if not retain_graph and node._saved: node.release()
         if results is None: results = (None,) * len(node.next_functions)
         dtypes = node._input_dtypes
         for i, (child, index) in enumerate(node.next_functions):
@@ -545,10 +549,10 @@ def _unshared(grad, a):
 
 def _accumulate(leaf, grad):
     "Add `grad` into `leaf.grad` (its hooks have run already)."
-    if grad.dtype is not leaf.dtype: grad = grad.to(leaf.dtype)
+    if grad._array.dtype != leaf._array.dtype: grad = grad.to(leaf.dtype)
     old = leaf.grad
     # create_graph: keep the gradient's own history
-    if is_grad_enabled():
+    if _GradMode.enabled:
         leaf.grad = grad if old is None else old + grad
     elif old is None:
         a = grad._array
@@ -1272,6 +1276,7 @@ def _as_tuple(x):
 
 def _numerical_jacobian(func, inputs, x, output_index, eps):
     "d output / d x by central differences: one row per element of `x`."
+    # the Jacobian is assembled in host memory (`.cpu()`), whatever the device
     rows, target = [], x._array
     n_out = _as_tuple(func(*inputs))[output_index].numel()
     if target.size == 0 or n_out == 0: return np.zeros((target.size, n_out))
@@ -1283,7 +1288,7 @@ def _numerical_jacobian(func, inputs, x, output_index, eps):
             .detach()
             .to(float64)
             .reshape(-1)
-            ._array.copy()
+            .cpu()._array.copy()
         )
         target[idx] = old - eps
         minus = (
@@ -1291,7 +1296,7 @@ def _numerical_jacobian(func, inputs, x, output_index, eps):
             .detach()
             .to(float64)
             .reshape(-1)
-            ._array.copy()
+            .cpu()._array.copy()
         )
         target[idx] = old
         rows.append((plus - minus) / (2 * eps))
@@ -1308,7 +1313,7 @@ def _analytical_jacobian(output, x):
         cols.append(
             np.zeros(x.numel())
             if g is None
-            else g.detach().to(float64).reshape(-1)._array.copy()
+            else g.detach().to(float64).reshape(-1).cpu()._array.copy()
         )
     return np.array(cols).T.reshape(x.numel(), -1)
 
@@ -1348,7 +1353,8 @@ def gradgradcheck(
     if grad_outputs is None:
         gen = Generator().manual_seed(0)
         grad_outputs = tuple(
-            randn(o.shape, dtype=o.dtype, generator=gen).requires_grad_() for o in outputs
+            randn(o.shape, dtype=o.dtype, generator=gen, device=o.device).requires_grad_()
+            for o in outputs
         )
     grad_outputs = _as_tuple(grad_outputs)
     n = len(inputs)
@@ -1806,12 +1812,12 @@ def _is_advanced(k):
     """Index tensors, arrays, lists and bools index; a 0-d integer tensor selects like an
     int."""
     if isinstance(k, Tensor): return k.ndim > 0 or k.dtype is bool
-    return isinstance(k, (list, np.ndarray, builtins.bool))
+    return isinstance(k, (list, builtins.bool)) or _is_index_array(k)
 
 def _int_index(k):
     "An index that picks along one dimension (integers, not a mask)."
     if isinstance(k, Tensor): return k.ndim > 0 and k.dtype.np.kind in 'iu'
-    if isinstance(k, np.ndarray): return k.ndim > 0 and k.dtype.kind in 'iu'
+    if _is_index_array(k): return k.ndim > 0 and k.dtype.kind in 'iu'
     return isinstance(k, list) and builtins.all(type(v) is builtins.int for v in k)
 
 # %% ../nbs/02_autograd.ipynb #78d1a57b

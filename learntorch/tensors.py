@@ -1027,7 +1027,8 @@ def _index_key(key, shape=None):
             if k.dtype.kind == 'f':
                 raise IndexError("tensors used as indices must be long, int, byte or "
                                  "bool tensors")
-        elif isinstance(k, np.ndarray): is_view = False
+        # an index array: numpy's, or a GPU's inside a backward pass
+        elif _is_index_array(k): is_view = False
         elif isinstance(k, builtins.bool): is_view = False
         elif not (k is None or k is Ellipsis or isinstance(k, (builtins.int,
                 np.integer))):
@@ -1314,12 +1315,12 @@ def reshape_as(self, other):
 def flatten(self, start_dim=0, end_dim=-1):
     "Merge dimensions `start_dim`..`end_dim` into one."
     if self._array.ndim == 0: return self.reshape(1)
-    s, e = _norm_dim(start_dim, self.ndim), _norm_dim(end_dim, self.ndim)
+    shape = self._array.shape                  # (a plain tuple: slicing it is quicker)
+    s, e = _norm_dim(start_dim, len(shape)), _norm_dim(end_dim, len(shape))
     if s > e:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after "
                            "end_dim")
     if s == e: return self
-    shape = self.shape
     return self.reshape(shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
 
 @patch_tensor

@@ -222,9 +222,12 @@ class ufunc:
     def __call__(self, *args, **kwargs): return _call(self._u, args, kwargs)
     def __getattr__(self, name):
         v = getattr(self._u, name)
-        if name == 'at' and self.__name__ not in _CUPY_AT:
-            def at(*args, **kwargs):
-                raise NotImplementedError(f'cupy has no {self.__name__}.at (only {", ".join(_CUPY_AT)})')
+        if name == 'at':
+            def at(a, indices, b=None):
+                "In place `a[indices] op= b`, repeats accumulating; indices may be host arrays, as in cupy."
+                if self.__name__ not in _CUPY_AT:
+                    raise NotImplementedError(f'cupy has no {self.__name__}.at (only {", ".join(_CUPY_AT)})')
+                v(_unwrap(a), _unwrap_key(indices), *(() if b is None else (_unwrap(b),)))
             return at
         return _function(v) if callable(v) else v
     def __repr__(self): return f'<strict ufunc {self.__name__!r}>'

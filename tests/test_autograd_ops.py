@@ -24,10 +24,12 @@ from hypothesis.extra import numpy as hnp
 
 import learntorch
 from helpers import _builtin_base, advanced_indices, basic_indices, broadcast_shapes, dim_tuples, dims, fresh, layouts, \
-    shape_broadcasting_to, shapes
+    shape_broadcasting_to, shapes, OnDevice, _to_device_keeping_strides, assert_on_device, is_seam_leak
 
 # hypothesis examples per row and test (override with LT_AUTOGRAD_EXAMPLES=torch,fd,gg)
 N_TORCH, N_FD, N_GG = (int(v) for v in os.environ.get('LT_AUTOGRAD_EXAMPLES', '12,10,6').split(','))
+# the same on a device (the strict array module, a GPU): fewer examples, every row (LT_DEVICE_AUTOGRAD_EXAMPLES)
+D_TORCH, D_FD, D_GG = (int(v) for v in os.environ.get('LT_DEVICE_AUTOGRAD_EXAMPLES', '4,2,2').split(','))
 EPS, ATOL, RTOL = 1e-6, 1e-5, 1e-3          # finite differences (float64)
 GRAD_RTOL, GRAD_ATOL = 1e-4, 1e-5           # float32 gradients vs PyTorch (times the row's `tol`)
 
@@ -551,7 +553,7 @@ row('linear_module', lambda T, x, w, b: _linear_module(T, x, w, b),
 
 
 def _linear_module(T, x, w, b):
-    m = T.nn.Linear(w.shape[1], w.shape[0], dtype=w.dtype)
+    m = T.nn.Linear(w.shape[1], w.shape[0], dtype=w.dtype, device=x.device)
     with T.no_grad():
         m.weight.copy_(w)
         m.bias.copy_(b)
@@ -739,15 +741,17 @@ def cases(r, mode):
     return strategy()
 
 
-def build(T, args, leaves):
-    "Turn drawn arguments into `T` tensors; leaves (requiring grad) are appended to `leaves` in order."
+def build(T, args, leaves, device=None):
+    """Turn drawn arguments into `T` tensors; leaves (requiring grad) are appended to `leaves` in order. With a
+    `device` (learntorch only) the tensors are moved there, keeping their strides."""
+    move = (lambda t: t) if device is None else (lambda t: _to_device_keeping_strides(t, device))
     def conv(a):
         if isinstance(a, Leaf):
-            t = T.from_numpy(fresh(a.a)).requires_grad_()
+            t = move(T.from_numpy(fresh(a.a))).requires_grad_()
             leaves.append(t)
             return t
-        if isinstance(a, Const): return T.from_numpy(a.a.copy())
-        if isinstance(a, np.ndarray): return T.from_numpy(a.copy())
+        if isinstance(a, Const): return move(T.from_numpy(a.a.copy()))
+        if isinstance(a, np.ndarray): return move(T.from_numpy(a.copy()))
         if isinstance(a, tuple): return tuple(conv(v) for v in a)
         if isinstance(a, list): return [conv(v) for v in a]
         if isinstance(a, dict): return {k: conv(v) for k, v in a.items()}
@@ -760,6 +764,22 @@ def as_outputs(out):
 
 
 def name_of(t): return type(t.grad_fn).__name__ if t.grad_fn is not None else None
+
+
+def host(t):
+    "A numpy array with tensor `t`'s values (a copy when it lives on a GPU)."
+    return t.detach().cpu().numpy()
+
+
+def on(device):
+    "The library module a row's code sees: learntorch, or learntorch making its new tensors on `device`."
+    return learntorch if device is None else OnDevice(device)
+
+
+def to_lt(a, device=None):
+    "A learntorch tensor with numpy array `a`'s values (a copy), on `device`."
+    t = learntorch.from_numpy(np.array(a))
+    return t if device is None else t.to(device)
 
 
 @pytest.fixture(scope='module')
@@ -784,19 +804,33 @@ def test_table_size(record_property):
 @settings(max_examples=N_TORCH, deadline=None)
 @given(data=st.data())
 def test_grad_vs_torch(torch, r, data):
+    check_grad_vs_torch(torch, r, data)
+
+
+@pytest.mark.parametrize('r', TABLE, ids=IDS)
+@settings(max_examples=D_TORCH, deadline=None)
+@given(data=st.data())
+def test_grad_vs_torch_on_device(torch, r, data, accel_device):
+    "(a) with learntorch's tensors on the device (PyTorch's on the CPU): forward and backward through the seam."
+    check_grad_vs_torch(torch, r, data, accel_device)
+
+
+def check_grad_vs_torch(torch, r, data, device=None):
     args = data.draw(cases(r, 'torch'), label='args')
     seed = data.draw(st.integers(0, 2**32 - 1), label='upstream seed')
     th_leaves, lt_leaves = [], []
-    th_args, lt_args = build(torch, args, th_leaves), build(learntorch, args, lt_leaves)
+    th_args, lt_args = build(torch, args, th_leaves), build(learntorch, args, lt_leaves, device)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         try: th_outs = as_outputs(r.fn(torch, *th_args))
         except Exception as th_exc:       # an invalid case: learntorch must refuse it too
-            with pytest.raises(Exception) as lt_exc: r.fn(learntorch, *lt_args)
+            with pytest.raises(Exception) as lt_exc: r.fn(on(device), *lt_args)
+            if is_seam_leak(lt_exc.value): raise lt_exc.value
             assert _builtin_base(type(lt_exc.value)) is _builtin_base(type(th_exc)), \
                 f'PyTorch raised {th_exc!r}, learntorch {lt_exc.value!r}'
             return
-    lt_outs = as_outputs(r.fn(learntorch, *lt_args))
+    lt_outs = as_outputs(r.fn(on(device), *lt_args))
+    if device is not None: assert_on_device(lt_outs, device, 'outputs')
     problems, names = [], []        # wrong values and wrong node names fail on different lines: hypothesis reports both
     assert len(lt_outs) == len(th_outs), f'{len(lt_outs)} outputs, PyTorch {len(th_outs)}'
     for k, (a, b) in enumerate(zip(lt_outs, th_outs)):
@@ -811,7 +845,7 @@ def test_grad_vs_torch(torch, r, data):
         torch.autograd.backward([th_outs[k] for k in diff], [torch.from_numpy(ups[k]) for k in diff])
         lt_diff = [k for k in diff if lt_outs[k].requires_grad]
         try:
-            learntorch.autograd.backward([lt_outs[k] for k in lt_diff], [learntorch.from_numpy(ups[k].copy()) for k in lt_diff])
+            learntorch.autograd.backward([lt_outs[k] for k in lt_diff], [to_lt(ups[k], device) for k in lt_diff])
         except Exception as e:
             raise AssertionError(f'learntorch backward raised {type(e).__name__}: {e}\n' + '\n'.join(problems + names)) from e
     for i, (a, b) in enumerate(zip(lt_leaves, th_leaves)):
@@ -819,7 +853,9 @@ def test_grad_vs_torch(torch, r, data):
         if b.grad is None:
             if a.grad is not None: problems.append(f'{where}: PyTorch leaves it None, learntorch has {a.grad}')
         elif a.grad is None: problems.append(f'{where}: None, PyTorch {b.grad}')
-        else: problems += compare_tensors(a.grad, b.grad, where, r.tol)
+        else:
+            problems += compare_tensors(a.grad, b.grad, where, r.tol)
+            if device is not None: assert_on_device(a.grad, device, where)
     if problems: raise AssertionError(f'{r.name}: ' + '\n'.join(problems + names))
     if names: raise AssertionError(f'{r.name} (grad_fn names only): ' + '\n'.join(names))
 
@@ -828,28 +864,28 @@ def compare_tensors(a, b, where, tol):
     "Problems (a list of messages) between learntorch tensor `a` and PyTorch tensor `b`: shape, dtype, values."
     if tuple(a.shape) != tuple(b.shape): return [f'{where}: shape {tuple(a.shape)}, PyTorch {tuple(b.shape)}']
     if str(a.dtype) != str(b.dtype): return [f'{where}: dtype {a.dtype}, PyTorch {b.dtype}']
-    va, vb = a.detach().numpy().astype(np.float64), b.detach().numpy().astype(np.float64)
+    va, vb = host(a).astype(np.float64), host(b).astype(np.float64)
     scale = builtins.max(1.0, float(np.max(np.abs(vb[np.isfinite(vb)]), initial=0)))   # float32 rounding grows with size
     if np.allclose(va, vb, rtol=GRAD_RTOL * tol, atol=GRAD_ATOL * tol * scale, equal_nan=True): return []
     return [f'{where}: values differ\nlearntorch: {va.tolist()}\nPyTorch:    {vb.tolist()}']
 
 
 # ------------------------------------------------------------------------------------------------------- (b) first order
-def _leaf_fn(r, args):
+def _leaf_fn(r, args, device=None):
     "`f(*leaves)` for the row with the non-differentiable arguments fixed, and the float64 leaves to start from."
     leaves = []
-    build(learntorch, args, leaves)
+    build(learntorch, args, leaves, device)
     def f(*xs):
         it = iter(xs)
         def conv(a):
             if isinstance(a, Leaf): return next(it)
-            if isinstance(a, Const): return learntorch.from_numpy(a.a.copy())
-            if isinstance(a, np.ndarray): return learntorch.from_numpy(a.copy())
+            if isinstance(a, Const): return to_lt(a.a, device)
+            if isinstance(a, np.ndarray): return to_lt(a, device)
             if isinstance(a, tuple): return tuple(conv(v) for v in a)
             if isinstance(a, list): return [conv(v) for v in a]
             if isinstance(a, dict): return {k: conv(v) for k, v in a.items()}
             return a
-        return r.fn(learntorch, *conv(args))
+        return r.fn(on(device), *conv(args))
     return f, leaves
 
 
@@ -857,7 +893,7 @@ def _scalar_of(f, leaves, ups):
     "sum_k <ups[k], f(leaves)[k]> in float64, without recording."
     with learntorch.no_grad():
         outs = as_outputs(f(*leaves))
-    return builtins.sum(float((o.detach().numpy().astype(np.float64) * u).sum()) for o, u in zip(outs, ups))
+    return builtins.sum(float((host(o).astype(np.float64) * u).sum()) for o, u in zip(outs, ups))
 
 
 def own_central_differences(f, leaves, rng):
@@ -868,13 +904,13 @@ def own_central_differences(f, leaves, rng):
         assert o.requires_grad, f'output {k} does not require grad: the op was not recorded in the graph'
     ups = [rng.standard_normal(tuple(o.shape)) for o in outs]
     for x in leaves: x.grad = None
-    learntorch.autograd.backward(outs, [learntorch.from_numpy(u.copy()) for u in ups])
+    learntorch.autograd.backward(outs, [to_lt(u, x.device) for u, x in zip(ups, outs)])
     for i, x in enumerate(leaves):
-        analytical = np.zeros(x.shape) if x.grad is None else x.grad.numpy().astype(np.float64)
+        analytical = np.zeros(x.shape) if x.grad is None else host(x.grad).astype(np.float64)
         assert analytical.shape == tuple(x.shape)
         numerical = np.zeros(x.shape)
-        arr = x.detach().numpy()          # shares memory with the leaf
-        for idx in np.ndindex(*arr.shape):
+        arr = x.detach().numpy() if x.device.type == 'cpu' else _ElementWriter(x)   # shares memory with the leaf
+        for idx in np.ndindex(*x.shape):
             old = arr[idx]
             arr[idx] = old + EPS
             plus = _scalar_of(f, leaves, ups)
@@ -887,13 +923,33 @@ def own_central_differences(f, leaves, rng):
     for x in leaves: x.grad = None
 
 
+class _ElementWriter:
+    "Reads and writes single elements of a device leaf's memory as Python floats, outside autograd."
+    def __init__(self, x): self.t = x.detach()
+    def __getitem__(self, idx): return self.t[idx].item()
+    def __setitem__(self, idx, v):
+        with learntorch.no_grad(): self.t[idx] = v
+
+
 @pytest.mark.parametrize('r', TABLE, ids=IDS)
 @settings(max_examples=N_FD, deadline=None)
 @given(data=st.data())
 def test_gradcheck(r, data):
+    check_gradcheck(r, data)
+
+
+@pytest.mark.parametrize('r', TABLE, ids=IDS)
+@settings(max_examples=D_FD, deadline=None)
+@given(data=st.data())
+def test_gradcheck_on_device(r, data, accel_device):
+    "(b) on the device: float64 gradients against central differences, and learntorch's gradcheck there."
+    check_gradcheck(r, data, accel_device)
+
+
+def check_gradcheck(r, data, device=None):
     if r.fd: pytest.skip(r.fd)
     args = data.draw(cases(r, 'fd'), label='args')
-    f, leaves = _leaf_fn(r, args)
+    f, leaves = _leaf_fn(r, args, device)
     assert all(x.dtype is learntorch.float64 for x in leaves)
     assume(_finite_outputs(f, leaves))
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label='seed'))
@@ -907,7 +963,7 @@ def _finite_outputs(f, leaves):
     that are all ignored is 0/0 = NaN, where PyTorch defines the gradient as 0 but central differences give NaN; the
     gradient itself is still compared with PyTorch's by test_grad_vs_torch.)"""
     with learntorch.no_grad():
-        return all(bool(np.isfinite(o.detach().numpy()).all()) for o in as_outputs(f(*leaves)))
+        return all(bool(np.isfinite(host(o)).all()) for o in as_outputs(f(*leaves)))
 
 
 def _has_empty(f, leaves):
@@ -926,7 +982,7 @@ def own_second_order(f, leaves, rng):
     """h(x, u) = <w, J(x)^T u> (the first-order gradient, with create_graph=True, against a random w): its gradient
     by double backward, projected on a random direction over x and u, against central differences of h."""
     outs = as_outputs(f(*leaves))
-    us = [learntorch.from_numpy(rng.standard_normal(tuple(o.shape))).requires_grad_() for o in outs]
+    us = [to_lt(rng.standard_normal(tuple(o.shape)), o.device).requires_grad_() for o in outs]
     ws = [rng.standard_normal(tuple(x.shape)) for x in leaves]
     vars_ = list(leaves) + us
     dirs = [rng.standard_normal(tuple(v.shape)) for v in vars_]
@@ -937,18 +993,18 @@ def own_second_order(f, leaves, rng):
         total = None
         for g, w in zip(gs, ws):
             if g is None: continue
-            term = (g * learntorch.from_numpy(w)).sum()
+            term = (g * to_lt(w, g.device)).sum()
             total = term if total is None else total + term
         return total
 
     total = h(True)
     if total is None or not total.requires_grad: return      # the gradient does not depend on anything: nothing to check
     hg = learntorch.autograd.grad(total, vars_, allow_unused=True)
-    analytical = builtins.sum(float((g.detach().numpy() * d).sum()) for g, d in zip(hg, dirs) if g is not None)
-    arrays = [v.detach().numpy() for v in vars_]
-    olds = [a.copy() for a in arrays]
+    analytical = builtins.sum(float((host(g) * d).sum()) for g, d in zip(hg, dirs) if g is not None)
+    olds = [host(v).copy() for v in vars_]
     def value_at(step):
-        for a, o, d in zip(arrays, olds, dirs): a[...] = o + step * d
+        with learntorch.no_grad():
+            for v, o, d in zip(vars_, olds, dirs): v.detach().copy_(learntorch.from_numpy(np.asarray(o + step * d)))
         v = h(False)
         return 0.0 if v is None else float(v)
     numerical = (value_at(EPS) - value_at(-EPS)) / (2 * EPS)
@@ -962,10 +1018,22 @@ def own_second_order(f, leaves, rng):
 @settings(max_examples=N_GG, deadline=None)
 @given(data=st.data())
 def test_gradgradcheck(r, data):
+    check_gradgradcheck(r, data)
+
+
+@pytest.mark.parametrize('r', TABLE, ids=IDS)
+@settings(max_examples=D_GG, deadline=None)
+@given(data=st.data())
+def test_gradgradcheck_on_device(r, data, accel_device):
+    "(c) on the device: double backward against central differences, and learntorch's gradgradcheck there."
+    check_gradgradcheck(r, data, accel_device)
+
+
+def check_gradgradcheck(r, data, device=None):
     if r.fd: pytest.skip(r.fd)
     if r.gg: pytest.skip(r.gg)
     args = data.draw(cases(r, 'fd'), label='args')
-    f, leaves = _leaf_fn(r, args)
+    f, leaves = _leaf_fn(r, args, device)
     assume(_finite_outputs(f, leaves))
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label='seed'))
     own_second_order(f, leaves, rng)

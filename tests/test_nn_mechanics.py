@@ -379,3 +379,47 @@ def test_kl_div_mean_warns_like_pytorch():
     for T in LIBS:
         with pytest.warns(UserWarning, match="reduction: 'mean' divides the total loss"):
             T.nn.functional.kl_div(T.zeros(2, 2), T.ones(2, 2))
+
+
+@pytest.mark.parametrize('case', ['mean', 'weight_ignore', 'none', 'sum', 'twice', 'create_graph', 'smoothing',
+                                  'prehook_replaces', 'prehook_in_place'])
+def test_cross_entropy_backward_steps_share_work_but_agree(case):
+    "Log-softmax's node turns NLL's one-hot rows into softmax minus one-hot in place; every path agrees with PyTorch."
+    rng = np.random.default_rng(3)
+    x0, t0 = rng.standard_normal((5, 4)).astype(np.float32), np.array([0, 3, 1, 1, 2])
+    def run(T):
+        x, t = T.tensor(x0, requires_grad=True), T.tensor(t0)
+        F = T.nn.functional
+        kw = {'weight_ignore': dict(weight=T.tensor([1., 2., .5, 3.]), ignore_index=1),
+              'none': dict(reduction='none'), 'sum': dict(reduction='sum'),
+              'smoothing': dict(label_smoothing=0.2)}.get(case, {})
+        loss = F.cross_entropy(x, t, **kw)
+        if loss.ndim: loss = (loss * T.arange(5.)).sum()
+        node = loss.grad_fn.next_functions[0][0] if case.startswith('prehook') else None
+        if case == 'prehook_replaces': node.register_prehook(lambda gs: (gs[0] * 2,))
+        if case == 'prehook_in_place': node.register_prehook(lambda gs: [gs[0].mul_(3)] and None)
+        if case == 'create_graph':
+            g, = T.autograd.grad(loss, x, create_graph=True)
+            (g * g).sum().backward()
+            return g.detach().numpy().copy(), x.grad.numpy().copy()
+        loss.backward(retain_graph=case == 'twice')
+        if case == 'twice': loss.backward()
+        return (x.grad.numpy().copy(),)
+    for a, b in zip(run(learntorch), run(torch)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=case)
+
+
+def test_training_step_fast_paths_on_a_device_array_module(strict_cuda):
+    "Seed 001's step (Linear, ReLU, cross-entropy, `p.sub_`) runs its array fast paths through the device's module."
+    def step(device):
+        learntorch.manual_seed(0)
+        nn = learntorch.nn
+        model = nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.ReLU(), nn.Linear(8, 3)).to(device)
+        x, y = learntorch.randn(5, 3, 4).to(device), learntorch.tensor([0, 2, 1, 1, 0]).to(device)
+        loss = nn.CrossEntropyLoss()(model(x), y)
+        loss.backward()
+        grads = [p.grad.cpu().numpy().copy() for p in model.parameters()]
+        with learntorch.no_grad():
+            for p in model.parameters(): p.sub_(p.grad, alpha=0.1)
+        return [loss.item()] + grads + [p.detach().cpu().numpy().copy() for p in model.parameters()]
+    for a, b in zip(step('cpu'), step('cuda')): np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)

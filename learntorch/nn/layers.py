@@ -37,6 +37,7 @@ from learntorch.autograd import (
     _index_grad,
     _needs_grad,
     _formulas,
+    _Unary,
 )
 from ..autograd import LinalgVectorNormBackward0, _renamed
 from learntorch.nn import (
@@ -190,12 +191,13 @@ class AddmmBackward0(Node):
 # %% ../../nbs/04_layers.ipynb #9b318e40
 def linear(input, weight, bias=None):
     "`input @ weight.T + bias`: the affine map of a `Linear` layer."
-    if input.dtype is not weight.dtype:
+    a, w = input._array, weight._array        # (the arrays' dtype and shape are quicker)
+    if a.dtype != w.dtype:
         raise RuntimeError(
             f"mat1 and mat2 must have the same dtype, but got {input.dtype._legacy_name} "
             f"and {weight.dtype._legacy_name}"
         )
-    if input.shape[-1:] != weight.shape[-1:]:
+    if a.shape[-1:] != w.shape[-1:]:
         rows = math.prod(input.shape[:-1]) if input.ndim > 1 else 1
         raise RuntimeError(
             f"mat1 and mat2 shapes cannot be multiplied ({rows}x{input.shape[-1]} and "
@@ -203,7 +205,7 @@ def linear(input, weight, bias=None):
         )
     wt = weight.t()
     if bias is None: return input @ wt
-    if input.ndim == 2:
+    if a.ndim == 2:
         return _addmm(bias, input, wt)  # one fused node: AddmmBackward0
     if input.ndim == 1: return _addmm(bias, input.unsqueeze(0), wt).view(weight.shape[0])
     if (
@@ -495,7 +497,7 @@ class GELU(Module):
 
 # %% ../../nbs/04_layers.ipynb #f5030b86
 _ReluBackward0 = _formulas['relu']
-_plain_relu_backward = _ReluBackward0.backward
+_plain_relu_backward = _Unary.backward   # notebook 02's, for every elementwise function
 
 def _fast_relu_backward(self, g):
     "`g` where ReLU's output is positive, 0 elsewhere: one masked multiply on the arrays."

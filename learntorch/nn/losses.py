@@ -23,7 +23,8 @@ from learntorch.autograd import (
     _needs_grad,
 )
 from . import Module, add_to_namespace, functional
-from .layers import log_softmax
+from .layers import log_softmax, LogSoftmaxBackward0, _FAST_FLOATS
+from .layers import _fast_log_softmax_backward
 
 # %% ../../nbs/05_losses.ipynb #0aaf7fa1
 def _reduction(reduction, size_average=None, reduce=None):
@@ -325,6 +326,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             else total * math.nan
         )
     nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
+    nll_node, log_softmax_node = nll.grad_fn, logp.grad_fn
+    if nll_node is not None and log_softmax_node is not None and logp.ndim == 2:
+        nll_node.log_softmax = log_softmax_node   # the backward steps share work (below)
     if label_smoothing == 0: return nll
     ignored = target == ignore_index
     smooth = -(logp if weight is None else logp * weight.reshape(w_shape)).sum(class_dim)
@@ -335,6 +339,35 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         smooth = smooth.sum() / denom
     else: smooth = _reduce(smooth, reduction)
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_safe)
+
+# %% ../../nbs/05_losses.ipynb #d009a7ec
+_nll_rows_backward = _fast_nll_loss_backward               # the array version above
+_log_softmax_backward = _fast_log_softmax_backward         # notebook 04's array version
+
+def _nll_backward_linked(self, g):
+    "NLL's backward, also handing a linked log-softmax node the one value of each row."
+    (rows,) = _nll_rows_backward(self, g)
+    link = self.__dict__.get('log_softmax')                # set by `cross_entropy`
+    if link is not None and not is_grad_enabled():
+        picks = array_module(rows._array).arange(len(self.idx)), self.idx
+        link.one_hot = (rows, picks, rows._array[picks])
+    return (rows,)
+
+def _softmax_minus_one_hot(self, g):
+    "Log-softmax's backward for NLL's own rows `g`: `-v (softmax - onehot)`, in place."
+    hint = self.__dict__.pop('one_hot', None)
+    if (hint is None or hint[0] is not g or g._version or is_grad_enabled()
+            or g._array.dtype not in _FAST_FLOATS):
+        return _log_softmax_backward(self, g)
+    _, picks, v = hint
+    _, y = self.saved_tensors
+    out = array_module(v).exp(y._array)                    # the softmax s
+    out *= -v[:, None]
+    out[picks] += v
+    return (_wrap(out),)
+
+NllLossBackward0.backward = _nll_backward_linked
+LogSoftmaxBackward0.backward = _softmax_minus_one_hot   # still one class per PyTorch name
 
 # %% ../../nbs/05_losses.ipynb #2c0899ca
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
