@@ -20,7 +20,9 @@ __all__ = ['DivBackward2', 'RoundBackward0', 'RoundBackward1', 'SumBackward1', '
            'RepeatBackward0', 'CatBackward0', 'StackBackward0', 'SplitBackward0', 'UnbindBackward0', 'IndexBackward0',
            'CopySlices', 'CopyBackwards', 'FillBackward3', 'FillBackward2', 'ZeroBackward0', 'GatherBackward0',
            'ScatterAddBackward0', 'IndexSelectBackward0', 'MaskedFillBackward0', 'MaskedFillBackward1',
-           'MaskedSelectBackward0', 'ScatterBackward0', 'ScatterBackward1', 'AsStridedBackward0']
+           'MaskedSelectBackward0', 'ScatterBackward0', 'ScatterBackward1', 'AsStridedBackward0', 'NansumBackward0',
+           'VarMeanBackward0', 'StdMeanBackward0', 'AminmaxBackward0', 'AddcmulBackward0', 'AddcdivBackward0',
+           'DiagonalBackward0']
 
 # %% ../nbs/02_autograd.ipynb #1f915a6b
 import builtins, math, re, sys, weakref
@@ -29,7 +31,7 @@ from .tensors import *
 from .tensors import array_module, patch_tensor, hooks
 from learntorch.tensors import (
     _wrap, _view_of, _index_key, _dtype_of_np, _broadcast_view, _bump_version,
-    _is_index_array,
+    _multi_output_views, _multi_output_error, _is_index_array, _writable,
 )
 from .ops import *
 from .ops import _add_at
@@ -257,7 +259,9 @@ class Node:
         result = []
         for v, version in zip(self._saved, self._versions):
             if isinstance(v, _SavedOutput): v = v.unpack(self)
-            elif version is not None and v._version != version:
+            # (`v._version`, read straight from the counter's owner)
+            elif version is not None and (v._base if v._base is not None
+                                          else v)._version_count != version:
                 raise _modified_error(v, version, v.grad_fn)
             result.append(v)
         return tuple(result)
@@ -550,6 +554,8 @@ def _unshared(grad, a):
 def _accumulate(leaf, grad):
     "Add `grad` into `leaf.grad` (its hooks have run already)."
     if grad._array.dtype != leaf._array.dtype: grad = grad.to(leaf.dtype)
+    # a 0-d CPU leaf used as a number on a GPU gets its gradient back on the CPU
+    if type(grad._array) is not type(leaf._array): grad = grad.to(leaf.device)
     old = leaf.grad
     # create_graph: keep the gradient's own history
     if _GradMode.enabled:
@@ -562,7 +568,7 @@ def _accumulate(leaf, grad):
         if free is not None and free is not leaf._array:
             leaf.grad = _wrap(free)             # nobody else can see it: take it, as PyTorch does
         else: leaf.grad = _wrap(a.copy())       # a copy, so later changes stay apart
-    elif (old._array.flags.writeable and old.shape == leaf.shape
+    elif (_writable(old._array) and old.shape == leaf.shape
           and old.dtype is leaf.dtype):
         # add into `.grad`'s own memory, as PyTorch does
         xp = array_module(old._array)
@@ -767,11 +773,12 @@ class PowBackward0(Node):
 class PowBackward1(Node):
     "tensor ** tensor"
     def setup(self, inputs, args, out):
-        self.save(*inputs); self.shapes = (inputs[0].shape, inputs[1].shape)
+        # the result too, as PyTorch (so changing it in place is caught)
+        self.save(*inputs, _SavedOutput(out))
+        self.shapes = (inputs[0].shape, inputs[1].shape)
     def backward(self, g):
-        a, b = self.saved_tensors
+        a, b, r = self.saved_tensors
         ga = _sum_to(g * b * a ** (b - 1), self.shapes[0])
-        r = a ** b
         gb = _sum_to(
             g * where((a == 0) & (b >= 0), zeros_like(r), r * log(a)), self.shapes[1]
         )
@@ -931,11 +938,13 @@ def _count(shape, dims):
 
 class SumBackward0(Node):
     def setup(self, inputs, args, out):
-        self.shape, (self.dims, self.keepdim) = inputs[0].shape, args
+        self.shape, (self.dims, self.keepdim) = inputs[0].shape, args[:2]
     def backward(self, g): return (_unreduce(g, self.shape, self.dims, self.keepdim),)
 
+# `dim` given (even `dim=()`, which means all): PyTorch's other overload, `SumBackward1`
 SumBackward1 = _renamed(SumBackward0, 'SumBackward1')
-_formulas['sum'] = lambda inputs, args: SumBackward0 if args[0] is None else SumBackward1
+_formulas['sum'] = lambda inputs, args: SumBackward0 if args == (None, False) or \
+    args == (None, True) else SumBackward1
 
 class MeanBackward0(SumBackward0):
     def backward(self, g):
@@ -946,7 +955,7 @@ class MeanBackward0(SumBackward0):
 
 MeanBackward1 = _renamed(MeanBackward0, 'MeanBackward1')
 _formulas['mean'] = lambda inputs, args: (
-    MeanBackward0 if args[0] is None else MeanBackward1
+    MeanBackward0 if args == (None, False) or args == (None, True) else MeanBackward1
 )
 
 # %% ../nbs/02_autograd.ipynb #977fb255
@@ -1885,12 +1894,12 @@ class CopySlices(Node):
     def backward(self, g):
         keep = ones_like(g)
         keep._array[self.key] = 0
-        gv = (
-            _sum_to(g[self.key], self.value_shape)
-            if self.value_shape is not None
-            else None
-        )
-        return g * keep, gv
+        if self.value_shape is None: return g * keep, None
+        part = g[self.key]
+        # a value with more (size-1) leading dims than the selection: PyTorch drops them
+        extra = len(self.value_shape) - part.ndim
+        if extra > 0: part = part.reshape((1,) * extra + tuple(part.shape))
+        return g * keep, _sum_to(part, self.value_shape)
 
     # a write through a view: `flat`, the view's places in the flattened base, and `fn`,
     # the in-place operation's node when it runs here on the view's part of the gradient
@@ -1912,15 +1921,19 @@ class CopySlices(Node):
         if self.fn is not None: self.fn.release()
 
 # %% ../nbs/02_autograd.ipynb #68b58f25
-def _whole(key):
-    """Whether an index selects the whole tensor (only `:` and `...`), so assignment
-    writes the tensor itself."""
+def _whole(key, shape):
+    """Whether an index selects the whole tensor of `shape` (`...` and slices that cover
+    their dimension, like `[:5]` of 3 rows), so assignment writes the tensor itself."""
     parts = key if isinstance(key, tuple) else (key,)
-    return builtins.all(
-        k is Ellipsis or k == slice(None)
-        for k in parts
-        if not isinstance(k, (Tensor, np.ndarray, list))
-    ) and not builtins.any(isinstance(k, (Tensor, np.ndarray, list)) for k in parts)
+    if not builtins.all(k is Ellipsis or isinstance(k, slice) for k in parts):
+        return False
+    ellipsis = [i for i, k in enumerate(parts) if k is Ellipsis]
+    if len(ellipsis) > 1: return False
+    i = ellipsis[0] if ellipsis else len(parts)
+    dims = list(range(i)) + list(range(len(shape) - (len(parts) - i - 1), len(shape)))
+    slices = [k for k in parts if k is not Ellipsis]
+    return builtins.all(0 <= d < len(shape) and k.indices(shape[d]) == (0, shape[d], 1)
+                        for k, d in zip(slices, dims))
 
 def _setitem_formula(inputs, key):
     """`x[key] = v` in PyTorch: index_put for index tensors, fill/copy for the whole
@@ -1942,7 +1955,7 @@ def _setitem_formula(inputs, key):
     # a basic part makes a view first
     if builtins.any(advanced): return CopySlices if basic_view else IndexPutBackward0
     # PyTorch's copy_to: copy_ if the shapes match, else fill_ if 0-d
-    if _whole(key):
+    if _whole(key, inputs[0].shape):
         vshape = inputs[1].shape if isinstance(inputs[1], Tensor) else ()
         same = inputs[0].shape == vshape
         return CopyBackwards if same or len(vshape) else FillBackward3
@@ -2001,7 +2014,11 @@ class GatherBackward0(Node):
         self.save(index)
     def backward(self, g):
         (index,) = self.saved_tensors
-        if g.ndim == 0: return (g,)               # a 0-d gather picks its one element
+        if g.ndim == 0 or len(self.shape) == 0:   # 0-d input or index: one dimension of it
+            zero = zeros(builtins.max(math.prod(self.shape), 1), dtype=g.dtype,
+                         device=g.device)
+            flat = scatter_add(zero, 0, index.reshape(-1), g.reshape(-1))
+            return (flat.reshape(self.shape),)
         zero = zeros(self.shape, dtype=g.dtype, device=g.device)
         return (scatter_add(zero, self.dim, index, g),)
 
@@ -2132,7 +2149,8 @@ def _view_key(view):
 class AsStridedBackward0(Node):
     "A view read back out of its base: its gradient goes to its elements' places there."
     def backward(self, g):
-        return (_index_grad(g, (self.flat,), (math.prod(self.shape),)).reshape(self.shape),)
+        n = math.prod(self.shape)
+        return (_index_grad(g, (self.flat,), (n,)).reshape(self.shape),)
 
 def _read_back(view, flat):
     "`view`'s new history: its values read out of its base."
@@ -2142,25 +2160,19 @@ def _read_back(view, flat):
     view._grad_fn, view._requires_grad = node, True
     view._view_version = base._version_count
 
-def _multi_output_error(view, what):
-    name = re.sub(r'Backward[0-9]*$', '', type(view._grad_fn).__name__)
-    return RuntimeError(f"Output {view._output_nr} of {name} is a view and {what}. This view is "
-                        "the output of a function that returns multiple views. Such functions do "
-                        "not allow the output views to be modified inplace. You should replace "
-                        "the inplace operation by an out-of-place one.")
-
 def _refresh_view(view):
     "The base of `view` changed in place since `view`'s history was set: rebuild it."
     base = view._base
-    if base._requires_grad and hasattr(view, '_output_nr'):     # one of split's views
+    # one of `split`'s views: their node cannot be rebuilt for one view alone
+    if base._requires_grad and _multi_output_views.get(id(view)) is view:
         raise _multi_output_error(view, 'its base or another view of its base has been '
                                         'modified inplace')
     view._view_version = base._version_count
     if base._requires_grad: _read_back(view, _view_key(view))
 
 def _rebase_view(view, old):
-    """An in-place operation recorded its node on `view` (`old` stood in for the view's old
-    values): move it into the base."""
+    """An in-place operation recorded its node on `view` (`old` stood in for the view's
+    old values): move it into the base."""
     node, base = view._grad_fn, view._base
     if node is None: return
     flat, copy = _view_key(view), CopySlices()
@@ -2170,8 +2182,8 @@ def _rebase_view(view, old):
         # gradient, and its edge to the view's old values becomes the base's old history
         copy.fn = node
         copy.next_functions = (_edge(base),) + node.next_functions[1:]
-        copy._input_dtypes = (base._array.dtype,) + tuple(node._input_dtypes or
-                                                          (None,) * len(node.next_functions))[1:]
+        dtypes = node._input_dtypes or (None,) * len(node.next_functions)
+        copy._input_dtypes = (base._array.dtype,) + tuple(dtypes)[1:]
     else:          # a composite operation: the new values are one more input of the write
         copy.next_functions = (_edge(base), (node, 0))
         copy._input_dtypes = (base._array.dtype, view._array.dtype)
@@ -2181,3 +2193,69 @@ def _rebase_view(view, old):
     _read_back(view, flat)
 
 hooks.refresh_view, hooks.rebase_view = _refresh_view, _rebase_view
+
+# %% ../nbs/02_autograd.ipynb #cb2c9bc2
+class NansumBackward0(SumBackward0):
+    def setup(self, inputs, args, out):
+        super().setup(inputs, args, out)
+        self.save(inputs[0])
+    def backward(self, g):
+        (x,) = self.saved_tensors
+        g = _unreduce(g, x.shape, self.dims, self.keepdim)
+        return (where(isnan(x), zeros_like(x), g),)
+
+class VarMeanBackward0(Node):
+    spread = VarBackward0
+    def setup(self, inputs, args, out):
+        self.save(inputs[0]) if self.spread is VarBackward0 else \
+            self.save(inputs[0], _SavedOutput(out[0]))
+        self.shape, (self.dims, self.keepdim, self.correction) = inputs[0].shape, args
+    def apply(self, grads):
+        formulas = (self.spread.backward, MeanBackward0.backward)
+        parts = [f(self, g)[0] for f, g in zip(formulas, grads) if g is not None]
+        return (parts[0] + parts[1] if len(parts) == 2 else parts[0],)
+
+class StdMeanBackward0(VarMeanBackward0): spread = StdBackward0
+
+class AminmaxBackward0(Node):
+    def setup(self, inputs, args, out):
+        self.save(inputs[0], _SavedOutput(out[0]), _SavedOutput(out[1]))
+        self.dims, self.keepdim = args
+    def apply(self, grads):
+        x, lo, hi = self.saved_tensors
+        parts = []
+        for g, y in zip(grads, (lo, hi)):
+            if g is None: continue
+            amax_node = AmaxBackward0()                        # amax's formula, on y
+            amax_node._saved, amax_node._versions = (x, y), (None, None)
+            amax_node.dims, amax_node.keepdim = self.dims, self.keepdim
+            parts.append(amax_node.backward(g)[0])
+        return (parts[0] + parts[1] if len(parts) == 2 else parts[0],)
+
+# %% ../nbs/02_autograd.ipynb #a47c2ca1
+class AddcmulBackward0(Node):
+    def setup(self, inputs, value, out):
+        self.save(inputs[1], inputs[2])
+        self.value, self.shapes = value, [x.shape for x in inputs]
+    def backward(self, g):
+        t1, t2 = self.saved_tensors
+        return (_sum_to(g, self.shapes[0]), _sum_to(g * t2 * self.value, self.shapes[1]),
+                _sum_to(g * t1 * self.value, self.shapes[2]))
+
+class AddcdivBackward0(AddcmulBackward0):
+    def backward(self, g):
+        t1, t2 = self.saved_tensors
+        return (_sum_to(g, self.shapes[0]), _sum_to(g * self.value / t2, self.shapes[1]),
+                _sum_to(-g * self.value * t1 / (t2 * t2), self.shapes[2]))
+
+class DiagonalBackward0(Node):
+    def setup(self, inputs, args, out): self.shape, self.args = inputs[0].shape, args
+    def backward(self, g):
+        z = zeros(self.shape, dtype=g.dtype, device=g.device)
+        z.diagonal(*self.args).copy_(g)
+        return (z,)
+
+_formulas.update(nansum=NansumBackward0, var_mean=VarMeanBackward0,
+                 std_mean=StdMeanBackward0, aminmax=AminmaxBackward0,
+                 addcmul=AddcmulBackward0, addcdiv=AddcdivBackward0,
+                 diagonal=DiagonalBackward0)

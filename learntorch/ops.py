@@ -8,17 +8,18 @@ __all__ = ['subtract', 'multiply', 'divide', 'true_divide', 'eq', 'ne', 'lt', 'l
            'bitwise_xor', 'bitwise_left_shift', 'bitwise_right_shift', 'exp', 'exp2', 'expm1', 'log', 'log2', 'log10',
            'log1p', 'sqrt', 'rsqrt', 'sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'tanh', 'sigmoid',
            'reciprocal', 'neg', 'abs', 'sign', 'floor', 'ceil', 'trunc', 'frac', 'square', 'relu', 'isnan', 'isinf',
-           'isfinite', 'negative', 'absolute', 'fix', 'clip', 'concat', 'concatenate', 'promote_types', 'result_type',
-           'can_cast', 'broadcast_shapes', 'add', 'sub', 'mul', 'div', 'floor_divide', 'remainder', 'fmod', 'pow',
-           'maximum', 'minimum', 'atan2', 'bitwise_not', 'logical_not', 'round', 'nan_to_num', 'clamp', 'where',
-           'nonzero', 'sum', 'prod', 'mean', 'var', 'std', 'norm', 'logsumexp', 'all', 'any', 'cumsum', 'cumprod',
-           'return_types', 'max', 'min', 'amax', 'amin', 'argmax', 'argmin', 'sort', 'argsort', 'topk', 'matmul', 'mm',
-           'bmm', 'mv', 'dot', 'outer', 'cat', 'stack', 'split', 'chunk', 'unbind', 'narrow', 'hstack', 'vstack',
-           'gather', 'scatter_add', 'index_select', 'masked_fill', 'masked_select', 'flip', 'tril', 'triu', 'roll',
-           'equal', 'isclose', 'allclose', 'scatter', 'bernoulli', 'normal', 'multinomial']
+           'isfinite', 'negative', 'absolute', 'fix', 'clip', 'concat', 'concatenate', 'moveaxis', 'promote_types',
+           'result_type', 'can_cast', 'broadcast_shapes', 'add', 'sub', 'mul', 'div', 'floor_divide', 'remainder',
+           'fmod', 'pow', 'maximum', 'minimum', 'atan2', 'bitwise_not', 'logical_not', 'round', 'nan_to_num', 'clamp',
+           'where', 'nonzero', 'sum', 'prod', 'mean', 'var', 'std', 'norm', 'logsumexp', 'all', 'any', 'cumsum',
+           'cumprod', 'return_types', 'max', 'min', 'amax', 'amin', 'argmax', 'argmin', 'sort', 'argsort', 'topk',
+           'matmul', 'mm', 'bmm', 'mv', 'dot', 'outer', 'cat', 'stack', 'split', 'chunk', 'unbind', 'narrow', 'hstack',
+           'vstack', 'gather', 'scatter_add', 'index_select', 'masked_fill', 'masked_select', 'flip', 'tril', 'triu',
+           'roll', 'equal', 'isclose', 'allclose', 'scatter', 'bernoulli', 'normal', 'multinomial', 'select', 'movedim',
+           'diagonal', 'count_nonzero', 'nansum', 'var_mean', 'std_mean', 'aminmax', 'addcmul', 'addcdiv']
 
 # %% ../nbs/01_ops.ipynb #96f1b102
-import builtins, math
+import builtins, math, contextlib, warnings
 from collections import namedtuple
 import numpy as np
 from .tensors import *
@@ -73,10 +74,29 @@ def can_cast(from_, to):
 
 # %% ../nbs/01_ops.ipynb #12fc3249
 def _check_same_device(a, b):
-    if type(a) is not type(b):
+    "PyTorch's error unless arrays `a` and `b` live on one device (one GPU, if on a GPU)."
+    if type(a) is not type(b) or (type(a) is not np.ndarray and a.device != b.device):
         da, db = (Tensor.device.fget(_wrap(x)) for x in (a, b))
         raise RuntimeError(f"Expected all tensors to be on the same device, but found "
                            f"at least two devices, {da} and {db}!")
+
+def _same_device(*tensors):
+    """PyTorch's error unless all the tensors among the arguments (other values are
+    skipped) live on one device: every op that combines tensors checks this first."""
+    first = None
+    for t in tensors:
+        if not isinstance(t, Tensor): continue
+        if first is None: first = t._array
+        elif type(t._array) is not type(first) or type(first) is not np.ndarray:
+            _check_same_device(first, t._array)
+
+def _cpu_scalar_moved(a, b):
+    """Arrays `a`, `b` on different devices: a 0-d CPU one goes to the other's device
+    (PyTorch treats a 0-d CPU tensor as a number); otherwise PyTorch's error."""
+    if a.ndim == 0 and type(a) is np.ndarray: return array_module(b).asarray(a), b
+    if b.ndim == 0 and type(b) is np.ndarray: return a, array_module(a).asarray(b)
+    _check_same_device(a, b)
+    return a, b
 
 def _scalar_array(value, d, xp):
     "A Python number as a 0-d array of dtype `d` (integers wrap around like PyTorch's)."
@@ -120,7 +140,9 @@ def _operands(x, y):
             b = y._array
             if a.dtype == b.dtype and type(a) is type(b):
                 return a, b, _dtype_of_np[a.dtype]   # the common case
-            _check_same_device(a, b)
+            if type(a) is not type(b):
+                a, b = _cpu_scalar_moved(a, b)
+                x, y = _wrap(a), _wrap(b)
         elif type(y) in _python_numbers and a.dtype.kind == 'f' and a.dtype != np.float16:
             # float tensor and a Python number: numpy keeps the dtype
             return a, y, _dtype_of_np[a.dtype]
@@ -293,7 +315,7 @@ def div(input, other, *, rounding_mode=None, out=None, _op='div'):
     with np.errstate(divide='ignore', invalid='ignore'):
         if rounding_mode == 'floor': r = _elementwise(xp.floor_divide, a, b)
         else: r = xp.trunc(_elementwise(xp.true_divide, a, b)).astype(d.np)
-    # `floor_divide` computes the same values under its own name: PyTorch gives it no derivative
+    # `floor_divide` computes the same values under its own name (PyTorch: no derivative)
     return _result(_back_to(r, d), _op, (input, other), rounding_mode, out)
 
 # %% ../nbs/01_ops.ipynb #14d2aa26
@@ -455,9 +477,9 @@ def logical_not(input, *, out=None):
                    (input,), None, out)
 
 # %% ../nbs/01_ops.ipynb #255dbb3b
-def _unary(name, compute, doc, floating=True, refuse=''):
+def _unary(name, compute, doc, floating=True, refuse='', warns=True):
     """Make the function `name` from `compute(xp, array)`; `refuse`: dtype kinds PyTorch
-    has no kernel for."""
+    has no kernel for; `warns=False` for a computation numpy never warns about."""
     def op(input, *, out=None):
         a = input._array
         if a.dtype.kind in refuse:
@@ -465,7 +487,9 @@ def _unary(name, compute, doc, floating=True, refuse=''):
             raise NotImplementedError(f'"{kernel}" not implemented for '
                                       f'\'{input.dtype._legacy_name}\'')
         if floating and a.dtype.kind != 'f': a = a.astype(get_default_dtype().np)
-        with np.errstate(all='ignore'): r = compute(array_module(a), a)
+        if warns:
+            with np.errstate(all='ignore'): r = compute(array_module(a), a)
+        else: r = compute(array_module(a), a)
         return _result(r, name, (input,), None, out)
     op.__name__, op.__qualname__, op.__doc__ = name, name, doc
     return op
@@ -533,7 +557,8 @@ def _relu(xp, a):
     if a.dtype == np.bool_: raise RuntimeError("Boolean inputs not supported for relu")
     return xp.maximum(a, a.dtype.type(0))
 
-relu = _unary('relu', _relu, "`max(x, 0)`: the rectified linear unit.", floating=False)
+relu = _unary('relu', _relu, "`max(x, 0)`: the rectified linear unit.", floating=False,
+              warns=False)   # (`maximum` passes nan on silently; no `errstate` needed)
 isnan = _unary('isnan', lambda xp, a: xp.isnan(a), "Which elements are NaN.",
                floating=False)
 isinf = _unary('isinf', lambda xp, a: xp.isinf(a),
@@ -583,6 +608,7 @@ def where(condition, input=None, other=None, *, out=None):
     """Elements of `input` where `condition` holds, of `other` elsewhere; with one
     argument, `nonzero(condition, as_tuple=True)`."""
     if input is None and other is None: return nonzero(condition, as_tuple=True)
+    _same_device(condition, input, other)
     d = result_type(input, other)
     xp = array_module(condition._array)
     if condition.dtype is not bool:
@@ -602,7 +628,8 @@ def nonzero(input, *, as_tuple=False):
     xp = array_module(a)
     idx = xp.nonzero(a.reshape(1) if a.ndim == 0 else a)
     if as_tuple: return tuple(_wrap(i.astype(np.int64)) for i in idx)
-    rows = xp.stack(idx, axis=1).astype(np.int64)
+    # column by column, as PyTorch lays it out (strides (1, rows))
+    rows = xp.stack(idx, axis=0).astype(np.int64).T
     # a 0-d tensor has no dimensions to index
     return _wrap(rows[:, :0] if a.ndim == 0 else rows)
 
@@ -695,6 +722,21 @@ def _check_inplace_result(self, d, shape):
     if shape != self._array.shape:
         raise RuntimeError(f"output with shape {list(self._array.shape)} doesn't match "
                            f"the broadcast shape {list(shape)}")
+
+def _repeats_memory(a):
+    "Whether array `a` is an expanded (read-only) view that repeats elements."
+    return type(a) is np.ndarray and not a.flags.writeable and a.size > 0 and builtins.any(
+        st == 0 and n > 1 for st, n in zip(a.strides, a.shape))
+
+@contextlib.contextmanager
+def _writable(a, on=True):
+    "Let array `a` (an expanded view) be written for a moment, when `on`."
+    if not on:
+        yield
+        return
+    a.flags.writeable = True
+    try: yield
+    finally: a.flags.writeable = False
 
 def _store(self, r):
     "Write array `r` into self's memory and bump the version counter."
@@ -804,10 +846,14 @@ def clamp_(self, min=None, max=None):
 def _overwrite(self, a, op, inputs):
     """Write array `a` over all of self, recording `op` (the old values get no gradient:
     they are gone)."""
-    old = _original(self) if hooks.recording(inputs) else None
+    # (an integer tensor has no gradient: writing a float one into it records nothing)
+    old = _original(self) if hooks.recording(inputs) and self.is_floating_point() else None
     try:
-        # converts like PyTorch's casts
-        with np.errstate(invalid='ignore', over='ignore'): self._array[...] = a
+        # converts like PyTorch's casts; one value may go many times into the same place
+        # (`fill_` and `zero_` of an expanded tensor), a tensor's values may not
+        many = op in ('fill_', 'zero_') and _repeats_memory(self._array)
+        with np.errstate(invalid='ignore', over='ignore'), _writable(self._array, many):
+            self._array[...] = a
     except ValueError as e:
         if 'read-only' in str(e): raise _overlap_error() from None
         raise _inplace_shape_error(self._array, a) from None
@@ -940,7 +986,9 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     dims = _dims(dim, a.ndim)
     d = out.dtype if out is not None and dtype is None else _accumulate_dtype(input.dtype, dtype)
     r = _reduced(array_module(a).sum, a, d, axis=_reduce_axes(a, dims), keepdims=keepdim)
-    return _result(r, 'sum', (input,), (dims, keepdim), out)
+    # (`dim=()` sums everything too, but is recorded as PyTorch's "with dims" overload)
+    args = (dims, keepdim) if dim is None else (dims, keepdim, 'dims')
+    return _result(r, 'sum', (input,), args, out)
 
 def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
     "The product of all elements, or along `dim`."
@@ -971,7 +1019,8 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     with np.errstate(invalid='ignore', divide='ignore', over='ignore'):
         r = xp.sum(a, axis=_reduce_axes(a, dims), keepdims=keepdim, dtype=acc) / n
         r = _contiguous(r).astype(d.np, copy=False)
-    return _result(r, 'mean', (input,), (dims, keepdim), out)
+    args = (dims, keepdim) if dim is None else (dims, keepdim, 'dims')
+    return _result(r, 'mean', (input,), args, out)
 
 def _correction(unbiased, correction):
     if correction is not None: return correction
@@ -1278,8 +1327,8 @@ def matmul(input, other, *, out=None):
                         f"{type(other).__name__}")
     a, b = input._array, other._array
     if a.dtype != b.dtype or type(a) is not type(b): _same_dtype(a, b)
-    inner_fits = a.ndim and b.ndim and a.shape[-1] == b.shape[-2 if b.ndim > 1 else 0]
-    if a.dtype == np.bool_ and inner_fits:
+    if a.dtype.kind == 'b' and a.ndim and b.ndim and \
+            a.shape[-1] == b.shape[-2 if b.ndim > 1 else 0]:   # (the shapes fit)
         _no_bool(a, _matmul_kernel(a.ndim, b.ndim))
     # `dot` is numpy's fastest route for vectors and matrices
     try:   # overflow gives inf silently, as in PyTorch
@@ -1367,9 +1416,11 @@ def cat(tensors, dim=0, *, out=None):
             raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be "
                                f"concatenated")
     # legacy: empty 1-d tensors are skipped
-    parts = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
-    ref = parts[0]
-    d = _norm_dim(dim, ref.ndim)
+    parts = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)]
+    # (only empty 1-d tensors: PyTorch checks no dim at all)
+    d = None if not parts else _norm_dim(dim, parts[0].ndim)
+    parts = parts or tensors[:1]
+    ref, d = parts[0], d or 0
     for i, t in enumerate(tensors):
         if t.ndim == 1 and t.shape[0] == 0 and len(parts) < len(tensors): continue
         if t.ndim != ref.ndim:
@@ -1448,7 +1499,8 @@ def chunk(input, chunks, dim=0):
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     n = input.shape[_norm_dim(dim, input.ndim)]
     if n == 0:
-        return _narrow_pieces(input, [0] * chunks, _norm_dim(dim, input.ndim), 'split')
+        return _narrow_pieces(input, [0] * chunks, _norm_dim(dim, input.ndim),
+                              'split_with_sizes')      # PyTorch's node for it
     return split(input, builtins.max(math.ceil(n / chunks), 1), dim)
 
 def unbind(input, dim=0):
@@ -1501,10 +1553,15 @@ def _index_array(index, name='index'):
 
 def gather(input, dim, index, *, sparse_grad=False, out=None):
     "Pick `input[..., index[i, j], ...]` along `dim` for every position of `index`."
+    _same_device(input, index)
     a, idx, d = input._array, _index_array(index, 'gather'), _norm_dim(dim, input.ndim)
-    if idx.ndim != a.ndim:
+    # a 0-d input (or index) counts as one element along dim 0, as in PyTorch
+    if builtins.max(idx.ndim, 1) != builtins.max(a.ndim, 1):
         raise RuntimeError("Index tensor must have the same number of dimensions as "
                            "input tensor")
+    if a.ndim == 0 or idx.ndim == 0:
+        r = gather(_wrap(a.reshape(-1)), 0, _wrap(idx.reshape(-1)))._array
+        return _result(r.reshape(idx.shape), 'gather', (input,), (d, index), out)
     src = a[tuple(slice(None) if k == d else slice(0, idx.shape[k])
                   for k in range(a.ndim))]
     if idx.size and (idx.max() >= a.shape[d] or idx.min() < 0):
@@ -1522,6 +1579,7 @@ def _add_at(xp, target, key, values):
 def scatter_add(input, dim, index, src):
     """A copy of `input` with `src` added at the positions `index` names along `dim`
     (repeats accumulate)."""
+    _same_device(input, index, src)
     if src.dtype is not input.dtype:
         raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     key = _scatter_key(input, dim, index, src,
@@ -1537,6 +1595,7 @@ def scatter_add(input, dim, index, src):
 # %% ../nbs/01_ops.ipynb #ea1835b9
 def index_select(input, dim, index, *, out=None):
     "The slices of `input` at positions `index` (a 1-d int64 tensor) along `dim`."
+    _same_device(input, index)
     a, d = input._array, _norm_dim(dim, input.ndim)
     if not isinstance(index, Tensor) or index.dtype not in (int32, int64):
         raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
@@ -1554,6 +1613,7 @@ _c_names = {'int64': 'long', 'int32': 'int', 'int16': 'short', 'int8': 'signed c
 def masked_fill(input, mask, value):
     """A copy of `input` with `value` wherever `mask` (a bool tensor broadcast to `input`)
     is true."""
+    _same_device(input, mask, value)
     if mask.dtype is not bool:
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask "
                            f"with dtype {_c_names.get(mask.dtype.name, mask.dtype.name)}")
@@ -1568,6 +1628,7 @@ def masked_fill(input, mask, value):
 
 def masked_select(input, mask):
     "The elements of `input` where `mask` is true, as a 1-d tensor."
+    _same_device(input, mask)
     if not isinstance(mask, Tensor) or mask.dtype is not bool:
         raise RuntimeError("masked_select: expected BoolTensor for mask")
     a, m = input._array, mask._array
@@ -1679,6 +1740,7 @@ def _scatter_key(input, dim, index, src, name):
 def scatter(input, dim, index, src=None, *, value=None, reduce=None, out=None):
     """A copy of `input` with `src` (a tensor, or a number `value`) written at positions
     `index` along `dim`."""
+    _same_device(input, index, src)
     # `scatter(x, 0, i, 2.)`
     if src is not None and not isinstance(src, Tensor): src, value = None, src
     if src is not None and src.dtype is not input.dtype:
@@ -1720,6 +1782,11 @@ patch_tensor(scatter)
 @patch_tensor
 def masked_fill_(self, mask, value):
     "In place: set `value` wherever `mask` is true."
+    if _repeats_memory(self._array):
+        warnings.warn("Use of masked_fill_ on expanded tensors is deprecated. Please clone() "
+                      "the tensor before performing this operation. This also applies to "
+                      "advanced indexing e.g. tensor[mask] = scalar", UserWarning)
+        with _writable(self._array): return _inplace(self, masked_fill, mask, value)
     return _inplace(self, masked_fill, mask, value)
 
 # %% ../nbs/01_ops.ipynb #30a679ca
@@ -1817,3 +1884,128 @@ def _mat_error(a, b):
                             f"({rows}x{a.shape[-1]} and "
                             f"{b.shape[-2] if b.ndim > 1 else b.shape[0]}x{cols})")
     return _broadcast_error(_wrap(np.empty(a.shape[:-2])), _wrap(np.empty(b.shape[:-2])))
+
+# %% ../nbs/01_ops.ipynb #988c7f32
+def select(input, dim, index):
+    "The slice at `index` along `dim`: a view without that dimension (`x[:, i]`, dim 1)."
+    if input.ndim == 0: raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    d = _norm_dim(dim, input.ndim)
+    if not -input.shape[d] <= index < input.shape[d]:
+        raise IndexError(f"select(): index {index} out of range for tensor of size "
+                         f"{list(input.shape)} at dimension {dim}")
+    return input[(slice(None),) * d + (index,)]
+
+def movedim(input, source, destination):
+    "A view with dimensions `source` moved to `destination` (the others keep their order)"
+    src = [source] if isinstance(source, builtins.int) else list(source)
+    dst = [destination] if isinstance(destination, builtins.int) else list(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} "
+                           f"dims) should contain the same number of dims as destination "
+                           f"({dst} dims)")
+    n = input.ndim
+    src, dst = [_norm_dim(s, n) for s in src], [_norm_dim(s, n) for s in dst]
+    for name, ds in (('source', src), ('destination', dst)):
+        if len(set(ds)) != len(ds):
+            raise RuntimeError(f"movedim: repeated dim in `{name}` ({ds})")
+    order = [None] * n
+    if n == 0: return input.permute(())       # a 0-d tensor's only dim is a pretend one
+    for s, d in zip(src, dst): order[d] = s
+    rest = iter(d for d in range(n) if d not in src)
+    return input.permute(*[o if o is not None else next(rest) for o in order])
+
+moveaxis = movedim
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    "A view of the diagonal over `dim1` and `dim2` (moved to the end), `offset` above it."
+    d1, d2 = _norm_dim(dim1, input.ndim), _norm_dim(dim2, input.ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    a = input._array
+    v = a.diagonal(offset, d1, d2)
+    v.flags.writeable = a.flags.writeable      # numpy makes it read-only; PyTorch writes
+    return _finish(_view_of(input, v), 'diagonal', (input,), (offset, d1, d2))
+
+# %% ../nbs/01_ops.ipynb #e57d6a42
+def count_nonzero(input, dim=None):
+    "How many elements are not zero, in all or along `dim` (an int or a tuple)."
+    a = input._array
+    r = array_module(a).count_nonzero(a, axis=_reduce_axes(a, _dims(dim, a.ndim)))
+    return _wrap(array_module(a).asarray(r, dtype=np.int64))
+
+def nansum(input, dim=None, keepdim=False, *, dtype=None, out=None):
+    "The sum, counting nan as zero."
+    a = input._array
+    dims = _dims(dim, a.ndim)
+    d = _accumulate_dtype(input.dtype, dtype)
+    r = _reduced(array_module(a).nansum, a, d, axis=_reduce_axes(a, dims),
+                 keepdims=keepdim)
+    return _result(r, 'nansum', (input,), (dims, keepdim), out)
+
+# %% ../nbs/01_ops.ipynb #847f5302
+def _spread_mean(name, input, dim, unbiased, keepdim, correction):
+    if isinstance(dim, builtins.bool): dim, unbiased = None, dim
+    x = _wrap(input._array)                         # the same values, no history
+    s = _spread(name, x, dim, unbiased, keepdim, correction, None)
+    m = mean(x, dim, keepdim)
+    args = (_dims(dim, input.ndim), keepdim, _correction(unbiased, correction))
+    return _finish((s, m), name + '_mean', (input,), args)
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    "The variance and the mean (a pair), in one operation."
+    return _spread_mean('var', input, dim, unbiased, keepdim, correction)
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    "The standard deviation and the mean (a pair), in one operation."
+    return _spread_mean('std', input, dim, unbiased, keepdim, correction)
+
+return_types.aminmax = _return_type('aminmax', ['min', 'max'])
+
+def aminmax(input, *, dim=None, keepdim=False):
+    "The smallest and the largest values (along `dim`), as a pair `(min, max)`."
+    if dim is not None and not isinstance(dim, builtins.int):
+        raise TypeError(f"aminmax(): argument 'dim' must be int, not "
+                        f"{type(dim).__name__}")
+    a = input._array
+    dims = _dims(dim, a.ndim)
+    if dims is not None and a.ndim and a.shape[dims[0]] == 0:
+        raise IndexError(f"aminmax: Expected reduction dim {dims[0]} to have non-zero "
+                         f"size.")
+    if dims is None and a.size == 0:
+        raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as "
+                           "the operation has no identity.")
+    x, over = _wrap(a), () if dim is None else dim
+    lo, hi = amin(x, over, keepdim), amax(x, over, keepdim)
+    return return_types.aminmax(*_finish((lo, hi), 'aminmax', (input,), (dims, keepdim)))
+
+def _addc(name, input, tensor1, tensor2, value, out):
+    "`input + value * tensor1 (* or /) tensor2` in one pass (half works in float32)."
+    d = promote_types(promote_types(input.dtype, tensor1.dtype), tensor2.dtype)
+    if not d.is_floating_point: value = builtins.int(value)      # as PyTorch's kernel
+    work = np.float32 if d is float16 else d.np
+    a, b, c = (t._array.astype(work, copy=False) for t in (input, tensor1, tensor2))
+    with np.errstate(all='ignore'):
+        r = a + value * b * c if name == 'addcmul' else a + value * b / c
+    r = _contiguous(r).astype(d.np, copy=False)
+    return _result(r, name, (input, tensor1, tensor2), value, out)
+
+# %% ../nbs/01_ops.ipynb #dab3055b
+def addcmul(input, tensor1, tensor2, *, value=1, out=None):
+    "`input + value * tensor1 * tensor2`, as one operation."
+    return _addc('addcmul', input, tensor1, tensor2, value, out)
+
+def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
+    "`input + value * tensor1 / tensor2`, as one operation."
+    if not (tensor1.dtype.is_floating_point or tensor2.dtype.is_floating_point):
+        raise RuntimeError("Integer division with addcdiv is no longer supported, and in "
+                           "a future  release addcdiv will perform a true division of "
+                           "tensor1 and tensor2.")
+    return _addc('addcdiv', input, tensor1, tensor2, value, out)
+
+for _f in [select, movedim, diagonal, count_nonzero, nansum, var_mean, std_mean, aminmax,
+           addcmul, addcdiv]: patch_tensor(_f)
+Tensor.moveaxis = movedim
+Tensor.addcmul_ = lambda self, tensor1, tensor2, *, value=1: _inplace(
+    self, addcmul, tensor1, tensor2, value=value)
+Tensor.addcdiv_ = lambda self, tensor1, tensor2, *, value=1: _inplace(
+    self, addcdiv, tensor1, tensor2, value=value)

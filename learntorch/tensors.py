@@ -6,14 +6,14 @@
 __all__ = ['bool', 'uint8', 'int8', 'int16', 'int32', 'int64', 'float16', 'float32', 'float64', 'half', 'float', 'double',
            'short', 'int', 'long', 'default_generator', 'FloatTensor', 'DoubleTensor', 'HalfTensor', 'ByteTensor',
            'CharTensor', 'ShortTensor', 'IntTensor', 'LongTensor', 'BoolTensor', 'dtype', 'get_default_dtype',
-           'set_default_dtype', 'device', 'Size', 'Tensor', 'tensor', 'from_numpy', 'as_tensor', 'zeros', 'ones',
-           'empty', 'full', 'arange', 'linspace', 'eye', 'Generator', 'manual_seed', 'seed', 'initial_seed',
+           'set_default_dtype', 'device', 'Size', 'Tensor', 'tensor', 'from_numpy', 'as_tensor', 'from_dlpack', 'zeros',
+           'ones', 'empty', 'full', 'arange', 'linspace', 'eye', 'Generator', 'manual_seed', 'seed', 'initial_seed',
            'get_rng_state', 'set_rng_state', 'rand', 'randn', 'randint', 'randperm', 'zeros_like', 'ones_like',
            'empty_like', 'full_like', 'rand_like', 'randn_like', 'randint_like', 'set_printoptions', 'reshape',
            'transpose', 't', 'permute', 'squeeze', 'unsqueeze', 'flatten', 'unflatten', 'clone', 'numel', 'detach']
 
 # %% ../nbs/00_tensor.ipynb #93feec77
-import math, numbers, json, warnings
+import math, numbers, json, warnings, weakref
 from collections import namedtuple
 import numpy as np
 
@@ -179,7 +179,7 @@ def _array_to_device(array, dev):
     "`array` on device `dev` (a copy only when it has to move)."
     if dev is None: return array
     if dev.type == 'cpu':
-        return array if type(array) is np.ndarray else array.get()
+        return array if isinstance(array, (np.ndarray, np.generic)) else array.get()
     if dev.type != 'cuda':
         raise RuntimeError(f"learntorch supports only the cpu and cuda devices, not "
                            f"{dev.type}")
@@ -233,7 +233,14 @@ def _view_of(base, array):
     # history: it remembers the base's version its own history belongs to (see below)
     if hooks.record is not None and (base is root or base._view_version is not None):
         t._view_version = root._version_count
+        if base is not root and _multi_output_views.get(id(base)) is base:
+            _multi_output_views[id(t)] = t
     return t
+
+# views returned together by one call (`split`, `chunk`, `unbind`), and views of them,
+# by id (a WeakSet would compare tensors with `==`): PyTorch refuses to change them in
+# place under autograd (notebook 02 says why)
+_multi_output_views = weakref.WeakValueDictionary()
 
 class Tensor:
     "A multidimensional array with a dtype, a device and autograd metadata."
@@ -251,8 +258,8 @@ class Tensor:
         else:
             array = np.zeros(_size_arg(args, 'Tensor'), dtype=get_default_dtype().np)
         self._array = _array_to_device(array, _as_device(device))
-        self._requires_grad, self.grad, self._grad_fn, self._base = False, None, None, None
-        self._view_version = None
+        self._requires_grad, self.grad, self._grad_fn = False, None, None
+        self._base, self._view_version = None, None
         self._version_count, self._hooks, self._retains_grad, self._grad_accumulator = 0, None, False, None
 
 # %% ../nbs/00_tensor.ipynb #ebfd0d49
@@ -346,9 +353,9 @@ def _get_grad_fn(self):
     if v is not None and v != self._base._version_count: hooks.refresh_view(self)
     return self._grad_fn
 
-# PyTorch's rule for a view whose base was changed in place after the view was made (through
-# the base or through another view): the view's history is stale, and is rebuilt from the
-# base's when it is next read (notebook 02 does the rebuilding)
+# PyTorch's rule for a view whose base was changed in place after the view was made
+# (through the base or through another view): the view's history is stale, and is rebuilt
+# from the base's when it is next read (notebook 02 does the rebuilding)
 Tensor.grad_fn = property(_get_grad_fn, Tensor._grad_fn.__set__,
                           doc="The node of the operation that computed this tensor.")
 
@@ -414,7 +421,7 @@ class _Hooks:
     def rebase(self, old, new): pass
     # a view's base was changed in place since the view's history was set: rebuild it
     def refresh_view(self, view): view._view_version = view._base._version_count
-    # an in-place op recorded on `view` (`old`: its stand-in): the history moves into its base
+    # an in-place op recorded on `view` (`old`: its stand-in): its history moves to the base
     def rebase_view(self, view, old): pass
 
 hooks = _Hooks()
@@ -535,6 +542,32 @@ def as_tensor(data, dtype=None, device=None):
         return from_numpy(data)
     return tensor(data, dtype=dtype, device=device)
 
+# %% ../nbs/00_tensor.ipynb #9349e1be
+@patch_tensor
+def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+    "This tensor's memory as a DLPack capsule (numpy or cupy writes it)."
+    if self._requires_grad:
+        raise RuntimeError("Can't export tensors that require gradient, use "
+                           "tensor.detach()")
+    kw = dict(stream=stream, max_version=max_version, dl_device=dl_device, copy=copy)
+    return self._array.__dlpack__(**{k: v for k, v in kw.items() if v is not None})
+
+@patch_tensor
+def __dlpack_device__(self):
+    "(device type, index) in DLPack's numbering: (1, 0) the CPU, (2, i) the GPU `cuda:i`."
+    return self._array.__dlpack_device__()
+
+def from_dlpack(ext_tensor):
+    "A tensor sharing memory with `ext_tensor`, any array that exports DLPack."
+    kind = builtins.int(ext_tensor.__dlpack_device__()[0])
+    if kind == 1: array = np.from_dlpack(ext_tensor)
+    elif kind == 2 and cupy_module() is not None:
+        array = cupy_module().from_dlpack(ext_tensor)
+    else: raise RuntimeError(f"from_dlpack: unsupported device type {kind} (learntorch "
+                             "reads the CPU, 1, and CUDA GPUs, 2, with cupy)")
+    _dtype_of_array(array)
+    return _wrap(array)
+
 # %% ../nbs/00_tensor.ipynb #cf7edaa9
 def _size_arg(args, fn='zeros', size=None):
     """Read a size given as ints, one tuple/list/Size, or the `size=` keyword, checking it
@@ -639,8 +672,10 @@ def full(size, fill_value, *, out=None, dtype=None, device=None, requires_grad=F
     type."""
     if isinstance(fill_value, Tensor): fill_value = fill_value.item()
     d = _out_dtype(out, dtype, 'full') or _dtype_of_scalar(fill_value)
-    fill_value = _checked_scalar(fill_value, d)
-    array = np.full(_size_arg((size,), 'full'), fill_value, d.np)
+    # a number too big for a float dtype becomes inf (integer dtypes refuse it)
+    if not d.is_floating_point: fill_value = _checked_scalar(fill_value, d)
+    with np.errstate(over='ignore'):
+        array = np.full(_size_arg((size,), 'full'), fill_value, d.np)
     return _new_tensor(array, device, requires_grad, out, 'full')
 
 # %% ../nbs/00_tensor.ipynb #f51e061a
@@ -821,6 +856,9 @@ def empty_like(input, *, dtype=None, device=None, requires_grad=False,
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False,
               memory_format=None):
     "`fill_value` everywhere, with `input`'s shape, dtype and device."
+    if not isinstance(input, Tensor):
+        raise TypeError(f"full_like(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
     return full(input.shape, fill_value, dtype=dtype or input.dtype, device=device
                 or input.device, requires_grad=requires_grad)
 
@@ -1099,6 +1137,7 @@ def _torch_order(key, shape):
 
 def _is_mask(k): return _is_index_array(k) and k.dtype == np.bool_
 
+# %% ../nbs/00_tensor.ipynb #3a5faac0
 def _check_index_device(array, key):
     "PyTorch's error for GPU index tensors used on a CPU tensor (numpy refuses them)."
     if type(array) is np.ndarray and builtins.any(_is_index_array(k) and type(k) is not
@@ -1127,7 +1166,11 @@ def _finish(out, op, inputs, args=None):
     """Return `out`, the result of operation `op` on `inputs`, after giving autograd the
     chance to record it."""
     record = hooks.record
-    if record is not None: record(out, op, inputs, args)
+    if record is not None:
+        record(out, op, inputs, args)
+        if type(out) is tuple:
+            _multi_output_views.update((id(o), o) for o in out if isinstance(o, Tensor)
+                                       and o._view_version is not None)
     return out
 
 def _value_array(value, like):
@@ -1151,15 +1194,14 @@ def _value_array(value, like):
 @patch_tensor
 def __setitem__(self, key, value):
     "Write `value` (a tensor or number, broadcast) into the selected elements, in place."
-    numpy_key, is_view = _index_key(key, self._array.shape)
+    if self._grad_fn is None and self._requires_grad and hooks.recording((self,)):
+        _refuse_leaf_write(self, key)
+    try: numpy_key, is_view = _index_key(key, self._array.shape)
+    except IndexError:
+        if value is self: raise _same_memory_error() from None   # PyTorch checks it first
+        raise
     arrays = [k for k in numpy_key if _is_index_array(k)]
-    if self._array.ndim == 0 and builtins.any(k.dtype != np.bool_ for k in arrays):
-        raise IndexError("too many indices for tensor of dimension 0")
-    if self.grad_fn is None and self._requires_grad and hooks.recording((self,)) \
-            and not _selects_all(key):
-        raise RuntimeError("a view of a leaf Variable that requires grad is being used "
-                           "in an "
-                           "in-place operation.")
+    _check_setitem_key(self._array, numpy_key, arrays)
     # a mask and one value: a fill
     index_put = builtins.any(k.dtype != np.bool_ for k in arrays)
     if isinstance(value, Tensor) and not is_view and (value.numel() != 1 or index_put):
@@ -1168,10 +1210,17 @@ def __setitem__(self, key, value):
                                f"match, got "
                                f"{self.dtype._legacy_name} for the destination and "
                                f"{value.dtype._legacy_name} for the source.")
+        # (the very same tensor, when the index keeps every row: PyTorch's `is_same`)
+        if value is self and _selects_all(key, self.shape, arrays_too=True):
+            raise _same_memory_error()
+        _check_selection_overlap(self._array, numpy_key, value._array)
+    elif isinstance(value, Tensor) and arrays and self.ndim == 0:
+        # a mask on a 0-d tensor is an index_put (other masks with one value: a fill)
         _check_no_overlap(self._array, value._array, allow_same=False)
     elif isinstance(value, Tensor) and is_view:
         _check_no_overlap(self._array[numpy_key], value._array, allow_same='expand')
-    old = _original(self) if hooks.recording((self, value)) else None
+    old = _original(self) if hooks.recording((self, value)) and \
+        self._array.dtype.kind == 'f' else None
     try:
         # nan -> int, 1e30 -> half: as PyTorch
         with np.errstate(invalid='ignore', over='ignore'):
@@ -1206,7 +1255,7 @@ def _check_no_overlap(dest, src, allow_same):
     if d0 + dest.nbytes <= s0 or s0 + src.nbytes <= d0: return
     if allow_same and d0 == s0 and dest.shape == src.shape and dest.strides == src.strides:
         return
-    # `x[key] = v` first drops v's leading size-1 dimensions and expands it (PyTorch's copy_to)
+    # `x[key] = v` first drops v's leading size-1 dims and expands it (PyTorch's copy_to)
     unit = lambda a: [(n, s) for n, s in zip(a.shape, a.strides) if n != 1]
     if allow_same == 'expand' and d0 == s0 and dest.nbytes == src.nbytes \
             and unit(dest) == unit(src):
@@ -1217,12 +1266,62 @@ def _check_no_overlap(dest, src, allow_same):
                        "tensor before "
                        "performing the operation.")
 
-def _selects_all(key):
-    """Whether an index is only `:` and `...` (assignment then writes the tensor itself,
-    not a view of it)."""
+# %% ../nbs/00_tensor.ipynb #94171ef6
+def _selects_all(key, shape, arrays_too=False):
+    """Whether an index keeps every element: only `...` and slices that cover their
+    dimension (`[:5]` of 3 rows too, as PyTorch skips such slices); with `arrays_too`, index
+    arrays may come along (they are applied to the tensor itself)."""
     parts = key if isinstance(key, tuple) else (key,)
-    return builtins.all(k is Ellipsis or (isinstance(k, slice) and k == slice(None))
-                        for k in parts)
+    if arrays_too:
+        parts = tuple(k for k in parts if not (isinstance(k, (list, np.ndarray)) or
+                                               isinstance(k, Tensor) and k.ndim))
+    if not builtins.all(k is Ellipsis or isinstance(k, slice) for k in parts): return False
+    at = [i for i, k in enumerate(parts) if k is Ellipsis][:1] or [len(parts)]
+    dims = list(range(at[0])) + list(range(len(shape) - len(parts) + at[0] + 1, len(shape)))
+    return builtins.all(d < len(shape) and k.indices(shape[d]) == (0, shape[d], 1)
+                        for k, d in zip([k for k in parts if k is not Ellipsis], dims))
+
+def _check_setitem_key(a, numpy_key, arrays):
+    "The index errors PyTorch raises before it writes anything (too many indices, masks)."
+    if a.ndim == 0:
+        if builtins.any(k.dtype != np.bool_ for k in arrays):
+            raise IndexError("too many indices for tensor of dimension 0")
+    elif arrays: _check_index(a.shape, numpy_key)
+
+def _check_selection_overlap(a, numpy_key, value):
+    """index_put's overlap check, unless the plain part of the index selects nothing
+    (`x[:0, [0]] = x` works: the index arrays then apply to an empty view)."""
+    try: _check_no_overlap(a, value, allow_same=False)
+    except RuntimeError:
+        plain = []
+        for k in numpy_key:
+            plain += [slice(None)] * (k.ndim if _is_mask(k) else 1) if _is_index_array(k) \
+                else [k]
+        try: nothing = a[tuple(plain)].size == 0
+        except IndexError: nothing = False
+        if not nothing: raise
+
+def _refuse_leaf_write(t, key):
+    "PyTorch's errors for writing into a leaf that requires grad (index errors come first)."
+    try: numpy_key, is_view = _index_key(key, t._array.shape)
+    except IndexError: numpy_key, is_view = None, False
+    if numpy_key is not None:
+        _check_setitem_key(t._array, numpy_key, [k for k in numpy_key if _is_index_array(k)])
+    if is_view and not _selects_all(key, t.shape):
+        try: t._array[numpy_key]
+        except IndexError as e:
+            _check_index(t._array.shape, numpy_key)
+            raise _index_error(e) from None
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in "
+                           "an in-place operation.")
+    raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                       "operation.")
+
+# %% ../nbs/00_tensor.ipynb #02e01b5a
+def _same_memory_error():
+    return RuntimeError("unsupported operation: some elements of the input tensor and the "
+                        "written-to tensor refer to a single memory location. Please clone() "
+                        "the tensor before performing the operation.")
 
 def _unrepeated(a):
     """Array `a` made writable again if it is a read-only part of an expanded array that
@@ -1238,7 +1337,7 @@ def _overlap_error():
                         "location. Please clone() the tensor before performing the "
                         "operation.")
 
-# %% ../nbs/00_tensor.ipynb #bab562e6
+# %% ../nbs/00_tensor.ipynb #c34163a8
 def _infer_shape(shape, numel):
     "Replace a -1 in `shape` so the total is `numel`, checking the element count."
     shape = list(_size_arg((tuple(shape),), 'view') if not any(s == -1 for s in shape)
@@ -1295,7 +1394,8 @@ def reshape(self, *shape):
     # not expressible over this memory: copy to contiguous first, as PyTorch does
     except (ValueError, TypeError):
         c = self.contiguous()
-        return _finish(_view_of(c, c._array.reshape(new_shape)), 'reshape_copy', (c,),
+        # a copy, not a view: writing into it changes nothing else
+        return _finish(_wrap(c._array.reshape(new_shape)), 'reshape_copy', (c,),
                        new_shape)
     # PyTorch's names for the two kinds of view
     op = 'view' if self._array.flags.c_contiguous else 'reshape_alias'
@@ -1444,7 +1544,8 @@ def _broadcast_view(a, shape):
     lead = len(shape) - a.ndim
     strides = (0,) * lead + tuple(0 if n == 1 and m != 1 else st for n, m,
                                   st in zip(a.shape, shape[lead:], a.strides))
-    repeats = builtins.any(st == 0 and m > 1 for st, m in zip(strides, shape)) and 0 not in shape
+    repeats = builtins.any(st == 0 and m > 1 for st, m in zip(strides, shape)) \
+        and 0 not in shape
     if type(a) is not np.ndarray:
         return array_module(a).lib.stride_tricks.as_strided(a, shape, strides)
     if a.flags.c_contiguous:
@@ -1454,6 +1555,12 @@ def _broadcast_view(a, shape):
     # writing would hit one memory location many times
     if repeats: view.flags.writeable = False
     return view
+
+def _writable(a):
+    """Whether array `a` may be written in place: not read-only (numpy's flag; cupy has
+    none) and no element repeated by a stride of 0."""
+    return getattr(a.flags, 'writeable', True) and not builtins.any(
+        s == 0 and n > 1 for s, n in zip(a.strides, a.shape))
 
 @patch_tensor
 def expand_as(self, other):
@@ -1694,16 +1801,25 @@ def _original(t, copy=False):
     if t._view_version is not None and base._requires_grad and base._grad_fn is None:
         raise RuntimeError("a view of a leaf Variable that requires grad is being "
                            "used in an in-place operation.")
-    if t._view_version is not None and hasattr(t, '_output_nr') and t.requires_grad:
-        raise RuntimeError(f"Output {t._output_nr} of "
-                           f"{type(t.grad_fn).__name__.rsplit('Backward', 1)[0]} is a view "
-                           "and is being modified inplace. This view is the output of a "
-                           "function that returns multiple views. Such functions do not "
-                           "allow the output views to be modified inplace. You should "
-                           "replace the inplace operation by an out-of-place one.")
+    if t._view_version is not None and _multi_output_views.get(id(t)) is t:
+        raise _multi_output_error(t, 'is being modified inplace')
     o = _wrap(t._array.copy() if copy else t._array, t.requires_grad)
     o._grad_fn = t.grad_fn
     return o
+
+def _multi_output_error(view, what):
+    "PyTorch's error for one of `split`'s views (or a view of one) changed in place."
+    node = view._grad_fn
+    if node is None:
+        who = f"A view was created in no_grad mode and {what} with grad mode enabled"
+    else:
+        nr = getattr(view, '_output_nr', 0) if node._num_outputs > 1 else 0
+        name = type(node).__name__.rsplit('Backward', 1)[0]
+        who = f"Output {nr} of {name} is a view and {what}"
+    return RuntimeError(f"{who}. This view is the output of a function that returns "
+                        "multiple views. Such functions do not allow the output views to be "
+                        "modified inplace. You should replace the inplace operation by an "
+                        "out-of-place one.")
 
 # %% ../nbs/00_tensor.ipynb #5b6d7e42
 class _LegacyTensorType(type):

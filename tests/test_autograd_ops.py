@@ -733,6 +733,56 @@ row('kl_div_sum_log_target', lambda T, x, t: F(T).kl_div(x, t.log() if not t.req
     kl_gen)
 
 
+# ======================================================================================================= more views and reductions
+row('select', lambda T, a, d: a.select(d, -1), lambda g: (lambda s: (g.x(s), g.dim(len(s))))(g.shape(1, 3)))
+row('movedim', lambda T, a: T.movedim(a, 0, -1), single(min_dims=1))
+row('movedim_tuple', lambda T, a: a.moveaxis((0, 1), (-1, 0)), single(min_dims=2))
+row('diagonal', lambda T, a, o: a.diagonal(o), lambda g: (g.x(g.shape(2, 3)), g.int(-1, 1)))
+row('diagonal_dims', lambda T, a: T.diagonal(a, 1, -1, 0), single(min_dims=2))
+row('nansum', lambda T, a, kw: a.nansum(**kw), reduce_gen(min_side=0))
+row('var_mean', lambda T, a, kw: T.var_mean(a, **kw), reduce_gen(ties=False, min_side=2))
+row('std_mean', lambda T, a, kw: T.std_mean(a, **kw), reduce_gen(ties=False, min_side=2))
+row('aminmax', lambda T, a: tuple(T.aminmax(a)), single(min_side=1))
+row('aminmax_dim', lambda T, a, d, kw: tuple(a.aminmax(dim=d, **kw)), dim_gen())
+
+
+def three_gen(away_c=0.):
+    def gen(g):
+        s1, s2, s3 = g.shapes(3, min_side=0)
+        return g.x(s1), g.x(s2), g.x(s3, away=away_c)
+    return gen
+
+
+def same_three_gen(g):
+    s = g.shape()
+    return g.x(s), g.x(s), g.x(s, away=0.5)
+
+
+row('addcmul', lambda T, a, b, c: T.addcmul(a, b, c, value=0.5), three_gen())
+row('addcdiv', lambda T, a, b, c: a.addcdiv(b, c, value=-2.), three_gen(away_c=0.5))
+row('addcmul_inplace', lambda T, a, b, c: (a * 1).addcmul_(b, c, value=2.), same_three_gen)
+row('addcdiv_inplace', lambda T, a, b, c: (a * 1).addcdiv_(b, c), same_three_gen)
+
+
+def write_through_view(T, a, b):
+    "An in-place change of a view reaches its base (CopySlices) and the views made before it."
+    y = a * 2
+    w = y[..., :1]                      # made before the change: rebuilt from y afterwards
+    y[0].mul_(b)
+    return y, w * 1
+
+
+def stale_view_of_inplace(T, a):
+    y = a * 2
+    w = y.unsqueeze(0)
+    y.exp_()                            # saves its output, which is y itself
+    return w + y
+
+
+row('inplace_through_view', write_through_view, lambda g: (lambda s: (g.x(s), g.x(s[1:])))(g.shape(1, 3)))
+row('inplace_then_stale_view', stale_view_of_inplace, single(min_dims=1, hi=1.))
+
+
 # ======================================================================================================= machinery
 def cases(r, mode):
     @st.composite

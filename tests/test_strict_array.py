@@ -64,6 +64,13 @@ def test_computes_like_numpy():
     np.testing.assert_array_equal(xp.asnumpy(t), [2, 0, 0, 1, 0])
 
 
+def test_numpy_names_do_not_shadow_builtins():
+    "Looking up `xp.any`, `xp.max`, `xp.bool` leaves the module's own use of Python's builtins intact."
+    for name in ('any', 'all', 'max', 'min', 'sum', 'abs', 'round', 'bool', 'pow'): getattr(xp, name)
+    assert xp.get_array_module(np.ones(2)) is np and xp.get_array_module(xp.ones(2)) is xp
+    assert bool(xp.ones(1)) is True and xp.zeros(3).sum().item() == 0
+
+
 def test_scalars_are_zero_d_arrays():
     "As in cupy, reductions and integer indexing give 0-d arrays (an index gives a view), and Python conversions work."
     a = strict([[1, 2], [3, 4]], np.int64)

@@ -9,9 +9,9 @@ __all__ = ['scaled_dot_product_attention', 'NonDynamicallyQuantizableLinear', 'M
 # %% ../../nbs/13_attention.ipynb #c1103e02
 import copy, math, warnings
 from ..tensors import (Tensor, tensor, zeros, zeros_like, ones, empty, full,
-                                array_module, float32)
+                                array_module, float32, _wrap)
 from ..tensors import bool as bool_
-from ..ops import cat, relu
+from ..ops import cat, relu, _same_device
 from . import (Module, Parameter, ModuleList, add_to_namespace, functional,
                            init)
 from .layers import (Linear, LayerNorm, Dropout, softmax, dropout, linear,
@@ -23,7 +23,7 @@ def _float_mask(mask, like, masked_when):
     if mask is None or mask.dtype != bool_: return mask
     xp = array_module(mask._array)
     bias = xp.where(mask._array == masked_when, -xp.inf, 0.).astype(like._array.dtype)
-    return Tensor(bias) if mask.device.type == 'cpu' else tensor(bias, device=mask.device)
+    return _wrap(bias)
 
 def _causal_mask(L, S, device):
     "True on and below the diagonal of an (L, S) grid: position i sees keys 0..i."
@@ -34,13 +34,14 @@ def _softmax_rows(scores):
     xp = array_module(scores._array)
     dead = xp.isneginf(scores._array).all(-1, keepdims=True)
     if not dead.any(): return softmax(scores, -1)
-    dead = tensor(dead, device=scores.device)
+    dead = _wrap(dead)
     return softmax(scores.masked_fill(dead, 0.), -1).masked_fill(dead, 0.)
 
 # %% ../../nbs/13_attention.ipynb #1739dbed
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
                                  is_causal=False, scale=None, enable_gqa=False):
     "softmax(Q Kᵀ · scale + mask) V; a boolean mask is True where attention is allowed"
+    _same_device(query, key, value, attn_mask)
     L, S, E = query.shape[-2], key.shape[-2], query.shape[-1]
     if key.shape[-1] != E:
         raise RuntimeError(f"Expected query and key to have the same embedding size, "

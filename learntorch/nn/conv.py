@@ -18,7 +18,7 @@ import numpy as np
 from ..tensors import *
 from ..tensors import _wrap, array_module
 from ..ops import *
-from ..ops import _result
+from ..ops import _result, _same_device
 from ..autograd import Node, formula, no_grad, is_grad_enabled
 from . import Module, Parameter, add_to_namespace, functional
 from .layers import kaiming_uniform_, uniform_, _calculate_fan_in_and_fan_out
@@ -395,6 +395,7 @@ def _lift(n, stride, pads, dilation):
 
 
 def _conv(input, weight, bias, stride, padding, dilation, groups, n):
+    _same_device(input, weight, bias)
     def run(x):
         s, d = _ntuple(stride, n, 'stride'), _ntuple(dilation, n, 'dilation')
         pads = _conv_pads(padding, weight.shape[2:], s, d)
@@ -420,6 +421,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 def _conv_transpose(
     input, weight, bias, stride, padding, output_padding, groups, dilation, n
 ):
+    _same_device(input, weight, bias)
     def run(x):
         s, d = _ntuple(stride, n, 'stride'), _ntuple(dilation, n, 'dilation')
         p, op = (
@@ -880,6 +882,7 @@ def batch_norm(
 ):
     """Normalise each channel by its batch statistics (training) or the running ones
     (eval), then scale and shift."""
+    _same_device(input, running_mean, running_var, weight, bias)
     C, a = input.shape[1], input._array
     for name, t in (
         ('running_mean', running_mean),

@@ -13,7 +13,7 @@ import numpy as np
 from ..tensors import *
 from ..tensors import _wrap, array_module
 from ..ops import *
-from ..ops import _result
+from ..ops import _result, _same_device
 from learntorch.autograd import (
     _renamed,
     Node,
@@ -99,6 +99,7 @@ def _pointwise_loss(name, input, target, reduction, param, elementwise):
 
 def _operands_same(input, target):
     "Arrays of input and target in their promoted dtype."
+    _same_device(input, target)
     d = result_type(input, target)
     return input._array.astype(d.np, copy=False), target._array.astype(d.np,
                                                                        copy=False), d
@@ -165,13 +166,14 @@ formula('huber_loss')(type('HuberLossBackward0', (_PointwiseLoss,), {
 def _classes_last(input, target):
     ("Input as (samples, classes) and target as (samples,), from (N, C, d1, ...) and (N, "
      "d1, ...) (or (C,) and ()).")
-    if input.ndim == 1: return input.unsqueeze(0), target.reshape(1)
-    if input.shape[0] != target.shape[0]:
+    a, t = input._array, target._array       # (their shapes are quicker to read)
+    if a.ndim == 1: return input.unsqueeze(0), target.reshape(1)
+    if a.shape[0] != t.shape[0]:
         raise ValueError(
-            f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
-            f"({target.shape[0]})."
+            f"Expected input batch_size ({a.shape[0]}) to match target batch_size "
+            f"({t.shape[0]})."
         )
-    if input.ndim == 2: return input, target
+    if a.ndim == 2: return input, target
     perm = (0,) + tuple(range(2, input.ndim)) + (1,)
     return input.permute(*perm).reshape(-1, input.shape[1]), target.reshape(-1)
 
@@ -179,8 +181,9 @@ def _classes_last(input, target):
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,
              reduce=None, reduction='mean'):
     "Minus the (weighted) log-probability that `input` gives each sample's target class."
+    _same_device(input, target, weight)
     reduction = _reduction(reduction, size_average, reduce)
-    if input.ndim < 1:
+    if input._array.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
     if target.dtype not in (int64, uint8):
         raise RuntimeError(
@@ -192,10 +195,11 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,
             f"\"nll_loss_out_frame\" not implemented for '{input.dtype._legacy_name}'"
         )
     logp, t = _classes_last(input, target)
-    n, c = logp.shape
+    n, c = logp._array.shape
     idx, xp = t._array.astype(np.int64, copy=False), array_module(logp._array)
-    if (weight is None and n and not 0 <= ignore_index < c and 0 <= idx.min()
-            and idx.max() < c):   # the usual case: every target a class, none ignored
+    usual = (weight is None and n and not 0 <= ignore_index < c and 0 <= idx.min()
+             and idx.max() < c)   # every target a class, none ignored, weights all 1
+    if usual:
         safe, w = idx, xp.ones(n, dtype=logp._array.dtype)
         losses = -logp._array[xp.arange(n), idx]
     else:
@@ -212,6 +216,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,
     )  # PyTorch views the 2-D kernel's result
     if reduction == 'none': out = losses if viewed else losses.reshape(target.shape)
     elif reduction == 'sum': out = losses.sum()
+    elif usual: out = losses.sum() / n        # (the total weight is n > 0)
     else:
         with np.errstate(invalid="ignore", divide="ignore"):
             out = losses.sum() / w.sum()  # all ignored: 0/0 = nan, as in PyTorch
@@ -296,6 +301,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                   label_smoothing=0.0):
     ("Cross-entropy between logits `input` and class indices (or class probabilities) "
      "`target`.")
+    _same_device(input, target, weight)
     reduction = _reduction(reduction, size_average, reduce)
     if not 0 <= label_smoothing <= 1:
         raise ValueError(
@@ -373,6 +379,7 @@ LogSoftmaxBackward0.backward = _softmax_minus_one_hot   # still one class per Py
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction='mean'):
     "Binary cross-entropy between probabilities `input` and targets in [0, 1]."
+    _same_device(input, target, weight)
     reduction = _reduction(reduction, size_average, reduce)
     if input.shape != target.shape:
         raise ValueError(
@@ -386,8 +393,10 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         )
     a, t, _ = _operands_same(input, target)
     xp = array_module(a)
-    if ((a < 0) | (a > 1)).any():
+    if not ((a >= 0) & (a <= 1)).all():                  # (nan is out of range too)
         raise RuntimeError("all elements of input should be between 0 and 1")
+    if not ((t >= 0) & (t <= 1)).all():
+        raise RuntimeError("all elements of target should be between 0 and 1")
     with np.errstate(divide='ignore'):
         losses = -(t * xp.maximum(xp.log(a), -100) + (1 - t) * xp.maximum(xp.log1p(-a),
                                                                           -100))
@@ -413,6 +422,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                                      pos_weight=None):
     ("Binary cross-entropy of `sigmoid(input)` against `target`, computed stably from "
      "the logits.")
+    _same_device(input, target, weight, pos_weight)
     reduction = _reduction(reduction, size_average, reduce)
     if input.shape != target.shape:
         raise ValueError(
@@ -468,6 +478,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction='mean',
            log_target=False):
     ("Kullback-Leibler divergence of `target` from `exp(input)` (input: "
      "log-probabilities).")
+    _same_device(input, target)
     reduction = _reduction(reduction, size_average, reduce)
     if not (input.dtype.is_floating_point and target.dtype.is_floating_point):
         raise RuntimeError("kl_div: Integral inputs not supported.")

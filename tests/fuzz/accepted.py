@@ -33,6 +33,17 @@ ACCEPTED_PROGRAMS = [
          statements=[('torch.tensor', 'v0 = torch.tensor([1.0, -1.0], requires_grad=True)', 'v0'),
                      ('F.elu', 'v1 = F.elu(v0)', 'v1'),
                      ('torch.autograd.grad', 'v2 = torch.autograd.grad(v1.sum(), [v0], create_graph=True)', 'v2')]),
+    dict(match=r'F\.gelu: value',
+         reason="PyTorch's CPU kernel gives gelu(inf) = nan and gelu(-inf) = nan (the limits are inf and 0); learntorch "
+                'gives the limits. (The values of gelu at finite inputs are checked against PyTorch in '
+                'tests/test_nn_parity.py.)',
+         statements=[('torch.tensor', 'v0 = torch.tensor([inf, -inf, 1.0])', 'v0'), ('F.gelu', 'v1 = F.gelu(v0)', 'v1')]),
+    dict(match=r'torch\.tensor\(dtype\): error TypeError vs none',
+         reason="PyTorch is inconsistent: torch.tensor(np.bool_(False), dtype=torch.int32) (a numpy bool scalar) "
+                "raises TypeError ('numpy.bool' object cannot be interpreted as an integer), while "
+                "torch.tensor(np.array(False), dtype=torch.int32) and torch.tensor(False, dtype=torch.int32) work; "
+                'learntorch converts all three',
+         statements=[('torch.tensor(dtype)', 'v0 = torch.tensor(np.bool_(False), dtype=torch.int32)', 'v0')]),
 ]
 
 

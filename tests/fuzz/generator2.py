@@ -123,7 +123,7 @@ class ScenarioGenerator:
     def _write(self, a, other):
         d, t = self.d, self.t(a)
         val = d.choice(SCALARS[:12])
-        o = other if self.t(other) is not None and self.t(other).shape == t.shape else f'{a}.detach() * 0 + 1'
+        o = other if self.t(other) is not None and self.t(other).shape == t.shape else f'({a}.detach() * 0 + 1)'
         w = d.choice(['+=', '-=', '*=', '/=', 'add_', 'mul_', 'sub_', 'div_', 'clamp_', 'exp_', 'neg_', 'zero_',
                       'fill_', 'copy_', 'setitem', 'setitem_t', 'masked_fill_', 'sigmoid_', 'pow_', 'addcmul_'])
         if w in ('+=', '-=', '*=', '/='):
