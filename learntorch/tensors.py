@@ -547,7 +547,7 @@ def as_tensor(data, dtype=None, device=None):
 def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
     "This tensor's memory as a DLPack capsule (numpy or cupy writes it)."
     if self._requires_grad:
-        raise RuntimeError("Can't export tensors that require gradient, use "
+        raise BufferError("Can't export tensors that require gradient, use "
                            "tensor.detach()")
     kw = dict(stream=stream, max_version=max_version, dl_device=dl_device, copy=copy)
     return self._array.__dlpack__(**{k: v for k, v in kw.items() if v is not None})

@@ -107,6 +107,18 @@ def test_bad_device_arguments():
     with pytest.raises(NotImplementedError, match="interprocess"): cuda.Event(interprocess=True)
 
 
+def test_dlpack_exchange_with_pytorch_shares_memory():
+    "learntorch and PyTorch hand CPU tensors to each other through DLPack without a copy, both ways."
+    lt = learntorch.arange(4.)
+    th = torch.from_dlpack(lt)
+    th[0] = 7.
+    back = learntorch.from_dlpack(torch.arange(3.))
+    assert lt.tolist() == [7., 1., 2., 3.] and back.dtype == learntorch.float32 and back.tolist() == [0., 1., 2.]
+    assert th.data_ptr() == lt.data_ptr()
+    same_outcome(lambda: learntorch.ones(2, requires_grad=True).__dlpack__(),
+                 lambda: torch.ones(2, requires_grad=True).__dlpack__())
+
+
 # ------------------------------------------------------------------------------------------ (2) the strict stand-in
 @pytest.fixture
 def strict_gpu(strict_cuda, monkeypatch):
