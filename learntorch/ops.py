@@ -1808,11 +1808,12 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
         d = _check_dtype(dtype, 'normal') or get_default_dtype()
         return tensor(_rng(generator).normal(mean, std, _size_arg((size,),
                 'normal')).astype(d.np), device=device)
+    _same_device(mean, std)
     like = mean if isinstance(mean, Tensor) else std
     m = mean._array if isinstance(mean, Tensor) else mean
     s = std._array if isinstance(std, Tensor) else std
     shape = broadcast_shapes(*(x.shape for x in (mean, std) if isinstance(x, Tensor)))
-    draws = _rng(generator).standard_normal(shape)
+    draws = _to_like(_rng(generator).standard_normal(shape), like)   # drawn on the host
     return _wrap((draws * s + m).astype(like._array.dtype))
 
 def multinomial(input, num_samples, replacement=False, *, generator=None):
@@ -1923,7 +1924,8 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
     a = input._array
     v = a.diagonal(offset, d1, d2)
-    v.flags.writeable = a.flags.writeable      # numpy makes it read-only; PyTorch writes
+    # numpy makes it read-only; PyTorch writes (cupy has no such flag)
+    if hasattr(v.flags, 'writeable'): v.flags.writeable = a.flags.writeable
     return _finish(_view_of(input, v), 'diagonal', (input,), (offset, d1, d2))
 
 # %% ../nbs/01_ops.ipynb #e57d6a42

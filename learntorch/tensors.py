@@ -459,6 +459,12 @@ def __array__(self, dtype=None, copy=None):
     return a if dtype is None else a.astype(dtype)
 
 # %% ../nbs/00_tensor.ipynb #35a436e4
+def _on_host(data):
+    "Nested lists and tuples with every tensor in them copied to the CPU."
+    if isinstance(data, Tensor): return data.cpu()
+    if isinstance(data, (list, tuple)): return [_on_host(v) for v in data]
+    return data
+
 def _array_from_data(data, dtype=None):
     "A new numpy array holding `data`, with PyTorch's dtype inference; `dtype` converts."
     if isinstance(data, Tensor): array = data._array.copy()
@@ -469,6 +475,8 @@ def _array_from_data(data, dtype=None):
     else:
         try: array = np.array(data)
         except ValueError: _ragged_error(data)
+        # GPU tensors in a list: numpy cannot read them, so their values come to the host
+        except TypeError: array = np.array(_on_host(data))
         if array.dtype.kind in 'US' or (array.dtype.kind == 'O'):
             if array.dtype.kind == 'O': _ragged_error(data)
             raise TypeError(f"new(): invalid data type "

@@ -12,7 +12,7 @@ index gives a 0-d view, as in cupy), attributes (`shape`, `dtype`, `strides`, `b
 `device.id`), methods, `.get()`/`.set()`, DLPack, `get_array_module`, `asnumpy`, `cuda.runtime`, `cuda.Device`, the
 memory pool and `random`. Views share memory like real views: a strict array wraps a numpy array, and a view wraps a
 numpy view. The library never imports this module."""
-import sys, time, types, weakref
+import builtins, sys, time, types, weakref
 import numpy as np
 
 __all__ = ['StrictArray', 'ndarray', 'get_array_module', 'asnumpy', 'asarray', 'array', 'from_dlpack', 'cuda',
@@ -173,9 +173,17 @@ def _unwrap(x, host_ok=False):
     return x
 
 
+def _writable(a):
+    "`a`, writable: cupy has no read-only arrays (numpy's diagonal and broadcast views are read-only)."
+    if not a.flags.writeable:
+        try: a.flags.writeable = True
+        except ValueError: pass
+    return a
+
+
 def _wrap(r, dev=None):
     "Results as strict arrays: numpy arrays and numpy scalars (0-d, as cupy returns them), inside tuples/lists too."
-    if type(r) is np.ndarray: return StrictArray(r, dev)
+    if type(r) is np.ndarray: return StrictArray(_writable(r), dev)
     if isinstance(r, np.generic): return StrictArray(np.asarray(r), dev)
     t = type(r)
     if t is tuple or t is list: return t(_wrap(v, dev) for v in r)
@@ -460,15 +468,11 @@ fft = _Namespace(np.fft)
 lib = types.SimpleNamespace(stride_tricks=_Namespace(np.lib.stride_tricks))
 
 
-_names = {}   # numpy's names as this module offers them (not in globals(): `xp.any` must not shadow builtin `any`)
-
-
 def __getattr__(name):
     "Every other name: numpy's, working on strict arrays (e.g. `xp.exp`, `xp.zeros`, `xp.float32`, `xp.pi`)."
-    v = _names.get(name)
-    if v is not None: return v
     if name.startswith('__'): raise AttributeError(name)
     try: v = getattr(np, name)
     except AttributeError: raise AttributeError(f"module 'strict_array' has no attribute {name!r}") from None
-    v = _names[name] = _lookup(v)
+    v = _lookup(v)
+    if not hasattr(builtins, name): globals()[name] = v   # caching `sum` would shadow the builtin here
     return v

@@ -361,3 +361,15 @@ def test_training_loop_of_the_course_on_the_device(accel_device):
     assert all(p.is_cuda for p in model.parameters())
     loss = lambda r: r[0] if isinstance(r, tuple) else r['loss'] if isinstance(r, dict) else r
     assert loss(last) < loss(first), (first, last)
+
+
+def test_gpu_tensors_as_data_and_random_parameters(accel_device):
+    "`tensor([gpu scalars])` reads them on the host (a CPU tensor, as PyTorch); `normal(gpu mean)` draws there."
+    g = T.tensor([1.5, -2.0], device=accel_device)
+    t = T.tensor([g[0], g[1]])
+    assert t.device.type == 'cpu' and t.tolist() == [1.5, -2.0]
+    T.manual_seed(0)
+    n = T.normal(g, 1.0)
+    T.manual_seed(0)
+    assert n.is_cuda and np.allclose(host(n), host(T.normal(g.cpu(), 1.0)))
+    with pytest.raises(RuntimeError, match=MIXED_EITHER): T.normal(g, T.ones(2))

@@ -32,7 +32,7 @@ def _causal_mask(L, S, device):
 def _softmax_rows(scores):
     "Softmax over the last dim; a row masked everywhere gives zeros (as PyTorch)."
     xp = array_module(scores._array)
-    dead = xp.isneginf(scores._array).all(-1, keepdims=True)
+    dead = (scores._array == -xp.inf).all(-1, keepdims=True)
     if not dead.any(): return softmax(scores, -1)
     dead = _wrap(dead)
     return softmax(scores.masked_fill(dead, 0.), -1).masked_fill(dead, 0.)
