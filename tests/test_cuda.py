@@ -384,32 +384,6 @@ def test_bench_gpu_epoch_runs_on_the_stand_in(strict_gpu):
     assert med['learntorch'] > 0 and med['torch'] > 0 and ratio > 0
 
 
-# ------------------------------------------------------------------------------------------ seeds on a (stand-in) GPU
-RUNNER = Path(__file__).resolve().parents[1].parent / 'shared' / 'acceptance' / 'run.py'
-# seed000_training.py is left out: its last lines run the cuda model on a CPU tensor (`model(torch.randn(3, 10))`),
-# which PyTorch itself refuses on a GPU ("Expected all tensors to be on the same device").
-ON_GPU_SEEDS = ['seed000_tensors.py', 'seed001_tensors.py', 'seed001_build_model.py', 'seed001_quickstart.py',
-                'seed003_tensor_ops.py']
-
-
-@pytest.mark.skipif(not RUNNER.exists(), reason=f'acceptance scripts not found at {RUNNER}')
-@pytest.mark.parametrize('script', ON_GPU_SEEDS)
-def test_seed_scripts_choose_cuda_and_pass_on_the_stand_in(script):
-    "With the stand-in in cupy's slot, `torch.cuda.is_available()` is True: the seeds move to 'cuda' and pass."
-    import importlib.util, subprocess, sys
-    spec = importlib.util.spec_from_file_location('acceptance_run', RUNNER)
-    runner = importlib.util.module_from_spec(spec); spec.loader.exec_module(runner)
-    tests = Path(__file__).resolve().parent
-    inject = (f"import sys; sys.path.insert(0, {str(tests)!r}); import strict_array, learntorch.tensors as T; "
-              f"T._cupy, T._cupy_checked = strict_array, True; import learntorch; "
-              f"assert learntorch.cuda.is_available()\n")
-    p = subprocess.run([sys.executable, '-c', inject + runner.BOOT, 'learntorch', str(RUNNER.parent / script)],
-                       capture_output=True, text=True, cwd=tests.parent, timeout=600)
-    assert p.returncode == 0, f'{script} failed:\n{p.stdout[-2000:]}\n{p.stderr[-3000:]}'
-    assert p.stdout.strip().splitlines()[-1] == f'OK {script}'
-    if 'Using' in p.stdout: assert 'Using cuda device' in p.stdout
-
-
 # ------------------------------------------------------------------------------------------ notebook 14 on a GPU
 NB14 = Path(__file__).resolve().parents[1] / 'nbs' / '14_cuda.ipynb'
 RUN_CELLS = r'''
