@@ -187,7 +187,8 @@ def _array_to_device(array, dev):
     if cp is None:
         raise AssertionError("Torch not compiled with CUDA enabled (learntorch needs "
                              "cupy and an NVIDIA GPU for cuda tensors)")
-    index = 0 if dev.index is None else dev.index
+    # 'cuda' with no number is the current GPU
+    index = cp.cuda.runtime.getDevice() if dev.index is None else dev.index
     if type(array) is not np.ndarray and array.device.id == index: return array
     with cp.cuda.Device(index): return cp.asarray(array)
 
@@ -1682,7 +1683,7 @@ def cpu(self):
 def cuda(self, device=None, non_blocking=False):
     "This tensor on a GPU (the current one unless `device` is given)."
     if device is None or isinstance(device, builtins.int):
-        device = _Device('cuda', device or 0)
+        device = _Device('cuda', device)   # None: the current GPU
     return self.to(device)
 
 _Device = device  # `cuda(device=...)` shadows the class name inside that method
