@@ -11,7 +11,7 @@ __all__ = ['Backend', 'RedOpType', 'ReduceOp', 'is_available', 'is_mpi_available
            'all_gather_into_tensor', 'all_gather', 'reduce_scatter_tensor', 'reduce_scatter', 'reduce', 'barrier',
            'all_gather_object', 'broadcast_object_list']
 
-# %% ../nbs/15_parallel.ipynb #3519727d
+# %% ../nbs/15_parallel.ipynb #6363a50b
 import argparse, contextlib, enum, hashlib, math, os, shutil, signal, socket, subprocess
 import sys, tempfile, time
 from datetime import timedelta
@@ -24,7 +24,7 @@ from .nn import Module, add_to_namespace, _namespace
 from .utils import data as _data_module
 from .utils.data import Sampler
 
-# %% ../nbs/15_parallel.ipynb #92af3579
+# %% ../nbs/15_parallel.ipynb #7697c101
 class Backend(str):
     "The backends' names (`dist.Backend.GLOO`); all CPU ones run on MPI here."
     UNDEFINED, GLOO, MPI, NCCL = 'undefined', 'gloo', 'mpi', 'nccl'
@@ -47,7 +47,7 @@ class ReduceOp:
     MIN, MAX = RedOpType.MIN, RedOpType.MAX
     BAND, BOR, BXOR = RedOpType.BAND, RedOpType.BOR, RedOpType.BXOR
 
-# %% ../nbs/15_parallel.ipynb #6f07292b
+# %% ../nbs/15_parallel.ipynb #eac9d4b0
 def is_available():
     "Whether MPI can be used: `mpi4py` (and so an MPI library) is installed."
     import importlib.util
@@ -73,7 +73,7 @@ def _mpi():
     from mpi4py import MPI
     return MPI
 
-# %% ../nbs/15_parallel.ipynb #91044f0c
+# %% ../nbs/15_parallel.ipynb #5ec8bda8
 class ProcessGroup:
     "A set of ranks that talk through one MPI communicator (and NCCL for GPU tensors)."
     def __init__(self, comm, backend, timeout, nccl=None):
@@ -115,7 +115,7 @@ def get_backend(group=None):
     "The backend's name ('gloo', 'mpi' or 'nccl')."
     return _group(group).backend
 
-# %% ../nbs/15_parallel.ipynb #befbf1ea
+# %% ../nbs/15_parallel.ipynb #b4408f64
 def _env_int(name):
     value = os.environ.get(name)
     if value is None: return None
@@ -179,7 +179,7 @@ def destroy_process_group(group=None):
     world.comm.Free()
     _State.world = globals()['group'].WORLD = None
 
-# %% ../nbs/15_parallel.ipynb #7c8df226
+# %% ../nbs/15_parallel.ipynb #7884eb3b
 def _note_failure(rank, note):
     "Leave `note` for `learntorch run`, which names the first rank that failed."
     folder = os.environ.get('LEARNTORCH_RUN_DIR')
@@ -205,7 +205,7 @@ def _abort_on_uncaught_exception(MPI):
     hook._learntorch = True
     sys.excepthook = hook
 
-# %% ../nbs/15_parallel.ipynb #1d05bb4a
+# %% ../nbs/15_parallel.ipynb #55d86111
 class Work:
     """A collective under way (`async_op=True`): `wait()` finishes it,
     `is_completed()` asks."""
@@ -249,7 +249,7 @@ def _wait(pg, requests, what, timeout=None):
 def _seconds(timeout):
     return timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
 
-# %% ../nbs/15_parallel.ipynb #17c1df7d
+# %% ../nbs/15_parallel.ipynb #82e76954
 def _array_of(tensor, what, name='tensor'):
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{what}: {name} must be a Tensor, got {type(tensor).__name__}")
@@ -310,7 +310,7 @@ def _run(pg, what, async_op, requests, finish=None):
     if async_op: return work
     work.wait()
 
-# %% ../nbs/15_parallel.ipynb #302ef4c0
+# %% ../nbs/15_parallel.ipynb #051c9dd8
 def isend(tensor, dst=None, group=None, tag=0, group_dst=None):
     "Start sending `tensor` to rank `dst`; returns a `Work` to `wait()` on."
     pg, a = _group(group), _array_of(tensor, 'isend')
@@ -354,7 +354,7 @@ def recv(tensor, src=None, group=None, tag=0, group_src=None):
     write_back()
     return sender
 
-# %% ../nbs/15_parallel.ipynb #21c8b973
+# %% ../nbs/15_parallel.ipynb #a41ef7d5
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     "Combine `tensor` over all ranks with `op`; every rank gets the result, in place."
     pg, a = _group(group), _array_of(tensor, 'all_reduce')
@@ -387,7 +387,7 @@ def _root(what, pg, rank, group_rank=None):
                          f"{pg.size()}")
     return int(rank)
 
-# %% ../nbs/15_parallel.ipynb #fcb0ea6b
+# %% ../nbs/15_parallel.ipynb #8c99eeea
 class DistributedSampler(Sampler):
     """Each of `num_replicas` ranks draws its own `1/num_replicas` of the dataset's
     indices; together they cover it once per epoch (padded by repeating indices to
@@ -431,7 +431,7 @@ class DistributedSampler(Sampler):
         "Use the shuffle of epoch `epoch` (call it at the start of every epoch)."
         self.epoch = epoch
 
-# %% ../nbs/15_parallel.ipynb #8911fbea
+# %% ../nbs/15_parallel.ipynb #54de0d4e
 class _Bucket:
     "Parameters whose gradients travel together: one flat buffer, one all-reduce."
     def __init__(self, params, dtype):
@@ -462,7 +462,7 @@ def _make_buckets(params, first_bytes, cap_bytes):
     if current: buckets.append(current)
     return [_Bucket(ps, ps[0]._array.dtype) for ps in buckets]
 
-# %% ../nbs/15_parallel.ipynb #4b9e1ee2
+# %% ../nbs/15_parallel.ipynb #14c3014f
 class _Reducer:
     """Averages the parameters' gradients over the ranks during backward: a hook on
     each parameter copies its gradient into its bucket; a full bucket starts its
@@ -515,7 +515,7 @@ class _Reducer:
             return None                 # let MPI progress while backward goes on
         return _finish(self, p)
 
-# %% ../nbs/15_parallel.ipynb #e6cf0fed
+# %% ../nbs/15_parallel.ipynb #f5b10cb6
 def _finish(reducer, last):
     "Wait for every bucket, then write the averaged gradients (`last`'s is returned)."
     _wait(reducer.pg, [b.request for b in reducer.buckets], 'gradient all-reduce')
@@ -534,7 +534,7 @@ def _finish(reducer, last):
     last.grad = None
     return from_numpy(b.view(i).copy())
 
-# %% ../nbs/15_parallel.ipynb #ded77585
+# %% ../nbs/15_parallel.ipynb #40fe194f
 class DistributedDataParallel(Module):
     """`module` replicated on every rank: rank 0's parameters and buffers are copied
     to all at construction; in backward the gradients are averaged over the ranks in
@@ -585,7 +585,7 @@ class DistributedDataParallel(Module):
         try: yield
         finally: self.require_backward_grad_sync = old
 
-# %% ../nbs/15_parallel.ipynb #6658af6a
+# %% ../nbs/15_parallel.ipynb #8e6aabce
 def _check_ddp_arguments(module, device_ids, output_device, dim, as_view,
                          check_reduction):
     devices = {p.device.type for p in module.parameters()}
@@ -641,7 +641,7 @@ def _leaves_reached(out):
         stack.extend(child for child, _ in node.next_functions if child is not None)
     return leaves
 
-# %% ../nbs/15_parallel.ipynb #04a480a9
+# %% ../nbs/15_parallel.ipynb #f5230a1f
 class DataParallel(Module):
     """Seed 002's `nn.DataParallel`: on CPU or one GPU the wrapped module itself; with
     several GPUs each gets a replica and a slice of the batch along `dim`, and the outputs
@@ -690,7 +690,7 @@ def _replica(module, device):
             if b is not None: target._buffers[name] = b.to(device)
     return replica
 
-# %% ../nbs/15_parallel.ipynb #5c527ee4
+# %% ../nbs/15_parallel.ipynb #c483e14a
 def _rank_environment(env, nproc):
     """torchrun's variables for this rank, from the ones MPI's launcher sets (MPICH's
     Hydra: PMI_*, MPI_LOCAL*; Open MPI: OMPI_COMM_WORLD_*)."""
@@ -739,7 +739,7 @@ def _supervise():
         if not os.path.exists(failed): _note_failure(ranks['RANK'], note)
     os._exit(min(max(code, 0), 255) or (1 if code else 0))
 
-# %% ../nbs/15_parallel.ipynb #9c5a6fa0
+# %% ../nbs/15_parallel.ipynb #015e4072
 class LaunchError(RuntimeError):
     "A problem with how a job is started that the user can fix (the command prints one line)."
 
@@ -769,7 +769,7 @@ def mpiexec_command(nproc, nnodes, child_argv, hostfile=None):
     supervisor = 'from learntorch.distributed import _supervise; _supervise()'
     return command + [sys.executable, '-c', supervisor, *child_argv]
 
-# %% ../nbs/15_parallel.ipynb #43903b5d
+# %% ../nbs/15_parallel.ipynb #c6d571da
 def launch(child_argv, nproc_per_node=1, nnodes=1, hostfile=None, master_addr='127.0.0.1',
            master_port=29500, grace=10.0):
     """Run `child_argv` as `nproc_per_node` x `nnodes` ranks through mpiexec and wait; the
@@ -820,7 +820,7 @@ def _failures(folder):
             notes.append((float(when), note))
     return [note for _, note in sorted(notes)]
 
-# %% ../nbs/15_parallel.ipynb #37d42e71
+# %% ../nbs/15_parallel.ipynb #6052c430
 def _nproc(text):
     "torchrun's --nproc-per-node: a count, or 'cpu'/'auto' (one per core)."
     if text in ('cpu', 'auto'): return os.cpu_count() or 1
@@ -845,7 +845,7 @@ def _nnodes(text):
                                          f"positive number of nodes")
     return low
 
-# %% ../nbs/15_parallel.ipynb #ef32985c
+# %% ../nbs/15_parallel.ipynb #6730c7cc
 def add_run_arguments(p):
     "torchrun's common options, for `learntorch run`."
     p.add_argument('--nproc-per-node', '--nproc_per_node', type=_nproc, default=1,
@@ -869,7 +869,7 @@ def add_run_arguments(p):
                    help='the script (a torchrun script runs unchanged)')
     p.add_argument('training_script_args', nargs=argparse.REMAINDER)
 
-# %% ../nbs/15_parallel.ipynb #7c1d763b
+# %% ../nbs/15_parallel.ipynb #ffd4f8d6
 def _check_nodes(args):
     if args.standalone and args.nnodes != 1:
         raise LaunchError("--standalone means one node, but --nnodes is "
@@ -893,7 +893,7 @@ def run_command(args):
     return launch(child, args.nproc_per_node, args.nnodes, args.hostfile,
                   args.master_addr, args.master_port)
 
-# %% ../nbs/15_parallel.ipynb #84930e9f
+# %% ../nbs/15_parallel.ipynb #0fd5d2ae
 class DataParallelPlan:
     """What notebook 10's `train_command` needs to train data-parallel: the model
     wrapped in `DistributedDataParallel`, a `DistributedSampler`, each rank's share of
@@ -920,7 +920,7 @@ def train_parallel_command(args, plain):
     try: return plain(args, parallel=DataParallelPlan())
     finally: destroy_process_group()
 
-# %% ../nbs/15_parallel.ipynb #f2ab300a
+# %% ../nbs/15_parallel.ipynb #93536d48
 def extend_command_line(subparsers, parsers, commands, CommandError):
     """Called by notebook 10's `make_parser`: add `learntorch run`, and `--nproc-per-node`
     to `learntorch train`; a `LaunchError` becomes the command's `CommandError`."""
@@ -938,7 +938,7 @@ def extend_command_line(subparsers, parsers, commands, CommandError):
     if 'train' in commands and not getattr(commands['train'], 'data_parallel', False):
         commands['train'] = command(train_parallel_command, commands['train'])
 
-# %% ../nbs/15_parallel.ipynb #1cd761a1
+# %% ../nbs/15_parallel.ipynb #6a2c1970
 def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
     """Every rank's `input_tensor`, concatenated (or stacked) along dim 0 in rank
     order, into `output_tensor` on every rank."""
@@ -956,7 +956,7 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
     return _run(pg, 'all_gather_into_tensor', async_op,
                 [pg.comm.Iallgather(send, recv)], write_back)
 
-# %% ../nbs/15_parallel.ipynb #657e5758
+# %% ../nbs/15_parallel.ipynb #33f7bbd2
 def all_gather(tensor_list, tensor, group=None, async_op=False):
     "Every rank's `tensor` into `tensor_list[r]` (one tensor per rank), on every rank."
     pg, a = _group(group), _array_of(tensor, 'all_gather')
@@ -983,7 +983,7 @@ def _chain(first, second):
         second()
     return both
 
-# %% ../nbs/15_parallel.ipynb #838693b3
+# %% ../nbs/15_parallel.ipynb #c2c2125d
 def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=False):
     """Combine `input` (world_size equal chunks along dim 0) over the ranks with `op`;
     rank r gets chunk r of the result in `output`."""
@@ -1024,7 +1024,7 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
     stacked = _wrap(xp.stack(arrays))
     return reduce_scatter_tensor(output, stacked, op, group, async_op)
 
-# %% ../nbs/15_parallel.ipynb #c569f933
+# %% ../nbs/15_parallel.ipynb #86bd7d8a
 def reduce(tensor, dst=None, op=ReduceOp.SUM, group=None, async_op=False, group_dst=None):
     "Combine `tensor` over all ranks with `op` into rank `dst`'s `tensor`."
     pg, a = _group(group), _array_of(tensor, 'reduce')
@@ -1048,7 +1048,7 @@ def barrier(group=None, async_op=False, device_ids=None):
                                   "supported")
     return _run(pg, 'barrier', async_op, [pg.comm.Ibarrier()])
 
-# %% ../nbs/15_parallel.ipynb #77fdeb6c
+# %% ../nbs/15_parallel.ipynb #27e24fb9
 def all_gather_object(object_list, obj, group=None):
     "Every rank's picklable `obj` into `object_list` (one entry per rank)."
     pg = _group(group)
@@ -1065,7 +1065,7 @@ def broadcast_object_list(object_list, src=None, group=None, device=None, group_
         raise NotImplementedError("broadcast_object_list: device is not supported")
     object_list[:] = pg.comm.bcast(list(object_list), root=src)
 
-# %% ../nbs/15_parallel.ipynb #3e00c4e3
+# %% ../nbs/15_parallel.ipynb #506a139a
 def _nccl_check():
     "cupy's NCCL module, if cupy, NCCL and a GPU are here; else a clear RuntimeError."
     try:
@@ -1088,7 +1088,7 @@ def _nccl_communicator(comm, nccl):
     uid = comm.bcast(nccl.get_unique_id() if comm.Get_rank() == 0 else None, root=0)
     return {'module': nccl, 'uid': uid, 'comm': None}
 
-# %% ../nbs/15_parallel.ipynb #361f6545
+# %% ../nbs/15_parallel.ipynb #68a68015
 def _nccl(pg, a):
     "NCCL's communicator, datatype of `a` and current stream."
     import cupy
@@ -1117,7 +1117,7 @@ def _gpu_contiguous(a, body):
     body(buf)
     if buf is not a: a[...] = buf
 
-# %% ../nbs/15_parallel.ipynb #387f6d80
+# %% ../nbs/15_parallel.ipynb #6976a032
 def _nccl_all_reduce(pg, a, op, async_op):
     comm, kind, stream = _nccl(pg, a)
     def body(b):
@@ -1151,7 +1151,7 @@ def _nccl_reduce_scatter(pg, out, a, op, async_op):
     _gpu_contiguous(out, body)
     return _run(pg, 'reduce_scatter_tensor', async_op, [])
 
-# %% ../nbs/15_parallel.ipynb #0c2ff672
+# %% ../nbs/15_parallel.ipynb #192ded8f
 nn.parallel = _namespace('parallel', "Data parallelism: `DataParallel`, "
                          "`DistributedDataParallel`.")
 add_to_namespace(nn.parallel, DataParallel, DistributedDataParallel)
