@@ -357,7 +357,8 @@ def test_errors_in_one_process(tmp_path):
 ENVIRONMENT = """
 import os, sys
 keys = ('RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'LOCAL_WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT', 'GROUP_RANK')
-print('ENV', ' '.join(f'{k}={os.environ[k]}' for k in keys), 'ARGS', ' '.join(sys.argv[1:]), flush=True)
+line = 'ENV ' + ' '.join(f'{k}={os.environ[k]}' for k in keys) + ' ARGS ' + ' '.join(sys.argv[1:])
+os.write(1, (line + '\\n').encode())   # one write: the ranks' lines cannot interleave
 """
 
 
@@ -454,8 +455,9 @@ def main():
     total = torch.tensor([loss.item()])
     dist.all_reduce(total)
     checksum = sum(float(p.double().sum()) for p in ddp.module.parameters())
-    print(f"OK rank {rank} broadcast {b.tolist()} gathered {[p.tolist() for p in parts]} "
-          f"loss {total.item() / world:.5f} params {checksum:.5f}", flush=True)
+    line = (f"OK rank {rank} broadcast {b.tolist()} gathered {[p.tolist() for p in parts]} "
+            f"loss {total.item() / world:.5f} params {checksum:.5f}")
+    os.write(1, (line + "\\n").encode())      # one write, so that the ranks' lines stay whole
     dist.destroy_process_group()
 
 if __name__ == "__main__":
