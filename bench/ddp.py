@@ -1,6 +1,7 @@
 """Data parallelism on this machine: seed 001's quickstart MLP epoch on 1 and 2 processes with DistributedDataParallel
 (scaling efficiency T1 / (2 T2), target >= 0.8), and the all-reduce of a 4 MB float32 tensor, learntorch (MPI) against
-torch.distributed with gloo (throughput ratio, target >= 1.0).
+torch.distributed with gloo (throughput ratio, target >= 1.0). PyTorch's own DDP efficiency is printed
+as a reference for how much the machine allows at the moment.
 
     python bench/ddp.py [--samples N] [--rounds R]
 
@@ -17,11 +18,15 @@ ROOT = Path(__file__).resolve().parents[1]
 SIZES, BATCH = (784, 512, 512, 10), 64
 
 
-def epoch_worker(samples, epochs):
+def epoch_worker(lib, samples, epochs):
     "One rank: the quickstart MLP with DDP and a DistributedSampler, batch 64 per process; seconds per epoch."
     import numpy as np
-    import learntorch as torch
-    from learntorch import nn
+    if lib == 'torch':
+        import torch
+        torch.set_num_threads(1)
+    else:
+        import learntorch as torch
+    nn = torch.nn
     from threadpoolctl import threadpool_limits
     limiter = threadpool_limits(limits=1)  # noqa: F841
     dist = torch.distributed
@@ -96,19 +101,24 @@ if __name__ == '__main__':
     a = ap.parse_args()
     if a.worker:
         kind, *rest = a.worker
-        if kind == 'epoch': epoch_worker(int(rest[0]), int(rest[1]))
+        if kind == 'epoch': epoch_worker(rest[0], int(rest[1]), int(rest[2]))
         else: allreduce_worker(rest[0], int(rest[1]))
         sys.exit()
     sys.path.insert(0, str(Path(__file__).parent))
     from _harness import machine_line, pin_threads
     limiter = pin_threads()
     print(machine_line(), flush=True)
-    epoch = {1: [], 2: []}
+    epoch = {(lib, n): [] for lib in ('learntorch', 'torch') for n in (1, 2)}
     for r in range(a.rounds):
-        for n in ((1, 2) if r % 2 == 0 else (2, 1)): epoch[n].append(job(n, 'epoch', str(a.samples), '2'))
-    t1, t2 = statistics.median(epoch[1]), statistics.median(epoch[2])
-    print(f'quickstart MLP epoch ({a.samples} images, batch {BATCH} per process, DDP), median of {a.rounds} rounds: '
-          f'1 process {t1:.2f} s, 2 processes {t2:.2f} s, speed-up {t1 / t2:.2f}x')
+        for key in (list(epoch) if r % 2 == 0 else list(epoch)[::-1]):
+            epoch[key].append(job(key[1], 'epoch', key[0], str(a.samples), '2'))
+    T = {key: statistics.median(v) for key, v in epoch.items()}
+    for lib in ('torch', 'learntorch'):
+        t1, t2 = T[lib, 1], T[lib, 2]
+        print(f'{lib} quickstart MLP epoch ({a.samples} images, batch {BATCH} per process, DDP), median of '
+              f'{a.rounds} rounds: 1 process {t1:.2f} s, 2 processes {t2:.2f} s, speed-up {t1 / t2:.2f}x, '
+              f'efficiency {t1 / (2 * t2):.2f}')
+    t1, t2 = T['learntorch', 1], T['learntorch', 2]
     reduce = {'learntorch': [], 'torch': []}
     for r in range(a.rounds):
         for lib in (('learntorch', 'torch') if r % 2 == 0 else ('torch', 'learntorch')):

@@ -217,6 +217,17 @@ def first_mistakes(model, dataset, k=8, batch_size=256):
 # %% ../nbs/10_training.ipynb #210bbb03
 from .serialization import save, load     # notebook 09: PyTorch's format
 
+# %% ../nbs/10_training.ipynb #9ce97a60
+class CommandError(Exception):
+    "A problem the user can fix: `learntorch` prints it as one line, exit status 1."
+
+COMMANDS = {}   # subcommand -> function(args): filled below, and by later notebooks
+
+def _extensions():
+    "Later notebooks' modules that add to the command: each has `extend_command_line`."
+    return [m.extend_command_line for name, m in sorted(sys.modules.items())
+            if name.startswith('learntorch.') and hasattr(m, 'extend_command_line')]
+
 # %% ../nbs/10_training.ipynb #e50abc3b
 def _positive(kind):
     def parse(text):
@@ -228,16 +239,6 @@ def _positive(kind):
         return value
     parse.__name__ = f'positive {kind.__name__}'
     return parse
-
-class CommandError(Exception):
-    "A problem the user can fix: `learntorch` prints it as one line, exit status 1."
-
-COMMANDS = {}   # subcommand -> function(args): filled below, and by later notebooks
-
-def _extensions():
-    "Later notebooks' modules that add to the command: each has `extend_command_line`."
-    return [m.extend_command_line for name, m in sorted(sys.modules.items())
-            if name.startswith('learntorch.') and hasattr(m, 'extend_command_line')]
 
 def make_parser():
     "The `learntorch` command's arguments: the subcommands `train` and `evaluate`."
@@ -293,10 +294,12 @@ def train_command(args, parallel=None):
     training_data, test_data, classes = _data(args)
     out = args.out or os.path.join('runs', args.dataset)
     main = parallel is None or parallel.is_main
-    if main: os.makedirs(out, exist_ok=True)
-    if main: print(f"seed 001's quickstart MLP on {args.dataset}: {len(training_data)} training, "
-          f"{len(test_data)} test images; {args.epochs} epochs, batch {args.batch_size}, "
-          f"SGD lr {args.lr} momentum {args.momentum}, cosine schedule", flush=True)
+    if main:
+        os.makedirs(out, exist_ok=True)
+        print(f"seed 001's quickstart MLP on {args.dataset}: {len(training_data)} "
+              f"training, {len(test_data)} test images; {args.epochs} epochs, batch "
+              f"{args.batch_size}, SGD lr {args.lr} momentum {args.momentum}, cosine "
+              f"schedule", flush=True)
     model = NeuralNetwork()
     trained = model if parallel is None else parallel.wrap(model)
     optimizer = optim.SGD(trained.parameters(), lr=args.lr, momentum=args.momentum)
