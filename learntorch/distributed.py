@@ -11,7 +11,7 @@ __all__ = ['Backend', 'RedOpType', 'ReduceOp', 'is_available', 'is_mpi_available
            'train_parallel_command', 'extend_command_line', 'all_gather_into_tensor', 'all_gather',
            'reduce_scatter_tensor', 'reduce_scatter', 'reduce', 'barrier', 'all_gather_object', 'broadcast_object_list']
 
-# %% ../nbs/15_parallel.ipynb #91d6f096
+# %% ../nbs/15_parallel.ipynb #98385f7a
 import argparse, contextlib, enum, hashlib, math, os, shutil, signal, socket, subprocess
 import sys, tempfile, time
 from datetime import timedelta
@@ -24,7 +24,7 @@ from .nn import Module, add_to_namespace, _namespace
 from .utils import data as _data_module
 from .utils.data import Sampler
 
-# %% ../nbs/15_parallel.ipynb #845975f0
+# %% ../nbs/15_parallel.ipynb #41365336
 class Backend(str):
     "The backends' names (`dist.Backend.GLOO`); all CPU ones run on MPI here."
     UNDEFINED, GLOO, MPI, NCCL = 'undefined', 'gloo', 'mpi', 'nccl'
@@ -47,7 +47,7 @@ class ReduceOp:
     MIN, MAX = RedOpType.MIN, RedOpType.MAX
     BAND, BOR, BXOR = RedOpType.BAND, RedOpType.BOR, RedOpType.BXOR
 
-# %% ../nbs/15_parallel.ipynb #ca1c1b4a
+# %% ../nbs/15_parallel.ipynb #bf7b41dd
 def is_available():
     "Whether MPI can be used: `mpi4py` (and so an MPI library) is installed."
     import importlib.util
@@ -73,7 +73,7 @@ def _mpi():
     from mpi4py import MPI
     return MPI
 
-# %% ../nbs/15_parallel.ipynb #8fc45a70
+# %% ../nbs/15_parallel.ipynb #d11d779f
 class ProcessGroup:
     "A set of ranks that talk through one MPI communicator (and NCCL for GPU tensors)."
     def __init__(self, comm, backend, timeout, nccl=None):
@@ -119,7 +119,7 @@ def get_backend(group=None):
     "The backend's name ('gloo', 'mpi' or 'nccl')."
     return _group(group).backend
 
-# %% ../nbs/15_parallel.ipynb #9992ae1e
+# %% ../nbs/15_parallel.ipynb #5b7f693e
 def _env_int(name):
     value = os.environ.get(name)
     if value is None: return None
@@ -183,7 +183,7 @@ def destroy_process_group(group=None):
     world.comm.Free()
     _State.world = globals()['group'].WORLD = None
 
-# %% ../nbs/15_parallel.ipynb #20ccac7b
+# %% ../nbs/15_parallel.ipynb #a8b7f0e5
 def _note_failure(rank, note):
     "Leave `note` for `learntorch run`, which names the first rank that failed."
     folder = os.environ.get('LEARNTORCH_RUN_DIR')
@@ -209,7 +209,7 @@ def _abort_on_uncaught_exception(MPI):
     hook._learntorch = True
     sys.excepthook = hook
 
-# %% ../nbs/15_parallel.ipynb #8abb8bde
+# %% ../nbs/15_parallel.ipynb #8a8cbebe
 class Work:
     """A collective under way (`async_op=True`): `wait()` finishes it,
     `is_completed()` asks."""
@@ -253,7 +253,7 @@ def _wait(pg, requests, what, timeout=None):
 def _seconds(timeout):
     return timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
 
-# %% ../nbs/15_parallel.ipynb #4b4117da
+# %% ../nbs/15_parallel.ipynb #4c9339f1
 def _array_of(tensor, what, name='tensor'):
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{what}: {name} must be a Tensor, got {type(tensor).__name__}")
@@ -314,7 +314,7 @@ def _run(pg, what, async_op, requests, finish=None):
     if async_op: return work
     work.wait()
 
-# %% ../nbs/15_parallel.ipynb #ae53e39c
+# %% ../nbs/15_parallel.ipynb #76662040
 def isend(tensor, dst=None, group=None, tag=0, group_dst=None):
     "Start sending `tensor` to rank `dst`; returns a `Work` to `wait()` on."
     pg, a = _group(group), _array_of(tensor, 'isend')
@@ -358,7 +358,7 @@ def recv(tensor, src=None, group=None, tag=0, group_src=None):
     write_back()
     return sender
 
-# %% ../nbs/15_parallel.ipynb #54dc35ad
+# %% ../nbs/15_parallel.ipynb #13c8dcc7
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     "Combine `tensor` over all ranks with `op`; every rank gets the result, in place."
     pg, a = _group(group), _array_of(tensor, 'all_reduce')
@@ -391,7 +391,7 @@ def _root(what, pg, rank, group_rank=None):
                          f"{pg.size()}")
     return int(rank)
 
-# %% ../nbs/15_parallel.ipynb #3bc6f80d
+# %% ../nbs/15_parallel.ipynb #1ca4fa4f
 class DistributedSampler(Sampler):
     """Each of `num_replicas` ranks draws its own `1/num_replicas` of the dataset's
     indices; together they cover it once per epoch (padded by repeating indices to
@@ -435,7 +435,7 @@ class DistributedSampler(Sampler):
         "Use the shuffle of epoch `epoch` (call it at the start of every epoch)."
         self.epoch = epoch
 
-# %% ../nbs/15_parallel.ipynb #6bf2b98a
+# %% ../nbs/15_parallel.ipynb #0c539124
 class _Bucket:
     "Parameters whose gradients travel together: one flat buffer, one all-reduce."
     def __init__(self, params, dtype):
@@ -443,13 +443,14 @@ class _Bucket:
         for p in params:
             self.offsets.append(size)
             size += p.numel()
-        self.buffer = np.zeros(size, dtype)
-        self.waiting, self.request = len(params), None
+        self.buffer = self.result = np.zeros(size, dtype)
+        self.waiting, self.request, self.slots = len(params), None, None
 
-    def view(self, i):
-        "The slice of the buffer that holds parameter `i`'s gradient."
+    def view(self, i, of=None):
+        "The slice of the buffer (or of array `of`) that holds parameter `i`'s gradient."
         p, start = self.params[i], self.offsets[i]
-        return self.buffer[start:start + p.numel()].reshape(p.shape)
+        flat = self.buffer if of is None else of
+        return flat[start:start + p.numel()].reshape(p.shape)
 
 def _make_buckets(params, first_bytes, cap_bytes):
     """Group `params` in reverse order (the order backward produces their gradients)
@@ -466,7 +467,7 @@ def _make_buckets(params, first_bytes, cap_bytes):
     if current: buckets.append(current)
     return [_Bucket(ps, ps[0]._array.dtype) for ps in buckets]
 
-# %% ../nbs/15_parallel.ipynb #e2d4932b
+# %% ../nbs/15_parallel.ipynb #d8828baf
 class _Reducer:
     """Averages the parameters' gradients over the ranks during backward: a hook on
     each parameter copies its gradient into its bucket; a full bucket starts its
@@ -476,19 +477,21 @@ class _Reducer:
         self.params, self.pg = params, pg
         self.buckets = _make_buckets(params, first_bytes, cap_bytes)
         self.where = {id(p): (b, i) for b in self.buckets for i, p in enumerate(b.params)}
-        self.armed, self.done = False, set()
+        self.armed, self.done, self.step = False, set(), 0
+        self.shared = _shared_slots(pg, self.buckets)
         self.handles = [p.register_hook(self._hook_for(p)) for p in params]
 
     def prepare(self):
         "Arm the hooks for the coming backward pass."
         if self.armed and self.done:
             raise RuntimeError(
-                """Expected to have finished reduction in the prior iteration before
-                starting"""
-                """a new one: some parameters got no gradient. Pass
-                find_unused_parameters=True"""
-                "to DistributedDataParallel if the forward pass skips some of them.")
-        for b in self.buckets: b.waiting, b.request = len(b.params), None
+                "Expected to have finished reduction in the prior iteration before "
+                "starting a new one: some parameters got no gradient. Pass "
+                "find_unused_parameters=True to DistributedDataParallel if the forward "
+                "pass skips some of them.")
+        for b in self.buckets:
+            b.waiting, b.request = len(b.params), None
+            if b.slots is not None: b.buffer = b.slots[self.step % 2][self.pg.rank()]
         self.armed, self.done = True, set()
 
     def _hook_for(self, p):
@@ -501,8 +504,7 @@ class _Reducer:
         bucket."""
         if id(p) in self.done:
             raise RuntimeError("Expected to mark a variable ready only once: a parameter "
-                               "got "
-                               "two gradients in one backward pass")
+                               "got two gradients in one backward pass")
         self.done.add(id(p))
         b, i = self.where[id(p)]
         view, old = b.view(i), p.grad
@@ -513,7 +515,7 @@ class _Reducer:
             p.grad = None       # last step's bucket slice: keep the engine out of it
         b.waiting -= 1
         MPI = _mpi()
-        if b.waiting == 0:
+        if b.waiting == 0 and self.shared is None:
             b.request = self.pg.comm.Iallreduce(MPI.IN_PLACE, b.buffer, MPI.SUM)
         if len(self.done) < len(self.params):
             started = [b.request for b in self.buckets if b.request is not None]
@@ -521,22 +523,61 @@ class _Reducer:
             return None                 # let MPI progress while backward goes on
         return _finish(self, p)
 
-# %% ../nbs/15_parallel.ipynb #471d4565
+# %% ../nbs/15_parallel.ipynb #5afbaecb
 def _finish(reducer, last):
     "Wait for every bucket, then write the averaged gradients (`last`'s is returned)."
-    _wait(reducer.pg, [b.request for b in reducer.buckets], 'gradient all-reduce')
+    pg = reducer.pg
+    if reducer.shared is None:
+        _wait(pg, [b.request for b in reducer.buckets], 'gradient all-reduce')
+        for b in reducer.buckets:
+            b.buffer *= 1 / pg.size()
+            b.result = b.buffer
+    else: _sum_shared(reducer)
     reducer.armed = False
     for b in reducer.buckets:
-        b.buffer *= 1 / reducer.pg.size()
         for i, p in enumerate(b.params):
-            if p is last: continue
-            p.grad = _wrap(b.view(i))  # `.grad` is now a slice of the bucket: no copy
+            if p is not last: p.grad = _wrap(b.view(i, b.result))  # a view: no copy
     if last is None: return None
     b, i = reducer.where[id(last)]
     last.grad = None
-    return from_numpy(b.view(i).copy())
+    return from_numpy(b.view(i, b.result).copy())
 
-# %% ../nbs/15_parallel.ipynb #6b5e3a43
+# %% ../nbs/15_parallel.ipynb #10122194
+def _shared_slots(pg, buckets):
+    """When all ranks are on one machine: one window of shared memory holding, for every
+    bucket, a slot per rank, twice (even and odd steps); None otherwise."""
+    MPI = _mpi()
+    node = pg.comm.Split_type(MPI.COMM_TYPE_SHARED) if pg.size() > 1 else None
+    if node is None or node.Get_size() != pg.size(): return None
+    sizes = [-(-b.buffer.nbytes // 64) * 64 for b in buckets]      # 64-byte aligned
+    total = 2 * pg.size() * sum(sizes)
+    win = MPI.Win.Allocate_shared(total if node.Get_rank() == 0 else 0, 1, comm=node)
+    memory, offset = np.frombuffer(win.Shared_query(0)[0], np.uint8), 0
+    win.Lock_all()                      # one passive epoch: `Sync` orders the accesses
+    for b, nbytes in zip(buckets, sizes):
+        b.slots = []
+        for parity in range(2):
+            region = memory[offset:offset + pg.size() * nbytes].reshape(pg.size(), nbytes)
+            b.slots.append(region[:, :b.buffer.nbytes].view(b.buffer.dtype))
+            offset += pg.size() * nbytes
+        b.result = np.zeros_like(b.buffer)
+    return node, win
+
+def _sum_shared(reducer):
+    """Every rank has written its gradients into its slots: one barrier, then each rank
+    adds all the slots itself, in rank order (so every rank gets the same bits)."""
+    (node, win), p = reducer.shared, reducer.pg.size()
+    win.Sync()
+    _wait(reducer.pg, [node.Ibarrier()], 'gradient exchange')
+    win.Sync()
+    for b in reducer.buckets:
+        slots = b.slots[reducer.step % 2]
+        np.add(slots[0], slots[1], out=b.result)
+        for k in range(2, p): np.add(b.result, slots[k], out=b.result)
+        b.result *= 1 / p
+    reducer.step += 1
+
+# %% ../nbs/15_parallel.ipynb #eb9cb2bb
 class DistributedDataParallel(Module):
     """`module` replicated on every rank: rank 0's parameters and buffers are copied
     to all at construction; in backward the gradients are averaged over the ranks in
@@ -588,7 +629,7 @@ class DistributedDataParallel(Module):
         try: yield
         finally: self.require_backward_grad_sync = old
 
-# %% ../nbs/15_parallel.ipynb #dd5c752e
+# %% ../nbs/15_parallel.ipynb #75346e49
 def _check_ddp_arguments(module, device_ids, output_device, dim, as_view,
                          check_reduction):
     devices = {p.device.type for p in module.parameters()}
@@ -644,7 +685,7 @@ def _leaves_reached(out):
         stack.extend(child for child, _ in node.next_functions if child is not None)
     return leaves
 
-# %% ../nbs/15_parallel.ipynb #793d13d6
+# %% ../nbs/15_parallel.ipynb #193b3a2a
 class DataParallel(Module):
     """Seed 002's `nn.DataParallel`: on CPU or one GPU the wrapped module itself; with
     several GPUs each gets a replica and a slice of the batch along `dim`, and the outputs
@@ -693,7 +734,7 @@ def _replica(module, device):
             if b is not None: target._buffers[name] = b.to(device)
     return replica
 
-# %% ../nbs/15_parallel.ipynb #052f052d
+# %% ../nbs/15_parallel.ipynb #e92adebb
 def _rank_environment(env, nproc):
     """torchrun's variables for this rank, from the ones MPI's launcher sets (MPICH's
     Hydra: PMI_*, MPI_LOCAL*; Open MPI: OMPI_COMM_WORLD_*)."""
@@ -742,7 +783,7 @@ def _supervise():
         if not os.path.exists(failed): _note_failure(ranks['RANK'], note)
     os._exit(min(max(code, 0), 255) or (1 if code else 0))
 
-# %% ../nbs/15_parallel.ipynb #9cad16c0
+# %% ../nbs/15_parallel.ipynb #18e5c6e8
 class LaunchError(RuntimeError):
     "A problem with how a job is started that the user can fix (printed as one line)."
 
@@ -772,7 +813,7 @@ def mpiexec_command(nproc, nnodes, child_argv, hostfile=None):
     supervisor = 'from learntorch.distributed import _supervise; _supervise()'
     return command + [sys.executable, '-c', supervisor, *child_argv]
 
-# %% ../nbs/15_parallel.ipynb #ebde1974
+# %% ../nbs/15_parallel.ipynb #4b296d1d
 def launch(child_argv, nproc_per_node=1, nnodes=1, hostfile=None, master_addr='127.0.0.1',
            master_port=29500, grace=10.0):
     """Run `child_argv` as `nproc_per_node` x `nnodes` ranks through mpiexec and wait; the
@@ -823,7 +864,7 @@ def _failures(folder):
             notes.append((float(when), note))
     return [note for _, note in sorted(notes)]
 
-# %% ../nbs/15_parallel.ipynb #15fddde9
+# %% ../nbs/15_parallel.ipynb #314af767
 def _nproc(text):
     "torchrun's --nproc-per-node: a count, or 'cpu'/'auto' (one per core)."
     if text in ('cpu', 'auto'): return os.cpu_count() or 1
@@ -848,7 +889,7 @@ def _nnodes(text):
                                          f"positive number of nodes")
     return low
 
-# %% ../nbs/15_parallel.ipynb #1bd49601
+# %% ../nbs/15_parallel.ipynb #636a6165
 def add_run_arguments(p):
     "torchrun's common options, for `learntorch run`."
     p.add_argument('--nproc-per-node', '--nproc_per_node', type=_nproc, default=1,
@@ -872,7 +913,7 @@ def add_run_arguments(p):
                    help='the script (a torchrun script runs unchanged)')
     p.add_argument('training_script_args', nargs=argparse.REMAINDER)
 
-# %% ../nbs/15_parallel.ipynb #dcfb470e
+# %% ../nbs/15_parallel.ipynb #4f0dfc84
 def _check_nodes(args):
     if args.standalone and args.nnodes != 1:
         raise LaunchError("--standalone means one node, but --nnodes is "
@@ -896,7 +937,7 @@ def run_command(args):
     return launch(child, args.nproc_per_node, args.nnodes, args.hostfile,
                   args.master_addr, args.master_port)
 
-# %% ../nbs/15_parallel.ipynb #194432aa
+# %% ../nbs/15_parallel.ipynb #7df5359f
 class DataParallelPlan:
     """What notebook 10's `train_command` needs to train data-parallel: the model
     wrapped in `DistributedDataParallel`, a `DistributedSampler`, each rank's share of
@@ -923,7 +964,7 @@ def train_parallel_command(args, plain):
     try: return plain(args, parallel=DataParallelPlan())
     finally: destroy_process_group()
 
-# %% ../nbs/15_parallel.ipynb #9a7679b0
+# %% ../nbs/15_parallel.ipynb #32892883
 def extend_command_line(subparsers, parsers, commands, CommandError):
     """Called by notebook 10's `make_parser`: add `learntorch run`, and `--nproc-per-node`
     to `learntorch train`; a `LaunchError` becomes the command's `CommandError`."""
@@ -941,7 +982,7 @@ def extend_command_line(subparsers, parsers, commands, CommandError):
     if 'train' in commands and not getattr(commands['train'], 'data_parallel', False):
         commands['train'] = command(train_parallel_command, commands['train'])
 
-# %% ../nbs/15_parallel.ipynb #b6733ca0
+# %% ../nbs/15_parallel.ipynb #3398442b
 def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
     """Every rank's `input_tensor`, concatenated (or stacked) along dim 0 in rank
     order, into `output_tensor` on every rank."""
@@ -959,7 +1000,7 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
     return _run(pg, 'all_gather_into_tensor', async_op,
                 [pg.comm.Iallgather(send, recv)], write_back)
 
-# %% ../nbs/15_parallel.ipynb #2723063e
+# %% ../nbs/15_parallel.ipynb #9d3298f0
 def all_gather(tensor_list, tensor, group=None, async_op=False):
     "Every rank's `tensor` into `tensor_list[r]` (one tensor per rank), on every rank."
     pg, a = _group(group), _array_of(tensor, 'all_gather')
@@ -986,7 +1027,7 @@ def _chain(first, second):
         second()
     return both
 
-# %% ../nbs/15_parallel.ipynb #7d5e82e7
+# %% ../nbs/15_parallel.ipynb #a3a51e0f
 def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=False):
     """Combine `input` (world_size equal chunks along dim 0) over the ranks with `op`;
     rank r gets chunk r of the result in `output`."""
@@ -1027,7 +1068,7 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
     stacked = _wrap(xp.stack(arrays))
     return reduce_scatter_tensor(output, stacked, op, group, async_op)
 
-# %% ../nbs/15_parallel.ipynb #13472aa9
+# %% ../nbs/15_parallel.ipynb #e4bc8dac
 def reduce(tensor, dst=None, op=ReduceOp.SUM, group=None, async_op=False, group_dst=None):
     "Combine `tensor` over all ranks with `op` into rank `dst`'s `tensor`."
     pg, a = _group(group), _array_of(tensor, 'reduce')
@@ -1051,7 +1092,7 @@ def barrier(group=None, async_op=False, device_ids=None):
                                   "supported")
     return _run(pg, 'barrier', async_op, [pg.comm.Ibarrier()])
 
-# %% ../nbs/15_parallel.ipynb #ffcd8d78
+# %% ../nbs/15_parallel.ipynb #3bb068dc
 def all_gather_object(object_list, obj, group=None):
     "Every rank's picklable `obj` into `object_list` (one entry per rank)."
     pg = _group(group)
@@ -1068,7 +1109,7 @@ def broadcast_object_list(object_list, src=None, group=None, device=None, group_
         raise NotImplementedError("broadcast_object_list: device is not supported")
     object_list[:] = pg.comm.bcast(list(object_list), root=src)
 
-# %% ../nbs/15_parallel.ipynb #6882b156
+# %% ../nbs/15_parallel.ipynb #48e51ba7
 def _nccl_check():
     "cupy's NCCL module, if cupy, NCCL and a GPU are here; else a clear RuntimeError."
     try:
@@ -1091,7 +1132,7 @@ def _nccl_communicator(comm, nccl):
     uid = comm.bcast(nccl.get_unique_id() if comm.Get_rank() == 0 else None, root=0)
     return {'module': nccl, 'uid': uid, 'comm': None}
 
-# %% ../nbs/15_parallel.ipynb #0d0e8bed
+# %% ../nbs/15_parallel.ipynb #0409d529
 def _nccl(pg, a):
     "NCCL's communicator, datatype of `a` and current stream."
     import cupy
@@ -1120,7 +1161,7 @@ def _gpu_contiguous(a, body):
     body(buf)
     if buf is not a: a[...] = buf
 
-# %% ../nbs/15_parallel.ipynb #1393b270
+# %% ../nbs/15_parallel.ipynb #ea38807f
 def _nccl_all_reduce(pg, a, op, async_op):
     comm, kind, stream = _nccl(pg, a)
     def body(b):
@@ -1154,7 +1195,7 @@ def _nccl_reduce_scatter(pg, out, a, op, async_op):
     _gpu_contiguous(out, body)
     return _run(pg, 'reduce_scatter_tensor', async_op, [])
 
-# %% ../nbs/15_parallel.ipynb #075c59ee
+# %% ../nbs/15_parallel.ipynb #0439cbda
 nn.parallel = _namespace('parallel', "Data parallelism: `DataParallel`, "
                          "`DistributedDataParallel`.")
 add_to_namespace(nn.parallel, DataParallel, DistributedDataParallel)
