@@ -11,7 +11,7 @@ __all__ = ['Backend', 'RedOpType', 'ReduceOp', 'is_available', 'is_mpi_available
            'train_parallel_command', 'extend_command_line', 'all_gather_into_tensor', 'all_gather',
            'reduce_scatter_tensor', 'reduce_scatter', 'reduce', 'barrier', 'all_gather_object', 'broadcast_object_list']
 
-# %% ../nbs/15_parallel.ipynb #98385f7a
+# %% ../nbs/15_parallel.ipynb #902db712
 import argparse, contextlib, enum, hashlib, math, os, shutil, signal, socket, subprocess
 import sys, tempfile, time
 from datetime import timedelta
@@ -24,7 +24,7 @@ from .nn import Module, add_to_namespace, _namespace
 from .utils import data as _data_module
 from .utils.data import Sampler
 
-# %% ../nbs/15_parallel.ipynb #41365336
+# %% ../nbs/15_parallel.ipynb #d4e344fa
 class Backend(str):
     "The backends' names (`dist.Backend.GLOO`); all CPU ones run on MPI here."
     UNDEFINED, GLOO, MPI, NCCL = 'undefined', 'gloo', 'mpi', 'nccl'
@@ -47,7 +47,7 @@ class ReduceOp:
     MIN, MAX = RedOpType.MIN, RedOpType.MAX
     BAND, BOR, BXOR = RedOpType.BAND, RedOpType.BOR, RedOpType.BXOR
 
-# %% ../nbs/15_parallel.ipynb #bf7b41dd
+# %% ../nbs/15_parallel.ipynb #40fdbc2e
 def is_available():
     "Whether MPI can be used: `mpi4py` (and so an MPI library) is installed."
     import importlib.util
@@ -73,7 +73,7 @@ def _mpi():
     from mpi4py import MPI
     return MPI
 
-# %% ../nbs/15_parallel.ipynb #d11d779f
+# %% ../nbs/15_parallel.ipynb #2bb1d5c7
 class ProcessGroup:
     "A set of ranks that talk through one MPI communicator (and NCCL for GPU tensors)."
     def __init__(self, comm, backend, timeout, nccl=None):
@@ -119,7 +119,7 @@ def get_backend(group=None):
     "The backend's name ('gloo', 'mpi' or 'nccl')."
     return _group(group).backend
 
-# %% ../nbs/15_parallel.ipynb #5b7f693e
+# %% ../nbs/15_parallel.ipynb #71fa7c4f
 def _env_int(name):
     value = os.environ.get(name)
     if value is None: return None
@@ -183,7 +183,7 @@ def destroy_process_group(group=None):
     world.comm.Free()
     _State.world = globals()['group'].WORLD = None
 
-# %% ../nbs/15_parallel.ipynb #a8b7f0e5
+# %% ../nbs/15_parallel.ipynb #508e678b
 def _note_failure(rank, note):
     "Leave `note` for `learntorch run`, which names the first rank that failed."
     folder = os.environ.get('LEARNTORCH_RUN_DIR')
@@ -209,7 +209,7 @@ def _abort_on_uncaught_exception(MPI):
     hook._learntorch = True
     sys.excepthook = hook
 
-# %% ../nbs/15_parallel.ipynb #8a8cbebe
+# %% ../nbs/15_parallel.ipynb #87ea1f75
 class Work:
     """A collective under way (`async_op=True`): `wait()` finishes it,
     `is_completed()` asks."""
@@ -253,7 +253,7 @@ def _wait(pg, requests, what, timeout=None):
 def _seconds(timeout):
     return timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
 
-# %% ../nbs/15_parallel.ipynb #4c9339f1
+# %% ../nbs/15_parallel.ipynb #0e800d4a
 def _array_of(tensor, what, name='tensor'):
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{what}: {name} must be a Tensor, got {type(tensor).__name__}")
@@ -314,7 +314,7 @@ def _run(pg, what, async_op, requests, finish=None):
     if async_op: return work
     work.wait()
 
-# %% ../nbs/15_parallel.ipynb #76662040
+# %% ../nbs/15_parallel.ipynb #4c0dbe57
 def isend(tensor, dst=None, group=None, tag=0, group_dst=None):
     "Start sending `tensor` to rank `dst`; returns a `Work` to `wait()` on."
     pg, a = _group(group), _array_of(tensor, 'isend')
@@ -358,7 +358,7 @@ def recv(tensor, src=None, group=None, tag=0, group_src=None):
     write_back()
     return sender
 
-# %% ../nbs/15_parallel.ipynb #13c8dcc7
+# %% ../nbs/15_parallel.ipynb #dc09d6c0
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     "Combine `tensor` over all ranks with `op`; every rank gets the result, in place."
     pg, a = _group(group), _array_of(tensor, 'all_reduce')
@@ -391,7 +391,7 @@ def _root(what, pg, rank, group_rank=None):
                          f"{pg.size()}")
     return int(rank)
 
-# %% ../nbs/15_parallel.ipynb #1ca4fa4f
+# %% ../nbs/15_parallel.ipynb #2f7b9f0d
 class DistributedSampler(Sampler):
     """Each of `num_replicas` ranks draws its own `1/num_replicas` of the dataset's
     indices; together they cover it once per epoch (padded by repeating indices to
@@ -435,7 +435,7 @@ class DistributedSampler(Sampler):
         "Use the shuffle of epoch `epoch` (call it at the start of every epoch)."
         self.epoch = epoch
 
-# %% ../nbs/15_parallel.ipynb #0c539124
+# %% ../nbs/15_parallel.ipynb #8353726b
 class _Bucket:
     "Parameters whose gradients travel together: one flat buffer, one all-reduce."
     def __init__(self, params, dtype):
@@ -467,7 +467,7 @@ def _make_buckets(params, first_bytes, cap_bytes):
     if current: buckets.append(current)
     return [_Bucket(ps, ps[0]._array.dtype) for ps in buckets]
 
-# %% ../nbs/15_parallel.ipynb #d8828baf
+# %% ../nbs/15_parallel.ipynb #e3da15ba
 class _Reducer:
     """Averages the parameters' gradients over the ranks during backward: a hook on
     each parameter copies its gradient into its bucket; a full bucket starts its
@@ -523,7 +523,7 @@ class _Reducer:
             return None                 # let MPI progress while backward goes on
         return _finish(self, p)
 
-# %% ../nbs/15_parallel.ipynb #5afbaecb
+# %% ../nbs/15_parallel.ipynb #58b00699
 def _finish(reducer, last):
     "Wait for every bucket, then write the averaged gradients (`last`'s is returned)."
     pg = reducer.pg
@@ -542,7 +542,7 @@ def _finish(reducer, last):
     last.grad = None
     return from_numpy(b.view(i, b.result).copy())
 
-# %% ../nbs/15_parallel.ipynb #10122194
+# %% ../nbs/15_parallel.ipynb #aed98ca7
 def _shared_slots(pg, buckets):
     """When all ranks are on one machine: one window of shared memory holding, for every
     bucket, a slot per rank, twice (even and odd steps); None otherwise."""
@@ -577,7 +577,7 @@ def _sum_shared(reducer):
         b.result *= 1 / p
     reducer.step += 1
 
-# %% ../nbs/15_parallel.ipynb #eb9cb2bb
+# %% ../nbs/15_parallel.ipynb #c4d7c606
 class DistributedDataParallel(Module):
     """`module` replicated on every rank: rank 0's parameters and buffers are copied
     to all at construction; in backward the gradients are averaged over the ranks in
@@ -629,7 +629,7 @@ class DistributedDataParallel(Module):
         try: yield
         finally: self.require_backward_grad_sync = old
 
-# %% ../nbs/15_parallel.ipynb #75346e49
+# %% ../nbs/15_parallel.ipynb #258a4516
 def _check_ddp_arguments(module, device_ids, output_device, dim, as_view,
                          check_reduction):
     devices = {p.device.type for p in module.parameters()}
@@ -685,7 +685,7 @@ def _leaves_reached(out):
         stack.extend(child for child, _ in node.next_functions if child is not None)
     return leaves
 
-# %% ../nbs/15_parallel.ipynb #193b3a2a
+# %% ../nbs/15_parallel.ipynb #84ef260a
 class DataParallel(Module):
     """Seed 002's `nn.DataParallel`: on CPU or one GPU the wrapped module itself; with
     several GPUs each gets a replica and a slice of the batch along `dim`, and the outputs
@@ -734,7 +734,7 @@ def _replica(module, device):
             if b is not None: target._buffers[name] = b.to(device)
     return replica
 
-# %% ../nbs/15_parallel.ipynb #e92adebb
+# %% ../nbs/15_parallel.ipynb #6186c26b
 def _rank_environment(env, nproc):
     """torchrun's variables for this rank, from the ones MPI's launcher sets (MPICH's
     Hydra: PMI_*, MPI_LOCAL*; Open MPI: OMPI_COMM_WORLD_*)."""
@@ -783,7 +783,7 @@ def _supervise():
         if not os.path.exists(failed): _note_failure(ranks['RANK'], note)
     os._exit(min(max(code, 0), 255) or (1 if code else 0))
 
-# %% ../nbs/15_parallel.ipynb #18e5c6e8
+# %% ../nbs/15_parallel.ipynb #d6a406e3
 class LaunchError(RuntimeError):
     "A problem with how a job is started that the user can fix (printed as one line)."
 
@@ -813,7 +813,7 @@ def mpiexec_command(nproc, nnodes, child_argv, hostfile=None):
     supervisor = 'from learntorch.distributed import _supervise; _supervise()'
     return command + [sys.executable, '-c', supervisor, *child_argv]
 
-# %% ../nbs/15_parallel.ipynb #4b296d1d
+# %% ../nbs/15_parallel.ipynb #bd41f9ef
 def launch(child_argv, nproc_per_node=1, nnodes=1, hostfile=None, master_addr='127.0.0.1',
            master_port=29500, grace=10.0):
     """Run `child_argv` as `nproc_per_node` x `nnodes` ranks through mpiexec and wait; the
@@ -827,6 +827,7 @@ def launch(child_argv, nproc_per_node=1, nnodes=1, hostfile=None, master_addr='1
                TORCHELASTIC_RUN_ID=os.path.basename(folder), LEARNTORCH_RUN_DIR=folder,
                OMPI_ALLOW_RUN_AS_ROOT='1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1')
     if nproc_per_node > 1: env.setdefault('OMP_NUM_THREADS', '1')   # as torchrun does
+    before = _shm_files()
     job = subprocess.Popen(command, env=env, start_new_session=True)
     try: code = _watch(job, folder, grace)
     except KeyboardInterrupt:
@@ -834,6 +835,7 @@ def launch(child_argv, nproc_per_node=1, nnodes=1, hostfile=None, master_addr='1
         code = _watch(job, folder, grace)
     failures = _failures(folder)
     shutil.rmtree(folder, ignore_errors=True)
+    if code: _remove_orphans(_shm_files() - before)
     if failures:
         sys.stderr.write(f"learntorch run: {failures[0]}; the other ranks were stopped\n")
         return code or 1
@@ -864,7 +866,24 @@ def _failures(folder):
             notes.append((float(when), note))
     return [note for _, note in sorted(notes)]
 
-# %% ../nbs/15_parallel.ipynb #314af767
+# %% ../nbs/15_parallel.ipynb #9082a0c6
+def _shm_files():
+    "MPICH's shared-memory files (a killed rank cannot remove its own)."
+    try: return {n for n in os.listdir('/dev/shm') if n.startswith('mpich_shm_')}
+    except OSError: return set()
+
+def _remove_orphans(names):
+    "Remove the files among `names` that no running process has mapped."
+    if not names: return
+    mapped = set()
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        with contextlib.suppress(OSError), open(f'/proc/{pid}/maps') as f:
+            text = f.read()
+            mapped.update(n for n in names if n in text)
+    for name in names - mapped:
+        with contextlib.suppress(OSError): os.remove(os.path.join('/dev/shm', name))
+
+# %% ../nbs/15_parallel.ipynb #7fc8debc
 def _nproc(text):
     "torchrun's --nproc-per-node: a count, or 'cpu'/'auto' (one per core)."
     if text in ('cpu', 'auto'): return os.cpu_count() or 1
@@ -889,7 +908,7 @@ def _nnodes(text):
                                          f"positive number of nodes")
     return low
 
-# %% ../nbs/15_parallel.ipynb #636a6165
+# %% ../nbs/15_parallel.ipynb #4b7d8b26
 def add_run_arguments(p):
     "torchrun's common options, for `learntorch run`."
     p.add_argument('--nproc-per-node', '--nproc_per_node', type=_nproc, default=1,
@@ -913,7 +932,7 @@ def add_run_arguments(p):
                    help='the script (a torchrun script runs unchanged)')
     p.add_argument('training_script_args', nargs=argparse.REMAINDER)
 
-# %% ../nbs/15_parallel.ipynb #4f0dfc84
+# %% ../nbs/15_parallel.ipynb #e02f023b
 def _check_nodes(args):
     if args.standalone and args.nnodes != 1:
         raise LaunchError("--standalone means one node, but --nnodes is "
@@ -937,7 +956,7 @@ def run_command(args):
     return launch(child, args.nproc_per_node, args.nnodes, args.hostfile,
                   args.master_addr, args.master_port)
 
-# %% ../nbs/15_parallel.ipynb #7df5359f
+# %% ../nbs/15_parallel.ipynb #6d2785b3
 class DataParallelPlan:
     """What notebook 10's `train_command` needs to train data-parallel: the model
     wrapped in `DistributedDataParallel`, a `DistributedSampler`, each rank's share of
@@ -964,7 +983,7 @@ def train_parallel_command(args, plain):
     try: return plain(args, parallel=DataParallelPlan())
     finally: destroy_process_group()
 
-# %% ../nbs/15_parallel.ipynb #32892883
+# %% ../nbs/15_parallel.ipynb #3e14b88f
 def extend_command_line(subparsers, parsers, commands, CommandError):
     """Called by notebook 10's `make_parser`: add `learntorch run`, and `--nproc-per-node`
     to `learntorch train`; a `LaunchError` becomes the command's `CommandError`."""
@@ -982,7 +1001,7 @@ def extend_command_line(subparsers, parsers, commands, CommandError):
     if 'train' in commands and not getattr(commands['train'], 'data_parallel', False):
         commands['train'] = command(train_parallel_command, commands['train'])
 
-# %% ../nbs/15_parallel.ipynb #3398442b
+# %% ../nbs/15_parallel.ipynb #896809ee
 def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
     """Every rank's `input_tensor`, concatenated (or stacked) along dim 0 in rank
     order, into `output_tensor` on every rank."""
@@ -1000,7 +1019,7 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
     return _run(pg, 'all_gather_into_tensor', async_op,
                 [pg.comm.Iallgather(send, recv)], write_back)
 
-# %% ../nbs/15_parallel.ipynb #9d3298f0
+# %% ../nbs/15_parallel.ipynb #8f885ab8
 def all_gather(tensor_list, tensor, group=None, async_op=False):
     "Every rank's `tensor` into `tensor_list[r]` (one tensor per rank), on every rank."
     pg, a = _group(group), _array_of(tensor, 'all_gather')
@@ -1027,7 +1046,7 @@ def _chain(first, second):
         second()
     return both
 
-# %% ../nbs/15_parallel.ipynb #a3a51e0f
+# %% ../nbs/15_parallel.ipynb #2d9f0ddd
 def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=False):
     """Combine `input` (world_size equal chunks along dim 0) over the ranks with `op`;
     rank r gets chunk r of the result in `output`."""
@@ -1068,7 +1087,7 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
     stacked = _wrap(xp.stack(arrays))
     return reduce_scatter_tensor(output, stacked, op, group, async_op)
 
-# %% ../nbs/15_parallel.ipynb #e4bc8dac
+# %% ../nbs/15_parallel.ipynb #3e12a08b
 def reduce(tensor, dst=None, op=ReduceOp.SUM, group=None, async_op=False, group_dst=None):
     "Combine `tensor` over all ranks with `op` into rank `dst`'s `tensor`."
     pg, a = _group(group), _array_of(tensor, 'reduce')
@@ -1092,7 +1111,7 @@ def barrier(group=None, async_op=False, device_ids=None):
                                   "supported")
     return _run(pg, 'barrier', async_op, [pg.comm.Ibarrier()])
 
-# %% ../nbs/15_parallel.ipynb #3bb068dc
+# %% ../nbs/15_parallel.ipynb #d50e0107
 def all_gather_object(object_list, obj, group=None):
     "Every rank's picklable `obj` into `object_list` (one entry per rank)."
     pg = _group(group)
@@ -1109,7 +1128,7 @@ def broadcast_object_list(object_list, src=None, group=None, device=None, group_
         raise NotImplementedError("broadcast_object_list: device is not supported")
     object_list[:] = pg.comm.bcast(list(object_list), root=src)
 
-# %% ../nbs/15_parallel.ipynb #48e51ba7
+# %% ../nbs/15_parallel.ipynb #cebcf4cc
 def _nccl_check():
     "cupy's NCCL module, if cupy, NCCL and a GPU are here; else a clear RuntimeError."
     try:
@@ -1132,7 +1151,7 @@ def _nccl_communicator(comm, nccl):
     uid = comm.bcast(nccl.get_unique_id() if comm.Get_rank() == 0 else None, root=0)
     return {'module': nccl, 'uid': uid, 'comm': None}
 
-# %% ../nbs/15_parallel.ipynb #0409d529
+# %% ../nbs/15_parallel.ipynb #2922650a
 def _nccl(pg, a):
     "NCCL's communicator, datatype of `a` and current stream."
     import cupy
@@ -1161,7 +1180,7 @@ def _gpu_contiguous(a, body):
     body(buf)
     if buf is not a: a[...] = buf
 
-# %% ../nbs/15_parallel.ipynb #ea38807f
+# %% ../nbs/15_parallel.ipynb #98a396d4
 def _nccl_all_reduce(pg, a, op, async_op):
     comm, kind, stream = _nccl(pg, a)
     def body(b):
@@ -1195,7 +1214,7 @@ def _nccl_reduce_scatter(pg, out, a, op, async_op):
     _gpu_contiguous(out, body)
     return _run(pg, 'reduce_scatter_tensor', async_op, [])
 
-# %% ../nbs/15_parallel.ipynb #0439cbda
+# %% ../nbs/15_parallel.ipynb #866e1070
 nn.parallel = _namespace('parallel', "Data parallelism: `DataParallel`, "
                          "`DistributedDataParallel`.")
 add_to_namespace(nn.parallel, DataParallel, DistributedDataParallel)
