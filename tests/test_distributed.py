@@ -542,6 +542,17 @@ def test_data_parallel_is_the_module_on_one_device():
     assert list(wrapped.state_dict()) == ['module.weight', 'module.bias']
 
 
+def test_data_parallel_matches_pytorch_on_the_cpu():
+    torch = pytest.importorskip('torch')
+    import learntorch as lt
+    ours, theirs = lt.nn.DataParallel(lt.nn.Linear(4, 2)), torch.nn.DataParallel(torch.nn.Linear(4, 2))
+    assert repr(ours) == repr(theirs) and list(ours.state_dict()) == list(theirs.state_dict())
+    theirs.load_state_dict({k: torch.from_numpy(v.numpy()) for k, v in ours.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    np.testing.assert_allclose(ours(lt.from_numpy(x)).detach().numpy(),
+                               theirs(torch.from_numpy(x)).detach().numpy(), rtol=1e-6)
+
+
 def _gpu():
     try:
         import cupy
