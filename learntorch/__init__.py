@@ -18,3 +18,4 @@ from . import utils
 from .utils import data as _utils_data   # so that `torch.utils.data.DataLoader` works after `import torch`
 from . import serialization
 from .serialization import save, load
+from . import distributed   # torch.distributed on MPI; also fills nn.parallel, utils.data.distributed, the learntorch command

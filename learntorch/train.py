@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['DATASETS', 'COMMANDS', 'set_num_threads', 'get_num_threads', 'quickstart_data', 'NeuralNetwork', 'argmax_labels',
            'train_one_epoch', 'evaluate', 'progress_bar', 'fit', 'plot_history', 'show_predictions', 'first_mistakes',
-           'make_parser', 'CommandError', 'train_command', 'evaluate_command', 'main']
+           'CommandError', 'make_parser', 'train_command', 'evaluate_command', 'main']
 
 # %% ../nbs/10_training.ipynb #9af60d28
 import argparse, json, os, pickle, sys, time
@@ -140,6 +140,8 @@ def fit(model, train_dataloader, test_dataloader, loss_fn, optimizer, epochs,
     epoch_bar = progress_bar(range(1, epochs + 1), bars, desc='epochs', unit='epoch')
     for epoch in epoch_bar:
         start, lr = time.perf_counter(), optimizer.param_groups[0]['lr']
+        sampler = getattr(train_dataloader, 'sampler', None)
+        if hasattr(sampler, 'set_epoch'): sampler.set_epoch(epoch)   # a sharded sampler
         train_loss, train_acc = train_one_epoch(
             train_dataloader, model, loss_fn, optimizer, predict, bars, f'epoch {epoch}')
         test_loss, test_acc = evaluate(test_dataloader, model, loss_fn, predict)
@@ -215,6 +217,17 @@ def first_mistakes(model, dataset, k=8, batch_size=256):
 # %% ../nbs/10_training.ipynb #210bbb03
 from .serialization import save, load     # notebook 09: PyTorch's format
 
+# %% ../nbs/10_training.ipynb #9ce97a60
+class CommandError(Exception):
+    "A problem the user can fix: `learntorch` prints it as one line, exit status 1."
+
+COMMANDS = {}   # subcommand -> function(args): filled below, and by later notebooks
+
+def _extensions():
+    "Later notebooks' modules that add to the command: each has `extend_command_line`."
+    return [m.extend_command_line for name, m in sorted(sys.modules.items())
+            if name.startswith('learntorch.') and hasattr(m, 'extend_command_line')]
+
 # %% ../nbs/10_training.ipynb #e50abc3b
 def _positive(kind):
     def parse(text):
@@ -260,12 +273,12 @@ def make_parser():
                        help='output folder (default: runs/<dataset>)')
     evaluate.add_argument('--checkpoint', required=True,
                           help="a file written by 'learntorch train'")
+    for extend in _extensions():                 # e.g. notebook 15's `learntorch run`
+        extend(commands, {'train': train, 'evaluate': evaluate}, COMMANDS, CommandError)
+    commands.metavar = '{' + ','.join(commands.choices) + '}'
     return parser
 
 # %% ../nbs/10_training.ipynb #137b7ac4
-class CommandError(Exception):
-    "A problem the user can fix: `learntorch` prints it as one line, exit status 1."
-
 def _data(args):
     download = getattr(args, 'download', False)
     try: return quickstart_data(args.dataset, args.data_root, download)
@@ -273,24 +286,33 @@ def _data(args):
         hint = '' if download else ' (learntorch train: add --download)'
         raise CommandError(f'{e}{hint}') from None
 
-def train_command(args):
-    "`learntorch train`: train the quickstart MLP, write checkpoint, history and plots."
+def train_command(args, parallel=None):
+    """`learntorch train`: train the quickstart MLP, write checkpoint, history and plots.
+    `parallel` (notebook 15) wraps the model and shards the data; its main rank writes."""
     set_num_threads(args.threads)
     manual_seed(args.seed)
     training_data, test_data, classes = _data(args)
     out = args.out or os.path.join('runs', args.dataset)
-    os.makedirs(out, exist_ok=True)
-    print(f"seed 001's quickstart MLP on {args.dataset}: {len(training_data)} training, "
-          f"{len(test_data)} test images; {args.epochs} epochs, batch {args.batch_size}, "
-          f"SGD lr {args.lr} momentum {args.momentum}, cosine schedule", flush=True)
+    main = parallel is None or parallel.is_main
+    if main:
+        os.makedirs(out, exist_ok=True)
+        print(f"seed 001's quickstart MLP on {args.dataset}: {len(training_data)} "
+              f"training, {len(test_data)} test images; {args.epochs} epochs, batch "
+              f"{args.batch_size}, SGD lr {args.lr} momentum {args.momentum}, cosine "
+              f"schedule", flush=True)
     model = NeuralNetwork()
-    optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
+    trained = model if parallel is None else parallel.wrap(model)
+    optimizer = optim.SGD(trained.parameters(), lr=args.lr, momentum=args.momentum)
     scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
-    train_dl = DataLoader(training_data, batch_size=args.batch_size, shuffle=True)
+    sampler = None if parallel is None else parallel.sampler(training_data, args.seed)
+    batch = args.batch_size if parallel is None else parallel.batch_size(args.batch_size)
+    train_dl = DataLoader(training_data, batch_size=batch, shuffle=sampler is None,
+                          sampler=sampler)
     start = time.perf_counter()
-    history = fit(model, train_dl, DataLoader(test_data, batch_size=256),
+    history = fit(trained, train_dl, DataLoader(test_data, batch_size=256),
                   nn.CrossEntropyLoss(), optimizer, args.epochs, scheduler,
-                  progress=False if args.no_progress else None)
+                  progress=False if args.no_progress or not main else None, verbose=main)
+    if not main: return 0
     seconds, accuracy = time.perf_counter() - start, history['test_accuracy'][-1]
     names = dict(checkpoint='model.pth', history='history.json', curves='curves.png',
                  predictions='predictions.png')
@@ -342,11 +364,12 @@ def evaluate_command(args):
     return 0
 
 # %% ../nbs/10_training.ipynb #0dfc827e
-COMMANDS = {'train': train_command, 'evaluate': evaluate_command}
+COMMANDS.update(train=train_command, evaluate=evaluate_command)
 
 def main(argv=None):
     "The `learntorch` command line: `learntorch train ...` or `learntorch evaluate ...`."
     args = make_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)   # to start copies of itself
     if 'matplotlib.pyplot' not in sys.modules:
         import matplotlib
         matplotlib.use('Agg')

@@ -454,7 +454,7 @@ def _public_layers():
 # Concept modules whose layers have a parity suite of their own (against PyTorch, with gradients and gradcheck):
 # their classes and functions must be named there instead of in TABLE.
 OWN_SUITES = {'learntorch.nn.conv': 'test_conv.py', 'learntorch.nn.rnn': 'test_rnn.py',
-              'learntorch.nn.attention': 'test_attention.py'}
+              'learntorch.nn.attention': 'test_attention.py', 'learntorch.distributed': 'test_distributed.py'}
 
 
 def _checked_in_own_suite(name):
