@@ -2086,6 +2086,7 @@ class IndexSelectBackward0(Node):
         key = (slice(None),) * self.dim + (self.saved_tensors[0].reshape(-1),)
         return (_index_grad(g, key, self.shape),)
 
+# %% ../nbs/02_autograd.ipynb #bdc98b7c
 class MaskedFillBackward0(Node):
     "masked_fill with a number: the filled positions get no gradient."
     differentiable = staticmethod(lambda inputs: inputs[:1])

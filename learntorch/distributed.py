@@ -147,6 +147,7 @@ def _check_layout(MPI, world_size, rank, init_method):
         raise RuntimeError(f"rank is {rank} but this is MPI rank {comm.Get_rank()}; "
                            f"{how}")
 
+# %% ../nbs/15_parallel.ipynb #bf10a8a1
 def init_process_group(backend=None, init_method=None, timeout=None, world_size=-1,
                        rank=-1, store=None, group_name='', pg_options=None,
                        device_id=None):
@@ -290,6 +291,7 @@ def _agree(pg, what, *facts):
                            "must "
                            f"match on every rank): {table}")
 
+# %% ../nbs/15_parallel.ipynb #2056e9fb
 def _mpi_op(op, dtype):
     MPI, op = _mpi(), RedOpType(op)
     if dtype == np.bool_:

@@ -509,6 +509,7 @@ def _neg(xp, a):
 
 def _round(xp, a): return xp.round(a)  # half to even, like PyTorch
 
+# %% ../nbs/01_ops.ipynb #ed5bed61
 exp = _unary('exp', lambda xp, a: xp.exp(a), "e to the power of each element.")
 exp2 = _unary('exp2', lambda xp, a: xp.exp2(a), "2 to the power of each element.")
 expm1 = _unary('expm1', lambda xp, a: xp.expm1(a), "`exp(x) - 1`, accurate for small x.")
