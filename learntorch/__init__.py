@@ -19,3 +19,11 @@ from .utils import data as _utils_data   # so that `torch.utils.data.DataLoader`
 from . import serialization
 from .serialization import save, load
 from . import distributed   # torch.distributed on MPI; also fills nn.parallel, utils.data.distributed, the learntorch command
+
+
+def __getattr__(name):
+    "`torch.set_num_threads`/`get_num_threads` live in the training module; import it only when asked."
+    if name in ('set_num_threads', 'get_num_threads'):
+        from . import train
+        return getattr(train, name)
+    raise AttributeError(f"module 'learntorch' has no attribute '{name}'")

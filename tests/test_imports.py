@@ -38,3 +38,14 @@ def test_dtypes_are_learntorch_dtypes():
         d = getattr(learntorch, name)
         assert isinstance(d, learntorch.dtype) and repr(d) == f'torch.{name}'
     assert learntorch.float is learntorch.float32 and learntorch.long is learntorch.int64
+
+
+def test_thread_count_at_the_top_level_without_importing_training_early():
+    "`torch.set_num_threads(1)` works; `import learntorch` alone does not load the training module (and Pillow)."
+    import subprocess, sys
+    code = ("import sys, learntorch as torch; early = 'learntorch.train' in sys.modules; torch.set_num_threads(1); "
+            "print(early, torch.get_num_threads())")
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=learntorch.__path__[0] + '/..')
+    assert done.stdout.split() == ['False', '1'], done.stderr
+    with pytest.raises(AttributeError, match="module 'learntorch' has no attribute 'no_such_name'"):
+        learntorch.no_such_name
