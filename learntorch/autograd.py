@@ -547,7 +547,8 @@ def _unshared(grad, a):
             and sys.getrefcount(a) <= 4): return None
     base = a.base
     if base is None: return a
-    if (type(base) is type(a) and base.shape == a.shape and base.strides == a.strides
+    if (type(base) is type(a) and base.dtype == a.dtype and base.shape == a.shape
+            and base.strides == a.strides
             and base.base is None and sys.getrefcount(base) <= 3): return base
     return None
 

@@ -1632,3 +1632,19 @@ def test_weight_gradient_through_transpose_is_taken_not_copied(torch, layer):
         v.t().backward(h.t().t())                          # the seed views a tensor the caller holds
         h.add_(5)
         assert (w.grad.tolist(), v.grad.tolist()) == ([[4.] * 2] * 3, [[1.] * 3] * 2), T.__name__
+
+
+def test_first_gradient_is_never_taken_from_a_base_of_another_dtype():
+    "A gradient that views integer memory as floats gives the leaf a float gradient, never the integer base."
+    import learntorch as lt
+
+    class Bits(lt.autograd.Function):
+        @staticmethod
+        def forward(ctx, x): return x * 1
+
+        @staticmethod
+        def backward(ctx, g): return lt.from_numpy(np.full(3, 1065353216, np.int32).view(np.float32))  # 1.0f
+
+    x = lt.zeros(3, requires_grad=True)
+    Bits.apply(x).sum().backward()
+    assert x.grad.dtype == lt.float32 and x.grad.tolist() == [1.0, 1.0, 1.0]

@@ -512,16 +512,25 @@ class GELU(Module):
 # %% ../../nbs/04_layers.ipynb #f5030b86
 _ReluBackward0 = _formulas['relu']
 _plain_relu_backward = _ReluBackward0.backward   # notebook 02's
+_SAME_SIZE_INT = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
+
+def _keep_where_positive(xp, g, y):
+    "`g` where `y > 0`, else 0: g's bits AND a mask of all ones or all zeros (a select)."
+    out = xp.empty_like(g)
+    mask = out.view(_SAME_SIZE_INT[g.dtype])             # the result's memory, as integers
+    xp.subtract(0, (y > 0).view(np.uint8), out=mask, dtype=mask.dtype)   # -1 (all bits) or 0
+    xp.bitwise_and(g.view(mask.dtype), mask, out=mask)
+    return out
 
 def _fast_relu_backward(self, g):
-    "`g` where ReLU's output is positive, 0 elsewhere: one masked select on the arrays."
+    "`g` where ReLU's output is positive, 0 elsewhere: one bitwise select on the arrays."
     a = g._array
     if is_grad_enabled() or a.dtype not in _FAST_FLOATS or a.ndim == 0:
         return _plain_relu_backward(self, g)
     (y,) = self.saved_tensors
     if y._array.dtype != a.dtype or y._array.shape != a.shape:
         return _plain_relu_backward(self, g)
-    return (_wrap(array_module(a).where(y._array > 0, a, a.dtype.type(0))),)
+    return (_wrap(_keep_where_positive(array_module(a), a, y._array)),)
 
 _ReluBackward0.backward = _fast_relu_backward   # one node class, both paths
 
