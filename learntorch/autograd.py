@@ -496,7 +496,8 @@ def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
                 if new is not None: grads = list(new)
         if node.__class__ is AccumulateGrad:          # a leaf: its hooks, then `.grad`
             g, leaf = grads[0], node.variable
-            if g is not None and leaf._hooks: g = _run_hooks(leaf._hooks, g)
+            # (the list keeps holding the gradient: `_unshared` counts on that)
+            if g is not None and leaf._hooks: g = grads[0] = _run_hooks(leaf._hooks, g)
             if capture is not None and node in capture: capture[node] = g
             # a leaf that stopped requiring grad (`requires_grad_(False)`) keeps None
             if accumulate and g is not None and leaf._requires_grad: _accumulate(leaf, g)
@@ -504,28 +505,28 @@ def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
         if capture is not None and node in capture: capture[node] = grads[0]
         # nothing arrived (`is`, not `count(None)`: no tensor `==`), or nothing wanted
         # lies further down
-        results = None
+        results, edges = None, node.next_functions
         if needed is None or node in needed:
-            for g in grads:
-                if g is not None:
-                    results = node.apply(grads)
-                    break
+            if grads[0] is not None or builtins.any(g is not None for g in grads):
+                results = node.apply(grads)
             if not retain_graph and node._saved: node.release()
-        if results is None: results = (None,) * len(node.next_functions)
-        dtypes = node._input_dtypes
-        for i, (child, index) in enumerate(node.next_functions):
+        if results is None: results = (None,) * len(edges)
+        # each input's gradient, in the input's dtype, into its node's buffer (`_add_grad`,
+        # inlined: this loop runs once per edge of the graph)
+        for (child, index), g, dtype in zip(edges, results,
+                                            node._input_dtypes or (None,) * len(edges)):
             if child is None: continue
-            g = results[i]
             if g is not None:
-                if (
-                    dtypes is not None
-                    and dtypes[i] is not None
-                    and g._array.dtype != dtypes[i]
-                ):
-                    g = g.to(_dtype_of_np[dtypes[i]])
-                _add_grad(buffers, child, index, g)
-            counts[child] -= 1
-            if counts[child] == 0: ready.append(child)
+                if dtype is not None and g._array.dtype != dtype:
+                    g = g.to(_dtype_of_np[dtype])
+                slots = buffers.get(child)
+                if slots is None: slots = buffers[child] = [None] * child._num_outputs
+                slots[index] = g if slots[index] is None else slots[index] + g
+            left = counts[child] - 1
+            counts[child] = left
+            if not left: ready.append(child)
+        # no stale references to gradients: `_unshared` counts the ones that remain
+        results = g = grads = None
 
 # %% ../nbs/02_autograd.ipynb #f66d3af8
 def _run_hooks(hooks_list, grad):
@@ -543,7 +544,7 @@ def _unshared(grad, a):
     layout (`w.t()`'s gradient comes back as `g.t().t()`) and only `a` refers to it. (The
     counts are the references the engine's own frames hold, this call's and
     `getrefcount`'s.)"""
-    if not (a.flags.c_contiguous and sys.getrefcount(grad) <= 6
+    if not (a.flags.c_contiguous and sys.getrefcount(grad) <= 5
             and sys.getrefcount(a) <= 4): return None
     base = a.base
     if base is None: return a

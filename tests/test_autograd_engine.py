@@ -1634,6 +1634,20 @@ def test_weight_gradient_through_transpose_is_taken_not_copied(torch, layer):
         assert (w.grad.tolist(), v.grad.tolist()) == ([[4.] * 2] * 3, [[1.] * 3] * 2), T.__name__
 
 
+def test_first_gradient_kept_by_a_hook_that_replaced_it_is_copied(torch):
+    "A leaf hook that returns a new gradient and also keeps it: `.grad` is a copy, the kept tensor never changes."
+    def fn(T):
+        kept = []
+        def hook(g):
+            kept.append(g * 2)
+            return kept[-1]
+        w, b = T.ones(3, 4, requires_grad=True), T.ones(4, requires_grad=True)
+        w.register_hook(hook); b.register_hook(hook)
+        for _ in range(2): (T.ones(2, 3) @ w + b).sum().backward()   # the second adds into .grad
+        return [k.tolist() for k in kept], w.grad, b.grad
+    same(torch, fn)
+
+
 def test_first_gradient_is_never_taken_from_a_base_of_another_dtype():
     "A gradient that views integer memory as floats gives the leaf a float gradient, never the integer base."
     import learntorch as lt

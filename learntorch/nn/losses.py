@@ -200,10 +200,12 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,
     logp, t = _classes_last(input, target)
     n, c = logp._array.shape
     idx, xp = t._array.astype(np.int64, copy=False), array_module(logp._array)
-    usual = (weight is None and n and not 0 <= ignore_index < c and 0 <= idx.min()
-             and idx.max() < c)   # every target a class, none ignored, weights all 1
+    # every target a class (one test: as unsigned numbers the negative ones are huge),
+    # none ignored, weights all 1 (`w` None)
+    usual = (weight is None and n and not 0 <= ignore_index < c
+             and idx.view(np.uint64).max() < c)
     if usual:
-        safe, w = idx, xp.ones(n, dtype=logp._array.dtype)
+        safe, w = idx, None
         losses = -logp._array[xp.arange(n), idx]
     else:
         valid = idx != ignore_index
@@ -240,7 +242,10 @@ class NllLossBackward0(Node):
     def backward(self, g):
         self.saved_tensors                  # (checks their versions)
         n, c = self.shape
-        total = builtins.float(self.w.sum())
+        xp = array_module(g._array)
+        # (no weights and nothing ignored: `w` is None, every weight 1)
+        w = xp.ones(n, dtype=g._array.dtype) if self.w is None else self.w
+        total = builtins.float(w.sum())
         if self.reduction == 'mean' and total == 0: return (zeros(n, c, dtype=g.dtype,
                                                                   device=g.device),
                                                             )   # every sample ignored
@@ -249,31 +254,38 @@ class NllLossBackward0(Node):
             if self.reduction == "none"
             else (g / total if self.reduction == "mean" else g)
         )
-        xp = array_module(self.w)
-        rows = _wrap(xp.zeros((n, c), dtype=self.w.dtype))
-        rows._array[xp.arange(n), self.idx] = -self.w
+        rows = _wrap(xp.zeros((n, c), dtype=w.dtype))
+        rows._array[xp.arange(n), self.idx] = -w
         if self.reduction == 'none': return (rows * scale.reshape(-1, 1),)
         return (rows * scale,)
 
 # %% ../../nbs/05_losses.ipynb #5eed0b02
 _plain_nll_loss_backward = NllLossBackward0.backward
 
-def _fast_nll_loss_backward(self, g):
-    "The same gradient, written into one array when no graph is recorded."
-    a = g._array
-    if is_grad_enabled() or a.dtype != self.w.dtype: return _plain_nll_loss_backward(self, g)
+def _nll_rows(self, g):
+    """The same gradient as arrays, or None where the plain backward must run (a graph
+    recorded, or every sample ignored): the rows, where their values are, the values."""
+    a, w = g._array, self.w
+    if is_grad_enabled() or (w is not None and a.dtype != w.dtype): return None
     self.saved_tensors                  # (checks their versions)
     n, c = self.shape
-    xp = array_module(self.w)
+    xp = array_module(a)
     if self.reduction == 'none': scale = a.reshape(-1)
     elif self.reduction == 'sum': scale = a
     else:
-        total = self.w.sum()
-        if total == 0: return _plain_nll_loss_backward(self, g)      # every sample ignored
+        total = a.dtype.type(n) if w is None else w.sum()
+        if total == 0: return None
         scale = a / total
-    rows = xp.zeros((n, c), dtype=self.w.dtype)
-    rows[xp.arange(n), self.idx] = -self.w * scale
-    return (_wrap(rows),)
+    values = -scale if w is None else -w * scale
+    rows, picks = xp.zeros((n, c), dtype=a.dtype), (xp.arange(n), self.idx)
+    rows[picks] = values
+    return rows, picks, values
+
+def _fast_nll_loss_backward(self, g):
+    "The same gradient, written into one array when no graph is recorded."
+    found = _nll_rows(self, g)
+    if found is None: return _plain_nll_loss_backward(self, g)
+    return (_wrap(found[0]),)
 
 NllLossBackward0.backward = _fast_nll_loss_backward   # one node class, both paths
 
@@ -353,16 +365,16 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_safe)
 
 # %% ../../nbs/05_losses.ipynb #d009a7ec
-_nll_rows_backward = _fast_nll_loss_backward               # the array version above
 _log_softmax_backward = _fast_log_softmax_backward         # notebook 04's array version
 
 def _nll_backward_linked(self, g):
     "NLL's backward, also handing a linked log-softmax node the one value of each row."
-    (rows,) = _nll_rows_backward(self, g)
+    found = _nll_rows(self, g)                             # the array version above
+    if found is None: return _plain_nll_loss_backward(self, g)
+    rows, picks, values = found
+    rows = _wrap(rows)
     link = self.__dict__.get('log_softmax')                # set by `cross_entropy`
-    if link is not None and not is_grad_enabled():
-        picks = array_module(rows._array).arange(len(self.idx)), self.idx
-        link.one_hot = (rows, picks, rows._array[picks])
+    if link is not None: link.one_hot = (rows, picks, values)
     return (rows,)
 
 def _softmax_minus_one_hot(self, g):
@@ -371,10 +383,10 @@ def _softmax_minus_one_hot(self, g):
     if (hint is None or hint[0] is not g or g._version or is_grad_enabled()
             or g._array.dtype not in _FAST_FLOATS):
         return _log_softmax_backward(self, g)
-    _, picks, v = hint
+    _, picks, v = hint                                     # (v: one value, or one per row)
     _, y = self.saved_tensors
-    out = array_module(v).exp(y._array)                    # the softmax s
-    out *= -v[:, None]
+    out = array_module(y._array).exp(y._array)             # the softmax s
+    out *= -v[:, None] if v.ndim else -v
     out[picks] += v
     return (_wrap(out),)
 
