@@ -842,11 +842,13 @@ _unary_formula('tanh', 'TanhBackward0', lambda y: 1 - y * y, uses_output=True)
 _unary_formula('sigmoid', 'SigmoidBackward0', lambda y: y * (1 - y), uses_output=True)
 _unary_formula('reciprocal', 'ReciprocalBackward0', lambda y: -y * y, uses_output=True)
 _unary_formula('abs', 'AbsBackward0', lambda x: sign(x))
-_unary_formula('relu', 'ReluBackward0', lambda y: (y > 0).to(y.dtype), uses_output=True)
+_unary_formula('relu', 'ReluBackward0', lambda y: (~(y <= 0)).to(y.dtype),
+               uses_output=True)
 # PyTorch selects rather than multiplies: where the output is 0 the gradient is exactly 0,
-# even if a nan or inf arrives there
+# even if a nan or inf arrives there; where it is nan, the gradient passes (`y <= 0` is
+# false for nan)
 _formulas['relu'].backward = lambda self, g: (
-    where(self.saved_tensors[0] > 0, g, zeros_like(g)),)
+    where(self.saved_tensors[0] <= 0, zeros_like(g), g),)
 _unary_formula('frac', 'FracBackward0', lambda x: 1)
 _unary_formula('nan_to_num', 'NanToNumBackward0', lambda x: isfinite(x).to(x.dtype))
 for _op, _name in [

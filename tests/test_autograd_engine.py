@@ -1634,6 +1634,17 @@ def test_weight_gradient_through_transpose_is_taken_not_copied(torch, layer):
         assert (w.grad.tolist(), v.grad.tolist()) == ([[4.] * 2] * 3, [[1.] * 3] * 2), T.__name__
 
 
+@pytest.mark.parametrize('create_graph', [False, True])
+def test_relu_gradient_passes_at_nan_and_stops_at_zero(torch, create_graph):
+    "ReLU's backward selects like PyTorch's threshold_backward: 0 where the output is <= 0, the gradient where it is nan."
+    def fn(T):
+        x = t(T, [[float('nan'), -1., 0., 2.], [3., float('-inf'), float('inf'), -0.]], True)
+        g = t(T, [[5., float('nan'), float('inf'), 7.], [1., 2., 3., 4.]])
+        (gx,) = T.autograd.grad(T.relu(x), x, g, create_graph=create_graph)
+        return gx.detach()
+    same(torch, fn)
+
+
 def test_first_gradient_kept_by_a_hook_that_replaced_it_is_copied(torch):
     "A leaf hook that returns a new gradient and also keeps it: `.grad` is a copy, the kept tensor never changes."
     def fn(T):

@@ -515,15 +515,15 @@ _plain_relu_backward = _ReluBackward0.backward   # notebook 02's
 _SAME_SIZE_INT = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
 
 def _keep_where_positive(xp, g, y):
-    "`g` where `y > 0`, else 0: g's bits AND a mask of all ones or all zeros (a select)."
-    out = xp.empty_like(g)
-    mask = out.view(_SAME_SIZE_INT[g.dtype])             # the result's memory, as integers
-    xp.subtract(0, (y > 0).view(np.uint8), out=mask, dtype=mask.dtype)   # -1 (all bits) or 0
-    xp.bitwise_and(g.view(mask.dtype), mask, out=mask)
-    return out
+    """`g`, but 0 where `y <= 0` (a nan `y` keeps `g`, as in PyTorch): g's bits AND a mask
+    of all ones or all zeros (a select)."""
+    as_int = _SAME_SIZE_INT[g.dtype]
+    mask = xp.subtract(y <= 0, 1, dtype=as_int)          # 1 - 1 = 0, or 0 - 1 = -1 (all bits)
+    xp.bitwise_and(g.view(as_int), mask, out=mask)       # into the mask's own memory
+    return mask.view(g.dtype)
 
 def _fast_relu_backward(self, g):
-    "`g` where ReLU's output is positive, 0 elsewhere: one bitwise select on the arrays."
+    "`g`, but 0 where ReLU's output is <= 0: one bitwise select on the arrays."
     a = g._array
     if is_grad_enabled() or a.dtype not in _FAST_FLOATS or a.ndim == 0:
         return _plain_relu_backward(self, g)
