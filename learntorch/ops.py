@@ -497,8 +497,15 @@ def _unary(name, compute, doc, floating=True, refuse='', warns=True):
     return op
 
 def _sigmoid(xp, a):
-    "1 / (1 + e^-x), computed as 0.5 * (1 + tanh(x / 2)), which never overflows."
-    return (xp.tanh(a * a.dtype.type(0.5)) + 1) * a.dtype.type(0.5)
+    """1 / (1 + e^-x), as PyTorch computes it: e^-x may overflow to inf (the result is then
+    0), but tiny results keep their precision (`0.5 * (1 + tanh(x / 2))` would round
+    `sigmoid(-20) = 2e-9` to 0)."""
+    if a.dtype == np.float16:   # in float32, rounded once (e^12 alone overflows half)
+        return _sigmoid(xp, a.astype(np.float32)).astype(np.float16)
+    e = xp.exp(-a)
+    if e.ndim == 0: return 1 / (1 + e)      # (numpy gives a 0-d result as a scalar)
+    e += 1
+    return xp.reciprocal(e, out=e)
 
 def _neg(xp, a):
     if a.dtype == np.bool_:
@@ -558,7 +565,7 @@ square = _unary('square', lambda xp, a: xp.square(a.astype(np.int64)
                                                   "`x * x`.", floating=False)
 def _relu(xp, a):
     if a.dtype == np.bool_: raise RuntimeError("Boolean inputs not supported for relu")
-    return xp.maximum(a, a.dtype.type(0))
+    return xp.maximum(a.dtype.type(0), a)   # (0 first: where equal, numpy keeps -0.0 as PyTorch)
 
 relu = _unary('relu', _relu, "`max(x, 0)`: the rectified linear unit.", floating=False,
               warns=False)   # (`maximum` passes nan on silently; no `errstate` needed)

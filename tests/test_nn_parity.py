@@ -472,3 +472,25 @@ def test_every_layer_and_function_has_a_row():
     missing = [n for n in _public_layers() + list(lnn.functional.__all__)
                if n not in covered and not _checked_in_own_suite(n)]
     assert not missing, f'no parity row for: {missing}'
+
+
+SPECIAL_VALUES = [float('nan'), float('-inf'), float('inf'), -0.0, 0.0, -1.0, 1.0, 6.0, -6.0, 20.0, 2.5, -2.5]
+ACTIVATIONS = ['relu', 'relu6', 'leaky_relu', 'elu', 'gelu', 'silu', 'mish', 'softplus', 'hardtanh', 'hardswish',
+               'sigmoid', 'tanh', 'logsigmoid']
+
+
+@pytest.mark.parametrize('name', ACTIVATIONS)
+def test_activation_at_special_values(name):
+    "Each activation at nan, ±inf, ±0 and its kinks: PyTorch's values (the sign of a zero too) and gradients."
+    # PyTorch's gelu gives nan at +inf (its vectorised erf); learntorch gives the limit, inf
+    values = [v for v in SPECIAL_VALUES if not (name == 'gelu' and v == float('inf'))]
+    got = []
+    for T in (learntorch, torch):
+        x = T.tensor(values, requires_grad=True)
+        y = getattr(T.nn.functional, name)(x)
+        y.backward(T.ones(len(values)))
+        got.append((y.detach().numpy().astype(np.float64), x.grad.numpy().astype(np.float64)))
+    (ly, lg), (ty, tg) = got
+    np.testing.assert_allclose(ly, ty, rtol=1e-6, atol=1e-7, equal_nan=True, err_msg=f'{name} values')
+    assert np.array_equal(np.signbit(ly[ly == 0]), np.signbit(ty[ty == 0])), f'{name}: signs of zero {ly} vs {ty}'
+    np.testing.assert_allclose(lg, tg, rtol=1e-6, atol=1e-7, equal_nan=True, err_msg=f'{name} gradients')

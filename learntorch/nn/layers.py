@@ -395,8 +395,9 @@ _leaky_relu = _activation(
 _elu = _activation(
     "elu",
     "EluBackward0",
-    lambda xp, a, alpha=1.0: xp.where(a > 0, a, alpha * (xp.exp(a) - 1)),
-    lambda x, alpha=1.0: where(x > 0, ones_like(x), alpha * x.exp()),
+    lambda xp, a, alpha=1.0: xp.where(a > 0, a, alpha * xp.expm1(a)),
+    # (PyTorch tests `x <= 0`: a nan input passes the gradient)
+    lambda x, alpha=1.0: where(x <= 0, alpha * x.exp(), ones_like(x)),
     "`x` for positive inputs, `alpha * (exp(x) - 1)` otherwise.",
 )
 silu = _activation(
@@ -420,7 +421,8 @@ _softplus = _activation(
 logsigmoid = _activation(
     "logsigmoid",
     "LogSigmoidBackward0",
-    lambda xp, a: -xp.logaddexp(0, -a),          # log(sigmoid(x)), no overflow for x << 0
+    # log(sigmoid(x)), no overflow for x << 0 (`0 - ...`: +0.0 at +inf, as in PyTorch)
+    lambda xp, a: 0 - xp.logaddexp(0, -a),
     lambda x: (-x).sigmoid(),
     "`log(sigmoid(x))`, computed without overflow.",
 )
@@ -435,7 +437,8 @@ _hardtanh = _activation(
     "hardtanh",
     "HardtanhBackward0",
     lambda xp, a, lo=-1.0, hi=1.0: xp.clip(a, lo, hi),
-    lambda x, lo=-1.0, hi=1.0: ((x > lo) & (x < hi)).to(x.dtype),
+    # (0 where `x <= min_val or x >= max_val`, as PyTorch: a nan input passes the gradient)
+    lambda x, lo=-1.0, hi=1.0: (~((x <= lo) | (x >= hi))).to(x.dtype),
     "`x` clipped to [min_val, max_val].",
 )
 
