@@ -1,14 +1,17 @@
 """One training step of seed 001's MLP (784-512-512-10, ReLU, batch 64, cross-entropy, `p.sub_(p.grad, alpha=lr)`
-under no_grad) in learntorch, in PyTorch, and hand-written in numpy: the floor that the arithmetic itself sets.
+under no_grad) in learntorch, in PyTorch, hand-written in numpy (the floor that the arithmetic itself sets), and on
+the smallest numpy autograd that runs it (`tiny_autograd.py`: what recording and walking a graph costs at least).
 
     python bench/mlp_step.py [--rounds N]     # times; last line: learntorch / PyTorch
     python bench/mlp_step.py --rss            # peak RSS of 200 steps, each library in a fresh process
 
-All three start from the same float32 weights and data and run interleaved, round by round, one thread each.
-Prints learntorch / numpy-floor and learntorch / PyTorch (medians of the per-round ratios), the latter last."""
+All four start from the same float32 weights and data and run interleaved, round by round, one thread each.
+Prints each one / PyTorch, then learntorch / numpy floor, and learntorch / PyTorch last (medians of the per-round
+ratios)."""
 import argparse, statistics, subprocess, sys
 import numpy as np
 from _harness import calibrate, machine_line, per_call, pin_threads
+import tiny_autograd
 
 SIZES, BATCH, LR = (784, 512, 512, 10), 64, 1e-3
 
@@ -78,22 +81,25 @@ def check_same_loss(steps):
 
 def times(rounds, target_s):
     import torch, learntorch
-    steps = {'learntorch': library_step(learntorch), 'torch': library_step(torch), 'numpy': numpy_step()}
-    check_same_loss({k: library_step(T) if k != 'numpy' else numpy_step()
-                     for k, T in (('learntorch', learntorch), ('torch', torch), ('numpy', None))})
+    def tiny_step(): return tiny_autograd.training_step(*weights_and_data(), LR)
+    steps = {'learntorch': library_step(learntorch), 'torch': library_step(torch), 'numpy': numpy_step(),
+             'tiny autograd': tiny_step()}
+    check_same_loss({'learntorch': library_step(learntorch), 'torch': library_step(torch), 'numpy': numpy_step(),
+                     'tiny autograd': tiny_step()})
     counts = {k: calibrate(f, target_s) for k, f in steps.items()}
     t = {k: [] for k in steps}
     order = list(steps)
     for r in range(rounds):
-        for k in order[r % 3:] + order[:r % 3]: t[k].append(per_call(steps[k], counts[k]))
+        for k in order[r % len(order):] + order[:r % len(order)]: t[k].append(per_call(steps[k], counts[k]))
     med = {k: statistics.median(v) for k, v in t.items()}
-    floor = statistics.median(a / b for a, b in zip(t['learntorch'], t['numpy']))
-    vs_torch = statistics.median(a / b for a, b in zip(t['learntorch'], t['torch']))
+    ratio = lambda x, y: statistics.median(a / b for a, b in zip(t[x], t[y]))
     print(f'seed 001 MLP step, {rounds} rounds, 1 thread each; ms per step: '
           + ', '.join(f'{k} {v * 1e3:.2f}' for k, v in med.items()))
-    print(f'PyTorch / numpy floor: {statistics.median(a / b for a, b in zip(t["torch"], t["numpy"])):.2f}x')
-    print(f'learntorch / numpy floor: {floor:.2f}x')
-    print(f'learntorch / PyTorch: {vs_torch:.2f}x')
+    print(f'numpy floor / PyTorch: {ratio("numpy", "torch"):.2f}x')
+    print(f'tiny numpy autograd / PyTorch: {ratio("tiny autograd", "torch"):.2f}x')
+    print(f'PyTorch / numpy floor: {ratio("torch", "numpy"):.2f}x')
+    print(f'learntorch / numpy floor: {ratio("learntorch", "numpy"):.2f}x')
+    print(f'learntorch / PyTorch: {ratio("learntorch", "torch"):.2f}x')
 
 
 def peak_rss(lib, steps=200):

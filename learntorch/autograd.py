@@ -238,6 +238,12 @@ class Node:
     )
     # a formula may pick the inputs that get edges (e.g. `where`'s condition gets none)
     differentiable = None
+    # True unless a subclass defines its own `apply`: the engine then calls `backward`
+    # straight away (one Python call fewer per node)
+    _backward_directly = True
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._backward_directly = cls.apply is Node.apply
 
     def name(self):
         "The node's class name, such as `MulBackward0`."
@@ -443,15 +449,14 @@ _set_grad_mode(True)
 # %% ../nbs/02_autograd.ipynb #f1aa1b5e
 def _topological_counts(roots):
     "For every node reachable from `roots`, the number of edges leading into it."
-    counts, stack, seen = {}, list(roots), set(roots)
+    counts, stack, roots = {}, list(roots), set(roots)
     while stack:
-        node = stack.pop()
-        for child, _ in node.next_functions:
+        for child, _ in stack.pop().next_functions:
             if child is None: continue
-            counts[child] = counts.get(child, 0) + 1
-            if child not in seen:
-                seen.add(child)
-                stack.append(child)
+            if child in counts: counts[child] += 1
+            else:                           # the first edge into `child`: walk below it once
+                counts[child] = 1
+                if child not in roots: stack.append(child)
     return counts
 
 def _add_grad(buffers, node, index, grad):
@@ -508,7 +513,8 @@ def _run_engine(roots, seeds, retain_graph, capture=None, accumulate=True):
         results, edges = None, node.next_functions
         if needed is None or node in needed:
             if grads[0] is not None or builtins.any(g is not None for g in grads):
-                results = node.apply(grads)
+                results = (node.backward(grads[0]) if node._backward_directly
+                           else node.apply(grads))
             if not retain_graph and node._saved: node.release()
         if results is None: results = (None,) * len(edges)
         # each input's gradient, in the input's dtype, into its node's buffer (`_add_grad`,
@@ -568,7 +574,12 @@ def _accumulate(leaf, grad):
             a = array_module(a).broadcast_to(a, leaf._array.shape)
         free = _unshared(grad, a)
         if free is not None and free is not leaf._array:
-            leaf.grad = _wrap(free)             # nobody else can see it: take it, as PyTorch does
+            # nobody else can see it: take it, as PyTorch does (the tensor too, when it is
+            # a plain wrapper of that very array)
+            plain = (free is grad._array and type(grad) is Tensor and grad._base is None
+                     and grad._grad_fn is None and not grad._requires_grad
+                     and grad._hooks is None)
+            leaf.grad = grad if plain else _wrap(free)
         else: leaf.grad = _wrap(a.copy())       # a copy, so later changes stay apart
     elif (_writable(old._array) and old.shape == leaf.shape
           and old.dtype is leaf.dtype):

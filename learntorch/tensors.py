@@ -1466,7 +1466,11 @@ def flatten(self, start_dim=0, end_dim=-1):
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after "
                            "end_dim")
     if s == e: return self
-    return self.reshape(shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
+    new_shape = shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:]
+    a = self._array
+    if a.flags.c_contiguous:       # the common case, in short: `reshape` would make this view
+        return _finish(_view_of(self, a.reshape(new_shape)), 'view', (self,), new_shape)
+    return self.reshape(new_shape)
 
 @patch_tensor
 def unflatten(self, dim, sizes):
