@@ -606,7 +606,9 @@ def _roots_and_seeds(tensors, grad_tensors, fn_name='backward'):
                 raise RuntimeError(
                     "grad can be implicitly created only for scalar outputs"
                 )
-            g = _wrap(array_module(t._array).ones(t._array.shape, t._array.dtype))
+            a = t._array        # (a scalar loss: `np.array(1)` skips `np.ones`' Python code)
+            g = _wrap(np.array(1, a.dtype) if type(a) is np.ndarray and a.ndim == 0
+                      else array_module(a).ones(a.shape, a.dtype))
         elif not isinstance(g, Tensor): g = tensor(g, dtype=t.dtype, device=t.device)
         elif g.shape != t.shape:
             if g.numel() == 1 and t.numel() == 1: g = g.reshape(t.shape)

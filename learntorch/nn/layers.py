@@ -184,8 +184,9 @@ class AddmmBackward0(Node):
             return (_sum_to(g, self.bias_shape), None if wt is None else g @ wt.t(), gw)
         gb = None
         if self.bias_grad:
-            gb = (_wrap(a.sum(0)) if self.bias_shape == a.shape[1:]
-                  else _sum_to(g, self.bias_shape))
+            # (numpy's `add.reduce` is `a.sum(0)` without the Python wrapper in between)
+            gb = (_wrap(np.add.reduce(a, 0) if type(a) is np.ndarray else a.sum(0))
+                  if self.bias_shape == a.shape[1:] else _sum_to(g, self.bias_shape))
         gx = None if wt is None else _wrap(a.dot(wt._array.T))
         gw = None if x is None else _wrap(
             a.T.dot(x._array).T if self.wt_transposed else x._array.T.dot(a))
@@ -734,8 +735,12 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     with np.errstate(invalid='ignore'):
         if a.ndim == 0: return _result(a - a, 'log_softmax', (x,),
                                        d)       # 0, or nan for inf/nan
-        shifted = a - a.max(axis=d, keepdims=True)
-        shifted -= xp.log(xp.exp(shifted).sum(axis=d, keepdims=True))
+        if xp is np:    # numpy's ufunc methods, without the Python wrappers of `max`, `sum`
+            shifted = a - np.maximum.reduce(a, axis=d, keepdims=True)
+            shifted -= np.log(np.add.reduce(np.exp(shifted), axis=d, keepdims=True))
+        else:
+            shifted = a - a.max(axis=d, keepdims=True)
+            shifted -= xp.log(xp.exp(shifted).sum(axis=d, keepdims=True))
     return _result(shifted, 'log_softmax', (x,), d)
 
 # %% ../../nbs/04_layers.ipynb #7f7ce556

@@ -202,8 +202,10 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,
     idx, xp = t._array.astype(np.int64, copy=False), array_module(logp._array)
     # every target a class (one test: as unsigned numbers the negative ones are huge),
     # none ignored, weights all 1 (`w` None)
+    # (numpy's `maximum.reduce` is `.max()` without the Python wrapper in between)
     usual = (weight is None and n and not 0 <= ignore_index < c
-             and idx.view(np.uint64).max() < c)
+             and (np.maximum.reduce(idx.view(np.uint64)) if xp is np
+                  else idx.view(np.uint64).max()) < c)
     if usual:
         safe, w = idx, None
         losses = -logp._array[xp.arange(n), idx]
@@ -221,7 +223,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,
     )  # PyTorch views the 2-D kernel's result
     if reduction == 'none': out = losses if viewed else losses.reshape(target.shape)
     elif reduction == 'sum': out = losses.sum()
-    elif usual: out = losses.sum() / n        # (the total weight is n > 0)
+    elif usual:                               # (the total weight is n > 0)
+        out = (np.add.reduce(losses) if xp is np else losses.sum()) / n
     else:
         with np.errstate(invalid="ignore", divide="ignore"):
             out = losses.sum() / w.sum()  # all ignored: 0/0 = nan, as in PyTorch
