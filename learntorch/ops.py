@@ -799,6 +799,24 @@ def _quietly(f, *args, **kwargs):
     try: return f(*args, **kwargs)
     finally: _extobj_contextvar.reset(token)
 
+_blas, _AXPY_SIGNS, _BLAS_FLOATS = None, {'add': 1, 'subtract': -1}, (np.dtype(np.float32),
+                                                                   np.dtype(np.float64))
+
+def _axpy(y, x, alpha):
+    """`y += alpha * x` in place with BLAS's axpy (scipy exposes it): one pass over memory,
+    no temporary, and one rounding, as PyTorch's fused multiply-add. Only for two whole,
+    contiguous numpy arrays of one shape and float dtype that own their memory, and
+    `alpha != 0` (BLAS then skips the work, where `inf * 0` must give nan). Whether it ran."""
+    global _blas
+    if not (alpha and type(y) is np.ndarray and type(x) is np.ndarray and x is not y
+            and y.base is None and x.base is None and y.dtype == x.dtype
+            and y.shape == x.shape and y.flags.c_contiguous and x.flags.c_contiguous):
+        return False
+    if _blas is None: from scipy.linalg import blas as _blas     # (imported on first use)
+    flat = y.reshape(-1)
+    axpy = _blas.saxpy if y.dtype == np.float32 else _blas.daxpy
+    return axpy(x.reshape(-1), flat, a=alpha) is flat   # (a copy would leave y unchanged)
+
 def _fast_inplace(self, ufunc_name, other, fn, alpha=1, **kwargs):
     """In-place binary operation straight into self's memory (numpy's `out=`) outside
     autograd."""
@@ -818,6 +836,11 @@ def _fast_inplace(self, ufunc_name, other, fn, alpha=1, **kwargs):
         if hooks.recording((self,)): return _inplace(self, fn, other, **kwargs)
         b = other
     else: return _inplace(self, fn, other, **kwargs)
+    # `p.sub_(g, alpha=lr)`, an optimizer's step: BLAS when it can
+    if (ufunc_name in _AXPY_SIGNS and a.dtype in _BLAS_FLOATS
+            and _axpy(a, b, _AXPY_SIGNS[ufunc_name] * alpha)):
+        _bump_version(self)
+        return self
     # `alpha * other` is the one temporary; half keeps PyTorch's single rounding
     if alpha != 1:
         if a.dtype.kind != 'f' or a.dtype == np.float16:

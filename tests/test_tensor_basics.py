@@ -302,3 +302,21 @@ def test_legacy_tensor_type_of_a_tensor_is_an_alias():
         assert T.FloatTensor(t).data_ptr() == t.data_ptr()
         with pytest.raises(TypeError): T.FloatTensor(T.ones(2, dtype=T.int64))
         with pytest.raises(TypeError, match="failed to unpack the object at pos 2"): T.FloatTensor(2, 'a')
+
+
+@pytest.mark.parametrize('dtype', ['float32', 'float64'])
+def test_add_and_sub_with_alpha_are_pytorchs_to_the_bit(dtype):
+    "`p.sub_(g, alpha=lr)` and `p.add_(g, alpha=a)`: PyTorch's values exactly (one rounding), in p's own memory, version bumped; alpha=0 still turns inf into nan."
+    import torch
+    rng = np.random.default_rng(0)
+    p, g = rng.standard_normal((300, 70)).astype(dtype), rng.standard_normal((300, 70)).astype(dtype)
+    mine, theirs = learntorch.from_numpy(p.copy()), torch.from_numpy(p.copy())
+    ptr, version = mine.data_ptr(), mine._version
+    for lib, t in ((learntorch, mine), (torch, theirs)):
+        t.sub_(lib.from_numpy(g), alpha=1e-3)
+        t.add_(lib.from_numpy(g), alpha=0.37)
+    assert np.array_equal(mine.numpy(), theirs.numpy())
+    assert mine.data_ptr() == ptr and mine._version == version + 2
+    x = learntorch.ones(3, dtype=getattr(learntorch, dtype))
+    x.add_(learntorch.tensor([float('inf'), 1., 2.], dtype=x.dtype), alpha=0)
+    assert np.isnan(x[0].item()) and x[1:].tolist() == [1., 1.]
