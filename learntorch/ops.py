@@ -799,8 +799,8 @@ def _quietly(f, *args, **kwargs):
     try: return f(*args, **kwargs)
     finally: _extobj_contextvar.reset(token)
 
-_blas, _AXPY_SIGNS, _BLAS_FLOATS = None, {'add': 1, 'subtract': -1}, (np.dtype(np.float32),
-                                                                   np.dtype(np.float64))
+_blas, _AXPY_SIGNS = None, {'add': 1, 'subtract': -1}
+_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 def _axpy(y, x, alpha):
     """`y += alpha * x` in place with BLAS's axpy (scipy exposes it): one pass over memory,
@@ -812,11 +812,12 @@ def _axpy(y, x, alpha):
             and y.base is None and x.base is None and y.dtype == x.dtype
             and y.shape == x.shape and y.flags.c_contiguous and x.flags.c_contiguous):
         return False
-    if _blas is None: from scipy.linalg import blas as _blas     # (imported on first use)
+    if _blas is None: from scipy.linalg import blas as _blas   # (on first use)
     flat = y.reshape(-1)
     axpy = _blas.saxpy if y.dtype == np.float32 else _blas.daxpy
-    return axpy(x.reshape(-1), flat, a=alpha) is flat   # (a copy would leave y unchanged)
+    return axpy(x.reshape(-1), flat, a=alpha) is flat   # (a copy leaves y unchanged)
 
+# %% ../nbs/01_ops.ipynb #a7b45e3d
 def _fast_inplace(self, ufunc_name, other, fn, alpha=1, **kwargs):
     """In-place binary operation straight into self's memory (numpy's `out=`) outside
     autograd."""
