@@ -231,15 +231,12 @@ _FREED = (
 class Node:
     """One step of the backward graph: turns the gradient of an operation's output into
     gradients of its inputs."""
-    # Defaults live on the class, so creating a node (once per recorded operation) costs
-    # almost nothing.
     next_functions, _saved, _versions, _freed, _pre_hooks, _input_dtypes, _num_outputs = (
         (), (), (), False, None, None, 1,
     )
     # a formula may pick the inputs that get edges (e.g. `where`'s condition gets none)
     differentiable = None
-    # True unless a subclass defines its own `apply`: the engine then calls `backward`
-    # straight away (one Python call fewer per node)
+    # no `apply` of its own: the engine calls `backward` directly (one call fewer a node)
     _backward_directly = True
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

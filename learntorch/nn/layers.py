@@ -735,12 +735,10 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     with np.errstate(invalid='ignore'):
         if a.ndim == 0: return _result(a - a, 'log_softmax', (x,),
                                        d)       # 0, or nan for inf/nan
-        if xp is np:    # numpy's ufunc methods, without the Python wrappers of `max`, `sum`
-            shifted = a - np.maximum.reduce(a, axis=d, keepdims=True)
-            shifted -= np.log(np.add.reduce(np.exp(shifted), axis=d, keepdims=True))
-        else:
-            shifted = a - a.max(axis=d, keepdims=True)
-            shifted -= xp.log(xp.exp(shifted).sum(axis=d, keepdims=True))
+        # (on numpy its ufunc methods: `max` and `sum` go through Python wrappers first)
+        top, total = ((np.maximum.reduce, np.add.reduce) if xp is np else (xp.amax, xp.sum))
+        shifted = a - top(a, axis=d, keepdims=True)
+        shifted -= xp.log(total(xp.exp(shifted), axis=d, keepdims=True))
     return _result(shifted, 'log_softmax', (x,), d)
 
 # %% ../../nbs/04_layers.ipynb #7f7ce556
